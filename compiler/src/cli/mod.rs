@@ -1,0 +1,319 @@
+//! The `crustc` and `crust` command lines. Contracts (exit codes, the `check --json` line
+//! format) are stable: other tools depend on them.
+
+use crate::diag::Diagnostics;
+use crate::source::SourceMap;
+use clap::{Parser, Subcommand, ValueEnum};
+use crust_runtime::check::{check_stream, human, parse_call_line, CheckOptions};
+use crust_runtime::model::ToolCall;
+use crust_runtime::Bundle;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Process exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    /// Policy errors, failed tests, unreadable bundles.
+    Policy = 1,
+    /// Bad command-line usage or unreadable inputs.
+    Usage = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum ErrorFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+fn print_diags(diags: &Diagnostics, sources: &SourceMap, format: ErrorFormat) {
+    let mut err = std::io::stderr().lock();
+    match format {
+        ErrorFormat::Human => {
+            let _ = write!(err, "{}", diags.render(sources));
+            let n = diags.error_count();
+            if n > 0 {
+                let _ = writeln!(
+                    err,
+                    "error: {n} error{} in the policy; no bundle written",
+                    if n == 1 { "" } else { "s" }
+                );
+            }
+        }
+        ErrorFormat::Json => {
+            for d in &diags.items {
+                let _ = writeln!(err, "{}", d.to_json(sources));
+            }
+        }
+    }
+}
+
+/// `crustc PATH... -o FILE [--stats]`
+#[derive(Parser, Debug)]
+#[command(
+    name = "crustc",
+    version,
+    about = "Compile Crust rule files into a policy bundle"
+)]
+pub struct CrustcArgs {
+    /// Rule files or directories (*.yaml, *.yml, *.crust).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Where to write the bundle.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Print rule, pattern and automaton counts and sizes.
+    #[arg(long)]
+    pub stats: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub error_format: ErrorFormat,
+}
+
+pub fn crustc(args: CrustcArgs) -> Exit {
+    let compiled = match crate::compile_paths(&args.paths) {
+        Ok(c) => c,
+        Err(Ok(e)) => {
+            print_diags(&e.diagnostics, &e.sources, args.error_format);
+            return Exit::Policy;
+        }
+        Err(Err(usage)) => {
+            eprintln!("error: {usage}");
+            return Exit::Usage;
+        }
+    };
+    print_diags(&compiled.diagnostics, &compiled.sources, args.error_format);
+    if let Err(e) = crate::bundle_write::write_atomic(&args.output, &compiled.bytes) {
+        eprintln!("error: cannot write `{}`: {e}", args.output.display());
+        return Exit::Usage;
+    }
+    if args.stats {
+        print!("{}", compiled.stats.render());
+    }
+    Exit::Ok
+}
+
+/// The umbrella command.
+#[derive(Parser, Debug)]
+#[command(
+    name = "crust",
+    version,
+    about = "Crust: a security gateway for AI agents' tool calls"
+)]
+pub struct CrustArgs {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args_, Debug, Clone)]
+pub struct PolicyArgs {
+    /// A compiled bundle to use.
+    #[arg(long, conflicts_with = "rules")]
+    pub policy: Option<PathBuf>,
+    /// Rule files or directories to compile in memory (default: the built-in policy).
+    #[arg(long, num_args = 1..)]
+    pub rules: Vec<PathBuf>,
+    /// Home directory for `~` and `$HOME` (default: $HOME).
+    #[arg(long)]
+    pub home: Option<String>,
+    /// Working directory relative paths resolve against (default: the current directory).
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// One JSON object per input line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+use clap::Args as Args_;
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Judge tool calls read as JSON lines from stdin.
+    Check(PolicyArgs),
+    /// Like check, and list every rule that matched and why.
+    Explain(PolicyArgs),
+    /// Run policy-test tables.
+    Test {
+        /// Table files or directories of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// List rules no case blocks and rules with no near-miss allow case.
+        #[arg(long)]
+        coverage: bool,
+    },
+    /// Compile rules into a bundle (same as crustc).
+    Compile(CrustcArgs),
+}
+
+pub fn crust(args: CrustArgs) -> Exit {
+    match args.command {
+        Command::Check(p) => check(p, false),
+        Command::Explain(p) => check(p, true),
+        Command::Test { paths, coverage } => {
+            let report = crate::testing::run_paths(&paths);
+            print!("{}", crate::testing::render(&report, coverage));
+            if report.failed() > 0 || report.results.is_empty() {
+                Exit::Policy
+            } else {
+                Exit::Ok
+            }
+        }
+        Command::Compile(c) => crustc(c),
+    }
+}
+
+/// Loads the policy a command asked for: a bundle, rule paths, or the built-in policy.
+pub fn load_policy(p: &PolicyArgs) -> Result<Bundle, Exit> {
+    if let Some(path) = &p.policy {
+        return Bundle::load(path).map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::Policy
+        });
+    }
+    let compiled = if p.rules.is_empty() {
+        crate::compile_sources(crate::builtin_sources()).map_err(Ok)
+    } else {
+        crate::compile_paths(&p.rules)
+    };
+    match compiled {
+        Ok(c) => Bundle::from_bytes(&c.bytes).map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::Policy
+        }),
+        Err(Ok(e)) => {
+            print_diags(&e.diagnostics, &e.sources, ErrorFormat::Human);
+            Err(Exit::Policy)
+        }
+        Err(Err(u)) => {
+            eprintln!("error: {u}");
+            Err(Exit::Usage)
+        }
+    }
+}
+
+fn defaults(p: &PolicyArgs) -> CheckOptions {
+    CheckOptions {
+        home: p
+            .home
+            .clone()
+            .or_else(|| std::env::var("HOME").ok())
+            .unwrap_or_else(|| "/".into()),
+        cwd: p.cwd.clone().unwrap_or_else(|| {
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "/".into())
+        }),
+        json: p.json,
+    }
+}
+
+fn check(p: PolicyArgs, explain: bool) -> Exit {
+    let bundle = match load_policy(&p) {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let opts = defaults(&p);
+    let stdin = std::io::stdin();
+    if !explain {
+        return match check_stream(&bundle, stdin.lock(), std::io::stdout().lock(), &opts) {
+            Ok(_) => Exit::Ok,
+            Err(e) => {
+                eprintln!("error: {e}");
+                Exit::Usage
+            }
+        };
+    }
+    let mut out = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { return Exit::Usage };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let text = explain_line(&bundle, &line, &opts);
+        if writeln!(out, "{text}").is_err() {
+            return Exit::Usage;
+        }
+    }
+    Exit::Ok
+}
+
+/// `explain` for one input line: JSON or a few human lines.
+pub fn explain_line(bundle: &Bundle, line: &str, opts: &CheckOptions) -> String {
+    let parsed = match parse_call_line(line) {
+        Ok(c) => c,
+        Err(why) => {
+            let v = crust_runtime::Verdict::malformed(why);
+            return if opts.json {
+                serde_json::json!({"verdict": verdict_value(&v), "operations": [], "matches": []})
+                    .to_string()
+            } else {
+                human(&v)
+            };
+        }
+    };
+    let call = ToolCall {
+        name: &parsed.name,
+        args: &parsed.args,
+        cwd: Some(parsed.cwd.as_deref().unwrap_or(&opts.cwd)),
+        home: Some(&opts.home),
+    };
+    let ex = bundle.explain(&call);
+    if opts.json {
+        let ops: Vec<_> = ex
+            .operations
+            .iter()
+            .map(|o| serde_json::json!({"action": o.action.name(), "paths": o.paths, "hosts": o.hosts, "commands": o.commands, "contents": o.contents}))
+            .collect();
+        let matches: Vec<_> = ex
+            .matches
+            .iter()
+            .map(|m| serde_json::json!({
+                "rule": m.rule,
+                "effect": match m.effect { crust_runtime::Effect::Block => "block", crust_runtime::Effect::Allow => "allow" },
+                "locked": m.locked,
+                "operation": m.operation,
+                "evidence": m.evidence.iter().map(|e| serde_json::json!({"field": e.field.name(), "value": e.value, "pattern": e.pattern})).collect::<Vec<_>>(),
+            }))
+            .collect();
+        return serde_json::json!({"verdict": verdict_value(&ex.verdict), "operations": ops, "matches": matches}).to_string();
+    }
+    let mut s = human(&ex.verdict);
+    for (i, o) in ex.operations.iter().enumerate() {
+        s.push_str(&format!("\n  op {i}: {}", o.action));
+        for (f, vs) in [
+            ("path", &o.paths),
+            ("host", &o.hosts),
+            ("command", &o.commands),
+        ] {
+            for v in vs {
+                s.push_str(&format!(" {f}={v:?}"));
+            }
+        }
+    }
+    for m in &ex.matches {
+        let kind = match (m.effect, m.locked) {
+            (crust_runtime::Effect::Allow, _) => "allow",
+            (_, true) => "block (locked)",
+            _ => "block",
+        };
+        s.push_str(&format!(
+            "\n  matched {} [{kind}] on op {}",
+            m.rule, m.operation
+        ));
+        for e in &m.evidence {
+            s.push_str(&format!("\n    {} {:?} ~ {}", e.field, e.value, e.pattern));
+        }
+    }
+    s
+}
+
+fn verdict_value(v: &crust_runtime::Verdict<'_>) -> serde_json::Value {
+    serde_json::from_str(&v.to_json()).unwrap_or(serde_json::Value::Null)
+}

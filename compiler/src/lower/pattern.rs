@@ -1,0 +1,284 @@
+//! One pattern to one regex, and the shape that decides which automaton it joins.
+//!
+//! Globs become regexes through globset with every option explicit, so the result does not
+//! depend on the build host. Shapes, measured to keep automata small (see docs/PERFORMANCE.md):
+//! - `Prefix`: anchored at `/` or `~`, no `**` before the end -> one forward DFA per field;
+//! - `Suffix`: `**/x` with no other `**` -> one DFA run backwards over the value;
+//! - `Inner`: anything with an inner `**` -> small forward groups behind a literal gate;
+//! - `Search`: `re:` and literal text -> one unanchored DFA each, behind a literal gate.
+
+use crate::ir::{Pattern, PatternKind};
+use crust_runtime::bundle::meta::Form;
+use crust_runtime::model::Field;
+use globset::GlobBuilder;
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Hir, HirKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Shape {
+    Prefix,
+    Suffix,
+    Inner,
+    Search,
+}
+
+/// A pattern ready for automaton construction.
+#[derive(Debug, Clone)]
+pub struct Lowered {
+    pub regex: String,
+    pub shape: Shape,
+    pub form: Form,
+    /// Literals one of which every match contains; empty if none is known.
+    pub gate: Vec<Vec<u8>>,
+}
+
+/// Byte-oriented syntax for every automaton: ASCII classes, `.` matches newlines (commands span
+/// lines), no UTF-8 requirement (paths are bytes).
+pub fn syntax_config() -> regex_automata::util::syntax::Config {
+    regex_automata::util::syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .dot_matches_new_line(true)
+}
+
+fn parse_hir(regex: &str) -> Result<Hir, String> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .dot_matches_new_line(true)
+        .nest_limit(100)
+        .build()
+        .parse(regex)
+        .map_err(|e| e.to_string())
+}
+
+/// Lowers one pattern of `field`. `Err` carries a message for a diagnostic at its span.
+pub fn lower(field: Field, p: &Pattern) -> Result<Lowered, String> {
+    match p.kind {
+        PatternKind::Regex => {
+            if p.text.len() > 4096 {
+                return Err("regular expression is longer than 4096 bytes".into());
+            }
+            let hir = parse_hir(&p.text)
+                .map_err(|e| format!("invalid regular expression: {}", first_line(&e)))?;
+            Ok(Lowered {
+                regex: p.text.clone(),
+                shape: Shape::Search,
+                form: Form::Plain,
+                gate: search_gate(&hir),
+            })
+        }
+        PatternKind::Literal => {
+            let regex = format!("(?i){}", regex_syntax::escape(&p.text));
+            let hir = parse_hir(&regex)?;
+            Ok(Lowered {
+                regex,
+                shape: Shape::Search,
+                form: Form::Plain,
+                gate: search_gate(&hir),
+            })
+        }
+        PatternKind::Glob => match field {
+            Field::Path => path_glob(&p.text),
+            Field::Host => host_glob(&p.text),
+            _ => tool_glob(&p.text),
+        },
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().to_owned()
+}
+
+fn glob_regex(
+    glob: &str,
+    case_insensitive: bool,
+    literal_separator: bool,
+) -> Result<String, String> {
+    GlobBuilder::new(glob)
+        .case_insensitive(case_insensitive)
+        .literal_separator(literal_separator)
+        .backslash_escape(true)
+        .empty_alternates(false)
+        .allow_unclosed_class(false)
+        .build()
+        .map(|g| g.regex().to_owned())
+        .map_err(|e| format!("invalid glob: {}", e.kind()))
+}
+
+/// Rewrites `$HOME`/`${HOME}`/`~` at the start to `~`; floats unanchored globs under `**/`.
+/// Returns the glob and whether it is home-anchored.
+pub fn anchor_path_glob(glob: &str) -> Result<(String, bool), String> {
+    for prefix in ["$HOME", "${HOME}", "~"] {
+        if let Some(rest) = glob.strip_prefix(prefix) {
+            if rest.is_empty() || rest.starts_with('/') {
+                return Ok((format!("~{rest}"), true));
+            }
+        }
+    }
+    if let Some(i) = glob.find('$') {
+        let after = glob.get(i + 1..).unwrap_or("");
+        if after.starts_with('{') || after.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return Err(
+                "only `$HOME` at the start of a pattern is expanded; other variables are not"
+                    .into(),
+            );
+        }
+    }
+    if glob.starts_with('/') || glob.starts_with("**") {
+        return Ok((glob.to_owned(), false));
+    }
+    // Relative globs float: `.env` and `.git/hooks/*` match at any depth, as in .gitignore.
+    Ok((format!("**/{glob}"), false))
+}
+
+fn path_glob(glob: &str) -> Result<Lowered, String> {
+    if glob.contains('\0') {
+        return Err("pattern contains a NUL byte".into());
+    }
+    let (g, home) = anchor_path_glob(glob)?;
+    let regex = glob_regex(&g, false, true)?;
+    let body = g.strip_suffix("/**").unwrap_or(&g);
+    let (shape, form) = if g.starts_with('/') || home {
+        let shape = if body.contains("**") {
+            Shape::Inner
+        } else {
+            Shape::Prefix
+        };
+        (shape, if home { Form::Home } else { Form::Plain })
+    } else {
+        let rest = g.trim_start_matches("**/");
+        let shape = if rest.contains("**") || g == "**" {
+            Shape::Inner
+        } else {
+            Shape::Suffix
+        };
+        (shape, Form::Plain)
+    };
+    let gate = if shape == Shape::Inner {
+        required_literal(&parse_hir(&regex)?).into_iter().collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Lowered {
+        regex,
+        shape,
+        form,
+        gate,
+    })
+}
+
+/// Host globs separate labels with `.`: `*.evil.com` is one label, `**.evil.com` any number.
+/// globset separates with `/`, so labels are written with `/` and the regex mapped back.
+fn host_glob(glob: &str) -> Result<Lowered, String> {
+    if glob.contains('/') {
+        return Err("a host pattern cannot contain `/`".into());
+    }
+    let swapped = glob.replace('.', "/");
+    let regex = glob_regex(&swapped, true, true)?
+        .replace("[^/]", "[^.]")
+        .replace('/', "\\.");
+    Ok(Lowered {
+        regex,
+        shape: Shape::Prefix,
+        form: Form::Plain,
+        gate: Vec::new(),
+    })
+}
+
+fn tool_glob(glob: &str) -> Result<Lowered, String> {
+    Ok(Lowered {
+        regex: glob_regex(glob, true, false)?,
+        shape: Shape::Prefix,
+        form: Form::Plain,
+        gate: Vec::new(),
+    })
+}
+
+/// Gate for an unanchored search: the pattern's prefix literals when they are finite, else
+/// one literal every match must contain.
+fn search_gate(hir: &Hir) -> Vec<Vec<u8>> {
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix).limit_total(64);
+    let seq = ex.extract(hir);
+    if let Some(lits) = seq.literals() {
+        if !lits.is_empty() && lits.iter().all(|l| !l.as_bytes().is_empty()) {
+            let mut out: Vec<Vec<u8>> = lits
+                .iter()
+                .map(|l| l.as_bytes().to_ascii_lowercase())
+                .collect();
+            out.sort();
+            out.dedup();
+            return out;
+        }
+    }
+    required_literal(hir).into_iter().collect()
+}
+
+/// The longest literal in the pattern's top-level concatenation: every match contains it.
+fn required_literal(hir: &Hir) -> Option<Vec<u8>> {
+    let mut best: Option<Vec<u8>> = None;
+    let mut consider = |bytes: &[u8]| {
+        if best.as_ref().is_none_or(|b| bytes.len() > b.len()) {
+            best = Some(bytes.to_vec());
+        }
+    };
+    let mut stack = vec![hir];
+    while let Some(h) = stack.pop() {
+        match h.kind() {
+            HirKind::Literal(l) => consider(&l.0),
+            HirKind::Concat(parts) => stack.extend(parts.iter()),
+            HirKind::Capture(c) => stack.push(&c.sub),
+            _ => {}
+        }
+    }
+    best.filter(|b| !b.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Span;
+
+    fn pat(kind: PatternKind, text: &str) -> Pattern {
+        Pattern {
+            kind,
+            text: text.into(),
+            source: text.into(),
+            span: Span::new(0, 0, 0),
+        }
+    }
+
+    #[test]
+    fn shapes() {
+        let s = |g: &str| lower(Field::Path, &pat(PatternKind::Glob, g)).unwrap();
+        assert_eq!(s("$HOME/.ssh/*").shape, Shape::Prefix);
+        assert_eq!(s("$HOME/.ssh/*").form, Form::Home);
+        assert_eq!(s("/etc/shadow").shape, Shape::Prefix);
+        assert_eq!(s("~/.crust/**").shape, Shape::Prefix);
+        assert_eq!(s("**/.env").shape, Shape::Suffix);
+        assert_eq!(s(".env").shape, Shape::Suffix);
+        let inner = s("**/.git/hooks/**");
+        assert_eq!(inner.shape, Shape::Inner);
+        assert_eq!(inner.gate, vec![b"/.git/hooks/".to_vec()]);
+        assert!(lower(Field::Path, &pat(PatternKind::Glob, "$USER/x")).is_err());
+    }
+
+    #[test]
+    fn host_globs_stay_within_labels() {
+        let l = lower(Field::Host, &pat(PatternKind::Glob, "*.evil.com")).unwrap();
+        let re = regex::Regex::new(&l.regex).unwrap();
+        assert!(re.is_match("a.evil.com"));
+        assert!(!re.is_match("a.b.evil.com"));
+        assert!(!re.is_match("aevil.com"));
+    }
+
+    #[test]
+    fn search_gates() {
+        let l = lower(Field::Command, &pat(PatternKind::Regex, r"\bcurl\b.*-d")).unwrap();
+        assert_eq!(l.gate, vec![b"curl".to_vec()]);
+        let l = lower(Field::Command, &pat(PatternKind::Literal, "MKFS")).unwrap();
+        assert_eq!(l.gate, vec![b"mkfs".to_vec()]);
+        assert!(lower(Field::Command, &pat(PatternKind::Regex, "(")).is_err());
+    }
+}

@@ -1,0 +1,397 @@
+//! Loading a policy bundle: map the file, validate every byte that will be trusted, and keep
+//! zero-copy views of the automata that borrow the mapping.
+
+pub mod format;
+pub mod meta;
+mod mmap;
+
+use format::{Header, SectionKind};
+use meta::Meta;
+use regex_automata::dfa::{dense, sparse};
+use std::fs::File;
+use std::path::Path;
+
+/// Why a bundle was refused. Every variant names what was being read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read bundle {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("not a Crust policy bundle: {0} bytes is shorter than the {len}-byte header", len = format::HEADER_LEN)]
+    TooShort(usize),
+    #[error("not a Crust policy bundle: bad magic bytes")]
+    BadMagic,
+    #[error("bundle format version {found} is not supported (this build reads version {supported}); recompile the rules with this version of crustc")]
+    UnsupportedVersion { found: u32, supported: u32 },
+    #[error("bundle was written for the other byte order than this host's")]
+    WrongEndianness,
+    #[error("bundle is truncated: header says {declared} bytes, file has {actual}")]
+    Truncated { declared: u64, actual: usize },
+    #[error("bundle has {actual} bytes but its header says {declared}: trailing garbage")]
+    TrailingBytes { declared: u64, actual: usize },
+    #[error("bundle checksum mismatch (stored {stored:016x}, computed {computed:016x}): the file is corrupt")]
+    Checksum { stored: u64, computed: u64 },
+    #[error("bundle section table is invalid: {0}")]
+    SectionTable(String),
+    #[error("bundle metadata is invalid: {0}")]
+    Meta(String),
+    #[error("bundle automaton in section {section} is invalid: {error}")]
+    Automaton { section: usize, error: String },
+}
+
+/// A validated automaton borrowed from the bundle bytes.
+pub(crate) enum Dfa<'a> {
+    Dense(dense::DFA<&'a [u32]>),
+    Sparse(sparse::DFA<&'a [u8]>),
+}
+
+/// The bytes a bundle lives in: a file mapping, or an aligned owned buffer.
+pub(crate) enum Storage {
+    Mapped(memmap2::Mmap),
+    Owned {
+        buf: Vec<u8>,
+        start: usize,
+        len: usize,
+    },
+}
+
+impl Storage {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Storage::Mapped(m) => m,
+            Storage::Owned { buf, start, len } => buf.get(*start..*start + *len).unwrap_or(&[]),
+        }
+    }
+
+    /// Copies `bytes` into a buffer whose data starts on an 8-byte boundary, as a mapping's
+    /// would, so the dense automata can be viewed in place.
+    fn owned(bytes: &[u8]) -> Storage {
+        let mut buf = vec![0u8; bytes.len() + 8];
+        let start = buf.as_ptr().align_offset(8).min(8);
+        if let Some(dst) = buf.get_mut(start..start + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        Storage::Owned {
+            buf,
+            start,
+            len: bytes.len(),
+        }
+    }
+}
+
+/// The automata of a bundle, in section order (`None` for non-automaton sections).
+pub(crate) struct Automata<'a> {
+    pub(crate) sections: Vec<Option<Dfa<'a>>>,
+}
+
+self_cell::self_cell!(
+    pub(crate) struct Views {
+        owner: Storage,
+        #[covariant]
+        dependent: Automata,
+    }
+);
+
+/// A loaded, fully validated policy bundle.
+pub struct Bundle {
+    pub(crate) meta: Meta,
+    pub(crate) views: Views,
+    pub(crate) gates: Vec<crate::matcher::FieldGate>,
+    checksum: u64,
+    len: usize,
+}
+
+impl std::fmt::Debug for Bundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bundle")
+            .field("rules", &self.meta.rules.len())
+            .field("checksum", &format_args!("{:016x}", self.checksum))
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl Bundle {
+    /// Maps and validates the bundle at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Bundle, LoadError> {
+        let path = path.as_ref();
+        let io = |source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let map = mmap::map(&file).map_err(io)?;
+        Bundle::from_storage(Storage::Mapped(map))
+    }
+
+    /// Validates a bundle held in memory (it is copied into an aligned buffer).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Bundle, LoadError> {
+        Bundle::from_storage(Storage::owned(bytes))
+    }
+
+    fn from_storage(storage: Storage) -> Result<Bundle, LoadError> {
+        let (sections, checksum, len) = check_framing(storage.bytes())?;
+        let meta = decode_meta(storage.bytes(), &sections)?;
+        let is_dfa: Vec<bool> = sections
+            .iter()
+            .map(|s| s.kind != SectionKind::Meta)
+            .collect();
+        meta.validate(&is_dfa).map_err(LoadError::Meta)?;
+        let views = Views::try_new(storage, |storage| load_automata(storage.bytes(), &sections))?;
+        check_groups(&meta, views.borrow_dependent())?;
+        let gates = crate::matcher::build_gates(&meta).map_err(LoadError::Meta)?;
+        Ok(Bundle {
+            meta,
+            views,
+            gates,
+            checksum,
+            len,
+        })
+    }
+
+    /// The checksum stored in (and verified against) the header.
+    pub fn checksum(&self) -> u64 {
+        self.checksum
+    }
+
+    /// Size of the bundle in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the bundle holds no rules.
+    pub fn is_empty(&self) -> bool {
+        self.meta.rules.is_empty()
+    }
+
+    /// The decoded metadata.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+}
+
+/// Checks header, length, checksum and section table; returns the sections.
+fn check_framing(bytes: &[u8]) -> Result<(Vec<format::Section>, u64, usize), LoadError> {
+    let (magic, h) = Header::decode(bytes).ok_or(LoadError::TooShort(bytes.len()))?;
+    if magic != format::MAGIC {
+        return Err(LoadError::BadMagic);
+    }
+    if h.endian != format::ENDIAN_MARKER {
+        if h.endian.swap_bytes() == format::ENDIAN_MARKER {
+            return Err(LoadError::WrongEndianness);
+        }
+        return Err(LoadError::SectionTable(format!(
+            "bad byte-order marker {:#010x}",
+            h.endian
+        )));
+    }
+    if h.version != format::FORMAT_VERSION {
+        return Err(LoadError::UnsupportedVersion {
+            found: h.version,
+            supported: format::FORMAT_VERSION,
+        });
+    }
+    if h.file_len > bytes.len() as u64 {
+        return Err(LoadError::Truncated {
+            declared: h.file_len,
+            actual: bytes.len(),
+        });
+    }
+    if h.file_len < bytes.len() as u64 {
+        return Err(LoadError::TrailingBytes {
+            declared: h.file_len,
+            actual: bytes.len(),
+        });
+    }
+    let computed = format::checksum(bytes.get(format::CHECKSUM_FROM..).unwrap_or(&[]));
+    if computed != h.checksum {
+        return Err(LoadError::Checksum {
+            stored: h.checksum,
+            computed,
+        });
+    }
+    if h.flags != 0 {
+        return Err(LoadError::SectionTable(format!(
+            "unknown flags {:#x}",
+            h.flags
+        )));
+    }
+    if h.section_count == 0 || h.section_count > format::MAX_SECTIONS {
+        return Err(LoadError::SectionTable(format!(
+            "implausible section count {}",
+            h.section_count
+        )));
+    }
+    let table_start = usize::try_from(h.table_offset)
+        .map_err(|_| LoadError::SectionTable("table offset out of range".into()))?;
+    let table_len = h.section_count as usize * format::SECTION_ENTRY_LEN;
+    let table = table_start
+        .checked_add(table_len)
+        .and_then(|end| bytes.get(table_start..end))
+        .ok_or_else(|| LoadError::SectionTable("table lies outside the file".into()))?;
+    let mut sections = Vec::with_capacity(h.section_count as usize);
+    let mut prev_end = table_start + table_len;
+    for (i, entry) in table.chunks_exact(format::SECTION_ENTRY_LEN).enumerate() {
+        let (kind, offset, len) = format::decode_section(entry)
+            .ok_or_else(|| LoadError::SectionTable(format!("entry {i} is short")))?;
+        let kind = SectionKind::from_u32(kind)
+            .ok_or_else(|| LoadError::SectionTable(format!("entry {i} has unknown kind {kind}")))?;
+        let start = usize::try_from(offset).ok();
+        let end = usize::try_from(len)
+            .ok()
+            .zip(start)
+            .and_then(|(l, s)| s.checked_add(l));
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err(LoadError::SectionTable(format!(
+                "entry {i} is out of range"
+            )));
+        };
+        if end > bytes.len() {
+            return Err(LoadError::SectionTable(format!(
+                "section {i} ends at {end}, past the end of the file ({})",
+                bytes.len()
+            )));
+        }
+        if start % format::SECTION_ALIGN != 0 {
+            return Err(LoadError::SectionTable(format!(
+                "section {i} at offset {start} is not {}-byte aligned",
+                format::SECTION_ALIGN
+            )));
+        }
+        if start < prev_end {
+            return Err(LoadError::SectionTable(format!(
+                "section {i} overlaps what precedes it"
+            )));
+        }
+        prev_end = end;
+        sections.push(format::Section { kind, offset, len });
+    }
+    if sections.first().map(|s| s.kind) != Some(SectionKind::Meta)
+        || sections
+            .iter()
+            .filter(|s| s.kind == SectionKind::Meta)
+            .count()
+            != 1
+    {
+        return Err(LoadError::SectionTable(
+            "the first section, and only it, must be the metadata".into(),
+        ));
+    }
+    Ok((sections, h.checksum, bytes.len()))
+}
+
+fn section_bytes<'a>(bytes: &'a [u8], s: &format::Section) -> &'a [u8] {
+    // INVARIANT: check_framing verified every section lies inside the file.
+    let start = s.offset as usize;
+    bytes.get(start..start + s.len as usize).unwrap_or(&[])
+}
+
+fn decode_meta(bytes: &[u8], sections: &[format::Section]) -> Result<Meta, LoadError> {
+    let s = sections
+        .first()
+        .ok_or_else(|| LoadError::SectionTable("no metadata section".into()))?;
+    let raw = section_bytes(bytes, s);
+    if raw.len() > format::MAX_META_LEN {
+        return Err(LoadError::Meta("metadata section is too large".into()));
+    }
+    let config = bincode::config::standard().with_limit::<{ format::MAX_META_LEN }>();
+    let (meta, used): (Meta, usize) = bincode::serde::decode_from_slice(raw, config)
+        .map_err(|e| LoadError::Meta(e.to_string()))?;
+    if used != raw.len() {
+        return Err(LoadError::Meta(format!(
+            "{} unused bytes after the metadata",
+            raw.len() - used
+        )));
+    }
+    Ok(meta)
+}
+
+fn load_automata<'a>(
+    bytes: &'a [u8],
+    sections: &[format::Section],
+) -> Result<Automata<'a>, LoadError> {
+    let mut out = Vec::with_capacity(sections.len());
+    for (i, s) in sections.iter().enumerate() {
+        let raw = section_bytes(bytes, s);
+        let err = |e: regex_automata::util::wire::DeserializeError| LoadError::Automaton {
+            section: i,
+            error: e.to_string(),
+        };
+        let dfa = match s.kind {
+            SectionKind::Meta => None,
+            SectionKind::DenseDfa => {
+                let (dfa, used) = dense::DFA::from_bytes(raw).map_err(err)?;
+                check_used(i, used, raw.len())?;
+                Some(Dfa::Dense(dfa))
+            }
+            SectionKind::SparseDfa => {
+                let (dfa, used) = sparse::DFA::from_bytes(raw).map_err(err)?;
+                check_used(i, used, raw.len())?;
+                Some(Dfa::Sparse(dfa))
+            }
+        };
+        out.push(dfa);
+    }
+    Ok(Automata { sections: out })
+}
+
+fn check_used(section: usize, used: usize, len: usize) -> Result<(), LoadError> {
+    // The writer pads sections to the alignment; anything beyond 63 bytes is not padding.
+    if used > len || len - used >= format::SECTION_ALIGN {
+        return Err(LoadError::Automaton {
+            section,
+            error: format!("automaton uses {used} of {len} bytes"),
+        });
+    }
+    Ok(())
+}
+
+/// Each group's automaton must report exactly the patterns the metadata maps, and support the
+/// scan the metadata asks for.
+fn check_groups(meta: &Meta, automata: &Automata<'_>) -> Result<(), LoadError> {
+    use regex_automata::dfa::{Automaton, StartKind};
+    use regex_automata::{util::start, Anchored};
+    for field in &meta.fields {
+        for g in &field.groups {
+            let i = g.section as usize;
+            let bad = |error: String| LoadError::Automaton { section: i, error };
+            let Some(Some(dfa)) = automata.sections.get(i) else {
+                return Err(bad("missing automaton".into()));
+            };
+            let (n, kind) = match dfa {
+                Dfa::Dense(d) => (d.pattern_len(), d.start_kind()),
+                Dfa::Sparse(d) => (d.pattern_len(), d.start_kind()),
+            };
+            let anchored_ok = kind != StartKind::Unanchored;
+            let unanchored_ok = kind != StartKind::Anchored;
+            if n != g.patterns.len() {
+                return Err(bad(format!(
+                    "automaton has {n} patterns, metadata maps {}",
+                    g.patterns.len()
+                )));
+            }
+            let need_anchored = g.scan != meta::Scan::Search;
+            if (need_anchored && !anchored_ok) || (!need_anchored && !unanchored_ok) {
+                return Err(bad("automaton lacks the start state its scan needs".into()));
+            }
+            // A start state must exist without look-behind; probing it here means the hot path
+            // never meets a start error.
+            let mode = if need_anchored {
+                Anchored::Yes
+            } else {
+                Anchored::No
+            };
+            let cfg = start::Config::new().anchored(mode);
+            let ok = match dfa {
+                Dfa::Dense(d) => d.start_state(&cfg).is_ok(),
+                Dfa::Sparse(d) => d.start_state(&cfg).is_ok(),
+            };
+            if !ok {
+                return Err(bad("automaton has no usable start state".into()));
+            }
+        }
+    }
+    Ok(())
+}

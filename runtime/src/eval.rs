@@ -1,0 +1,399 @@
+//! The decision: extract operations, one automaton pass per field value, pattern ids to
+//! predicates, predicates to rules, precedence to a verdict.
+//!
+//! Precedence, per operation: a matching **locked block** rule always blocks; otherwise a
+//! matching **allow** rule permits the operation; otherwise a matching (unlocked) **block** rule
+//! blocks. A call is blocked if any of its operations is. Among the blocking rules the one
+//! first in bundle order decides; the compiler orders rules locked first, then by severity,
+//! then by where they were written.
+
+use crate::bundle::meta::{CondOp, RuleMeta};
+use crate::bundle::Bundle;
+use crate::matcher::{GateScratch, GaveUp};
+use crate::model::{Decision, Effect, Field, Operation, ToolCall, Verdict};
+use crate::normalize::{home_form, normalize_dir, PathContext};
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+/// One rule that matched, for `explain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMatch {
+    pub rule: String,
+    pub effect: Effect,
+    pub locked: bool,
+    /// Index of the operation in [`Explanation::operations`].
+    pub operation: usize,
+    /// The field values and patterns that made the rule's predicates true.
+    pub evidence: Vec<Evidence>,
+}
+
+/// A field value and the pattern it matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    pub field: Field,
+    pub value: String,
+    pub pattern: String,
+}
+
+/// Everything `explain` reports about a call.
+#[derive(Debug, Clone)]
+pub struct Explanation<'b> {
+    pub verdict: Verdict<'b>,
+    pub operations: Vec<Operation>,
+    pub matches: Vec<RuleMatch>,
+}
+
+/// Reusable per-thread working memory: a decision allocates nothing here once warm.
+#[derive(Default)]
+struct Scratch {
+    hits: Vec<u32>,
+    value_stamp: u32,
+    inc: Vec<u32>,
+    exc: Vec<u32>,
+    touched: Vec<u32>,
+    op_stamp: u32,
+    pred_true: Vec<u32>,
+    true_list: Vec<u32>,
+    tool_true: Vec<u32>,
+    rule_seen: Vec<u32>,
+    candidates: Vec<u32>,
+    stack: Vec<bool>,
+    home_buf: String,
+    gates: GateScratch,
+}
+
+impl Scratch {
+    fn fit(&mut self, preds: usize, rules: usize) {
+        if self.inc.len() < preds {
+            self.inc.resize(preds, 0);
+            self.exc.resize(preds, 0);
+            self.pred_true.resize(preds, 0);
+        }
+        if self.rule_seen.len() < rules {
+            self.rule_seen.resize(rules, 0);
+        }
+    }
+    fn next_value(&mut self) {
+        self.value_stamp = self.value_stamp.wrapping_add(1);
+        if self.value_stamp == 0 {
+            self.inc.iter_mut().for_each(|s| *s = 0);
+            self.exc.iter_mut().for_each(|s| *s = 0);
+            self.value_stamp = 1;
+        }
+    }
+    fn next_op(&mut self) {
+        self.op_stamp = self.op_stamp.wrapping_add(1);
+        if self.op_stamp == 0 {
+            self.pred_true.iter_mut().for_each(|s| *s = 0);
+            self.rule_seen.iter_mut().for_each(|s| *s = 0);
+            self.op_stamp = 1;
+        }
+        self.true_list.clear();
+        self.candidates.clear();
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Evidence recorder: `None` on the hot path.
+type Trail<'t> = Option<&'t mut Vec<(u32, Evidence)>>;
+
+impl Bundle {
+    /// Judges one tool call.
+    pub fn evaluate<'b>(&'b self, call: &ToolCall<'_>) -> Verdict<'b> {
+        self.judge(call, None).0
+    }
+
+    /// Judges one tool call and reports every rule that matched, with its evidence.
+    pub fn explain<'b>(&'b self, call: &ToolCall<'_>) -> Explanation<'b> {
+        let mut matches = Vec::new();
+        let (verdict, operations) = self.judge(call, Some(&mut matches));
+        Explanation {
+            verdict,
+            operations,
+            matches,
+        }
+    }
+
+    fn judge<'b>(
+        &'b self,
+        call: &ToolCall<'_>,
+        mut explain: Option<&mut Vec<RuleMatch>>,
+    ) -> (Verdict<'b>, Vec<Operation>) {
+        let home = normalize_dir(call.home.unwrap_or("/"), "/");
+        // Without a known cwd, relative paths resolve against home: for rules anchored in the
+        // home directory that is the most cautious guess.
+        let cwd = match call.cwd {
+            Some(c) => normalize_dir(c, &home),
+            None => home.clone(),
+        };
+        let ctx = PathContext {
+            home: &home,
+            cwd: &cwd,
+        };
+        let ops = match crate::extract::extract(call.name, call.args, &ctx) {
+            Ok(ops) => ops,
+            Err(why) => return (Verdict::malformed(why), Vec::new()),
+        };
+        let result = SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => self.decide(call.name, &ops, &home, &mut s, explain.as_deref_mut()),
+            // Re-entrancy cannot happen today; a fresh scratch keeps it correct if it ever does.
+            Err(_) => self.decide(
+                call.name,
+                &ops,
+                &home,
+                &mut Scratch::default(),
+                explain.as_deref_mut(),
+            ),
+        });
+        let verdict = match result {
+            Ok(v) => v,
+            Err(GaveUp) => Verdict::malformed("a policy automaton gave up on this input"),
+        };
+        (verdict, ops)
+    }
+
+    fn decide<'b>(
+        &'b self,
+        tool: &str,
+        ops: &[Operation],
+        home: &str,
+        s: &mut Scratch,
+        mut explain: Option<&mut Vec<RuleMatch>>,
+    ) -> Result<Verdict<'b>, GaveUp> {
+        let meta = &self.meta;
+        s.fit(meta.preds.len(), meta.rules.len());
+        let mut trail_store: Vec<(u32, Evidence)> = Vec::new();
+        // The tool field has one value per call: judge it once.
+        s.next_op();
+        let tool_lc = tool.trim().to_ascii_lowercase();
+        self.field_value(
+            Field::Tool,
+            &tool_lc,
+            None,
+            s,
+            trail(&mut explain, &mut trail_store),
+        )?;
+        std::mem::swap(&mut s.tool_true, &mut s.true_list);
+        let tool_trail = trail_store.clone();
+
+        let mut best_block: Option<u32> = None;
+        for (oi, op) in ops.iter().enumerate() {
+            s.next_op();
+            if explain.is_some() {
+                trail_store.clone_from(&tool_trail);
+            }
+            for i in 0..s.tool_true.len() {
+                if let Some(&p) = s.tool_true.get(i) {
+                    if let Some(t) = s.pred_true.get_mut(p as usize) {
+                        *t = s.op_stamp;
+                    }
+                    s.true_list.push(p);
+                }
+            }
+            for field in [Field::Path, Field::Host, Field::Command, Field::Content] {
+                for v in op.values(field) {
+                    let mut hb = std::mem::take(&mut s.home_buf);
+                    let has_home = field == Field::Path && home_form(v, home, &mut hb).is_some();
+                    let r = self.field_value(
+                        field,
+                        v,
+                        has_home.then_some(hb.as_str()),
+                        s,
+                        trail(&mut explain, &mut trail_store),
+                    );
+                    s.home_buf = hb;
+                    r?;
+                }
+            }
+            // Candidate rules: those fed by a true predicate, and those using `not`.
+            for i in 0..s.true_list.len() {
+                let Some(&p) = s.true_list.get(i) else { break };
+                let Some(pred) = meta.preds.get(p as usize) else {
+                    continue;
+                };
+                for &r in &pred.rules {
+                    if let Some(seen) = s.rule_seen.get_mut(r as usize) {
+                        if *seen != s.op_stamp {
+                            *seen = s.op_stamp;
+                            s.candidates.push(r);
+                        }
+                    }
+                }
+            }
+            for &r in &meta.always_rules {
+                if let Some(seen) = s.rule_seen.get_mut(r as usize) {
+                    if *seen != s.op_stamp {
+                        *seen = s.op_stamp;
+                        s.candidates.push(r);
+                    }
+                }
+            }
+            let (mut locked_block, mut allow, mut block) = (None::<u32>, false, None::<u32>);
+            for i in 0..s.candidates.len() {
+                let Some(&r) = s.candidates.get(i) else { break };
+                let Some(rule) = meta.rules.get(r as usize) else {
+                    continue;
+                };
+                if !rule.actions.contains(op.action) || !eval_cond(rule, s) {
+                    continue;
+                }
+                if let Some(ex) = explain.as_deref_mut() {
+                    ex.push(RuleMatch {
+                        rule: rule.name.clone(),
+                        effect: rule.effect,
+                        locked: rule.locked,
+                        operation: oi,
+                        evidence: evidence_for(rule, &trail_store),
+                    });
+                }
+                match (rule.effect, rule.locked) {
+                    (Effect::Block, true) => locked_block = min_some(locked_block, r),
+                    (Effect::Block, false) => block = min_some(block, r),
+                    (Effect::Allow, _) => allow = true,
+                }
+            }
+            let op_block = locked_block.or(if allow { None } else { block });
+            if let Some(r) = op_block {
+                best_block = min_some(best_block, r);
+            }
+        }
+        Ok(match best_block.and_then(|r| meta.rules.get(r as usize)) {
+            Some(rule) => Verdict {
+                decision: Decision::Block,
+                rule: Some(Cow::Borrowed(rule.name.as_str())),
+                message: Some(Cow::Borrowed(rule.message.as_str())),
+                severity: Some(rule.severity),
+            },
+            None => Verdict::allow(),
+        })
+    }
+
+    /// Matches one value of a field and marks the predicates it makes true.
+    fn field_value(
+        &self,
+        field: Field,
+        value: &str,
+        home: Option<&str>,
+        s: &mut Scratch,
+        trail: Trail<'_>,
+    ) -> Result<(), GaveUp> {
+        s.hits.clear();
+        let mut hits = std::mem::take(&mut s.hits);
+        let r = self.match_value(
+            field,
+            value.as_bytes(),
+            home.map(str::as_bytes),
+            &mut s.gates,
+            &mut hits,
+        );
+        s.hits = hits;
+        r?;
+        if s.hits.is_empty() {
+            return Ok(());
+        }
+        let Some(fm) = self.meta.fields.get(field.index()) else {
+            return Ok(());
+        };
+        s.next_value();
+        s.touched.clear();
+        let mut trail = trail;
+        for &pid in &s.hits {
+            let Some(pat) = fm.patterns.get(pid as usize) else {
+                continue;
+            };
+            for h in &pat.hits {
+                let p = h.pred as usize;
+                if h.except {
+                    if let Some(e) = s.exc.get_mut(p) {
+                        *e = s.value_stamp;
+                    }
+                } else if let Some(i) = s.inc.get_mut(p) {
+                    if *i != s.value_stamp {
+                        *i = s.value_stamp;
+                        s.touched.push(h.pred);
+                    }
+                    if let Some(t) = trail.as_deref_mut() {
+                        t.push((
+                            h.pred,
+                            Evidence {
+                                field,
+                                value: value.to_owned(),
+                                pattern: pat.source.clone(),
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        for &p in &s.touched {
+            let pu = p as usize;
+            let excluded = s.exc.get(pu) == Some(&s.value_stamp);
+            if let Some(t) = s.pred_true.get_mut(pu) {
+                if !excluded && *t != s.op_stamp {
+                    *t = s.op_stamp;
+                    s.true_list.push(p);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn trail<'t>(
+    explain: &mut Option<&mut Vec<RuleMatch>>,
+    store: &'t mut Vec<(u32, Evidence)>,
+) -> Trail<'t> {
+    explain.is_some().then_some(store)
+}
+
+fn min_some(cur: Option<u32>, r: u32) -> Option<u32> {
+    Some(cur.map_or(r, |c| c.min(r)))
+}
+
+/// Runs a rule's postfix condition program over the operation's true predicates.
+fn eval_cond(rule: &RuleMeta, s: &mut Scratch) -> bool {
+    s.stack.clear();
+    for op in &rule.cond {
+        match *op {
+            CondOp::Pred(p) => {
+                let t = s.pred_true.get(p as usize) == Some(&s.op_stamp);
+                s.stack.push(t);
+            }
+            CondOp::All(n) | CondOp::Any(n) => {
+                let at = s.stack.len().saturating_sub(n as usize);
+                let all = matches!(op, CondOp::All(_));
+                let v = match s.stack.get(at..) {
+                    Some(xs) if all => xs.iter().all(|b| *b),
+                    Some(xs) => xs.iter().any(|b| *b),
+                    None => false,
+                };
+                s.stack.truncate(at);
+                s.stack.push(v);
+            }
+            CondOp::Not => {
+                if let Some(top) = s.stack.last_mut() {
+                    *top = !*top;
+                }
+            }
+        }
+    }
+    // INVARIANT: Meta::validate checked the program leaves exactly one value.
+    s.stack.last().copied().unwrap_or(false)
+}
+
+fn evidence_for(rule: &RuleMeta, trail: &[(u32, Evidence)]) -> Vec<Evidence> {
+    let mut out: Vec<Evidence> = Vec::new();
+    for op in &rule.cond {
+        if let CondOp::Pred(p) = op {
+            for (tp, ev) in trail {
+                if tp == p && !out.contains(ev) {
+                    out.push(ev.clone());
+                }
+            }
+        }
+    }
+    out
+}

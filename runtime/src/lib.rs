@@ -1,0 +1,23 @@
+//! Crust's runtime: loads a compiled policy bundle (memory-mapped, fully validated, automata
+//! viewed in place) and judges agent tool calls against it.
+//!
+//! The pipeline on this side of the arrow: [`Bundle::load`] → [`ToolCall`] →
+//! operations (`extract`) → normalized values (`normalize`) → one automaton pass per field
+//! value (`matcher`) → [`Verdict`] (`eval`). Nothing here builds or mutates a policy; the
+//! compiler (`crust-compiler`) is the only writer of bundles.
+#![deny(unsafe_code)]
+
+pub mod bundle;
+pub mod check;
+mod eval;
+pub mod extract;
+mod matcher;
+pub mod model;
+pub mod normalize;
+
+pub use bundle::{Bundle, LoadError};
+pub use eval::{Evidence, Explanation, RuleMatch};
+pub use matcher::GaveUp;
+pub use model::{
+    Action, ActionSet, Decision, Effect, Field, Operation, Severity, ToolCall, Verdict,
+};

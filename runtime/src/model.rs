@@ -1,0 +1,297 @@
+//! The policy model shared by compiler and runtime: actions, fields, severities, tool calls,
+//! operations and verdicts. Names here are part of the rule language and of the bundle format.
+
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt;
+
+/// What an operation does. The order is the bit order in [`ActionSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Action {
+    Read,
+    Write,
+    Delete,
+    Copy,
+    Move,
+    Execute,
+    Network,
+}
+
+impl Action {
+    /// Every action, in bit order.
+    pub const ALL: [Action; 7] = [
+        Action::Read,
+        Action::Write,
+        Action::Delete,
+        Action::Copy,
+        Action::Move,
+        Action::Execute,
+        Action::Network,
+    ];
+
+    /// The lower-case name used in rule files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Write => "write",
+            Action::Delete => "delete",
+            Action::Copy => "copy",
+            Action::Move => "move",
+            Action::Execute => "execute",
+            Action::Network => "network",
+        }
+    }
+
+    /// Parses a rule-file action name (case-insensitive).
+    pub fn from_name(s: &str) -> Option<Action> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of actions as a bit mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct ActionSet(pub u8);
+
+impl ActionSet {
+    /// All seven actions: the default when a rule names none.
+    pub const ALL: ActionSet = ActionSet(0x7f);
+
+    pub fn empty() -> Self {
+        ActionSet(0)
+    }
+    pub fn insert(&mut self, a: Action) {
+        self.0 |= a.bit();
+    }
+    pub fn contains(self, a: Action) -> bool {
+        self.0 & a.bit() != 0
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn iter(self) -> impl Iterator<Item = Action> {
+        Action::ALL.into_iter().filter(move |a| self.contains(*a))
+    }
+}
+
+/// A field of an operation that rules match against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Field {
+    Path,
+    Host,
+    Command,
+    Content,
+    Tool,
+}
+
+impl Field {
+    /// Every field, in bundle order.
+    pub const ALL: [Field; 5] = [
+        Field::Path,
+        Field::Host,
+        Field::Command,
+        Field::Content,
+        Field::Tool,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Path => "path",
+            Field::Host => "host",
+            Field::Command => "command",
+            Field::Content => "content",
+            Field::Tool => "tool",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How serious a rule's match is. Ordered from most to least severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Severity {
+    Critical,
+    High,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Warning,
+        Severity::Info,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.name() == s)
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a matching rule blocks or allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Effect {
+    Block,
+    Allow,
+}
+
+/// One tool call as the agent issued it.
+#[derive(Debug, Clone)]
+pub struct ToolCall<'a> {
+    /// The tool's name as the agent sent it (`Bash`, `Read`, `mcp__fs__read_file`).
+    pub name: &'a str,
+    /// The tool's arguments.
+    pub args: &'a serde_json::Value,
+    /// The agent's working directory, when known.
+    pub cwd: Option<&'a str>,
+    /// The user's home directory, when known.
+    pub home: Option<&'a str>,
+}
+
+/// What one tool call does, after extraction: an action and the values of its fields.
+/// Paths are absolute and lexically normalized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub action: Action,
+    pub paths: Vec<String>,
+    pub hosts: Vec<String>,
+    pub commands: Vec<String>,
+    pub contents: Vec<String>,
+}
+
+impl Operation {
+    pub fn new(action: Action) -> Self {
+        Operation {
+            action,
+            paths: Vec::new(),
+            hosts: Vec::new(),
+            commands: Vec::new(),
+            contents: Vec::new(),
+        }
+    }
+
+    /// The values of one field (the tool field is the call's, not the operation's).
+    pub fn values(&self, field: Field) -> &[String] {
+        match field {
+            Field::Path => &self.paths,
+            Field::Host => &self.hosts,
+            Field::Command => &self.commands,
+            Field::Content => &self.contents,
+            Field::Tool => &[],
+        }
+    }
+}
+
+/// The outcome of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    Allow,
+    Block,
+}
+
+impl Decision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Block => "block",
+        }
+    }
+}
+
+/// The verdict on one tool call: the decision and the rule that decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict<'b> {
+    pub decision: Decision,
+    /// The deciding rule; `None` when no rule matched, or when the call was refused before any
+    /// rule could judge it (see [`Verdict::malformed`]).
+    pub rule: Option<Cow<'b, str>>,
+    pub message: Option<Cow<'b, str>>,
+    pub severity: Option<Severity>,
+}
+
+/// The rule name reported when a call is blocked because it cannot be understood.
+pub const MALFORMED_RULE: &str = "crust:malformed-call";
+
+impl<'b> Verdict<'b> {
+    pub fn allow() -> Self {
+        Verdict {
+            decision: Decision::Allow,
+            rule: None,
+            message: None,
+            severity: None,
+        }
+    }
+
+    /// Fail closed: input the engine cannot understand is blocked, saying why.
+    pub fn malformed(why: impl Into<String>) -> Verdict<'static> {
+        Verdict {
+            decision: Decision::Block,
+            rule: Some(Cow::Borrowed(MALFORMED_RULE)),
+            message: Some(Cow::Owned(why.into())),
+            severity: Some(Severity::Critical),
+        }
+    }
+
+    pub fn is_block(&self) -> bool {
+        self.decision == Decision::Block
+    }
+
+    /// The JSON object of the `crust check --json` contract, keys in contract order.
+    pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            decision: &'a str,
+            rule: Option<&'a str>,
+            message: Option<&'a str>,
+            severity: Option<&'a str>,
+        }
+        let line = Line {
+            decision: self.decision.name(),
+            rule: self.rule.as_deref(),
+            message: self.message.as_deref(),
+            severity: self.severity.map(Severity::name),
+        };
+        serde_json::to_string(&line).unwrap_or_else(|_| {
+            String::from(
+                "{\"decision\":\"block\",\"rule\":null,\"message\":null,\"severity\":null}",
+            )
+        })
+    }
+}
