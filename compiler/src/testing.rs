@@ -274,8 +274,7 @@ pub fn run_table(table: &Table, bundle: &Bundle, report: &mut Report) {
                 Decision::Allow => case.rule.as_deref().is_none_or(|r| names.contains(r)),
             };
         if passed {
-            if let Some(r) = &case.rule {
-                let e = report.coverage.entry(r.clone()).or_default();
+            if let Some(e) = case.rule.as_ref().and_then(|r| report.coverage.get_mut(r)) {
                 match case.expect {
                     Decision::Block => e.0 += 1,
                     Decision::Allow => e.1 += 1,

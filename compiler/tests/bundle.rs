@@ -1,0 +1,148 @@
+//! Bundles: deterministic bytes, and every kind of damage refused with a clear error.
+
+use crust_compiler::compile_sources;
+use crust_runtime::bundle::format;
+use crust_runtime::{Bundle, LoadError, ToolCall};
+
+fn builtin() -> Vec<u8> {
+    compile_sources(crust_compiler::builtin_sources())
+        .map_err(|e| e.render())
+        .unwrap()
+        .bytes
+}
+
+#[test]
+fn same_input_same_bytes() {
+    let a = builtin();
+    let b = builtin();
+    assert!(a == b, "two in-memory builds differ");
+    // And through the CLI, to a file, twice.
+    let dir = std::env::temp_dir().join(format!("crust-det-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let mut outs = Vec::new();
+    for i in 0..2 {
+        let out = dir.join(format!("p{i}.bin"));
+        let st = std::process::Command::new(env!("CARGO_BIN_EXE_crustc"))
+            .arg(&rules)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        outs.push(std::fs::read(&out).unwrap());
+    }
+    assert!(outs[0] == outs[1], "two crustc runs wrote different bytes");
+}
+
+#[test]
+fn a_valid_bundle_loads_from_disk_and_judges() {
+    let dir = std::env::temp_dir().join(format!("crust-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("policy.bin");
+    std::fs::write(&p, builtin()).unwrap();
+    let b = Bundle::load(&p).unwrap();
+    let args = serde_json::json!({"file_path": "~/.ssh/id_rsa"});
+    let v = b.evaluate(&ToolCall {
+        name: "Read",
+        args: &args,
+        cwd: Some("/w"),
+        home: Some("/home/x"),
+    });
+    assert!(v.is_block());
+    assert_eq!(v.rule.as_deref(), Some("protect-ssh-keys"));
+}
+
+fn err(bytes: &[u8]) -> String {
+    match Bundle::from_bytes(bytes) {
+        Ok(_) => panic!("damaged bundle was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn truncated_bundles_are_refused() {
+    let good = builtin();
+    // Every short prefix, then a stride through the rest.
+    let cuts = (0..256)
+        .chain((256..good.len()).step_by(4001))
+        .chain([good.len() - 1]);
+    for cut in cuts {
+        let e = err(&good[..cut]);
+        assert!(
+            e.contains("shorter than") || e.contains("truncated"),
+            "cut at {cut}: {e}"
+        );
+    }
+}
+
+#[test]
+fn bit_flips_are_refused() {
+    let good = builtin();
+    let mut positions: Vec<usize> = (0..format::HEADER_LEN).collect();
+    positions.extend((format::HEADER_LEN..good.len()).step_by(4099));
+    for pos in positions {
+        for bit in [0u8, 3, 7] {
+            let mut bad = good.clone();
+            bad[pos] ^= 1 << bit;
+            let e = err(&bad);
+            assert!(!e.is_empty(), "flip at {pos}");
+        }
+    }
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 0x10;
+    assert!(err(&bad).contains("checksum mismatch"));
+}
+
+fn reseal(bytes: &mut [u8]) {
+    let sum = format::checksum(&bytes[format::CHECKSUM_FROM..]);
+    bytes[8..16].copy_from_slice(&sum.to_le_bytes());
+}
+
+#[test]
+fn wrong_version_endianness_and_magic_are_named() {
+    let good = builtin();
+    let mut v = good.clone();
+    v[16..20].copy_from_slice(&99u32.to_le_bytes());
+    reseal(&mut v);
+    assert!(matches!(
+        Bundle::from_bytes(&v),
+        Err(LoadError::UnsupportedVersion { found: 99, .. })
+    ));
+
+    let mut e = good.clone();
+    e[20..24].copy_from_slice(&format::ENDIAN_MARKER.to_be_bytes());
+    reseal(&mut e);
+    assert!(matches!(
+        Bundle::from_bytes(&e),
+        Err(LoadError::WrongEndianness)
+    ));
+
+    let mut m = good.clone();
+    m[0] = b'X';
+    assert!(err(&m).contains("bad magic"));
+
+    let mut t = good.clone();
+    t.extend_from_slice(&[0; 8]);
+    assert!(err(&t).contains("trailing"));
+}
+
+#[test]
+fn resealed_corruption_is_caught_by_validation() {
+    // Damage that keeps the checksum valid (an attacker or a buggy writer) must still be caught
+    // by structural and automaton validation, never trusted.
+    let good = builtin();
+    let mut rejected = 0;
+    let mut total = 0;
+    for pos in (format::HEADER_LEN..good.len()).step_by(2003) {
+        let mut bad = good.clone();
+        bad[pos] = bad[pos].wrapping_add(0x5b);
+        reseal(&mut bad);
+        total += 1;
+        // Either refused, or (damage in padding / message text) still a working bundle.
+        if Bundle::from_bytes(&bad).is_err() {
+            rejected += 1;
+        }
+    }
+    assert!(rejected > 0 && total > 0);
+}
