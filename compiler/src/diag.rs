@@ -130,7 +130,7 @@ impl Diagnostics {
 
 /// The closest candidate within a small edit distance, for "did you mean ...?".
 pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1).min(3);
+    let limit = (word.chars().count() / 3).clamp(1, 3);
     candidates
         .iter()
         .map(|c| (levenshtein(word, c), *c))
@@ -139,20 +139,34 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
+/// Edit distance counting a swap of neighbours as one edit (`raed` -> `read` is 1).
 fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
-            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
-            let ins = cur.get(j).copied().unwrap_or(0) + 1;
-            cur.push(sub.min(del).min(ins));
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    let at = |i: usize, j: usize| i * w + j;
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            let v = if i == 0 || j == 0 {
+                i.max(j)
+            } else {
+                let cost = usize::from(a.get(i - 1) != b.get(j - 1));
+                let get = |x: usize| d.get(x).copied().unwrap_or(usize::MAX - 1);
+                let mut v = (get(at(i - 1, j)) + 1)
+                    .min(get(at(i, j - 1)) + 1)
+                    .min(get(at(i - 1, j - 1)) + cost);
+                if i > 1 && j > 1 && a.get(i - 1) == b.get(j - 2) && a.get(i - 2) == b.get(j - 1) {
+                    v = v.min(get(at(i - 2, j - 2)) + 1);
+                }
+                v
+            };
+            if let Some(x) = d.get_mut(at(i, j)) {
+                *x = v;
+            }
         }
-        prev = cur;
     }
-    prev.last().copied().unwrap_or(0)
+    d.last().copied().unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -131,6 +131,7 @@ pub fn compile_sources(files: Vec<(String, String)>) -> Result<Compiled, Compile
         frontend::yaml::load(id, &file.text, &mut policy, &mut diags);
     }
     checks::check(&policy, &sources, &mut diags);
+    lower::validate_patterns(&policy, &mut diags);
     let fail = |mut diagnostics: Diagnostics, sources: SourceMap| {
         diagnostics.sort();
         CompileError {

@@ -256,8 +256,14 @@ pub fn run_table(table: &Table, bundle: &Bundle, report: &mut Report) {
         .iter()
         .map(|r| r.name.as_str())
         .collect();
-    for r in &names {
-        report.coverage.entry((*r).to_owned()).or_default();
+    // Coverage tracks block rules: each needs a case it blocks and a near miss it allows.
+    for r in bundle
+        .meta()
+        .rules
+        .iter()
+        .filter(|r| r.effect == crust_runtime::Effect::Block)
+    {
+        report.coverage.entry(r.name.clone()).or_default();
     }
     for case in &table.cases {
         let call = ToolCall {

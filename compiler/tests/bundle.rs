@@ -1,5 +1,12 @@
 //! Bundles: deterministic bytes, and every kind of damage refused with a clear error.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use crust_compiler::compile_sources;
 use crust_runtime::bundle::format;
 use crust_runtime::{Bundle, LoadError, ToolCall};
@@ -145,4 +152,30 @@ fn resealed_corruption_is_caught_by_validation() {
         }
     }
     assert!(rejected > 0 && total > 0);
+}
+
+#[test]
+fn a_user_file_can_disable_an_unlocked_rule() {
+    let mut sources = crust_compiler::builtin_sources();
+    sources.push((
+        "user.yaml".into(),
+        "rules:\n  - name: protect-editor-tasks\n    enabled: false\n".into(),
+    ));
+    let c = compile_sources(sources).map_err(|e| e.render()).unwrap();
+    assert_eq!(c.stats.disabled, vec!["protect-editor-tasks".to_string()]);
+    let b = Bundle::from_bytes(&c.bytes).unwrap();
+    let args = serde_json::json!({"file_path": ".vscode/tasks.json", "content": "{}"});
+    let call = ToolCall {
+        name: "Write",
+        args: &args,
+        cwd: Some("/p"),
+        home: Some("/h"),
+    };
+    assert!(!b.evaluate(&call).is_block());
+    // Without the disable it blocks.
+    let b = Bundle::from_bytes(&builtin()).unwrap();
+    assert_eq!(
+        b.evaluate(&call).rule.as_deref(),
+        Some("protect-editor-tasks")
+    );
 }

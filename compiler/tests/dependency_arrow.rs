@@ -1,6 +1,13 @@
 //! The one-way arrow compiler -> runtime is a build fact: the runtime's normal dependency tree
 //! holds no front-end or pattern-building crate.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use std::process::Command;
 
 #[test]

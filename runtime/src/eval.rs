@@ -138,14 +138,14 @@ impl Bundle {
             Err(why) => return (Verdict::malformed(why), Vec::new()),
         };
         let result = SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut s) => self.decide(call.name, &ops, &home, &mut s, explain.as_deref_mut()),
+            Ok(mut s) => self.decide(call.name, &ops, &home, &mut s, explain.take()),
             // Re-entrancy cannot happen today; a fresh scratch keeps it correct if it ever does.
             Err(_) => self.decide(
                 call.name,
                 &ops,
                 &home,
                 &mut Scratch::default(),
-                explain.as_deref_mut(),
+                explain.take(),
             ),
         });
         let verdict = match result {

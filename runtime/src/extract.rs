@@ -499,9 +499,11 @@ pub mod shell {
                 !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             });
             let base = w.rsplit('/').next().unwrap_or(w).to_ascii_lowercase();
-            if is_assign || w.starts_with('-') || (i > 0 && is_duration(w)) {
-                i += 1;
-            } else if WRAPPERS.contains(&base.as_str()) {
+            let skip = is_assign
+                || w.starts_with('-')
+                || (i > 0 && is_duration(w))
+                || WRAPPERS.contains(&base.as_str());
+            if skip {
                 i += 1;
             } else {
                 break;

@@ -414,6 +414,7 @@ fn actions(v: &Node, diags: &mut Diagnostics) -> ActionSet {
         }
     };
     let mut set = ActionSet::empty();
+    let mut bad = false;
     for item in items {
         let name = item.as_str().unwrap_or("");
         if name.eq_ignore_ascii_case("all") {
@@ -423,6 +424,7 @@ fn actions(v: &Node, diags: &mut Diagnostics) -> ActionSet {
         match Action::from_name(name) {
             Some(a) => set.insert(a),
             None => {
+                bad = true;
                 let d = Diagnostic::error(item.span, format!("unknown action `{name}`"));
                 diags.push(
                     match did_you_mean(&name.to_ascii_lowercase(), ACTION_NAMES) {
@@ -435,7 +437,7 @@ fn actions(v: &Node, diags: &mut Diagnostics) -> ActionSet {
             }
         }
     }
-    if set.is_empty() {
+    if set.is_empty() && !bad {
         diags.push(
             Diagnostic::error(v.span, "`actions` is empty")
                 .with_help("leave `actions` out to mean all actions"),

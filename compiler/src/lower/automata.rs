@@ -23,7 +23,10 @@ pub struct BuildFailure {
     pub message: String,
 }
 
-fn build_one(regexes: &[&str], shape: Shape) -> Result<dense::DFA<Vec<u32>>, dense::BuildError> {
+fn build_one(
+    regexes: &[&str],
+    shape: Shape,
+) -> Result<dense::DFA<Vec<u32>>, Box<dense::BuildError>> {
     let start = if shape == Shape::Search {
         StartKind::Unanchored
     } else {
@@ -47,6 +50,7 @@ fn build_one(regexes: &[&str], shape: Shape) -> Result<dense::DFA<Vec<u32>>, den
                 .determinize_size_limit(Some(DETERMINIZE_SIZE_LIMIT)),
         )
         .build_many(regexes)
+        .map_err(Box::new)
 }
 
 /// Builds `members` (indices into `regexes`) as few DFAs as the size limit allows.

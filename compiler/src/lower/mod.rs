@@ -49,6 +49,27 @@ pub struct LoweredPolicy {
     pub disabled: Vec<String>,
 }
 
+/// Reports every pattern that cannot be lowered (bad glob or regex), without building automata,
+/// so these errors appear beside the front-end's.
+pub fn validate_patterns(policy: &Policy, diags: &mut Diagnostics) {
+    fn walk(c: &Cond, diags: &mut Diagnostics) {
+        match c {
+            Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|x| walk(x, diags)),
+            Cond::Not(x) => walk(x, diags),
+            Cond::Field(fp) => {
+                for p in fp.include.iter().chain(&fp.exclude) {
+                    if let Err(msg) = pattern::lower(fp.field, p) {
+                        diags.push(Diagnostic::error(p.span, msg));
+                    }
+                }
+            }
+        }
+    }
+    for r in &policy.rules {
+        walk(&r.cond, diags);
+    }
+}
+
 /// Lowers a checked policy. Pattern errors are reported into `diags`.
 pub fn lower(
     policy: &Policy,

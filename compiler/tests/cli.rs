@@ -1,0 +1,138 @@
+//! Command-line contracts: `crust check --json` line format and order, exit codes.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn crust(args: &[&str], stdin: &str) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crust"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn check_json_contract() {
+    let input = concat!(
+        "{\"tool\": \"Read\", \"args\": {\"file_path\": \"~/.ssh/id_rsa\"}}\n",
+        "\n",
+        "{\"name\": \"Bash\", \"arguments\": \"{\\\"command\\\": \\\"ls -la\\\"}\"}\n",
+        "{\"name\": \"Write\", \"arguments\": {\"file_path\": \".git/hooks/pre-push\", \"content\": \"x\"}}\n",
+        "this is not json\n",
+    );
+    let (code, out) = crust(
+        &["check", "--json", "--home", "/home/u", "--cwd", "/home/u/p"],
+        input,
+    );
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(
+        lines[0].starts_with(
+            "{\"decision\":\"block\",\"rule\":\"protect-ssh-keys\",\"message\":\"SSH private keys"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].ends_with(",\"severity\":\"critical\"}"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[1],
+        "{\"decision\":\"allow\",\"rule\":null,\"message\":null,\"severity\":null}"
+    );
+    let v: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
+    assert_eq!(v["rule"], "protect-git-hooks");
+    let v: serde_json::Value = serde_json::from_str(lines[3]).unwrap();
+    assert_eq!(v["decision"], "block");
+    assert!(v["message"].as_str().unwrap().contains("not JSON"));
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 4);
+    }
+}
+
+#[test]
+fn check_with_a_bundle_and_explain() {
+    let dir = std::env::temp_dir().join(format!("crust-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("p.bin");
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let st = Command::new(env!("CARGO_BIN_EXE_crustc"))
+        .arg(&rules)
+        .arg("-o")
+        .arg(&bin)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bin = bin.display().to_string();
+    let (code, out) = crust(
+        &["check", "--policy", &bin, "--home", "/h"],
+        "{\"tool\":\"Read\",\"args\":{\"file_path\":\"/h/.aws/credentials\"}}\n",
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("block  protect-cloud-credentials: "),
+        "{out}"
+    );
+    let (_, out) = crust(
+        &[
+            "explain", "--json", "--policy", &bin, "--home", "/h", "--cwd", "/p",
+        ],
+        "{\"tool\":\"Bash\",\"args\":{\"command\":\"cat .env ~/.netrc\"}}\n",
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let rules: Vec<&str> = v["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"protect-env-files") && rules.contains(&"protect-git-credentials"),
+        "{out}"
+    );
+    assert_eq!(v["matches"][0]["evidence"][0]["field"], "path");
+    // A corrupt bundle is refused with exit 1.
+    std::fs::write(dir.join("bad.bin"), b"CRUSTPB\0garbage").unwrap();
+    let (code, _) = crust(
+        &[
+            "check",
+            "--policy",
+            &dir.join("bad.bin").display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn test_command_reports_and_exits() {
+    let tables = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy-tests");
+    let (code, out) = crust(&["test", &tables.display().to_string(), "--coverage"], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("rules that no case blocks (0): none"), "{out}");
+    assert!(out.trim_end().ends_with(" passed, 0 failed"), "{out}");
+}

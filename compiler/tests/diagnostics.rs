@@ -1,0 +1,118 @@
+//! What users read when a rule file is wrong: every error, each as `path:line:col`, the line,
+//! a caret, a help line; exit code 1; no bundle written.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::process::Command;
+
+fn crustc(name: &str, text: &str) -> (i32, String, bool) {
+    let dir = std::env::temp_dir().join(format!("crust-diag-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("p.bin");
+    let _ = std::fs::remove_file(&out);
+    let o = Command::new(env!("CARGO_BIN_EXE_crustc"))
+        .arg(&file)
+        .arg("-o")
+        .arg(&out)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).replace(&dir.display().to_string(), "DIR");
+    (o.status.code().unwrap_or(-1), stderr, out.exists())
+}
+
+#[test]
+fn unknown_key_points_at_it_with_a_suggestion() {
+    let (code, err, written) = crustc(
+        "typo",
+        "rules:\n  - block: \"**/.env\"\n    action: [read]\n",
+    );
+    assert_eq!(code, 1);
+    assert!(!written);
+    assert!(
+        err.contains("DIR/typo.yaml:3:5: error: unknown key `action` in rule\n  |\n3 |     action: [read]\n  |     ^^^^^^\n  = help: did you mean `actions`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_error_in_the_file_is_reported() {
+    let text = "rules:\n  - block: \"**/.env\"\n    actions: [raed]\n  - name: x\n    match: {path: \"re:(\"}\n  - name: y\n    severity: severe\n    match: {host: \"a.com\"}\n  - name: x\n    block: /a\n";
+    let (code, err, _) = crustc("many", text);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("many.yaml:3:15: error: unknown action `raed`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `read`?"), "{err}");
+    assert!(
+        err.contains("many.yaml:7:15: error: unknown severity `severe`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("many.yaml:9:11: error: duplicate rule name `x`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("many.yaml:5:19: error: invalid regular expression"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: 4 errors in the policy; no bundle written"),
+        "{err}"
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_have_a_location() {
+    let (code, err, _) = crustc("syntax", "rules:\n  - block: \"**/.env\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("syntax.yaml:"), "{err}");
+    assert!(err.contains("invalid YAML"), "{err}");
+}
+
+#[test]
+fn locked_rules_cannot_be_disabled_or_redefined() {
+    let text = "rules:\n  - name: keep\n    block: /secret\n    locked: true\n  - name: keep\n    enabled: false\n  - name: soft\n    block: /x\n  - name: sotf\n    enabled: false\n";
+    let (code, err, _) = crustc("locked", text);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("locked.yaml:5:11: error: rule `keep` is locked and cannot be disabled"),
+        "{err}"
+    );
+    assert!(err.contains("no rule named `sotf` to disable"), "{err}");
+    assert!(err.contains("did you mean `soft`?"), "{err}");
+}
+
+#[test]
+fn bad_patterns_are_reported_at_the_pattern() {
+    let text = "rules:\n  - block: \"$USER/.ssh/*\"\n  - block: \"a[b\"\n";
+    let (code, err, _) = crustc("pat", text);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("pat.yaml:2:12: error: only `$HOME` at the start"),
+        "{err}"
+    );
+    assert!(err.contains("pat.yaml:3:12: error: invalid glob"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = Command::new(env!("CARGO_BIN_EXE_crustc"))
+        .args(["/no/such/dir", "-o", "/tmp/x.bin"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(env!("CARGO_BIN_EXE_crustc"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
