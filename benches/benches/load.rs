@@ -1,1 +1,45 @@
-fn main() {}
+//! Bundle load: mmap plus full validation of every automaton, beside the baseline of only
+//! reading the same file into memory.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use crust_benches::builtin_bundle_file;
+use crust_runtime::Bundle;
+use std::hint::black_box;
+use std::time::Duration;
+
+fn load(c: &mut Criterion) {
+    let path = builtin_bundle_file();
+    let mut g = c.benchmark_group("bundle_load");
+    g.bench_function("crust_mmap_validate", |b| {
+        b.iter(|| black_box(Bundle::load(black_box(&path)).map(|b| b.len()).unwrap_or(0)))
+    });
+    g.bench_function("baseline_fs_read", |b| {
+        b.iter(|| {
+            black_box(
+                std::fs::read(black_box(&path))
+                    .map(|v| v.len())
+                    .unwrap_or(0),
+            )
+        })
+    });
+    g.finish();
+    let compile = || {
+        crust_compiler::compile_sources(crust_compiler::builtin_sources())
+            .map(|c| c.bytes.len())
+            .unwrap_or(0)
+    };
+    let mut g = c.benchmark_group("compile");
+    g.sample_size(10);
+    g.bench_function("crustc_builtin_policy", |b| b.iter(|| black_box(compile())));
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(40)
+        .warm_up_time(Duration::from_millis(700))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! { name = benches; config = config(); targets = load }
+criterion_main!(benches);

@@ -1,1 +1,66 @@
-//! Shared fixtures for the criterion benchmarks.
+//! Fixtures shared by the criterion benchmarks: the built-in policy compiled to a bundle on
+//! disk, and the same patterns for the baselines.
+
+use crust_compiler::frontend::yaml;
+use crust_compiler::ir::{Cond, PatternKind, Policy};
+use crust_compiler::lower::pattern::anchor_path_glob;
+use std::path::PathBuf;
+
+pub const HOME: &str = "/home/user";
+pub const CWD: &str = "/home/user/project";
+
+/// Compiles the built-in policy and writes it to a temporary bundle file.
+pub fn builtin_bundle_file() -> PathBuf {
+    let compiled = match crust_compiler::compile_sources(crust_compiler::builtin_sources()) {
+        Ok(c) => c,
+        Err(e) => panic_msg(&e.render()),
+    };
+    let path = std::env::temp_dir().join(format!("crust-bench-{}.bin", std::process::id()));
+    if let Err(e) = std::fs::write(&path, &compiled.bytes) {
+        panic_msg(&e.to_string());
+    }
+    path
+}
+
+fn panic_msg(m: &str) -> ! {
+    eprintln!("{m}");
+    std::process::exit(1)
+}
+
+/// (path globs with $HOME expanded, command regexes) of the built-in policy, for baselines.
+pub fn builtin_patterns() -> (Vec<String>, Vec<String>) {
+    let mut policy = Policy::default();
+    let mut sources = crust_compiler::source::SourceMap::default();
+    let mut diags = crust_compiler::diag::Diagnostics::default();
+    for (p, t) in crust_compiler::builtin_sources() {
+        let id = sources.add(p, t.clone());
+        yaml::load(id, &t, &mut policy, &mut diags);
+    }
+    let mut globs = Vec::new();
+    let mut regexes = Vec::new();
+    fn walk(c: &Cond, globs: &mut Vec<String>, regexes: &mut Vec<String>) {
+        match c {
+            Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|x| walk(x, globs, regexes)),
+            Cond::Not(x) => walk(x, globs, regexes),
+            Cond::Field(f) => {
+                for p in f.include.iter().chain(&f.exclude) {
+                    match p.kind {
+                        PatternKind::Glob => {
+                            if let Ok((g, home)) = anchor_path_glob(&p.text) {
+                                globs.push(if home { g.replacen('~', HOME, 1) } else { g });
+                            }
+                        }
+                        PatternKind::Regex => regexes.push(p.text.clone()),
+                        PatternKind::Literal => {
+                            regexes.push(format!("(?i){}", regex::escape(&p.text)))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for r in &policy.rules {
+        walk(&r.cond, &mut globs, &mut regexes);
+    }
+    (globs, regexes)
+}

@@ -51,6 +51,10 @@ pub(crate) fn build_gates(meta: &Meta) -> Result<Vec<FieldGate>, String> {
         .collect()
 }
 
+thread_local! {
+    static GATES: std::cell::RefCell<GateScratch> = std::cell::RefCell::new(GateScratch::default());
+}
+
 /// Per-thread scratch for gates: stamp per group and form.
 #[derive(Default)]
 pub(crate) struct GateScratch {
@@ -75,6 +79,29 @@ impl GateScratch {
 }
 
 impl Bundle {
+    /// Ids of the field's patterns that one value matches (for benchmarks and tools: the engine
+    /// itself goes through [`Bundle::evaluate`]). `home` is the normalized home directory.
+    pub fn field_matches(
+        &self,
+        field: Field,
+        value: &str,
+        home: &str,
+        out: &mut Vec<u32>,
+    ) -> Result<(), GaveUp> {
+        let mut buf = String::new();
+        let h = if field == Field::Path {
+            crate::normalize::home_form(value, home, &mut buf).map(str::as_bytes)
+        } else {
+            None
+        };
+        GATES.with(|g| match g.try_borrow_mut() {
+            Ok(mut gs) => self.match_value(field, value.as_bytes(), h, &mut gs, out),
+            Err(_) => {
+                self.match_value(field, value.as_bytes(), h, &mut GateScratch::default(), out)
+            }
+        })
+    }
+
     /// Appends to `out` the ids of the field's patterns that `plain` (and, for paths under the
     /// home directory, its `~` form `home`) match. Ids may repeat.
     pub(crate) fn match_value(
