@@ -136,3 +136,25 @@ fn test_command_reports_and_exits() {
     assert!(out.contains("rules that no case blocks (0): none"), "{out}");
     assert!(out.trim_end().ends_with(" passed, 0 failed"), "{out}");
 }
+
+#[test]
+fn explain_evidence_leaves_out_excepted_values() {
+    let (_, out) = crust(
+        &["explain", "--json", "--home", "/h", "--cwd", "/p"],
+        "{\"tool\":\"Bash\",\"args\":{\"command\":\"cat .env.example .env\"}}\n",
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let m = v["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["rule"] == "protect-env-files")
+        .unwrap();
+    let values: Vec<&str> = m["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, vec!["/p/.env"], "{out}");
+}

@@ -300,6 +300,7 @@ impl Bundle {
         s.next_value();
         s.touched.clear();
         let mut trail = trail;
+        let trail_start = trail.as_deref().map_or(0, Vec::len);
         for &pid in &s.hits {
             let Some(pat) = fm.patterns.get(pid as usize) else {
                 continue;
@@ -327,6 +328,21 @@ impl Bundle {
                     }
                 }
             }
+        }
+        // Evidence only for predicates this value made true: drop those an except removed.
+        if let Some(t) = trail {
+            let start = trail_start.min(t.len());
+            let mut kept = start;
+            for i in start..t.len() {
+                let excluded = t
+                    .get(i)
+                    .is_some_and(|(p, _)| s.exc.get(*p as usize) == Some(&s.value_stamp));
+                if !excluded {
+                    t.swap(kept, i);
+                    kept += 1;
+                }
+            }
+            t.truncate(kept);
         }
         for &p in &s.touched {
             let pu = p as usize;
