@@ -3,7 +3,7 @@
 //! loop of individual `regex::bytes::Regex`es.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use crust_benches::{builtin_bundle_file, builtin_patterns, CWD, HOME};
+use crust_benches::{builtin_bundle_file, builtin_globset, builtin_patterns, fail, CWD, HOME};
 use crust_runtime::{Bundle, Field, ToolCall};
 use std::hint::black_box;
 use std::time::Duration;
@@ -27,19 +27,8 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn paths(c: &mut Criterion) {
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| panic_free(&e.to_string()));
-    let (globs, _) = builtin_patterns();
-    let mut b = globset::GlobSetBuilder::new();
-    for g in &globs {
-        if let Ok(glob) = globset::GlobBuilder::new(g)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-        {
-            b.add(glob);
-        }
-    }
-    let set = b.build().unwrap_or_else(|e| panic_free(&e.to_string()));
+    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let set = builtin_globset();
     let mut g = c.benchmark_group("path_field");
     let mut out = Vec::new();
     g.bench_function("crust_automata", |bn| {
@@ -64,7 +53,7 @@ fn paths(c: &mut Criterion) {
 }
 
 fn commands(c: &mut Criterion) {
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| panic_free(&e.to_string()));
+    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     let (_, regexes) = builtin_patterns();
     let compiled: Vec<regex::bytes::Regex> = regexes
         .iter()
@@ -103,15 +92,8 @@ fn commands(c: &mut Criterion) {
 }
 
 fn decisions(c: &mut Criterion) {
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| panic_free(&e.to_string()));
-    let (globs, _) = builtin_patterns();
-    let mut b = globset::GlobSetBuilder::new();
-    for g in &globs {
-        if let Ok(glob) = globset::GlobBuilder::new(g).literal_separator(true).build() {
-            b.add(glob);
-        }
-    }
-    let set = b.build().unwrap_or_else(|e| panic_free(&e.to_string()));
+    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let set = builtin_globset();
     let calls: [(&str, &str, &str); 3] = [
         ("read_benign", "Read", r#"{"file_path":"src/main.rs"}"#),
         ("read_blocked", "Read", r#"{"file_path":"~/.ssh/id_rsa"}"#),
@@ -164,11 +146,6 @@ fn decisions(c: &mut Criterion) {
         });
     }
     g.finish();
-}
-
-fn panic_free(m: &str) -> ! {
-    eprintln!("{m}");
-    std::process::exit(1)
 }
 
 fn config() -> Criterion {

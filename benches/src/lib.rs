@@ -13,16 +13,17 @@ pub const CWD: &str = "/home/user/project";
 pub fn builtin_bundle_file() -> PathBuf {
     let compiled = match crust_compiler::compile_sources(crust_compiler::builtin_sources()) {
         Ok(c) => c,
-        Err(e) => panic_msg(&e.render()),
+        Err(e) => fail(&e.render()),
     };
     let path = std::env::temp_dir().join(format!("crust-bench-{}.bin", std::process::id()));
     if let Err(e) = std::fs::write(&path, &compiled.bytes) {
-        panic_msg(&e.to_string());
+        fail(&e.to_string());
     }
     path
 }
 
-fn panic_msg(m: &str) -> ! {
+/// Benchmarks cannot go on without their fixtures: report and exit.
+pub fn fail(m: &str) -> ! {
     eprintln!("{m}");
     std::process::exit(1)
 }
@@ -63,4 +64,20 @@ pub fn builtin_patterns() -> (Vec<String>, Vec<String>) {
         walk(&r.cond, &mut globs, &mut regexes);
     }
     (globs, regexes)
+}
+
+/// The built-in path globs as one `GlobSet`, with the options the compiler uses.
+pub fn builtin_globset() -> globset::GlobSet {
+    let (globs, _) = builtin_patterns();
+    let mut b = globset::GlobSetBuilder::new();
+    for g in &globs {
+        if let Ok(glob) = globset::GlobBuilder::new(g)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+        {
+            b.add(glob);
+        }
+    }
+    b.build().unwrap_or_else(|e| fail(&e.to_string()))
 }
