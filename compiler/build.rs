@@ -1,32 +1,39 @@
-//! Embeds the built-in policy's sources (`rules/builtin/`) so `crust` works without a checkout.
+//! Embeds the built-in policy's sources (`rules/builtin/`, `rules/commands/`, `rules/tools/`) so `crust` works without a checkout.
 
 use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/builtin");
-    println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.retain(|p| {
-        matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "crust")
-        )
-    });
-    files.sort();
+    // The tables first, then the rules, each directory in name order (the order `crustc
+    // rules/` reads them in is the same: builtin, commands, tools — tables do not depend on it).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let mut files = Vec::new();
+    for sub in ["builtin", "commands", "tools"] {
+        let dir = root.join(sub);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let mut here: Vec<_> = std::fs::read_dir(&dir)
+            .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        here.retain(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "crust")
+            )
+        });
+        here.sort();
+        files.extend(here);
+    }
     let mut out = String::from("/// The built-in policy: (path, source), in compile order.\npub static BUILTIN: &[(&str, &str)] = &[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let name = f
-            .file_name()
+            .strip_prefix(&root)
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let _ = writeln!(
             out,
             "    ({:?}, include_str!({:?})),",
-            format!("rules/builtin/{name}"),
+            format!("rules/{name}"),
             f.display().to_string()
         );
     }

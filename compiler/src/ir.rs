@@ -9,6 +9,9 @@ use crust_runtime::model::{ActionSet, Effect, Field, Severity};
 pub struct Policy {
     pub rules: Vec<Rule>,
     pub disables: Vec<Disable>,
+    /// The tool and command tables (`tools:`, `commands:`, `shape:` sections); entries from
+    /// later files override earlier ones of the same name.
+    pub tables: crust_runtime::tables::Tables,
 }
 
 /// `- name: x` + `enabled: false` with no criterion: turn off rule `x` from another file.

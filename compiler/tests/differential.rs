@@ -66,9 +66,14 @@ fn one_rule_per_pattern(field: &str, pats: &[String]) -> Bundle {
             serde_json::to_string(p).unwrap()
         ));
     }
-    let c = compile_sources(vec![("diff.yaml".into(), y)])
-        .map_err(|e| e.render())
-        .unwrap();
+    // The built-in tool and command tables, so `Read` and `Bash` mean what they mean.
+    let mut sources: Vec<(String, String)> = crust_compiler::builtin_sources()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("rules/tools") || p.starts_with("rules/commands"))
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect();
+    sources.push(("diff.yaml".into(), y));
+    let c = compile_sources(sources).map_err(|e| e.render()).unwrap();
     Bundle::from_bytes(&c.bytes).unwrap()
 }
 
@@ -275,10 +280,21 @@ fn command_automata_agree_with_regex() {
             .filter(|(_, f)| f(&cmd))
             .map(|(i, _)| i)
             .collect();
-        // Quote-free commands always tokenize; compare the command field only.
-        let got = matched(&bundle, "Bash", serde_json::json!({"command": cmd}));
+        // Token soup may not be valid shell (`| x`): those are blocked as unparseable, and
+        // only the commands the parser accepts are compared, on the raw command field.
+        let args = serde_json::json!({"command": cmd});
+        let call = crust_runtime::ToolCall {
+            name: "Bash",
+            args: &args,
+            cwd: None,
+            home: None,
+        };
+        if bundle.evaluate(&call).rule.as_deref() == Some(crust_runtime::model::MALFORMED_RULE) {
+            continue;
+        }
+        let got = matched(&bundle, "Bash", args);
         assert_eq!(got, want, "command {cmd:?}");
         hits += usize::from(!want.is_empty());
     }
-    assert!(hits > 500, "generator too weak: {hits}");
+    assert!(hits > 300, "generator too weak: {hits}");
 }

@@ -133,7 +133,13 @@ impl Bundle {
             home: &home,
             cwd: &cwd,
         };
-        let ops = match crate::extract::extract(call.name, call.args, &ctx) {
+        let ops = match crate::extract::extract(
+            call.name,
+            call.args,
+            &ctx,
+            &self.meta.tables,
+            &self.table_index,
+        ) {
             Ok(ops) => ops,
             Err(why) => return (Verdict::malformed(why), Vec::new()),
         };
@@ -193,7 +199,25 @@ impl Bundle {
                     s.true_list.push(p);
                 }
             }
-            for field in [Field::Path, Field::Host, Field::Command, Field::Content] {
+            for g in &op.globs {
+                let mut hb = std::mem::take(&mut s.home_buf);
+                let has_home = home_form(g, home, &mut hb).is_some();
+                let r = self.glob_value(
+                    g,
+                    has_home.then_some(hb.as_str()),
+                    s,
+                    trail(&mut explain, &mut trail_store),
+                );
+                s.home_buf = hb;
+                r?;
+            }
+            for field in [
+                Field::Path,
+                Field::Host,
+                Field::Command,
+                Field::Content,
+                Field::Signal,
+            ] {
                 for v in op.values(field) {
                     let mut hb = std::mem::take(&mut s.home_buf);
                     let has_home = field == Field::Path && home_form(v, home, &mut hb).is_some();
@@ -291,11 +315,34 @@ impl Bundle {
         );
         s.hits = hits;
         r?;
+        self.apply_hits(field, value, s, trail);
+        Ok(())
+    }
+
+    /// A path with wildcards: every combination of patterns some path it stands for would
+    /// hit is applied as if that path had been seen.
+    fn glob_value(
+        &self,
+        glob: &str,
+        home: Option<&str>,
+        s: &mut Scratch,
+        mut trail: Trail<'_>,
+    ) -> Result<(), GaveUp> {
+        let sets = self.match_glob(Field::Path, glob, home)?;
+        for set in sets {
+            s.hits.clear();
+            s.hits.extend_from_slice(&set);
+            self.apply_hits(Field::Path, glob, s, trail.as_deref_mut());
+        }
+        Ok(())
+    }
+
+    fn apply_hits(&self, field: Field, value: &str, s: &mut Scratch, trail: Trail<'_>) {
         if s.hits.is_empty() {
-            return Ok(());
+            return;
         }
         let Some(fm) = self.meta.fields.get(field.index()) else {
-            return Ok(());
+            return;
         };
         s.next_value();
         s.touched.clear();
@@ -354,7 +401,6 @@ impl Bundle {
                 }
             }
         }
-        Ok(())
     }
 }
 

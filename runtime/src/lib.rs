@@ -2,7 +2,7 @@
 //! viewed in place) and judges agent tool calls against it.
 //!
 //! The pipeline on this side of the arrow: [`Bundle::load`] → [`ToolCall`] →
-//! operations (`extract`) → normalized values (`normalize`) → one automaton pass per field
+//! operations (`extract`, driven by the [`tables`]; shell commands through [`shell`]) → normalized values (`normalize`) → one automaton pass per field
 //! value (`matcher`) → [`Verdict`] (`eval`). Nothing here builds or mutates a policy; the
 //! compiler (`crust-compiler`) is the only writer of bundles.
 #![deny(unsafe_code)]
@@ -14,6 +14,8 @@ pub mod extract;
 mod matcher;
 pub mod model;
 pub mod normalize;
+pub mod shell;
+pub mod tables;
 
 pub use bundle::{Bundle, LoadError};
 pub use eval::{Evidence, Explanation, RuleMatch};

@@ -249,3 +249,417 @@ fn search<A: Automaton>(
     }
     Ok(())
 }
+
+/// One element of a glob: a byte, or a wildcard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GlobEl {
+    Byte(u8),
+    /// `*`, `?`, and classes this matcher does not model exactly: any run without `/`.
+    Seg,
+    /// The same at the start of a name, where the shell does not match a leading `.`.
+    SegNoDot,
+    /// `SegNoDot` run backwards (reverse automata): its last byte is not a dot, and it may be
+    /// empty only if the byte before it (the name's first, in forward order) is not a dot.
+    SegNoDotRev {
+        after_dot: bool,
+    },
+    /// Unknown text: any run at all.
+    Any,
+    /// A written `**`: any run, but no name in it starts with a dot.
+    AnyVisible,
+    /// `AnyVisible` run backwards: no `.` is followed by `/`; when a `/` comes next, the run
+    /// may not end with a `.`.
+    AnyVisibleRev {
+        before_slash: bool,
+    },
+    /// A positive ASCII class: one of these bytes.
+    Class([bool; 128]),
+}
+
+fn glob_elements(glob: &str) -> Vec<GlobEl> {
+    let b = glob.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        match c {
+            b'*' if b.get(i) == Some(&b'*') => {
+                while b.get(i) == Some(&b'*') {
+                    i += 1;
+                }
+                out.push(GlobEl::AnyVisible);
+            }
+            // U+E000 (the analysis's unknown text) in UTF-8.
+            0xEE if b.get(i) == Some(&0x80) && b.get(i + 1) == Some(&0x80) => {
+                i += 2;
+                out.push(GlobEl::Any);
+            }
+            b'*' | b'?' => push_seg(&mut out),
+            b'[' => {
+                let start = i;
+                let negated = matches!(b.get(i), Some(b'!' | b'^'));
+                let mut j = i + usize::from(negated);
+                // `]` right after `[` or `[!` is a member.
+                if b.get(j) == Some(&b']') {
+                    j += 1;
+                }
+                while b.get(j).is_some_and(|&x| x != b']') {
+                    j += 1;
+                }
+                if b.get(j).is_none() {
+                    out.push(GlobEl::Byte(b'['));
+                    continue;
+                }
+                let body = b.get(start + usize::from(negated)..j).unwrap_or(&[]);
+                i = j + 1;
+                if negated || body.iter().any(|x| !x.is_ascii()) {
+                    push_seg(&mut out);
+                    continue;
+                }
+                let mut set = [false; 128];
+                let mut k = 0;
+                while let Some(&x) = body.get(k) {
+                    if body.get(k + 1) == Some(&b'-') && body.get(k + 2).is_some() {
+                        let hi = body.get(k + 2).copied().unwrap_or(x);
+                        for y in x..=hi {
+                            if let Some(s) = set.get_mut(usize::from(y)) {
+                                *s = true;
+                            }
+                        }
+                        k += 3;
+                    } else {
+                        if let Some(s) = set.get_mut(usize::from(x)) {
+                            *s = true;
+                        }
+                        k += 1;
+                    }
+                }
+                out.push(GlobEl::Class(set));
+            }
+            b'\\' => {
+                if let Some(&n) = b.get(i) {
+                    out.push(GlobEl::Byte(n));
+                    i += 1;
+                }
+            }
+            _ => out.push(GlobEl::Byte(c)),
+        }
+    }
+    out
+}
+
+/// Appends a one-name wildcard. At the start of a name it cannot produce a leading dot; right
+/// after another wildcard it merges into it (`*?` is at most what `*` is).
+fn push_seg(out: &mut Vec<GlobEl>) {
+    match out.last() {
+        None | Some(GlobEl::Byte(b'/')) => out.push(GlobEl::SegNoDot),
+        Some(GlobEl::Seg | GlobEl::SegNoDot | GlobEl::Any | GlobEl::AnyVisible) => {}
+        _ => out.push(GlobEl::Seg),
+    }
+}
+
+/// States visited per glob and group before the matcher gives up (and the call is blocked).
+const GLOB_STATE_LIMIT: usize = 1 << 16;
+
+impl Bundle {
+    /// For a path with wildcards, every set of pattern ids that some concrete path it stands
+    /// for would produce: the glob is run through each automaton as a set of states (the
+    /// product of the glob with the DFA), so no concrete path is ever enumerated.
+    pub(crate) fn match_glob(
+        &self,
+        field: Field,
+        glob: &str,
+        home: Option<&str>,
+    ) -> Result<Vec<Vec<u32>>, GaveUp> {
+        let Some(fm) = self.meta.fields.get(field.index()) else {
+            return Ok(Vec::new());
+        };
+        let plain = glob_elements(glob);
+        // A path whose start is unknown may be under the home directory too.
+        let home_owned;
+        let home = match home {
+            Some(h) => Some(h),
+            None if glob.starts_with("/\u{E000}") => {
+                home_owned = format!("~{glob}");
+                Some(home_owned.as_str())
+            }
+            None => None,
+        };
+        let home_els = home.map(glob_elements);
+        let automata = &self.views.borrow_dependent().sections;
+        let mut out = Vec::new();
+        for g in &fm.groups {
+            let Some(Some(dfa)) = automata.get(g.section as usize) else {
+                continue;
+            };
+            if matches!(g.form, Form::Plain | Form::Both) {
+                glob_run(dfa, g, &plain, &mut out)?;
+            }
+            if let Some(h) = &home_els {
+                if matches!(g.form, Form::Home | Form::Both) {
+                    glob_run(dfa, g, h, &mut out)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn glob_run(
+    dfa: &Dfa<'_>,
+    g: &GroupMeta,
+    els: &[GlobEl],
+    out: &mut Vec<Vec<u32>>,
+) -> Result<(), GaveUp> {
+    match dfa {
+        Dfa::Dense(d) => glob_on(d, d.byte_classes(), g, els, out),
+        Dfa::Sparse(d) => glob_on(d, d.byte_classes(), g, els, out),
+    }
+}
+
+fn glob_on<A: Automaton>(
+    dfa: &A,
+    classes: &regex_automata::util::alphabet::ByteClasses,
+    g: &GroupMeta,
+    els: &[GlobEl],
+    out: &mut Vec<Vec<u32>>,
+) -> Result<(), GaveUp> {
+    // One representative byte per equivalence class: any byte, any but `/`, any but `/` and `.`.
+    let reps = |excluded: &[u8]| {
+        let mut seen = [false; 256];
+        let mut out = Vec::new();
+        for b in 0..=255u8 {
+            let c = usize::from(classes.get(b));
+            if !excluded.contains(&b) && !seen.get(c).copied().unwrap_or(true) {
+                if let Some(s) = seen.get_mut(c) {
+                    *s = true;
+                }
+                out.push(b);
+            }
+        }
+        out
+    };
+    let reps_all = reps(&[]);
+    let reps_seg = reps(b"/");
+    let reps_nodot = reps(b"/.");
+    let reps_no_dot_only = reps(b".");
+    let search = g.scan == Scan::Search;
+    let anchored = if search { Anchored::No } else { Anchored::Yes };
+    let mut set = vec![start_state(dfa, anchored)?];
+    let mut budget = GLOB_STATE_LIMIT;
+    let reversed: Vec<GlobEl>;
+    let els: &[GlobEl] = if g.scan == Scan::WholeReverse {
+        reversed = (0..els.len())
+            .rev()
+            .filter_map(|i| {
+                let el = els.get(i).copied()?;
+                Some(match el {
+                    GlobEl::SegNoDot => GlobEl::SegNoDotRev {
+                        after_dot: els.get(i + 1) == Some(&GlobEl::Byte(b'.')),
+                    },
+                    GlobEl::AnyVisible => GlobEl::AnyVisibleRev {
+                        before_slash: i > 0 && els.get(i - 1) == Some(&GlobEl::Byte(b'/')),
+                    },
+                    other => other,
+                })
+            })
+            .collect();
+        &reversed
+    } else {
+        els
+    };
+    let emit_set = |s: StateID, out: &mut Vec<Vec<u32>>| {
+        let mut ids = Vec::new();
+        emit(dfa, s, g, &mut ids);
+        if !ids.is_empty() && !out.contains(&ids) {
+            out.push(ids);
+        }
+    };
+    for el in els {
+        let mut next: Vec<StateID> = Vec::new();
+        let mut member: std::collections::HashSet<StateID> = std::collections::HashSet::new();
+        let mut push = |s: StateID, next: &mut Vec<StateID>| -> Result<bool, GaveUp> {
+            if dfa.is_quit_state(s) {
+                return Err(GaveUp);
+            }
+            if dfa.is_dead_state(s) || !member.insert(s) {
+                return Ok(false);
+            }
+            next.push(s);
+            Ok(true)
+        };
+        match *el {
+            GlobEl::Byte(b) => {
+                for &s in &set {
+                    push(dfa.next_state(s, b), &mut next)?;
+                }
+            }
+            GlobEl::Class(ref members) => {
+                for &s in &set {
+                    for (b, _) in members.iter().enumerate().filter(|(_, m)| **m) {
+                        push(dfa.next_state(s, b as u8), &mut next)?;
+                    }
+                }
+            }
+            GlobEl::Seg | GlobEl::Any | GlobEl::SegNoDot => {
+                let reps = if *el == GlobEl::Any {
+                    &reps_all
+                } else {
+                    &reps_seg
+                };
+                // The closure starts from every state for `*`; at the start of a name, only
+                // from the states after a first byte that is not a dot (the empty match is
+                // added after the closure).
+                if *el == GlobEl::SegNoDot {
+                    for &s in &set {
+                        for &b in &reps_nodot {
+                            let t = dfa.next_state(s, b);
+                            if search && dfa.is_match_state(t) {
+                                emit_set(t, out);
+                            }
+                            push(t, &mut next)?;
+                        }
+                    }
+                } else {
+                    for &s in &set {
+                        push(s, &mut next)?;
+                    }
+                }
+                let mut k = 0;
+                while let Some(&s) = next.get(k) {
+                    k += 1;
+                    budget = budget.checked_sub(1).ok_or(GaveUp)?;
+                    for &b in reps {
+                        let t = dfa.next_state(s, b);
+                        if search && dfa.is_match_state(t) {
+                            emit_set(t, out);
+                        }
+                        push(t, &mut next)?;
+                    }
+                }
+                if *el == GlobEl::SegNoDot {
+                    for &s in &set {
+                        push(s, &mut next)?;
+                    }
+                }
+            }
+            GlobEl::AnyVisible => {
+                // (state, just after a `/`): a name may not start with a dot.
+                let mut pairs: Vec<(StateID, bool)> = set.iter().map(|&s| (s, true)).collect();
+                let mut seen: std::collections::HashSet<(StateID, bool)> =
+                    pairs.iter().copied().collect();
+                let mut k = 0;
+                while let Some(&(s, after_slash)) = pairs.get(k) {
+                    k += 1;
+                    budget = budget.checked_sub(1).ok_or(GaveUp)?;
+                    let bytes = if after_slash {
+                        &reps_no_dot_only
+                    } else {
+                        &reps_all
+                    };
+                    for &b in bytes.iter().chain(std::iter::once(&b'/')) {
+                        let t = dfa.next_state(s, b);
+                        if dfa.is_quit_state(t) {
+                            return Err(GaveUp);
+                        }
+                        if dfa.is_dead_state(t) {
+                            continue;
+                        }
+                        if search && dfa.is_match_state(t) {
+                            emit_set(t, out);
+                        }
+                        let p = (t, b == b'/');
+                        if seen.insert(p) {
+                            pairs.push(p);
+                        }
+                    }
+                }
+                for (s, _) in pairs {
+                    push(s, &mut next)?;
+                }
+            }
+            GlobEl::AnyVisibleRev { before_slash } => {
+                // (state, last byte was a dot).
+                let mut pairs: Vec<(StateID, bool)> = set.iter().map(|&s| (s, false)).collect();
+                let mut seen: std::collections::HashSet<(StateID, bool)> =
+                    pairs.iter().copied().collect();
+                let mut k = 0;
+                while let Some(&(s, last_dot)) = pairs.get(k) {
+                    k += 1;
+                    budget = budget.checked_sub(1).ok_or(GaveUp)?;
+                    for &b in reps_all.iter().chain([b'.', b'/'].iter()) {
+                        if last_dot && b == b'/' {
+                            continue;
+                        }
+                        let t = dfa.next_state(s, b);
+                        if dfa.is_quit_state(t) {
+                            return Err(GaveUp);
+                        }
+                        if dfa.is_dead_state(t) {
+                            continue;
+                        }
+                        let p = (t, b == b'.');
+                        if seen.insert(p) {
+                            pairs.push(p);
+                        }
+                    }
+                }
+                for (s, last_dot) in pairs {
+                    if !(before_slash && last_dot) {
+                        push(s, &mut next)?;
+                    }
+                }
+            }
+            GlobEl::SegNoDotRev { after_dot } => {
+                // Every state a run of name bytes reaches (the run may be empty), then a last
+                // byte that is not a dot.
+                let mut closure: Vec<StateID> = set.clone();
+                let mut inside: std::collections::HashSet<StateID> = set.iter().copied().collect();
+                let mut k = 0;
+                while let Some(&s) = closure.get(k) {
+                    k += 1;
+                    budget = budget.checked_sub(1).ok_or(GaveUp)?;
+                    for &b in &reps_seg {
+                        let t = dfa.next_state(s, b);
+                        if dfa.is_quit_state(t) {
+                            return Err(GaveUp);
+                        }
+                        if !dfa.is_dead_state(t) && inside.insert(t) {
+                            closure.push(t);
+                        }
+                    }
+                }
+                for &s in &closure {
+                    for &b in &reps_nodot {
+                        let t = dfa.next_state(s, b);
+                        push(t, &mut next)?;
+                    }
+                }
+                if !after_dot {
+                    for &s in &set {
+                        push(s, &mut next)?;
+                    }
+                }
+            }
+        }
+        if search {
+            for &s in &next {
+                if dfa.is_match_state(s) {
+                    emit_set(s, out);
+                }
+            }
+        }
+        budget = budget.checked_sub(next.len()).ok_or(GaveUp)?;
+        set = next;
+        if set.is_empty() {
+            return Ok(());
+        }
+    }
+    for s in set {
+        let e = dfa.next_eoi_state(s);
+        if dfa.is_match_state(e) {
+            emit_set(e, out);
+        }
+    }
+    Ok(())
+}

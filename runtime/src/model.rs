@@ -93,16 +93,19 @@ pub enum Field {
     Command,
     Content,
     Tool,
+    /// Structural findings of the shell analysis (`fork-bomb`, `decode-to-shell`, ...).
+    Signal,
 }
 
 impl Field {
     /// Every field, in bundle order.
-    pub const ALL: [Field; 5] = [
+    pub const ALL: [Field; 6] = [
         Field::Path,
         Field::Host,
         Field::Command,
         Field::Content,
         Field::Tool,
+        Field::Signal,
     ];
 
     pub fn name(self) -> &'static str {
@@ -112,6 +115,7 @@ impl Field {
             Field::Command => "command",
             Field::Content => "content",
             Field::Tool => "tool",
+            Field::Signal => "signal",
         }
     }
 
@@ -191,9 +195,13 @@ pub struct ToolCall<'a> {
 pub struct Operation {
     pub action: Action,
     pub paths: Vec<String>,
+    /// Paths with wildcards (`~/.ssh/id_*`, or parts the analysis could not know): they
+    /// match a pattern when some path they stand for would.
+    pub globs: Vec<String>,
     pub hosts: Vec<String>,
     pub commands: Vec<String>,
     pub contents: Vec<String>,
+    pub signals: Vec<String>,
 }
 
 impl Operation {
@@ -201,9 +209,11 @@ impl Operation {
         Operation {
             action,
             paths: Vec::new(),
+            globs: Vec::new(),
             hosts: Vec::new(),
             commands: Vec::new(),
             contents: Vec::new(),
+            signals: Vec::new(),
         }
     }
 
@@ -214,6 +224,7 @@ impl Operation {
             Field::Host => &self.hosts,
             Field::Command => &self.commands,
             Field::Content => &self.contents,
+            Field::Signal => &self.signals,
             Field::Tool => &[],
         }
     }

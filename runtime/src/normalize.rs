@@ -16,6 +16,8 @@ pub fn normalize_path(raw: &str, ctx: &PathContext<'_>) -> Result<String, String
     if raw.contains('\0') {
         return Err(format!("path {raw:?} contains a NUL byte"));
     }
+    let folded = fold_text(raw);
+    let raw = folded.as_ref();
     let (base, rest): (&str, &str) = if let Some(r) = strip_home_prefix(raw) {
         (ctx.home, r)
     } else if raw.starts_with('/') {
@@ -80,6 +82,237 @@ fn clean_push(path: &str, out: &mut String) {
     }
 }
 
+/// Unicode folding for matching: NFKC, invisible and stray combining characters removed,
+/// look-alike letters folded to Latin (`.ѕsh` -> `.ssh`). ASCII text is returned as is.
+pub fn fold_text(s: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::UnicodeNormalization;
+    if s.is_ascii() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.nfkc() {
+        if is_invisible(c) {
+            continue;
+        }
+        out.push(fold_confusable(c));
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{E0000}'..='\u{E007F}'
+        // Combining marks left over after composition (`.env` + U+0308).
+        | '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}'
+        | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
+}
+
+/// Cyrillic, Greek and other letters that render like Latin ones (after NFKC, which already
+/// folds full-width and mathematical forms).
+const CONFUSABLES: &[(char, char)] = &[
+    ('а', 'a'),
+    ('в', 'b'),
+    ('с', 'c'),
+    ('ԁ', 'd'),
+    ('е', 'e'),
+    ('һ', 'h'),
+    ('і', 'i'),
+    ('ј', 'j'),
+    ('к', 'k'),
+    ('ӏ', 'l'),
+    ('м', 'm'),
+    ('п', 'n'),
+    ('о', 'o'),
+    ('р', 'p'),
+    ('ԛ', 'q'),
+    ('г', 'r'),
+    ('ѕ', 's'),
+    ('т', 't'),
+    ('ц', 'u'),
+    ('ѵ', 'v'),
+    ('ԝ', 'w'),
+    ('х', 'x'),
+    ('у', 'y'),
+    ('ʐ', 'z'),
+    ('ё', 'e'),
+    ('ї', 'i'),
+    ('ԍ', 'g'),
+    ('А', 'A'),
+    ('В', 'B'),
+    ('С', 'C'),
+    ('Е', 'E'),
+    ('Н', 'H'),
+    ('І', 'I'),
+    ('Ј', 'J'),
+    ('К', 'K'),
+    ('М', 'M'),
+    ('О', 'O'),
+    ('Р', 'P'),
+    ('Ѕ', 'S'),
+    ('Т', 'T'),
+    ('Х', 'X'),
+    ('У', 'Y'),
+    ('Ԝ', 'W'),
+    ('α', 'a'),
+    ('β', 'b'),
+    ('ε', 'e'),
+    ('ι', 'i'),
+    ('κ', 'k'),
+    ('ν', 'v'),
+    ('ο', 'o'),
+    ('ρ', 'p'),
+    ('τ', 't'),
+    ('υ', 'u'),
+    ('χ', 'x'),
+    ('γ', 'y'),
+    ('ω', 'w'),
+    ('Α', 'A'),
+    ('Β', 'B'),
+    ('Ε', 'E'),
+    ('Ζ', 'Z'),
+    ('Η', 'H'),
+    ('Ι', 'I'),
+    ('Κ', 'K'),
+    ('Μ', 'M'),
+    ('Ν', 'N'),
+    ('Ο', 'O'),
+    ('Ρ', 'P'),
+    ('Τ', 'T'),
+    ('Υ', 'Y'),
+    ('Χ', 'X'),
+    ('ı', 'i'),
+    ('ȷ', 'j'),
+    ('ɡ', 'g'),
+    ('ɑ', 'a'),
+    ('ʏ', 'y'),
+    ('ℓ', 'l'),
+    ('∕', '/'),
+    ('⁄', '/'),
+    ('／', '/'),
+    ('․', '.'),
+    ('‧', '.'),
+    ('。', '.'),
+    ('﹒', '.'),
+    ('ꓸ', '.'),
+];
+
+fn fold_confusable(c: char) -> char {
+    if c.is_ascii() {
+        return c;
+    }
+    CONFUSABLES
+        .iter()
+        .find(|(k, _)| *k == c)
+        .map_or(c, |(_, v)| *v)
+}
+
+/// The host of a URL or of a bare `host[:port][/path]`, normalized: lower-case, without a
+/// trailing dot, Unicode folded, and IPv4 addresses in any spelling (`2852039166`,
+/// `0xA9FEA9FE`, `0251.0376.0251.0376`, `169.254.43518`, `::ffff:a9fe:a9fe`) as dotted quads.
+pub fn host_of(s: &str) -> Option<String> {
+    let folded = fold_text(s);
+    let s = folded.as_ref();
+    let rest = match s.find("://") {
+        Some(i) => s.get(i + 3..)?,
+        None => s,
+    };
+    let authority = rest.split(['/', '?', '#', '\\']).next()?;
+    let hostport = authority.rsplit('@').next()?;
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next()?
+    } else if hostport.matches(':').count() > 1 {
+        hostport
+    } else {
+        hostport.split(':').next()?
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let plausible = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        && (host.contains('.') || host.contains(':') || host == "localhost" || s.contains("://"));
+    if !plausible {
+        return None;
+    }
+    Some(canonical_ip(&host).unwrap_or(host))
+}
+
+/// An IPv4 address written in any form `inet_aton` accepts, or an IPv4-mapped IPv6 address,
+/// as a dotted quad.
+pub fn canonical_ip(h: &str) -> Option<String> {
+    if let Some(rest) = h
+        .strip_prefix("::ffff:")
+        .or_else(|| h.strip_prefix("0:0:0:0:0:ffff:"))
+    {
+        if rest.contains('.') {
+            return canonical_ip(rest);
+        }
+        let (a, b) = rest.split_once(':')?;
+        let a = u32::from_str_radix(a, 16).ok()?;
+        let b = u32::from_str_radix(b, 16).ok()?;
+        if a > 0xffff || b > 0xffff {
+            return None;
+        }
+        return Some(quad((a << 16) | b));
+    }
+    let parts: Vec<&str> = h.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut nums = Vec::with_capacity(4);
+    for p in &parts {
+        let v = if let Some(x) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+            u64::from_str_radix(x, 16).ok()?
+        } else if p.len() > 1 && p.starts_with('0') {
+            u64::from_str_radix(p, 8).ok()?
+        } else {
+            p.parse::<u64>().ok()?
+        };
+        nums.push(v);
+    }
+    let (last, head) = nums.split_last()?;
+    let mut v: u64 = 0;
+    for (i, &n) in head.iter().enumerate() {
+        if n > 255 {
+            return None;
+        }
+        v |= n << (24 - 8 * i);
+    }
+    let room = 32 - 8 * head.len() as u32;
+    if *last >= (1u64 << room) {
+        return None;
+    }
+    v |= last;
+    Some(quad(v as u32))
+}
+
+fn quad(v: u32) -> String {
+    let [a, b, c, d] = v.to_be_bytes();
+    format!("{a}.{b}.{c}.{d}")
+}
+
+/// Stands for text the analysis could not know, in a glob path: any bytes at all, hidden
+/// directories included (a written `**` does not enter hidden directories, as bash and
+/// ripgrep do not).
+pub const UNKNOWN: char = '\u{E000}';
+
+/// A written glob outside the project (or in the home directory itself) may reach anything:
+/// its `**` enters hidden directories too. Inside the project it keeps the shell's meaning.
+pub fn deepen_glob(glob: &str, cwd: &str, home: &str) -> String {
+    let cwd_is_special = home.starts_with(cwd) || cwd == "/";
+    let inside = glob.len() > cwd.len()
+        && glob.starts_with(cwd)
+        && glob.as_bytes().get(cwd.len()) == Some(&b'/');
+    if inside && !cwd_is_special {
+        glob.to_owned()
+    } else {
+        glob.replace("**", &UNKNOWN.to_string())
+    }
+}
+
 /// The home-relative form of a normalized path (`/home/u/.ssh/x` -> `~/.ssh/x`), or `None`
 /// if the path is not under `home`.
 pub fn home_form<'p>(path: &'p str, home: &str, buf: &'p mut String) -> Option<&'p str> {
@@ -129,6 +362,39 @@ mod tests {
             }
         )
         .is_err());
+    }
+
+    #[test]
+    fn folds_unicode_tricks() {
+        assert_eq!(n("~/.\u{0455}sh/id_rsa"), "/home/u/.ssh/id_rsa");
+        assert_eq!(n("~/.s\u{200b}sh/id_rsa"), "/home/u/.ssh/id_rsa");
+        assert_eq!(n("/srv/.env\u{0308}"), "/srv/.env");
+        assert_eq!(n("\u{ff0e}env"), "/home/u/project/.env");
+    }
+
+    #[test]
+    fn hosts_in_every_spelling() {
+        for h in [
+            "http://169.254.169.254/latest",
+            "http://2852039166/",
+            "http://0xA9FEA9FE/",
+            "http://0251.0376.0251.0376/",
+            "http://169.254.43518/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[::ffff:a9fe:a9fe]/",
+            "169.254.169.254.",
+        ] {
+            assert_eq!(host_of(h).as_deref(), Some("169.254.169.254"), "{h}");
+        }
+        assert_eq!(
+            host_of("https://Example.COM./x").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            host_of("https://[fd00:ec2::254]/").as_deref(),
+            Some("fd00:ec2::254")
+        );
+        assert_eq!(host_of("README"), None);
     }
 
     #[test]

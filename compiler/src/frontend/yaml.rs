@@ -21,7 +21,7 @@ use crate::ir::{Cond, Disable, FieldPred, Pattern, PatternKind, Policy, Rule};
 use crate::source::Span;
 use crust_runtime::model::{Action, ActionSet, Effect, Field, Severity};
 
-const TOP_KEYS: &[&str] = &["version", "rules"];
+const TOP_KEYS: &[&str] = &["version", "rules", "tools", "commands", "shape"];
 const RULE_KEYS: &[&str] = &[
     "name",
     "block",
@@ -40,7 +40,7 @@ const RULE_KEYS: &[&str] = &[
     "description",
 ];
 const COND_KEYS: &[&str] = &[
-    "path", "command", "host", "content", "tool", "all", "any", "not",
+    "path", "command", "host", "content", "tool", "signal", "all", "any", "not",
 ];
 const ACTION_NAMES: &[&str] = &[
     "read", "write", "delete", "copy", "move", "execute", "network", "all",
@@ -57,6 +57,7 @@ pub fn load(file: u32, text: &str, policy: &mut Policy, diags: &mut Diagnostics)
             return;
         }
     };
+    let mut has_tables = false;
     let rules = match &root.kind {
         Kind::Seq(_) => Some(&root),
         Kind::Map(pairs) => {
@@ -64,6 +65,18 @@ pub fn load(file: u32, text: &str, policy: &mut Policy, diags: &mut Diagnostics)
             for (k, v) in pairs {
                 match k.as_str().unwrap_or("") {
                     "rules" => rules = Some(v),
+                    "tools" => {
+                        has_tables = true;
+                        super::tables::tools(v, &mut policy.tables, diags);
+                    }
+                    "commands" => {
+                        has_tables = true;
+                        super::tables::commands(v, &mut policy.tables, diags);
+                    }
+                    "shape" => {
+                        has_tables = true;
+                        super::tables::shape(v, &mut policy.tables, diags);
+                    }
                     "version" => {
                         if !matches!(v.as_str(), Some("1") | Some("0")) {
                             diags.push(
@@ -89,6 +102,9 @@ pub fn load(file: u32, text: &str, policy: &mut Policy, diags: &mut Diagnostics)
         }
     };
     let Some(rules) = rules else {
+        if has_tables {
+            return;
+        }
         diags.push(
             Diagnostic::error(root.span, "rule file has no `rules:` list")
                 .with_help("add `rules:` followed by a list of rules"),

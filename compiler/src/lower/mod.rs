@@ -294,6 +294,7 @@ pub fn lower(
             preds,
             fields: field_metas,
             always_rules: always,
+            tables: policy.tables.clone(),
         },
         automata,
         groups: stats,

@@ -21,6 +21,8 @@ pub struct Meta {
     /// Rules whose condition can hold without any predicate being true (they use `not`);
     /// the engine evaluates them for every operation.
     pub always_rules: Vec<u32>,
+    /// The tool and command tables extraction reads.
+    pub tables: crate::tables::Tables,
 }
 
 /// One compiled rule.

@@ -99,6 +99,7 @@ pub struct Bundle {
     pub(crate) meta: Meta,
     pub(crate) views: Views,
     pub(crate) gates: Vec<crate::matcher::FieldGate>,
+    pub(crate) table_index: crate::tables::TableIndex,
     checksum: u64,
     len: usize,
 }
@@ -142,10 +143,12 @@ impl Bundle {
         let views = Views::try_new(storage, |storage| load_automata(storage.bytes(), &sections))?;
         check_groups(&meta, views.borrow_dependent())?;
         let gates = crate::matcher::build_gates(&meta).map_err(LoadError::Meta)?;
+        let meta_index = meta.tables.index();
         Ok(Bundle {
             meta,
             views,
             gates,
+            table_index: meta_index,
             checksum,
             len,
         })

@@ -1,0 +1,359 @@
+//! The `tools:`, `commands:` and `shape:` sections of a rule file: the tables extraction
+//! reads, written as data.
+//!
+//! ```yaml
+//! tools:
+//!   - names: [Read, read_file, "mcp__*__read_text_file"]
+//!     args: { file_path: read, path: read }
+//! commands:
+//!   - names: [curl]
+//!     kind: network
+//!     flags: { -o: write, -T: read, -d: at-read, -H: value }
+//! shape:
+//!   path: [path, file_path]
+//! ```
+
+use super::yaml_tree::{Kind, Node};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
+use crust_runtime::model::Action;
+use crust_runtime::tables::{
+    canon_key, ArgRole, ArgSpec, CmdKind, CommandSpec, FlagRole, FlagSpec, Tables, ToolSpec,
+};
+
+const TOOL_KEYS: &[&str] = &["names", "args", "action", "description"];
+const COMMAND_KEYS: &[&str] = &[
+    "names",
+    "kind",
+    "skip",
+    "flags",
+    "recursive",
+    "bundled-flags",
+    "description",
+];
+const SHAPE_KEYS: &[&str] = &["path", "url", "command", "content"];
+const ARG_ROLES: &[&str] = &[
+    "read",
+    "write",
+    "delete",
+    "execute",
+    "move-from",
+    "move-to",
+    "copy-from",
+    "copy-to",
+    "dir",
+    "glob",
+    "content",
+    "shell",
+    "argv",
+    "patch",
+    "url",
+    "query",
+];
+const KINDS: &[&str] = &[
+    "read",
+    "write",
+    "delete",
+    "execute",
+    "copy",
+    "move",
+    "network",
+    "remote",
+    "wrapper",
+    "shell",
+    "interpreter",
+    "eval",
+    "xargs",
+    "find",
+    "cd",
+    "source",
+    "assign",
+    "echo",
+    "plain",
+];
+const FLAG_ROLES: &[&str] = &[
+    "value",
+    "read",
+    "write",
+    "delete",
+    "execute",
+    "at-read",
+    "code",
+    "pattern",
+    "mode-write",
+    "mode-delete",
+    "decode",
+    "recursive",
+];
+const ACTIONS: &[&str] = &[
+    "read", "write", "delete", "copy", "move", "execute", "network",
+];
+
+fn action(s: &str) -> Option<Action> {
+    Some(match s {
+        "read" => Action::Read,
+        "write" => Action::Write,
+        "delete" => Action::Delete,
+        "copy" => Action::Copy,
+        "move" => Action::Move,
+        "execute" => Action::Execute,
+        "network" => Action::Network,
+        _ => return None,
+    })
+}
+
+fn unknown(node: &Node, what: &str, got: &str, known: &[&str]) -> Diagnostic {
+    let d = Diagnostic::error(node.span, format!("unknown {what} `{got}`"));
+    match did_you_mean(got, known) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => d.with_help(format!("expected one of: {}", known.join(", "))),
+    }
+}
+
+fn list<'n>(v: &'n Node, what: &str, diags: &mut Diagnostics) -> Vec<&'n Node> {
+    match &v.kind {
+        Kind::Seq(items) => items.iter().collect(),
+        Kind::Scalar(..) if !v.is_null() => vec![v],
+        _ => {
+            diags.push(Diagnostic::error(
+                v.span,
+                format!("`{what}` must be a list, found {}", v.describe()),
+            ));
+            Vec::new()
+        }
+    }
+}
+
+fn names(v: &Node, diags: &mut Diagnostics) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in list(v, "names", diags) {
+        match n.as_str() {
+            Some(s) if !s.trim().is_empty() => out.push(s.trim().to_lowercase()),
+            _ => diags.push(Diagnostic::error(
+                n.span,
+                "a name must be a non-empty string",
+            )),
+        }
+    }
+    out
+}
+
+fn entries<'n>(section: &'n Node, what: &str, diags: &mut Diagnostics) -> Vec<&'n [(Node, Node)]> {
+    let mut out = Vec::new();
+    match &section.kind {
+        Kind::Seq(items) => {
+            for it in items {
+                match &it.kind {
+                    Kind::Map(pairs) => out.push(pairs.as_slice()),
+                    _ => diags.push(Diagnostic::error(
+                        it.span,
+                        format!(
+                            "each entry of `{what}` must be a mapping, found {}",
+                            it.describe()
+                        ),
+                    )),
+                }
+            }
+        }
+        _ if section.is_null() => {}
+        _ => diags.push(Diagnostic::error(
+            section.span,
+            format!("`{what}` must be a list, found {}", section.describe()),
+        )),
+    }
+    out
+}
+
+/// `tools:` entries.
+pub fn tools(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
+    for pairs in entries(section, "tools", diags) {
+        let mut spec = ToolSpec::default();
+        for (k, v) in pairs {
+            match k.as_str().unwrap_or("") {
+                "names" => spec.names = names(v, diags),
+                "description" => {}
+                "action" => match v.as_str().and_then(action) {
+                    Some(a) => spec.action = Some(a),
+                    None => diags.push(unknown(v, "action", v.as_str().unwrap_or("?"), ACTIONS)),
+                },
+                "args" => {
+                    let Kind::Map(args) = &v.kind else {
+                        diags.push(Diagnostic::error(
+                            v.span,
+                            "`args` must map argument names to roles",
+                        ));
+                        continue;
+                    };
+                    for (ak, av) in args {
+                        let key = canon_key(ak.as_str().unwrap_or(""));
+                        let r = av.as_str().unwrap_or("");
+                        let role = match r {
+                            "dir" => ArgRole::Dir,
+                            "glob" => ArgRole::Glob,
+                            "content" => ArgRole::Content,
+                            "shell" => ArgRole::Shell,
+                            "argv" => ArgRole::Argv,
+                            "patch" => ArgRole::Patch,
+                            "url" => ArgRole::Url,
+                            "query" => ArgRole::Query,
+                            "move-from" => ArgRole::From(Action::Move),
+                            "move-to" => ArgRole::To(Action::Move),
+                            "copy-from" => ArgRole::From(Action::Copy),
+                            "copy-to" => ArgRole::To(Action::Copy),
+                            other => match action(other) {
+                                Some(a) => ArgRole::Path(a),
+                                None => {
+                                    diags.push(unknown(av, "argument role", other, ARG_ROLES));
+                                    continue;
+                                }
+                            },
+                        };
+                        spec.args.push(ArgSpec { key, role });
+                    }
+                }
+                other => diags.push(unknown(k, "key in a tool entry", other, TOOL_KEYS)),
+            }
+        }
+        if spec.names.is_empty() {
+            diags.push(Diagnostic::error(
+                section.span,
+                "a tool entry needs `names`",
+            ));
+            continue;
+        }
+        tables.tools.push(spec);
+    }
+}
+
+/// `commands:` entries.
+pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
+    for pairs in entries(section, "commands", diags) {
+        let mut spec = CommandSpec::default();
+        let mut named = false;
+        for (k, v) in pairs {
+            match k.as_str().unwrap_or("") {
+                "names" => {
+                    spec.names = names(v, diags);
+                    named = true;
+                }
+                "description" => {}
+                "kind" => {
+                    let s = v.as_str().unwrap_or("");
+                    spec.kind = match s {
+                        "copy" => CmdKind::Copy,
+                        "move" => CmdKind::Move,
+                        "network" => CmdKind::Network,
+                        "remote" => CmdKind::Remote,
+                        "wrapper" => CmdKind::Wrapper,
+                        "shell" => CmdKind::Shell,
+                        "interpreter" => CmdKind::Interpreter,
+                        "eval" => CmdKind::Eval,
+                        "xargs" => CmdKind::Xargs,
+                        "find" => CmdKind::Find,
+                        "cd" => CmdKind::Cd,
+                        "source" => CmdKind::Source,
+                        "assign" => CmdKind::Assign,
+                        "echo" => CmdKind::Echo,
+                        "plain" => CmdKind::Plain,
+                        other => match action(other) {
+                            Some(a) => CmdKind::Files(a),
+                            None => {
+                                diags.push(unknown(v, "command kind", other, KINDS));
+                                continue;
+                            }
+                        },
+                    };
+                }
+                "skip" => match v.as_str().and_then(|s| s.parse::<u8>().ok()) {
+                    Some(n) => spec.skip = n,
+                    None => diags.push(Diagnostic::error(v.span, "`skip` must be a small number")),
+                },
+                "bundled-flags" => match v.as_bool() {
+                    Some(b) => spec.bundled = b,
+                    None => diags.push(Diagnostic::error(
+                        v.span,
+                        "`bundled-flags` must be true or false",
+                    )),
+                },
+                "recursive" => match v.as_bool() {
+                    Some(b) => spec.recursive = b,
+                    None => diags.push(Diagnostic::error(
+                        v.span,
+                        "`recursive` must be true or false",
+                    )),
+                },
+                "flags" => {
+                    let Kind::Map(flags) = &v.kind else {
+                        diags.push(Diagnostic::error(v.span, "`flags` must map flags to roles"));
+                        continue;
+                    };
+                    for (fk, fv) in flags {
+                        let flag = fk.as_str().unwrap_or("").to_owned();
+                        if !(flag.starts_with('-') || flag.ends_with('=')) {
+                            diags.push(
+                                Diagnostic::error(fk.span, format!("`{flag}` is not a flag"))
+                                    .with_help(
+                                        "flags start with `-`; operands like `if=` end with `=`",
+                                    ),
+                            );
+                            continue;
+                        }
+                        let r = fv.as_str().unwrap_or("");
+                        let role = match r {
+                            "value" => FlagRole::Value,
+                            "at-read" => FlagRole::AtPath(Action::Read),
+                            "code" => FlagRole::Code,
+                            "pattern" => FlagRole::Pattern,
+                            "mode-write" => FlagRole::Mode(Action::Write),
+                            "mode-delete" => FlagRole::Mode(Action::Delete),
+                            "decode" => FlagRole::Decode,
+                            "recursive" => FlagRole::Recursive,
+                            other => match action(other) {
+                                Some(a) => FlagRole::Path(a),
+                                None => {
+                                    diags.push(unknown(fv, "flag role", other, FLAG_ROLES));
+                                    continue;
+                                }
+                            },
+                        };
+                        spec.flags.push(FlagSpec { flag, role });
+                    }
+                }
+                other => diags.push(unknown(k, "key in a command entry", other, COMMAND_KEYS)),
+            }
+        }
+        if !named || spec.names.is_empty() {
+            diags.push(Diagnostic::error(
+                section.span,
+                "a command entry needs `names`",
+            ));
+            continue;
+        }
+        tables.commands.push(spec);
+    }
+}
+
+/// `shape:`: argument keys unknown tools are read by.
+pub fn shape(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
+    let Kind::Map(pairs) = &section.kind else {
+        diags.push(Diagnostic::error(section.span, "`shape` must be a mapping"));
+        return;
+    };
+    for (k, v) in pairs {
+        let name = k.as_str().unwrap_or("");
+        let keys: Vec<String> = list(v, name, diags)
+            .into_iter()
+            .filter_map(|n| n.as_str().map(canon_key))
+            .collect();
+        let slot: &mut Vec<String> = match name {
+            "path" => &mut tables.shape.path,
+            "url" => &mut tables.shape.url,
+            "command" => &mut tables.shape.command,
+            "content" => &mut tables.shape.content,
+            other => {
+                diags.push(unknown(k, "key in `shape`", other, SHAPE_KEYS));
+                continue;
+            }
+        };
+        slot.extend(keys);
+    }
+}

@@ -1,0 +1,1427 @@
+//! Static analysis of a parsed script: what each command reads, writes, deletes, sends and
+//! runs, judged through the command table. Nothing is executed. Variables hold every value
+//! they may have (assignments add alternatives), values the analysis cannot know become
+//! wildcards, and structural findings (a fork bomb, decoded text fed to a shell) become
+//! signals that rules match. Work is bounded by a budget linear in the input's size.
+
+use super::parse::{self, Command, Join, ParamOp, Part, RedirOp, Script, Simple, Word};
+use crate::model::{Action, Operation};
+use crate::normalize::{self, PathContext};
+use crate::tables::{CmdKind, CommandSpec, FlagRole, TableIndex, Tables};
+use std::collections::HashMap;
+
+/// Nested re-analysis (`sh -c`, `eval`, here-documents fed to a shell) deeper than this fails.
+const MAX_NESTING: usize = 8;
+/// Alternatives one word or variable may have before the analysis gives up.
+const MAX_ALTS: usize = 16;
+/// Work allowed per input byte (plus a fixed allowance).
+const BUDGET_PER_BYTE: usize = 64;
+const BUDGET_BASE: usize = 1 << 16;
+
+/// Structural findings, matched by rules through the `signal` field.
+pub mod signal {
+    pub const FORK_BOMB: &str = "fork-bomb";
+    pub const DECODE_TO_SHELL: &str = "decode-to-shell";
+    pub const ESCAPED_COMMAND: &str = "escaped-command-name";
+    pub const GLOB_COMMAND: &str = "glob-command-name";
+    pub const DYNAMIC_COMMAND: &str = "dynamic-command-name";
+}
+
+/// One possible value of a word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Val {
+    /// The text; unknown parts are `**`, unquoted glob characters kept.
+    text: String,
+    /// Contains unquoted glob characters or unknown parts.
+    glob: bool,
+    /// Has at least one literal (known) character.
+    literal: bool,
+    /// Fully known.
+    known: bool,
+    /// Came (partly) from a decoder's output.
+    decoded: bool,
+    /// Came (partly) from `$'\xNN'`-style escapes.
+    escaped: bool,
+    /// Came from an unquoted expansion (subject to word splitting).
+    split: bool,
+}
+
+impl Val {
+    fn lit(s: &str) -> Val {
+        Val {
+            text: s.to_owned(),
+            glob: false,
+            literal: !s.is_empty(),
+            known: true,
+            decoded: false,
+            escaped: false,
+            split: false,
+        }
+    }
+    fn unknown() -> Val {
+        Val {
+            text: normalize::UNKNOWN.to_string(),
+            glob: true,
+            literal: false,
+            known: false,
+            decoded: false,
+            escaped: false,
+            split: false,
+        }
+    }
+    fn cat(&mut self, o: &Val) {
+        self.text.push_str(&o.text);
+        self.glob |= o.glob;
+        self.literal |= o.literal;
+        self.known &= o.known;
+        self.decoded |= o.decoded;
+        self.escaped |= o.escaped;
+        self.split |= o.split;
+    }
+}
+
+/// A command argument: its possible values (never empty).
+#[derive(Debug, Clone)]
+struct Arg {
+    alts: Vec<Val>,
+}
+
+impl Arg {
+    fn text(&self) -> &str {
+        self.alts.first().map_or("", |v| v.text.as_str())
+    }
+    fn known(&self) -> bool {
+        self.alts.iter().all(|v| v.known)
+    }
+    fn decoded(&self) -> bool {
+        self.alts.iter().any(|v| v.decoded)
+    }
+    fn lit(s: &str) -> Arg {
+        Arg {
+            alts: vec![Val::lit(s)],
+        }
+    }
+}
+
+/// What flows out of a command into the next stage of a pipeline.
+#[derive(Debug, Clone, Default)]
+struct Flow {
+    /// Known text (from `echo`, `printf`, a here-document).
+    text: Option<String>,
+    /// Produced by a decoder.
+    decoded: bool,
+}
+
+/// The result of analysing one script.
+pub struct Analysis {
+    pub ops: Vec<Operation>,
+}
+
+pub struct Analyzer<'a> {
+    tables: &'a Tables,
+    index: &'a TableIndex,
+    home: &'a str,
+    /// Directories relative paths may resolve against (the call's cwd first, then `cd`s).
+    cwds: Vec<String>,
+    vars: HashMap<String, Vec<Val>>,
+    funcs: Vec<String>,
+    ops: Vec<Operation>,
+    /// The operation collecting commands, signals and contents.
+    exec: Operation,
+    budget: usize,
+    nesting: usize,
+}
+
+type R<T> = Result<T, String>;
+
+impl<'a> Analyzer<'a> {
+    pub fn new(
+        tables: &'a Tables,
+        index: &'a TableIndex,
+        ctx: &PathContext<'a>,
+        input_len: usize,
+    ) -> Self {
+        let home = ctx.home;
+        let mut vars = HashMap::new();
+        vars.insert("HOME".to_owned(), vec![Val::lit(home)]);
+        vars.insert("PWD".to_owned(), vec![Val::lit(ctx.cwd)]);
+        Analyzer {
+            tables,
+            index,
+            home,
+            cwds: vec![ctx.cwd.to_owned()],
+            vars,
+            funcs: Vec::new(),
+            ops: Vec::new(),
+            exec: Operation::new(Action::Execute),
+            budget: BUDGET_BASE + input_len.saturating_mul(BUDGET_PER_BYTE),
+            nesting: 0,
+        }
+    }
+
+    /// Parses and analyses `src`; the raw text goes to the command field.
+    pub fn run(mut self, src: &str) -> R<Vec<Operation>> {
+        self.exec.commands.push(src.to_owned());
+        self.script_text(src)?;
+        let mut ops = vec![self.exec];
+        ops.append(&mut self.ops);
+        Ok(ops)
+    }
+
+    fn spend(&mut self, n: usize) -> R<()> {
+        self.budget = self
+            .budget
+            .checked_sub(n.max(1))
+            .ok_or("the command is too complex to analyse")?;
+        Ok(())
+    }
+
+    fn script_text(&mut self, src: &str) -> R<Flow> {
+        self.spend(src.len())?;
+        if self.nesting > MAX_NESTING {
+            return Err("commands nested too deeply (sh -c / eval) to analyse".into());
+        }
+        let script = parse::parse(src).map_err(|e| format!("cannot parse shell command: {e}"))?;
+        self.nesting += 1;
+        let out = self.script(&script);
+        self.nesting -= 1;
+        out
+    }
+
+    fn script(&mut self, s: &Script) -> R<Flow> {
+        let mut last = Flow::default();
+        for item in &s.items {
+            let _ = item.join == Join::Cond;
+            last = self.pipeline(&item.pipeline)?;
+        }
+        Ok(last)
+    }
+
+    fn pipeline(&mut self, cmds: &[Command]) -> R<Flow> {
+        let mut flow = Flow::default();
+        let mut canon = Vec::new();
+        for (i, c) in cmds.iter().enumerate() {
+            let input = if i == 0 { None } else { Some(flow) };
+            let (out, text) = self.command(c, input)?;
+            canon.extend(text);
+            flow = out;
+        }
+        if canon.len() > 1 {
+            self.exec.commands.push(canon.join(" | "));
+        }
+        Ok(flow)
+    }
+
+    /// Returns the command's output flow and its canonical text.
+    fn command(&mut self, c: &Command, input: Option<Flow>) -> R<(Flow, Option<String>)> {
+        match c {
+            Command::Simple(s) => self.simple(s, input),
+            Command::Group {
+                body, redirects, ..
+            } => {
+                let mut stdin = input;
+                for r in redirects {
+                    self.redirect(r, &mut stdin)?;
+                }
+                let out = self.script(body)?;
+                Ok((out, None))
+            }
+            Command::For { var, words, body } => {
+                let mut alts = Vec::new();
+                for w in words {
+                    for a in self.expand(w)? {
+                        alts.extend(a.alts);
+                    }
+                }
+                if !var.is_empty() {
+                    if alts.is_empty() {
+                        alts.push(Val::unknown());
+                    }
+                    self.bind(var, alts, true)?;
+                }
+                self.script(body)?;
+                Ok((Flow::default(), None))
+            }
+            Command::Function { name, body } => {
+                self.funcs.push(name.clone());
+                if calls_itself(name, body) {
+                    self.exec.contents.push(String::new());
+                    self.signal(signal::FORK_BOMB);
+                }
+                self.script(body)?;
+                Ok((Flow::default(), None))
+            }
+        }
+    }
+
+    fn signal(&mut self, s: &str) {
+        if !self.exec.signals.iter().any(|x| x == s) {
+            self.exec.signals.push(s.to_owned());
+        }
+    }
+
+    fn bind(&mut self, name: &str, vals: Vec<Val>, add: bool) -> R<()> {
+        let slot = self.vars.entry(name.to_owned()).or_default();
+        if !add {
+            slot.clear();
+        }
+        for v in vals {
+            if !slot.contains(&v) {
+                slot.push(v);
+            }
+        }
+        if slot.len() > MAX_ALTS {
+            return Err(format!(
+                "variable `{name}` takes too many values to analyse"
+            ));
+        }
+        Ok(())
+    }
+
+    fn simple(&mut self, s: &Simple, input: Option<Flow>) -> R<(Flow, Option<String>)> {
+        let mut prefix = Vec::new();
+        let mut assigned = Vec::new();
+        for (name, w) in &s.assigns {
+            let vals = self.expand_joined(w)?;
+            prefix.push(format!(
+                "{name}={}",
+                vals.first().map_or("", |v| v.text.as_str())
+            ));
+            assigned.push((name.clone(), vals));
+        }
+        let mut args = Vec::new();
+        for w in &s.words {
+            args.extend(self.expand(w)?);
+        }
+        // Assignments alone set variables; before a command they are its environment. Either
+        // way later expansions may see them (a superset of what bash does).
+        for (name, vals) in assigned {
+            self.bind(&name, vals, true)?;
+        }
+        let mut stdin = input;
+        for r in &s.redirects {
+            self.redirect(r, &mut stdin)?;
+        }
+        let mut canon_text = prefix.join(" ");
+        if let Some(first) = args.first() {
+            let name = command_name(first.text());
+            if !canon_text.is_empty() {
+                canon_text.push(' ');
+            }
+            canon_text.push_str(&name);
+            for a in args.iter().skip(1) {
+                canon_text.push(' ');
+                canon_text.push_str(a.text());
+            }
+        }
+        if canon_text.is_empty() {
+            return Ok((Flow::default(), None));
+        }
+        self.exec.commands.push(canon_text.clone());
+        let out = self.dispatch(&args, stdin.unwrap_or_default())?;
+        Ok((out, Some(canon_text)))
+    }
+
+    fn redirect(&mut self, r: &parse::Redirect, stdin: &mut Option<Flow>) -> R<()> {
+        match r.op {
+            RedirOp::HereDoc | RedirOp::HereString => {
+                let vals = self.expand_joined(&r.target)?;
+                let v = vals.first().cloned().unwrap_or_else(|| Val::lit(""));
+                self.exec.contents.push(v.text.clone());
+                *stdin = Some(Flow {
+                    text: v.known.then_some(v.text),
+                    decoded: v.decoded,
+                });
+            }
+            RedirOp::Dup => {
+                let vals = self.expand_joined(&r.target)?;
+                for v in vals {
+                    let t = v.text.trim_end_matches('-');
+                    if !t.is_empty() && !t.bytes().all(|b| b.is_ascii_digit()) {
+                        self.path(Action::Write, &v)?;
+                    }
+                }
+            }
+            RedirOp::Read | RedirOp::Write | RedirOp::ReadWrite => {
+                let vals = self.expand_joined(&r.target)?;
+                for v in &vals {
+                    if r.op != RedirOp::Write {
+                        self.path(Action::Read, v)?;
+                    }
+                    if r.op != RedirOp::Read {
+                        self.path(Action::Write, v)?;
+                    }
+                }
+                if r.op == RedirOp::Read {
+                    *stdin = Some(Flow::default());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----- expansion -------------------------------------------------------------------
+
+    /// Expands a word into arguments (unquoted expansions split on whitespace; brace
+    /// expansion applied).
+    fn expand(&mut self, w: &Word) -> R<Vec<Arg>> {
+        let vals = self.expand_joined(w)?;
+        let unquoted_braces = w
+            .parts
+            .iter()
+            .any(|p| matches!(p, Part::Lit { text, quoted: false } if text.contains('{')));
+        let mut alts = Vec::new();
+        for v in vals {
+            if unquoted_braces {
+                brace_expand(&v, &mut alts, 0)?;
+            } else {
+                alts.push(v);
+            }
+        }
+        if alts.len() > MAX_ALTS * 4 {
+            return Err("a word takes too many values to analyse".into());
+        }
+        // Word splitting of unquoted expansions: `F="a b"; cat $F` runs `cat a b`.
+        let first = alts.first().cloned();
+        if let Some(v) = first.filter(|v| v.split && v.known && v.text.contains([' ', '\t', '\n']))
+        {
+            if alts.len() == 1 {
+                return Ok(v
+                    .text
+                    .split_whitespace()
+                    .map(|t| {
+                        let mut x = v.clone();
+                        x.text = t.to_owned();
+                        x.literal = true;
+                        Arg { alts: vec![x] }
+                    })
+                    .collect());
+            }
+        }
+        if alts.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Arg { alts }])
+    }
+
+    /// Every value a word may take, as whole strings.
+    fn expand_joined(&mut self, w: &Word) -> R<Vec<Val>> {
+        let mut acc = vec![Val::lit("")];
+        for p in &w.parts {
+            let piece = self.part(p)?;
+            let mut next = Vec::with_capacity(acc.len() * piece.len());
+            for a in &acc {
+                for b in &piece {
+                    let mut x = a.clone();
+                    x.cat(b);
+                    next.push(x);
+                }
+            }
+            if next.len() > MAX_ALTS {
+                return Err("a word takes too many values to analyse".into());
+            }
+            let cost: usize = next.iter().map(|v| v.text.len()).sum();
+            self.spend(cost)?;
+            acc = next;
+        }
+        Ok(acc)
+    }
+
+    fn part(&mut self, p: &Part) -> R<Vec<Val>> {
+        Ok(match p {
+            Part::Lit { text, quoted } => {
+                let mut v = Val::lit(text);
+                v.glob = !quoted && text.contains(['*', '?', '[']);
+                vec![v]
+            }
+            Part::Escaped(text) => {
+                let mut v = Val::lit(text);
+                v.escaped = true;
+                vec![v]
+            }
+            Part::Tilde(user) => vec![Val::lit(&self.tilde(user))],
+            Part::Param { name, op, arg } => self.param(name, *op, arg.as_deref())?,
+            Part::Subst(script) => {
+                let flow = self.script(script)?;
+                vec![match flow.text {
+                    Some(t) => {
+                        let mut v = Val::lit(t.trim_end_matches('\n'));
+                        v.split = true;
+                        v
+                    }
+                    None => Val {
+                        decoded: flow.decoded,
+                        ..Val::unknown()
+                    },
+                }]
+            }
+            Part::ProcSubst(script) => {
+                let flow = self.script(script)?;
+                // The word is a pipe's path; keep what flows through it for `source <(...)`.
+                vec![Val {
+                    decoded: flow.decoded,
+                    text: flow
+                        .text
+                        .map_or_else(|| normalize::UNKNOWN.to_string(), |t| format!("<({t})")),
+                    ..Val::unknown()
+                }]
+            }
+            Part::Unknown => vec![Val::unknown()],
+        })
+    }
+
+    fn tilde(&self, user: &str) -> String {
+        if user.is_empty() {
+            return self.home.to_owned();
+        }
+        if user == "root" {
+            return "/root".to_owned();
+        }
+        // `~name`: a sibling of the user's home (`/home/name`, `/Users/name`).
+        let parent = self.home.rsplit_once('/').map_or("", |(p, _)| p);
+        format!("{parent}/{user}")
+    }
+
+    fn param(&mut self, name: &str, op: ParamOp, arg: Option<&Word>) -> R<Vec<Val>> {
+        let known = self.vars.get(name).cloned();
+        let mut base = match known {
+            Some(v) => v,
+            None => vec![Val::unknown()],
+        };
+        for v in &mut base {
+            v.split = true;
+        }
+        let operand = match arg {
+            Some(w) => self.expand_joined(w)?,
+            None => Vec::new(),
+        };
+        Ok(match op {
+            ParamOp::Plain => base,
+            ParamOp::Default => {
+                // The value when set, the operand when unset or empty: both may happen.
+                let mut out: Vec<Val> =
+                    base.into_iter().filter(|v| v.literal || !v.known).collect();
+                out.extend(operand);
+                out
+            }
+            ParamOp::StripPrefix | ParamOp::StripSuffix => {
+                let mut out = Vec::new();
+                for v in base {
+                    for o in &operand {
+                        if !v.known || !o.known || o.text.contains(['*', '?', '[']) {
+                            out.push(Val::unknown());
+                            continue;
+                        }
+                        let mut x = v.clone();
+                        let stripped = if op == ParamOp::StripPrefix {
+                            v.text.strip_prefix(o.text.as_str())
+                        } else {
+                            v.text.strip_suffix(o.text.as_str())
+                        };
+                        x.text = stripped.unwrap_or(&v.text).to_owned();
+                        out.push(x);
+                    }
+                }
+                out
+            }
+            ParamOp::Other => vec![Val::unknown()],
+        })
+    }
+
+    // ----- commands ---------------------------------------------------------------------
+
+    fn spec(&self, name: &str) -> Option<&'a CommandSpec> {
+        let tables = self.tables;
+        self.index
+            .commands
+            .get(name)
+            .and_then(|&i| tables.commands.get(i as usize))
+    }
+
+    /// Runs the command table over one command's arguments (the command name first).
+    fn dispatch(&mut self, args: &[Arg], stdin: Flow) -> R<Flow> {
+        let Some(first) = args.first() else {
+            return Ok(Flow::default());
+        };
+        let v0 = first.alts.first().cloned().unwrap_or_else(Val::unknown);
+        if v0.escaped {
+            self.signal(signal::ESCAPED_COMMAND);
+        }
+        if !v0.known {
+            if v0.decoded {
+                self.signal(signal::DECODE_TO_SHELL);
+            }
+            if v0.literal {
+                self.signal(signal::DYNAMIC_COMMAND);
+            }
+        } else if v0.glob {
+            self.signal(signal::GLOB_COMMAND);
+        }
+        let rest = args.get(1..).unwrap_or(&[]);
+        // Every value the name may take is judged (a variable may hold several commands).
+        let mut out = Flow::default();
+        let names: Vec<String> = first.alts.iter().map(|v| command_name(&v.text)).collect();
+        let mut seen: Vec<&str> = Vec::new();
+        for name in &names {
+            if seen.contains(&name.as_str()) {
+                continue;
+            }
+            seen.push(name);
+            let f = self.run_command(name, rest, stdin.clone())?;
+            out.decoded |= f.decoded;
+            if out.text.is_none() {
+                out.text = f.text;
+            }
+        }
+        Ok(out)
+    }
+
+    fn run_command(&mut self, name: &str, args: &[Arg], stdin: Flow) -> R<Flow> {
+        // Arguments of the form `--opt=VALUE` that look like paths are read, for every command.
+        for a in args {
+            for v in &a.alts {
+                if let Some((k, val)) = v.text.split_once('=') {
+                    if k.starts_with("--") && looks_like_path(val) {
+                        let mut x = v.clone();
+                        x.text = val.to_owned();
+                        self.path(Action::Read, &x)?;
+                    }
+                }
+            }
+        }
+        if self.funcs.iter().any(|f| f == name) {
+            return Ok(Flow::default());
+        }
+        let Some(spec) = self.spec(name) else {
+            self.plain(args)?;
+            return Ok(Flow {
+                text: None,
+                decoded: stdin.decoded,
+            });
+        };
+        let p = Parsed::new(spec, args);
+        let decoded_out = p.decode || stdin.decoded;
+        match spec.kind {
+            CmdKind::Files(action) => {
+                let action = p.mode.unwrap_or(action);
+                self.flag_paths(&p)?;
+                for a in &p.positional {
+                    self.arg_path(action, a, p.recursive)?;
+                }
+            }
+            CmdKind::Copy | CmdKind::Move => {
+                self.flag_paths(&p)?;
+                let (src_action, whole) = if spec.kind == CmdKind::Copy {
+                    (Action::Read, Action::Copy)
+                } else {
+                    (Action::Delete, Action::Move)
+                };
+                let split = if p.has_target_flag {
+                    p.positional.len()
+                } else {
+                    p.positional.len().saturating_sub(1)
+                };
+                let (srcs, dst) = p.positional.split_at(split.min(p.positional.len()));
+                let before = self.ops.len();
+                for a in srcs {
+                    self.arg_path(src_action, a, p.recursive)?;
+                    self.arg_path(whole, a, false)?;
+                }
+                for a in dst {
+                    self.arg_path(Action::Write, a, false)?;
+                    self.arg_path(whole, a, false)?;
+                }
+                let _ = before;
+            }
+            CmdKind::Network | CmdKind::Remote => {
+                self.flag_paths(&p)?;
+                let mut net = Operation::new(Action::Network);
+                for (i, a) in p.positional.iter().enumerate() {
+                    let t = a.text().to_owned();
+                    if spec.kind == CmdKind::Remote && i > 0 {
+                        break;
+                    }
+                    if let Some(h) = remote_host(&t) {
+                        net.hosts.push(h);
+                    } else if let Some(h) =
+                        normalize::host_of(&t).filter(|_| t.contains("://") || !looks_like_path(&t))
+                    {
+                        net.hosts.push(h);
+                    } else if looks_like_path(&t) {
+                        self.arg_path(Action::Read, a, p.recursive)?;
+                    }
+                }
+                self.ops.push(net);
+            }
+            CmdKind::Wrapper => {
+                if let Some(i) = p.rest_at {
+                    let inner: Vec<Arg> = args.get(i..).unwrap_or(&[]).to_vec();
+                    // `env K=V cmd`: leading assignments.
+                    let start = inner
+                        .iter()
+                        .position(|a| !is_assignment(a.text()))
+                        .unwrap_or(inner.len());
+                    self.flag_paths(&p)?;
+                    return self.dispatch(inner.get(start..).unwrap_or(&[]), stdin);
+                }
+                self.flag_paths(&p)?;
+            }
+            CmdKind::Shell | CmdKind::Interpreter => {
+                self.flag_paths(&p)?;
+                let shell = spec.kind == CmdKind::Shell;
+                if let Some(code) = &p.code {
+                    self.code(shell, code)?;
+                } else if let Some(script) = p.positional.first().filter(|a| a.text() != "-") {
+                    // A script file: read and run. Process substitution carries its text.
+                    for v in &script.alts {
+                        if v.decoded {
+                            self.signal(signal::DECODE_TO_SHELL);
+                        }
+                        if let Some(t) = v.text.strip_prefix("<(").and_then(|t| t.strip_suffix(')'))
+                        {
+                            let t = t.to_owned();
+                            self.code_text(shell, &t)?;
+                        } else {
+                            self.path(Action::Read, v)?;
+                            self.path(Action::Execute, v)?;
+                        }
+                    }
+                } else {
+                    // The script arrives on standard input.
+                    if stdin.decoded {
+                        self.signal(signal::DECODE_TO_SHELL);
+                    }
+                    if let Some(t) = &stdin.text {
+                        self.code_text(shell, t)?;
+                    }
+                }
+            }
+            CmdKind::Eval => {
+                if args.iter().any(Arg::decoded) {
+                    self.signal(signal::DECODE_TO_SHELL);
+                }
+                if args.iter().all(Arg::known) {
+                    let joined: Vec<&str> = args.iter().map(Arg::text).collect();
+                    let text = joined.join(" ");
+                    self.script_text(&text)?;
+                }
+            }
+            CmdKind::Source => {
+                if let Some(a) = p.positional.first().cloned() {
+                    for v in &a.alts {
+                        if v.decoded {
+                            self.signal(signal::DECODE_TO_SHELL);
+                        }
+                        if let Some(t) = v.text.strip_prefix("<(").and_then(|t| t.strip_suffix(')'))
+                        {
+                            let t = t.to_owned();
+                            self.script_text(&t)?;
+                        } else {
+                            self.path(Action::Read, v)?;
+                            self.path(Action::Execute, v)?;
+                        }
+                    }
+                }
+            }
+            CmdKind::Xargs => {
+                self.flag_paths(&p)?;
+                if let Some(i) = p.rest_at {
+                    let mut inner: Vec<Arg> = args.get(i..).unwrap_or(&[]).to_vec();
+                    let words: Vec<Arg> = match &stdin.text {
+                        Some(t) => t.split_whitespace().map(Arg::lit).collect(),
+                        None => Vec::new(),
+                    };
+                    if let Some(repl) = &p.replace {
+                        for a in &mut inner {
+                            if a.text().contains(repl.as_str()) {
+                                let mut alts = Vec::new();
+                                for w in &words {
+                                    let mut v =
+                                        Val::lit(&a.text().replace(repl.as_str(), w.text()));
+                                    v.decoded = stdin.decoded;
+                                    alts.push(v);
+                                }
+                                if !alts.is_empty() {
+                                    a.alts = alts;
+                                }
+                            }
+                        }
+                    } else {
+                        inner.extend(words);
+                    }
+                    if inner.is_empty() {
+                        return Ok(Flow::default());
+                    }
+                    return self.dispatch(
+                        &inner,
+                        Flow {
+                            text: None,
+                            decoded: stdin.decoded,
+                        },
+                    );
+                }
+            }
+            CmdKind::Find => self.find(args)?,
+            CmdKind::Cd => {
+                let target = p.positional.first().map(|a| a.alts.clone());
+                match target {
+                    None => self.push_cwd(self.home.to_owned()),
+                    Some(alts) => {
+                        for v in alts {
+                            if v.known && v.text != "-" {
+                                let dir = self.resolve(&v.text)?;
+                                for d in dir {
+                                    self.push_cwd(d);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            CmdKind::Assign => {
+                for a in &p.positional {
+                    if let Some((k, _)) = a.text().split_once('=') {
+                        if is_assignment(a.text()) {
+                            let vals: Vec<Val> = a
+                                .alts
+                                .iter()
+                                .map(|v| {
+                                    let mut x = v.clone();
+                                    x.text =
+                                        v.text.split_once('=').map_or("", |(_, r)| r).to_owned();
+                                    x
+                                })
+                                .collect();
+                            let k = k.trim_end_matches('+').to_owned();
+                            self.bind(&k, vals, true)?;
+                        }
+                    }
+                }
+            }
+            CmdKind::Echo => {
+                let known = p.positional.iter().all(Arg::known);
+                let text: Vec<&str> = p.positional.iter().map(Arg::text).collect();
+                let mut text = text.join(" ");
+                if name == "printf" {
+                    text = printf_literal(&text);
+                }
+                let escaped =
+                    name == "printf" && p.positional.iter().any(|a| has_numeric_escape(a.text()));
+                self.exec.contents.push(text.clone());
+                return Ok(Flow {
+                    text: (known && !escaped).then_some(text),
+                    decoded: escaped || p.positional.iter().any(Arg::decoded),
+                });
+            }
+            CmdKind::Plain => {
+                self.flag_paths(&p)?;
+                self.plain(&p.positional)?;
+            }
+        }
+        Ok(Flow {
+            text: None,
+            decoded: decoded_out,
+        })
+    }
+
+    fn push_cwd(&mut self, d: String) {
+        if !self.cwds.contains(&d) {
+            if self.cwds.len() >= 4 {
+                self.cwds.remove(1);
+            }
+            self.cwds.push(d);
+        }
+    }
+
+    /// Unknown commands: arguments that look like paths are read.
+    fn plain(&mut self, args: &[Arg]) -> R<()> {
+        for a in args {
+            if a.text().starts_with('-') {
+                continue;
+            }
+            for v in &a.alts {
+                if looks_like_path(&v.text) && v.literal {
+                    self.path(Action::Read, v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flag_paths(&mut self, p: &Parsed) -> R<()> {
+        for (action, a) in &p.flag_paths {
+            self.arg_path(*action, a, false)?;
+        }
+        Ok(())
+    }
+
+    /// Code given to a shell (`-c`) or interpreter (`-c`, `-e`).
+    fn code(&mut self, shell: bool, code: &Arg) -> R<()> {
+        if code.decoded() {
+            self.signal(signal::DECODE_TO_SHELL);
+        }
+        let alts = code.alts.clone();
+        for v in alts {
+            if v.known {
+                self.code_text(shell, &v.text)?;
+            } else if v.literal && shell {
+                // Partly unknown script: analyse what is known.
+                let t = v.text.replace(normalize::UNKNOWN, "");
+                let _ = self.script_text(&t);
+            }
+        }
+        Ok(())
+    }
+
+    fn code_text(&mut self, shell: bool, text: &str) -> R<()> {
+        if shell {
+            self.script_text(text)?;
+            return Ok(());
+        }
+        // Interpreter code: string literals that look like paths or URLs.
+        self.spend(text.len())?;
+        self.exec.commands.push(text.to_owned());
+        for lit in string_literals(text) {
+            if lit.contains("://") {
+                if let Some(h) = normalize::host_of(lit) {
+                    let mut net = Operation::new(Action::Network);
+                    net.hosts.push(h);
+                    self.ops.push(net);
+                }
+            } else if looks_like_path(lit) && !lit.contains(char::is_whitespace) {
+                self.path(Action::Read, &Val::lit(lit))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn find(&mut self, args: &[Arg]) -> R<()> {
+        let mut roots = Vec::new();
+        let mut i = 0;
+        while let Some(a) = args.get(i) {
+            let t = a.text();
+            if t.starts_with('-') || t == "(" || t == "!" {
+                break;
+            }
+            roots.push(a.clone());
+            i += 1;
+        }
+        if roots.is_empty() {
+            roots.push(Arg::lit("."));
+        }
+        let mut name: Option<String> = None;
+        let mut names = 0;
+        let mut j = i;
+        while let Some(a) = args.get(j) {
+            if matches!(
+                a.text(),
+                "-name" | "-iname" | "-path" | "-ipath" | "-wholename"
+            ) {
+                names += 1;
+                name = args.get(j + 1).map(|v| v.text().to_owned());
+            }
+            j += 1;
+        }
+        let name = if names == 1 { name } else { None };
+        for r in &roots {
+            self.arg_path(Action::Read, r, false)?;
+        }
+        // What `{}` stands for: anything under a root matching the name test. Inside the
+        // project (not home) only the root's own entries are judged, as for `rm -rf target/`.
+        let mut each = Vec::new();
+        for r in &roots {
+            for v in &r.alts {
+                let base = v.text.trim_end_matches('/');
+                let deep = if self.subtree_matters(&v.text)? {
+                    format!("/{}", normalize::UNKNOWN)
+                } else {
+                    String::new()
+                };
+                let tail = match &name {
+                    Some(n) if !n.contains('/') => format!("{deep}/{n}"),
+                    _ if deep.is_empty() => "/*".to_owned(),
+                    _ => deep,
+                };
+                each.push(Val {
+                    text: format!("{base}{tail}"),
+                    glob: true,
+                    literal: true,
+                    known: false,
+                    ..v.clone()
+                });
+            }
+        }
+        let each = Arg { alts: each };
+        while let Some(a) = args.get(i) {
+            i += 1;
+            match a.text() {
+                "-delete" => self.arg_path(Action::Delete, &each, false)?,
+                "-fprint" | "-fprint0" | "-fprintf" | "-fls" => {
+                    if let Some(f) = args.get(i) {
+                        self.arg_path(Action::Write, f, false)?;
+                    }
+                }
+                "-exec" | "-execdir" | "-ok" | "-okdir" => {
+                    let mut inner = Vec::new();
+                    while let Some(b) = args.get(i) {
+                        i += 1;
+                        if matches!(b.text(), ";" | "+") {
+                            break;
+                        }
+                        if b.text().contains("{}") {
+                            let alts = each
+                                .alts
+                                .iter()
+                                .map(|v| Val {
+                                    text: b.text().replace("{}", &v.text),
+                                    ..v.clone()
+                                })
+                                .collect();
+                            inner.push(Arg { alts });
+                        } else {
+                            inner.push(b.clone());
+                        }
+                    }
+                    self.dispatch(&inner, Flow::default())?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    // ----- paths ------------------------------------------------------------------------
+
+    fn arg_path(&mut self, action: Action, a: &Arg, recursive: bool) -> R<()> {
+        for v in &a.alts {
+            self.path(action, v)?;
+            if recursive && v.literal {
+                let mut sub = v.clone();
+                sub.text = format!("{}/{}", v.text.trim_end_matches('/'), normalize::UNKNOWN);
+                sub.glob = true;
+                if self.subtree_matters(&v.text)? {
+                    self.path(action, &sub)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A recursive operation on a directory inside the project is ordinary work (`rm -rf
+    /// target/`); elsewhere, the subtree is judged too (`tar czf x ~/.ssh`).
+    fn subtree_matters(&self, raw: &str) -> R<bool> {
+        let cwd = self.cwds.first().map_or("/", String::as_str);
+        let cwd_is_special = self.home.starts_with(cwd) || cwd == "/";
+        for p in self.resolve(raw)? {
+            let inside =
+                p == cwd || (p.starts_with(cwd) && p.as_bytes().get(cwd.len()) == Some(&b'/'));
+            if !inside || cwd_is_special {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Absolute forms of a path against every candidate working directory.
+    fn resolve(&self, raw: &str) -> R<Vec<String>> {
+        let mut out = Vec::new();
+        let absolute = raw.starts_with('/')
+            || raw.starts_with('~')
+            || raw.starts_with("$HOME")
+            || raw.starts_with("${HOME}");
+        for cwd in &self.cwds {
+            let ctx = PathContext {
+                home: self.home,
+                cwd,
+            };
+            let p = normalize::normalize_path(raw, &ctx)?;
+            if !out.contains(&p) {
+                out.push(p);
+            }
+            if absolute {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn path(&mut self, action: Action, v: &Val) -> R<()> {
+        if !v.literal || v.text.is_empty() {
+            return Ok(());
+        }
+        // Unknown text at the start may be an absolute path.
+        let text = if v.text.starts_with(normalize::UNKNOWN) {
+            format!("/{}", v.text)
+        } else {
+            v.text.clone()
+        };
+        let mut resolved = self.resolve(&text)?;
+        if v.glob {
+            let cwd = self.cwds.first().map_or("/", String::as_str);
+            for r in &mut resolved {
+                *r = normalize::deepen_glob(r, cwd, self.home);
+            }
+        }
+        self.spend(resolved.iter().map(String::len).sum())?;
+        let mut op = Operation::new(action);
+        if v.glob {
+            op.globs = resolved;
+        } else {
+            op.paths = resolved;
+        }
+        // Merge into the previous operation of the same action to keep the list short.
+        if let Some(last) = self.ops.last_mut() {
+            if last.action == action && last.hosts.is_empty() {
+                last.paths.append(&mut op.paths);
+                last.globs.append(&mut op.globs);
+                return Ok(());
+            }
+        }
+        self.ops.push(op);
+        Ok(())
+    }
+}
+
+/// A command's arguments sorted by the command table's flags.
+struct Parsed {
+    positional: Vec<Arg>,
+    flag_paths: Vec<(Action, Arg)>,
+    code: Option<Arg>,
+    mode: Option<Action>,
+    decode: bool,
+    recursive: bool,
+    has_target_flag: bool,
+    /// Index (into the arguments) where a wrapped command starts.
+    rest_at: Option<usize>,
+    /// `xargs -I STR`.
+    replace: Option<String>,
+}
+
+impl Parsed {
+    fn new(spec: &CommandSpec, args: &[Arg]) -> Parsed {
+        let mut p = Parsed {
+            positional: Vec::new(),
+            flag_paths: Vec::new(),
+            code: None,
+            mode: None,
+            decode: false,
+            recursive: spec.recursive,
+            has_target_flag: false,
+            rest_at: None,
+            replace: None,
+        };
+        let wraps = matches!(spec.kind, CmdKind::Wrapper | CmdKind::Xargs);
+        let mut skip = usize::from(spec.skip);
+        let mut pattern_given = false;
+        let mut i = 0;
+        let mut only_positional = false;
+        while let Some(a) = args.get(i) {
+            i += 1;
+            let dashed;
+            let mut t = a.text();
+            if spec.bundled
+                && i == 1
+                && !t.starts_with('-')
+                && !t.is_empty()
+                && t.bytes().all(|b| b.is_ascii_alphabetic())
+            {
+                dashed = format!("-{t}");
+                t = dashed.as_str();
+            }
+            if !only_positional && t == "--" {
+                only_positional = true;
+                continue;
+            }
+            let is_flag = !only_positional && t.len() > 1 && t.starts_with('-');
+            if !is_flag {
+                if spec.kind == CmdKind::Wrapper && is_assignment(t) {
+                    continue;
+                }
+                if skip > 0 && !(pattern_given) {
+                    skip -= 1;
+                    continue;
+                }
+                if wraps {
+                    p.rest_at = Some(i - 1);
+                    return p;
+                }
+                // `dd if=FILE`: `key=` operands.
+                if let Some((role, v)) = spec.flags.iter().find_map(|f| {
+                    f.flag
+                        .ends_with('=')
+                        .then(|| t.strip_prefix(f.flag.as_str()).map(|v| (f.role, v)))
+                        .flatten()
+                }) {
+                    if let FlagRole::Path(action) = role {
+                        p.flag_paths.push((action, with_text(a, v)));
+                    }
+                    continue;
+                }
+                p.positional.push(a.clone());
+                continue;
+            }
+            // `--flag=value`
+            let (flag, attached) = match t.split_once('=') {
+                Some((f, v)) if t.starts_with("--") => (f, Some(v)),
+                _ => (t, None),
+            };
+            let found = spec.flags.iter().find(|f| f.flag == flag);
+            // Short flags: `-rf` clusters and `-ofile` attached values.
+            let (role, attached) = match (found, attached) {
+                (Some(f), att) => (Some(f.role), att.map(str::to_owned)),
+                (None, None) if !t.starts_with("--") && t.len() > 2 => {
+                    let mut role = None;
+                    let mut att = None;
+                    for (k, ch) in t.char_indices().skip(1) {
+                        let short = format!("-{ch}");
+                        if let Some(f) = spec.flags.iter().find(|f| f.flag == short) {
+                            match f.role {
+                                FlagRole::Value
+                                | FlagRole::Path(_)
+                                | FlagRole::AtPath(_)
+                                | FlagRole::Code
+                                | FlagRole::Pattern => {
+                                    let rest = t.get(k + ch.len_utf8()..).unwrap_or("");
+                                    role = Some(f.role);
+                                    att = (!rest.is_empty()).then(|| rest.to_owned());
+                                    break;
+                                }
+                                other => apply_switch(&mut p, other),
+                            }
+                        }
+                    }
+                    (role, att)
+                }
+                _ => (None, None),
+            };
+            let Some(role) = role else { continue };
+            let takes_value = matches!(
+                role,
+                FlagRole::Value
+                    | FlagRole::Path(_)
+                    | FlagRole::AtPath(_)
+                    | FlagRole::Code
+                    | FlagRole::Pattern
+            );
+            let value = if !takes_value {
+                None
+            } else if let Some(v) = attached {
+                Some(with_text(a, &v))
+            } else {
+                let v = args.get(i).cloned();
+                i += 1;
+                v
+            };
+            match (role, value) {
+                (FlagRole::Path(action), Some(v)) => {
+                    if action == Action::Write && matches!(spec.kind, CmdKind::Copy | CmdKind::Move)
+                    {
+                        p.has_target_flag = true;
+                    }
+                    p.flag_paths.push((action, v));
+                }
+                (FlagRole::AtPath(action), Some(v)) => {
+                    let t = v.text().to_owned();
+                    let file = t
+                        .strip_prefix('@')
+                        .or_else(|| t.split_once("=@").map(|(_, f)| f))
+                        .or_else(|| t.strip_prefix('<'));
+                    if let Some(f) = file.filter(|f| !f.is_empty() && *f != "-") {
+                        p.flag_paths.push((action, with_text(&v, f)));
+                    }
+                }
+                (FlagRole::Code, Some(v)) => p.code = Some(v),
+                (FlagRole::Pattern, _) => pattern_given = true,
+                (FlagRole::Value, Some(v)) => {
+                    if spec.kind == CmdKind::Xargs
+                        && (flag == "-I" || flag == "-i" || flag == "--replace")
+                    {
+                        p.replace = Some(v.text().to_owned());
+                    }
+                }
+                (other, _) => apply_switch(&mut p, other),
+            }
+        }
+        if pattern_given {
+            // `grep -e PAT FILE`: the first positional is a file after all.
+        }
+        p
+    }
+}
+
+fn apply_switch(p: &mut Parsed, role: FlagRole) {
+    match role {
+        FlagRole::Mode(a) => p.mode = Some(a),
+        FlagRole::Decode => p.decode = true,
+        FlagRole::Recursive => p.recursive = true,
+        _ => {}
+    }
+}
+
+fn with_text(a: &Arg, t: &str) -> Arg {
+    let mut v = a.alts.first().cloned().unwrap_or_else(Val::unknown);
+    v.text = t.to_owned();
+    v.literal = !t.is_empty() && t != "**";
+    Arg { alts: vec![v] }
+}
+
+/// The lower-cased base name of a command word (`/bin/CAT` -> `cat`).
+fn command_name(t: &str) -> String {
+    let base = t.rsplit('/').next().unwrap_or(t);
+    let base = if base.is_empty() { t } else { base };
+    base.to_lowercase()
+}
+
+fn is_assignment(t: &str) -> bool {
+    t.split_once('=').is_some_and(|(k, _)| {
+        let k = k.trim_end_matches('+');
+        !k.is_empty()
+            && k.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
+fn looks_like_path(t: &str) -> bool {
+    if t.is_empty() || t.contains("://") {
+        return false;
+    }
+    t.starts_with('/')
+        || t.starts_with('~')
+        || t.starts_with("$HOME")
+        || t.starts_with("${HOME}")
+        || t.starts_with('.')
+        || t.contains('/')
+}
+
+/// `user@host:path` or `host:path` (scp, rsync): the host.
+fn remote_host(t: &str) -> Option<String> {
+    if t.contains("://") || t.starts_with('/') || t.starts_with('.') || t.starts_with('~') {
+        return None;
+    }
+    let (left, _) = t.split_once(':')?;
+    if left.contains('/') || left.is_empty() {
+        return None;
+    }
+    let host = left.rsplit('@').next().unwrap_or(left);
+    normalize::host_of(host).or_else(|| Some(host.to_ascii_lowercase()))
+}
+
+/// Does a function body call the function in a pipeline or in the background (fork bomb)?
+fn calls_itself(name: &str, body: &Script) -> bool {
+    fn count(name: &str, s: &Script, piped: &mut bool) -> usize {
+        let mut n = 0;
+        for item in &s.items {
+            let mut here = 0;
+            for c in &item.pipeline {
+                match c {
+                    Command::Simple(sc) => {
+                        if sc.words.first().and_then(Word::literal).as_deref() == Some(name) {
+                            here += 1;
+                        }
+                    }
+                    Command::Group { body, .. }
+                    | Command::For { body, .. }
+                    | Command::Function { body, .. } => {
+                        here += count(name, body, piped);
+                    }
+                }
+            }
+            if here > 0 && item.pipeline.len() > 1 {
+                *piped = true;
+            }
+            n += here;
+        }
+        n
+    }
+    let mut piped = false;
+    let n = count(name, body, &mut piped);
+    piped || n > 1
+}
+
+/// Single- and double-quoted string literals in interpreter code.
+fn string_literals(code: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let b = code.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let q = b.get(i).copied().unwrap_or(0);
+        if q == b'\'' || q == b'"' || q == b'`' {
+            let start = i + 1;
+            let mut j = start;
+            while j < b.len() && b.get(j) != Some(&q) {
+                if b.get(j) == Some(&b'\\') {
+                    j += 1;
+                }
+                j += 1;
+            }
+            if let Some(s) = code.get(start..j.min(b.len())) {
+                out.push(s);
+            }
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn has_numeric_escape(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.windows(2).any(|w| {
+        w.first() == Some(&b'\\') && matches!(w.get(1), Some(b'x' | b'0'..=b'7' | b'u' | b'U'))
+    })
+}
+
+/// `printf FORMAT ARGS`: the literal text when the format has only `%s` and simple escapes.
+fn printf_literal(text: &str) -> String {
+    text.replace("\\n", "\n").replace("%s", "")
+}
+
+/// Brace expansion of `{a,b}` groups (first group, recursively), capped.
+fn brace_expand(v: &Val, out: &mut Vec<Val>, depth: usize) -> R<()> {
+    if out.len() > MAX_ALTS * 4 || depth > 8 {
+        return Err("a word takes too many values to analyse".into());
+    }
+    let t = &v.text;
+    let Some(open) = t.find('{') else {
+        out.push(v.clone());
+        return Ok(());
+    };
+    let mut level = 0;
+    let mut close = None;
+    let mut commas = Vec::new();
+    for (k, c) in t.char_indices().skip_while(|(k, _)| *k < open) {
+        match c {
+            '{' => level += 1,
+            '}' => {
+                level -= 1;
+                if level == 0 {
+                    close = Some(k);
+                    break;
+                }
+            }
+            ',' if level == 1 => commas.push(k),
+            _ => {}
+        }
+    }
+    let (Some(close), false) = (close, commas.is_empty()) else {
+        out.push(v.clone());
+        return Ok(());
+    };
+    let pre = t.get(..open).unwrap_or("");
+    let post = t.get(close + 1..).unwrap_or("");
+    let mut bounds = vec![open];
+    bounds.extend(commas);
+    bounds.push(close);
+    for w in bounds.windows(2) {
+        if let (Some(&a), Some(&b)) = (w.first(), w.get(1)) {
+            let mid = t.get(a + 1..b).unwrap_or("");
+            let mut x = v.clone();
+            x.text = format!("{pre}{mid}{post}");
+            brace_expand(&x, out, depth + 1)?;
+        }
+    }
+    Ok(())
+}

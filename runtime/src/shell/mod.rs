@@ -1,0 +1,7 @@
+//! Shell analysis: a bash parser made for static analysis ([`parse`]) and the analyser that
+//! turns a parsed script into operations through the command table ([`analyze`]).
+
+pub mod analyze;
+pub mod parse;
+
+pub use analyze::{signal, Analyzer};

@@ -1,0 +1,1514 @@
+//! A bash parser made for static analysis: one pass over the bytes, no backtracking, nesting
+//! bounded by [`MAX_DEPTH`]. It keeps what decides what a command touches (words and their
+//! quoting, expansions, redirects, here-documents, substitutions, function definitions) and
+//! flattens control flow: every branch of an `if`, `case` or loop is a command that may run.
+//!
+//! Anything it does not understand is an error, which the engine turns into a block.
+
+use std::fmt;
+
+/// Deepest nesting of substitutions, subshells and groups before the parser gives up.
+pub const MAX_DEPTH: usize = 48;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub offset: usize,
+    pub what: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.offset)
+    }
+}
+
+/// A list of commands in the order they appear.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Script {
+    pub items: Vec<Item>,
+}
+
+/// How an item is joined to the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// `;`, newline, `&`, or the start.
+    Seq,
+    /// `&&` or `||`: it may or may not run.
+    Cond,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub join: Join,
+    pub pipeline: Vec<Command>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Simple(Simple),
+    /// `( ... )`, `{ ...; }`, and the bodies of `if`/loops/`case`.
+    Group {
+        body: Script,
+        subshell: bool,
+        redirects: Vec<Redirect>,
+    },
+    /// `for NAME in WORDS; do BODY; done`.
+    For {
+        var: String,
+        words: Vec<Word>,
+        body: Script,
+    },
+    /// `name() BODY` or `function name BODY`.
+    Function {
+        name: String,
+        body: Script,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Simple {
+    pub assigns: Vec<(String, Word)>,
+    pub words: Vec<Word>,
+    pub redirects: Vec<Redirect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    pub op: RedirOp,
+    pub target: Word,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirOp {
+    /// `<`
+    Read,
+    /// `>`, `>>`, `>|`, `&>`, `&>>`
+    Write,
+    /// `<>`
+    ReadWrite,
+    /// `<&N`, `>&N`: duplicates a descriptor (a word that is not a number is a file).
+    Dup,
+    /// `<<` / `<<-`: the target is the body.
+    HereDoc,
+    /// `<<<`
+    HereString,
+}
+
+/// A word: the concatenation of its parts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Word {
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Literal text; `quoted` text is never a glob.
+    Lit { text: String, quoted: bool },
+    /// Literal text that came from `$'...'` escapes such as `\x63` (a sign of obfuscation).
+    Escaped(String),
+    /// A `~` or `~user` prefix.
+    Tilde(String),
+    /// `$NAME`, `${NAME}` and `${NAME op word}`.
+    Param {
+        name: String,
+        op: ParamOp,
+        arg: Option<Box<Word>>,
+    },
+    /// `$(...)` or backticks.
+    Subst(Box<Script>),
+    /// `<(...)` or `>(...)`: a file name for a pipe to the inner script.
+    ProcSubst(Box<Script>),
+    /// `$((...))` and other values the analyser cannot know.
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamOp {
+    Plain,
+    /// `:-`, `-`, `:=`, `=`: the value, or the word when unset.
+    Default,
+    /// `#`, `##`: strip a prefix.
+    StripPrefix,
+    /// `%`, `%%`: strip a suffix.
+    StripSuffix,
+    /// Anything else (`:+`, `/pat/rep`, `:off:len`, `#name`, `!name` ...).
+    Other,
+}
+
+impl Word {
+    /// The word's text when it is entirely literal.
+    pub fn literal(&self) -> Option<String> {
+        let mut s = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Lit { text, .. } | Part::Escaped(text) => s.push_str(text),
+                _ => return None,
+            }
+        }
+        Some(s)
+    }
+}
+
+/// Parses a whole script.
+pub fn parse(src: &str) -> Result<Script, ParseError> {
+    let mut p = Parser {
+        s: src.as_bytes(),
+        src,
+        i: 0,
+        depth: 0,
+        pending: Vec::new(),
+    };
+    let script = p.list(Stop::Eof)?;
+    p.skip_blank();
+    if p.i < p.s.len() {
+        return Err(p.err("unexpected text"));
+    }
+    if !p.pending.is_empty() {
+        return Err(p.err("here-document without a body"));
+    }
+    Ok(script)
+}
+
+/// What ends the list being parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Eof,
+    /// `)` of a subshell or `$(`.
+    Paren,
+}
+
+/// A here-document whose body is still to come.
+struct PendingDoc {
+    delim: String,
+    quoted: bool,
+    strip_tabs: bool,
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    src: &'a str,
+    i: usize,
+    depth: usize,
+    /// Here-documents opened on the current line, in order; their bodies follow the newline.
+    pending: Vec<PendingDoc>,
+}
+
+/// Words that end or continue control structures: skipped at command position, because the
+/// analysis treats every branch as a command that may run.
+const CONTROL: &[&str] = &[
+    "if", "then", "elif", "else", "fi", "while", "until", "do", "done", "esac", "{", "}", "!",
+    "time", "coproc",
+];
+
+fn is_meta(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')'
+    )
+}
+
+fn is_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+fn is_name(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, what: &str) -> ParseError {
+        ParseError {
+            offset: self.i,
+            what: what.to_owned(),
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn peek_at(&self, k: usize) -> Option<u8> {
+        self.s.get(self.i + k).copied()
+    }
+
+    fn starts(&self, lit: &str) -> bool {
+        self.s
+            .get(self.i..)
+            .is_some_and(|r| r.starts_with(lit.as_bytes()))
+    }
+
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err("nested too deeply"));
+        }
+        Ok(())
+    }
+
+    /// Spaces, tabs, line continuations and comments (not newlines).
+    fn skip_blank(&mut self) {
+        while let Some(b) = self.peek() {
+            match b {
+                b' ' | b'\t' | b'\r' => self.i += 1,
+                b'\\' if self.peek_at(1) == Some(b'\n') => self.i += 2,
+                b'#' => {
+                    while self.peek().is_some_and(|c| c != b'\n') {
+                        self.i += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// A newline: reads the bodies of here-documents opened on the line that ends.
+    fn newline(&mut self, script: &mut Script) -> Result<(), ParseError> {
+        self.i += 1;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let docs = std::mem::take(&mut self.pending);
+        for doc in docs {
+            let body = self.heredoc_body(&doc)?;
+            attach_heredoc(script, body);
+        }
+        Ok(())
+    }
+
+    fn heredoc_body(&mut self, doc: &PendingDoc) -> Result<Word, ParseError> {
+        let mut text = String::new();
+        loop {
+            if self.i >= self.s.len() {
+                // bash accepts a missing delimiter at end of input, with a warning.
+                break;
+            }
+            let end = self
+                .s
+                .get(self.i..)
+                .and_then(|r| r.iter().position(|&b| b == b'\n'))
+                .map_or(self.s.len(), |k| self.i + k);
+            let line = self.src.get(self.i..end).unwrap_or("");
+            self.i = (end + 1).min(self.s.len());
+            let line = if doc.strip_tabs {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
+            if line == doc.delim {
+                break;
+            }
+            text.push_str(line);
+            text.push('\n');
+        }
+        if doc.quoted {
+            return Ok(Word {
+                parts: vec![Part::Lit { text, quoted: true }],
+            });
+        }
+        // Unquoted bodies expand `$`, backticks and backslashes, like double quotes.
+        let mut sub = Parser {
+            s: text.as_bytes(),
+            src: &text,
+            i: 0,
+            depth: self.depth,
+            pending: Vec::new(),
+        };
+        let mut w = Word::default();
+        sub.dquoted_body(&mut w, None)?;
+        Ok(w)
+    }
+
+    fn list(&mut self, stop: Stop) -> Result<Script, ParseError> {
+        let mut script = Script::default();
+        let mut join = Join::Seq;
+        loop {
+            self.skip_blank();
+            let Some(b) = self.peek() else {
+                return if stop == Stop::Eof {
+                    Ok(script)
+                } else {
+                    Err(self.err("unexpected end of input: missing `)`"))
+                };
+            };
+            match b {
+                b'\n' => {
+                    self.newline(&mut script)?;
+                    join = Join::Seq;
+                    continue;
+                }
+                b';' => {
+                    // `;;`, `;&`, `;;&` end a case branch: treat as separators.
+                    self.i += 1;
+                    while matches!(self.peek(), Some(b';' | b'&')) {
+                        self.i += 1;
+                    }
+                    join = Join::Seq;
+                    continue;
+                }
+                b')' if stop == Stop::Paren => {
+                    self.i += 1;
+                    return Ok(script);
+                }
+                b')' => return Err(self.err("unexpected `)`")),
+                b'&' | b'|' => return Err(self.err("unexpected operator")),
+                _ => {}
+            }
+            let pipeline = self.pipeline(stop)?;
+            if !pipeline.is_empty() {
+                script.items.push(Item { join, pipeline });
+            }
+            self.skip_blank();
+            join = match (self.peek(), self.peek_at(1)) {
+                (Some(b'&'), Some(b'&')) | (Some(b'|'), Some(b'|')) => {
+                    self.i += 2;
+                    self.skip_newlines(&mut script)?;
+                    Join::Cond
+                }
+                (Some(b'&'), _) => {
+                    self.i += 1;
+                    Join::Seq
+                }
+                _ => Join::Seq,
+            };
+        }
+    }
+
+    fn skip_newlines(&mut self, script: &mut Script) -> Result<(), ParseError> {
+        loop {
+            self.skip_blank();
+            if self.peek() == Some(b'\n') {
+                self.newline(script)?;
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    fn pipeline(&mut self, stop: Stop) -> Result<Vec<Command>, ParseError> {
+        let mut cmds = Vec::new();
+        loop {
+            if let Some(c) = self.command(stop)? {
+                cmds.push(c);
+            }
+            self.skip_blank();
+            match (self.peek(), self.peek_at(1)) {
+                (Some(b'|'), Some(b'|')) => return Ok(cmds),
+                (Some(b'|'), Some(b'&')) => self.i += 2,
+                (Some(b'|'), _) => self.i += 1,
+                _ => return Ok(cmds),
+            }
+            let mut dummy = Script::default();
+            self.skip_newlines(&mut dummy)?;
+            if !dummy.items.is_empty() {
+                cmds.extend(dummy.items.into_iter().flat_map(|i| i.pipeline));
+            }
+        }
+    }
+
+    /// One command; `None` for a bare control word such as `fi`.
+    fn command(&mut self, stop: Stop) -> Result<Option<Command>, ParseError> {
+        self.skip_blank();
+        match self.peek() {
+            Some(b'(') if self.peek_at(1) == Some(b'(') => {
+                // Arithmetic command `(( ... ))`: no files, no commands (except substitutions,
+                // which are rare here and rejected below).
+                self.arith_block(b'(', b')')?;
+                return Ok(None);
+            }
+            Some(b'(') => {
+                self.enter()?;
+                self.i += 1;
+                let body = self.list(Stop::Paren)?;
+                self.depth -= 1;
+                let redirects = self.trailing_redirects()?;
+                return Ok(Some(Command::Group {
+                    body,
+                    subshell: true,
+                    redirects,
+                }));
+            }
+            _ => {}
+        }
+        let mut simple = Simple::default();
+        let mut first = true;
+        loop {
+            self.skip_blank();
+            let Some(b) = self.peek() else { break };
+            if matches!(b, b'\n' | b';' | b'&' | b'|' | b')') && !self.is_redirect_start() {
+                if b == b')' && stop != Stop::Paren && first {
+                    return Err(self.err("unexpected `)`"));
+                }
+                break;
+            }
+            if let Some(r) = self.redirect()? {
+                simple.redirects.push(r);
+                continue;
+            }
+            if b == b'(' {
+                if first && simple.words.is_empty() {
+                    break;
+                }
+                // `name() { ...; }`
+                if simple.words.len() == 1 && self.peek_at(1) == Some(b')') {
+                    self.i += 2;
+                    let name = simple
+                        .words
+                        .pop()
+                        .and_then(|w| w.literal())
+                        .ok_or_else(|| self.err("function name is not literal"))?;
+                    let body = self.function_body()?;
+                    return Ok(Some(Command::Function { name, body }));
+                }
+                return Err(self.err("unexpected `(`"));
+            }
+            let start = self.i;
+            let word = self.word()?;
+            let text = self.src.get(start..self.i).unwrap_or("");
+            if simple.words.is_empty() {
+                if let Some(c) = self.command_position(text, &simple)? {
+                    return Ok(Some(c));
+                }
+                if CONTROL.contains(&text) || text.is_empty() {
+                    first = false;
+                    continue;
+                }
+                if let Some((name, value)) = split_assignment(&word) {
+                    simple.assigns.push((name, value));
+                    continue;
+                }
+                if text == "[[" {
+                    self.test_block()?;
+                    first = false;
+                    continue;
+                }
+            }
+            first = false;
+            simple.words.push(word);
+        }
+        if simple.words.is_empty() && simple.assigns.is_empty() && simple.redirects.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Command::Simple(simple)))
+    }
+
+    /// Keywords that start structured commands.
+    fn command_position(
+        &mut self,
+        text: &str,
+        simple: &Simple,
+    ) -> Result<Option<Command>, ParseError> {
+        if !simple.assigns.is_empty() || !simple.redirects.is_empty() {
+            return Ok(None);
+        }
+        match text {
+            "for" | "select" => self.for_loop().map(Some),
+            "case" => self.case().map(Some),
+            "function" => {
+                self.skip_blank();
+                let w = self.word()?;
+                let name = w
+                    .literal()
+                    .ok_or_else(|| self.err("function name is not literal"))?;
+                self.skip_blank();
+                if self.starts("()") {
+                    self.i += 2;
+                }
+                let body = self.function_body()?;
+                Ok(Some(Command::Function { name, body }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A function's body: `{ ...; }`, `( ... )` or another compound command.
+    fn function_body(&mut self) -> Result<Script, ParseError> {
+        let mut body = Script::default();
+        self.skip_newlines(&mut body)?;
+        self.enter()?;
+        if self.src.get(self.i..self.word_end()) == Some("{") {
+            self.i += 1;
+            let inner = self.until_word("}")?;
+            body.items.extend(inner.items);
+        } else if let Some(c) = self.command(Stop::Eof)? {
+            body.items.push(Item {
+                join: Join::Seq,
+                pipeline: vec![c],
+            });
+        }
+        self.depth -= 1;
+        Ok(body)
+    }
+
+    /// Statements up to a control word `end` at command position (nesting counted).
+    fn until_word(&mut self, end: &str) -> Result<Script, ParseError> {
+        let mut script = Script::default();
+        let mut level = 0usize;
+        let mut join = Join::Seq;
+        loop {
+            self.skip_blank();
+            let Some(b) = self.peek() else {
+                return Err(self.err(&format!("unexpected end of input: missing `{end}`")));
+            };
+            match b {
+                b'\n' => {
+                    self.newline(&mut script)?;
+                    join = Join::Seq;
+                    continue;
+                }
+                b';' => {
+                    self.i += 1;
+                    while matches!(self.peek(), Some(b';' | b'&')) {
+                        self.i += 1;
+                    }
+                    join = Join::Seq;
+                    continue;
+                }
+                _ => {}
+            }
+            let word_end = self.word_end();
+            let next = self.src.get(self.i..word_end).unwrap_or("");
+            if next == end {
+                if level == 0 {
+                    self.i = word_end;
+                    return Ok(script);
+                }
+                level -= 1;
+            } else if next == "{" {
+                level += 1;
+            }
+            let pipeline = self.pipeline(Stop::Eof)?;
+            if !pipeline.is_empty() {
+                script.items.push(Item { join, pipeline });
+            }
+            self.skip_blank();
+            join = match (self.peek(), self.peek_at(1)) {
+                (Some(b'&'), Some(b'&')) | (Some(b'|'), Some(b'|')) => {
+                    self.i += 2;
+                    Join::Cond
+                }
+                (Some(b'&'), _) => {
+                    self.i += 1;
+                    Join::Seq
+                }
+                _ => Join::Seq,
+            };
+        }
+    }
+
+    /// End of a plain (unquoted, metacharacter-free) word starting here.
+    fn word_end(&self) -> usize {
+        let mut k = self.i;
+        while let Some(&b) = self.s.get(k) {
+            if is_meta(b) || b == b'\r' {
+                break;
+            }
+            k += 1;
+        }
+        k
+    }
+
+    fn for_loop(&mut self) -> Result<Command, ParseError> {
+        self.skip_blank();
+        if self.starts("((") {
+            // C-style `for ((...))`: no bound word.
+            self.arith_block(b'(', b')')?;
+            return Ok(Command::For {
+                var: String::new(),
+                words: Vec::new(),
+                body: Script::default(),
+            });
+        }
+        let var = self
+            .word()?
+            .literal()
+            .ok_or_else(|| self.err("loop variable is not a name"))?;
+        let mut words = Vec::new();
+        self.skip_blank();
+        let mut holder = Script::default();
+        self.skip_newlines(&mut holder)?;
+        if self.src.get(self.i..self.word_end()) == Some("do") {
+            // `for x do ...`: loops over the positional parameters.
+        } else if self.src.get(self.i..self.word_end()) == Some("in") {
+            self.i += 2;
+            loop {
+                self.skip_blank();
+                match self.peek() {
+                    None | Some(b'\n' | b';') => break,
+                    _ => words.push(self.word()?),
+                }
+            }
+        }
+        Ok(Command::For {
+            var,
+            words,
+            body: Script::default(),
+        })
+    }
+
+    fn case(&mut self) -> Result<Command, ParseError> {
+        self.skip_blank();
+        let subject = self.word()?;
+        let mut script = Script::default();
+        self.skip_newlines(&mut script)?;
+        if self.src.get(self.i..self.word_end()) != Some("in") {
+            return Err(self.err("expected `in` after `case WORD`"));
+        }
+        self.i += 2;
+        let mut body = Script::default();
+        // The subject is expanded (substitutions in it run).
+        body.items.push(Item {
+            join: Join::Seq,
+            pipeline: vec![Command::Simple(Simple {
+                assigns: Vec::new(),
+                words: vec![
+                    Word {
+                        parts: vec![Part::Lit {
+                            text: ":".into(),
+                            quoted: false,
+                        }],
+                    },
+                    subject,
+                ],
+                redirects: Vec::new(),
+            })],
+        });
+        loop {
+            self.skip_newlines(&mut body)?;
+            if self.src.get(self.i..self.word_end()) == Some("esac") {
+                self.i += 4;
+                return Ok(Command::Group {
+                    body,
+                    subshell: false,
+                    redirects: Vec::new(),
+                });
+            }
+            if self.peek().is_none() {
+                return Err(self.err("unexpected end of input: missing `esac`"));
+            }
+            // Patterns: `(a|b)` or `a|b)`.
+            if self.peek() == Some(b'(') {
+                self.i += 1;
+            }
+            loop {
+                self.skip_blank();
+                self.word()?;
+                self.skip_blank();
+                match self.peek() {
+                    Some(b'|') => self.i += 1,
+                    Some(b')') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(self.err("expected `)` after a case pattern")),
+                }
+            }
+            // Branch body: statements until `;;` or `esac`.
+            loop {
+                self.skip_blank();
+                match self.peek() {
+                    None => return Err(self.err("unexpected end of input: missing `esac`")),
+                    Some(b'\n') => {
+                        self.newline(&mut body)?;
+                        continue;
+                    }
+                    Some(b';') if matches!(self.peek_at(1), Some(b';' | b'&')) => {
+                        self.i += 2;
+                        if self.peek() == Some(b'&') {
+                            self.i += 1;
+                        }
+                        break;
+                    }
+                    Some(b';') => {
+                        self.i += 1;
+                        continue;
+                    }
+                    _ => {}
+                }
+                if self.src.get(self.i..self.word_end()) == Some("esac") {
+                    break;
+                }
+                let pipeline = self.pipeline(Stop::Eof)?;
+                if !pipeline.is_empty() {
+                    body.items.push(Item {
+                        join: Join::Cond,
+                        pipeline,
+                    });
+                }
+                self.skip_blank();
+                if self.starts("&&") || self.starts("||") {
+                    self.i += 2;
+                }
+            }
+        }
+    }
+
+    /// `[[ ... ]]`: words until `]]`; operators inside are not separators.
+    fn test_block(&mut self) -> Result<(), ParseError> {
+        loop {
+            self.skip_blank();
+            match self.peek() {
+                None => return Err(self.err("unexpected end of input: missing `]]`")),
+                Some(b'\n') => self.i += 1,
+                Some(b'&' | b'|' | b'<' | b'>' | b'(' | b')' | b'!') => self.i += 1,
+                _ => {
+                    let start = self.i;
+                    self.word()?;
+                    if self.src.get(start..self.i) == Some("]]") {
+                        return Ok(());
+                    }
+                    if self.i == start {
+                        self.i += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Skips `((...))` or `$((...))` contents with nesting; substitutions inside are rejected.
+    fn arith_block(&mut self, open: u8, close: u8) -> Result<(), ParseError> {
+        let mut level = 0usize;
+        while let Some(b) = self.peek() {
+            self.i += 1;
+            if b == open {
+                level += 1;
+            } else if b == close {
+                level = level.saturating_sub(1);
+                if level == 0 {
+                    return Ok(());
+                }
+            } else if b == b'`'
+                || (b == b'$' && self.peek() == Some(b'(') && self.peek_at(1) != Some(b'('))
+            {
+                return Err(self.err("command substitution inside arithmetic"));
+            }
+        }
+        Err(self.err("unexpected end of input: unterminated arithmetic"))
+    }
+
+    fn is_redirect_start(&self) -> bool {
+        let mut k = self.i;
+        while self.s.get(k).is_some_and(u8::is_ascii_digit) {
+            k += 1;
+        }
+        match self.s.get(k) {
+            Some(b'<' | b'>') => true,
+            Some(b'&') => k == self.i && self.s.get(k + 1) == Some(&b'>'),
+            _ => false,
+        }
+    }
+
+    fn trailing_redirects(&mut self) -> Result<Vec<Redirect>, ParseError> {
+        let mut out = Vec::new();
+        loop {
+            self.skip_blank();
+            match self.redirect()? {
+                Some(r) => out.push(r),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    fn redirect(&mut self) -> Result<Option<Redirect>, ParseError> {
+        if !self.is_redirect_start() {
+            return Ok(None);
+        }
+        // Process substitution `<(...)` is a word, not a redirect.
+        if self.peek() == Some(b'<') && self.peek_at(1) == Some(b'(') {
+            return Ok(None);
+        }
+        if self.peek() == Some(b'>') && self.peek_at(1) == Some(b'(') {
+            return Ok(None);
+        }
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.i += 1;
+        }
+        let op = if self.starts("&>>") {
+            self.i += 3;
+            RedirOp::Write
+        } else if self.starts("&>") {
+            self.i += 2;
+            RedirOp::Write
+        } else if self.starts("<<<") {
+            self.i += 3;
+            RedirOp::HereString
+        } else if self.starts("<<") {
+            self.i += 2;
+            let strip_tabs = self.peek() == Some(b'-');
+            if strip_tabs {
+                self.i += 1;
+            }
+            self.skip_blank();
+            let start = self.i;
+            let w = self.word()?;
+            let raw = self.src.get(start..self.i).unwrap_or("");
+            if raw.is_empty() {
+                return Err(self.err("here-document without a delimiter"));
+            }
+            let quoted = raw.contains(['\'', '"', '\\']);
+            let delim = unquote_delim(&w);
+            let r = Redirect {
+                op: RedirOp::HereDoc,
+                target: Word::default(),
+            };
+            self.pending.push(PendingDoc {
+                delim,
+                quoted,
+                strip_tabs,
+            });
+            return Ok(Some(r));
+        } else if self.starts(">>") || self.starts(">|") {
+            self.i += 2;
+            RedirOp::Write
+        } else if self.starts(">&") || self.starts("<&") {
+            self.i += 2;
+            RedirOp::Dup
+        } else if self.starts("<>") {
+            self.i += 2;
+            RedirOp::ReadWrite
+        } else if self.starts(">") {
+            self.i += 1;
+            RedirOp::Write
+        } else if self.starts("<") {
+            self.i += 1;
+            RedirOp::Read
+        } else {
+            return Err(self.err("bad redirection"));
+        };
+        self.skip_blank();
+        if self
+            .peek()
+            .is_none_or(|b| is_meta(b) && b != b'<' && b != b'>')
+        {
+            return Err(self.err("redirection without a target"));
+        }
+        let target = self.word()?;
+        Ok(Some(Redirect { op, target }))
+    }
+
+    /// One word (possibly empty when at a metacharacter).
+    fn word(&mut self) -> Result<Word, ParseError> {
+        let mut w = Word::default();
+        let mut lit = String::new();
+        let at_start = self.i;
+        while let Some(b) = self.peek() {
+            match b {
+                b'\'' => {
+                    self.i += 1;
+                    let end = self
+                        .s
+                        .get(self.i..)
+                        .and_then(|r| r.iter().position(|&c| c == b'\''))
+                        .ok_or_else(|| self.err("unterminated single quote"))?;
+                    flush(&mut w, &mut lit);
+                    push_lit(
+                        &mut w,
+                        self.src.get(self.i..self.i + end).unwrap_or(""),
+                        true,
+                    );
+                    self.i += end + 1;
+                }
+                b'"' => {
+                    self.i += 1;
+                    flush(&mut w, &mut lit);
+                    self.dquoted_body(&mut w, Some(b'"'))?;
+                }
+                b'\\' => {
+                    self.i += 1;
+                    match self.peek() {
+                        Some(b'\n') => self.i += 1,
+                        Some(_) => {
+                            let c = self.take_char();
+                            flush(&mut w, &mut lit);
+                            push_lit(&mut w, &c, true);
+                        }
+                        None => return Err(self.err("trailing backslash")),
+                    }
+                }
+                b'$' => {
+                    flush(&mut w, &mut lit);
+                    self.dollar(&mut w)?;
+                }
+                b'`' => {
+                    flush(&mut w, &mut lit);
+                    self.backtick(&mut w)?;
+                }
+                b'~' if self.i == at_start => {
+                    self.i += 1;
+                    let start = self.i;
+                    while self
+                        .peek()
+                        .is_some_and(|c| is_name(c) || c == b'.' || c == b'-')
+                    {
+                        self.i += 1;
+                    }
+                    let user = self.src.get(start..self.i).unwrap_or("").to_owned();
+                    if self.peek().is_none_or(|c| c == b'/' || is_meta(c)) {
+                        w.parts.push(Part::Tilde(user));
+                    } else {
+                        lit.push('~');
+                        lit.push_str(&user);
+                    }
+                }
+                b'<' | b'>' if self.peek_at(1) == Some(b'(') => {
+                    flush(&mut w, &mut lit);
+                    self.enter()?;
+                    self.i += 2;
+                    let inner = self.list(Stop::Paren)?;
+                    self.depth -= 1;
+                    w.parts.push(Part::ProcSubst(Box::new(inner)));
+                }
+                // Extended globs `@(a|b)`, `!(x)`: keep as literal glob text.
+                b'@' | b'!' | b'*' | b'?' | b'+' if self.peek_at(1) == Some(b'(') => {
+                    let start = self.i;
+                    self.i += 2;
+                    let mut level = 1;
+                    while let Some(c) = self.peek() {
+                        self.i += 1;
+                        if c == b'(' {
+                            level += 1;
+                        } else if c == b')' {
+                            level -= 1;
+                            if level == 0 {
+                                break;
+                            }
+                        }
+                    }
+                    if level != 0 {
+                        return Err(self.err("unterminated extended glob"));
+                    }
+                    lit.push_str(self.src.get(start..self.i).unwrap_or(""));
+                }
+                c if is_meta(c) || c == b'\r' => break,
+                _ => {
+                    let c = self.take_char();
+                    lit.push_str(&c);
+                }
+            }
+        }
+        flush(&mut w, &mut lit);
+        Ok(w)
+    }
+
+    /// The next character (UTF-8 aware) as a string; advances.
+    fn take_char(&mut self) -> String {
+        let rest = self.src.get(self.i..).unwrap_or("");
+        let c = rest.chars().next().unwrap_or('\u{fffd}');
+        self.i += c.len_utf8().max(1);
+        c.to_string()
+    }
+
+    /// Inside double quotes (or an unquoted here-document body when `close` is `None`).
+    fn dquoted_body(&mut self, w: &mut Word, close: Option<u8>) -> Result<(), ParseError> {
+        let mut lit = String::new();
+        loop {
+            let Some(b) = self.peek() else {
+                if close.is_some() {
+                    return Err(self.err("unterminated double quote"));
+                }
+                break;
+            };
+            if Some(b) == close {
+                self.i += 1;
+                break;
+            }
+            match b {
+                b'\\' => {
+                    self.i += 1;
+                    match self.peek() {
+                        Some(b'\n') => self.i += 1,
+                        Some(c @ (b'$' | b'`' | b'"' | b'\\')) => {
+                            self.i += 1;
+                            lit.push(char::from(c));
+                        }
+                        _ => lit.push('\\'),
+                    }
+                }
+                b'$' => {
+                    flush_q(w, &mut lit);
+                    self.dollar(w)?;
+                }
+                b'`' => {
+                    flush_q(w, &mut lit);
+                    self.backtick(w)?;
+                }
+                _ => {
+                    let c = self.take_char();
+                    lit.push_str(&c);
+                }
+            }
+        }
+        flush_q(w, &mut lit);
+        // `""` is an empty word, not no word.
+        if w.parts.is_empty() {
+            push_lit(w, "", true);
+        }
+        Ok(())
+    }
+
+    fn backtick(&mut self, w: &mut Word) -> Result<(), ParseError> {
+        self.i += 1;
+        // Inside backticks `\`` `\\` `\$` are escapes: unescape, then parse the inner text.
+        let mut inner = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.err("unterminated backtick")),
+                Some(b'`') => {
+                    self.i += 1;
+                    break;
+                }
+                Some(b'\\') if matches!(self.peek_at(1), Some(b'`' | b'\\' | b'$')) => {
+                    inner.push(char::from(self.peek_at(1).unwrap_or(b'\\')));
+                    self.i += 2;
+                }
+                Some(_) => {
+                    let c = self.take_char();
+                    inner.push_str(&c);
+                }
+            }
+        }
+        self.enter()?;
+        let mut sub = Parser {
+            s: inner.as_bytes(),
+            src: &inner,
+            i: 0,
+            depth: self.depth,
+            pending: Vec::new(),
+        };
+        let script = sub.list(Stop::Eof)?;
+        self.depth -= 1;
+        w.parts.push(Part::Subst(Box::new(script)));
+        Ok(())
+    }
+
+    fn dollar(&mut self, w: &mut Word) -> Result<(), ParseError> {
+        self.i += 1;
+        match self.peek() {
+            Some(b'(') if self.peek_at(1) == Some(b'(') => {
+                self.arith_block(b'(', b')')?;
+                w.parts.push(Part::Unknown);
+            }
+            Some(b'(') => {
+                self.enter()?;
+                self.i += 1;
+                let inner = self.list(Stop::Paren)?;
+                self.depth -= 1;
+                w.parts.push(Part::Subst(Box::new(inner)));
+            }
+            Some(b'[') => {
+                self.arith_block(b'[', b']')?;
+                w.parts.push(Part::Unknown);
+            }
+            Some(b'{') => {
+                self.i += 1;
+                self.brace_param(w)?;
+            }
+            Some(b'\'') => {
+                self.i += 1;
+                let (text, escaped) = self.ansi_c()?;
+                if escaped {
+                    w.parts.push(Part::Escaped(text));
+                } else {
+                    push_lit(w, &text, true);
+                }
+            }
+            Some(b'"') => {
+                self.i += 1;
+                self.dquoted_body(w, Some(b'"'))?;
+            }
+            Some(c) if is_name_start(c) => {
+                let start = self.i;
+                while self.peek().is_some_and(is_name) {
+                    self.i += 1;
+                }
+                let name = self.src.get(start..self.i).unwrap_or("").to_owned();
+                w.parts.push(Part::Param {
+                    name,
+                    op: ParamOp::Plain,
+                    arg: None,
+                });
+            }
+            Some(c)
+                if c.is_ascii_digit()
+                    || matches!(c, b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-') =>
+            {
+                self.i += 1;
+                w.parts.push(Part::Param {
+                    name: char::from(c).to_string(),
+                    op: ParamOp::Plain,
+                    arg: None,
+                });
+            }
+            // A lone `$` is literal.
+            _ => push_lit(w, "$", false),
+        }
+        Ok(())
+    }
+
+    fn brace_param(&mut self, w: &mut Word) -> Result<(), ParseError> {
+        let mut prefix_op = false;
+        if matches!(self.peek(), Some(b'#' | b'!')) && self.peek_at(1) != Some(b'}') {
+            prefix_op = true;
+            self.i += 1;
+        }
+        let start = self.i;
+        if self.peek().is_some_and(|c| {
+            c.is_ascii_digit() || matches!(c, b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-')
+        }) {
+            self.i += 1;
+        } else {
+            while self.peek().is_some_and(is_name) {
+                self.i += 1;
+            }
+        }
+        let name = self.src.get(start..self.i).unwrap_or("").to_owned();
+        if name.is_empty() {
+            return Err(self.err("bad parameter expansion"));
+        }
+        // Array subscript.
+        if self.peek() == Some(b'[') {
+            while self.peek().is_some_and(|c| c != b']') {
+                self.i += 1;
+            }
+            self.i += 1;
+        }
+        let op = if self.peek() == Some(b'}') {
+            self.i += 1;
+            w.parts.push(if prefix_op {
+                Part::Unknown
+            } else {
+                Part::Param {
+                    name,
+                    op: ParamOp::Plain,
+                    arg: None,
+                }
+            });
+            return Ok(());
+        } else if self.starts(":-") || self.starts(":=") {
+            self.i += 2;
+            ParamOp::Default
+        } else if matches!(self.peek(), Some(b'-' | b'=')) {
+            self.i += 1;
+            ParamOp::Default
+        } else if self.starts("##") || self.starts("%%") {
+            let op = if self.peek() == Some(b'#') {
+                ParamOp::StripPrefix
+            } else {
+                ParamOp::StripSuffix
+            };
+            self.i += 2;
+            op
+        } else if self.peek() == Some(b'#') {
+            self.i += 1;
+            ParamOp::StripPrefix
+        } else if self.peek() == Some(b'%') {
+            self.i += 1;
+            ParamOp::StripSuffix
+        } else {
+            ParamOp::Other
+        };
+        // The operand: a word up to the matching `}` (quotes and expansions allowed).
+        let mut arg = Word::default();
+        let mut lit = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.err("unterminated `${`")),
+                Some(b'}') => {
+                    self.i += 1;
+                    break;
+                }
+                Some(b'\'') => {
+                    self.i += 1;
+                    let end = self
+                        .s
+                        .get(self.i..)
+                        .and_then(|r| r.iter().position(|&c| c == b'\''))
+                        .ok_or_else(|| self.err("unterminated single quote"))?;
+                    flush(&mut arg, &mut lit);
+                    push_lit(
+                        &mut arg,
+                        self.src.get(self.i..self.i + end).unwrap_or(""),
+                        true,
+                    );
+                    self.i += end + 1;
+                }
+                Some(b'"') => {
+                    self.i += 1;
+                    flush(&mut arg, &mut lit);
+                    self.dquoted_body(&mut arg, Some(b'"'))?;
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    if self.peek().is_some() {
+                        let c = self.take_char();
+                        lit.push_str(&c);
+                    }
+                }
+                Some(b'$') => {
+                    flush(&mut arg, &mut lit);
+                    self.dollar(&mut arg)?;
+                }
+                Some(b'`') => {
+                    flush(&mut arg, &mut lit);
+                    self.backtick(&mut arg)?;
+                }
+                Some(_) => {
+                    let c = self.take_char();
+                    lit.push_str(&c);
+                }
+            }
+        }
+        flush(&mut arg, &mut lit);
+        w.parts.push(if prefix_op {
+            Part::Unknown
+        } else {
+            Part::Param {
+                name,
+                op,
+                arg: Some(Box::new(arg)),
+            }
+        });
+        Ok(())
+    }
+
+    /// `$'...'` after the opening quote: the decoded text, and whether a numeric escape
+    /// (`\x`, `\u`, octal, `\c`) produced any of it.
+    fn ansi_c(&mut self) -> Result<(String, bool), ParseError> {
+        let mut out = String::new();
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut escaped = false;
+        let flush_bytes = |bytes: &mut Vec<u8>, out: &mut String| {
+            if !bytes.is_empty() {
+                out.push_str(&String::from_utf8_lossy(bytes));
+                bytes.clear();
+            }
+        };
+        loop {
+            let Some(b) = self.peek() else {
+                return Err(self.err("unterminated $'...'"));
+            };
+            self.i += 1;
+            match b {
+                b'\'' => break,
+                b'\\' => {
+                    let Some(e) = self.peek() else {
+                        return Err(self.err("unterminated $'...'"));
+                    };
+                    self.i += 1;
+                    let simple = match e {
+                        b'n' => Some(b'\n'),
+                        b't' => Some(b'\t'),
+                        b'r' => Some(b'\r'),
+                        b'a' => Some(7),
+                        b'b' => Some(8),
+                        b'e' | b'E' => Some(27),
+                        b'f' => Some(12),
+                        b'v' => Some(11),
+                        b'\\' | b'\'' | b'"' | b'?' => Some(e),
+                        _ => None,
+                    };
+                    if let Some(c) = simple {
+                        bytes.push(c);
+                        continue;
+                    }
+                    escaped = true;
+                    match e {
+                        b'x' => {
+                            let v = self.hex_digits(2);
+                            bytes.push(v.unwrap_or(0) as u8);
+                        }
+                        b'u' | b'U' => {
+                            let n = if e == b'u' { 4 } else { 8 };
+                            let v = self.hex_digits(n).unwrap_or(0xfffd);
+                            flush_bytes(&mut bytes, &mut out);
+                            out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                        }
+                        b'0'..=b'7' => {
+                            let mut v = u32::from(e - b'0');
+                            for _ in 0..2 {
+                                match self.peek() {
+                                    Some(d @ b'0'..=b'7') => {
+                                        v = v * 8 + u32::from(d - b'0');
+                                        self.i += 1;
+                                    }
+                                    _ => break,
+                                }
+                            }
+                            bytes.push((v & 0xff) as u8);
+                        }
+                        b'c' => {
+                            if let Some(c) = self.peek() {
+                                self.i += 1;
+                                bytes.push(c & 0x1f);
+                            }
+                        }
+                        other => {
+                            bytes.push(b'\\');
+                            bytes.push(other);
+                        }
+                    }
+                }
+                other => bytes.push(other),
+            }
+        }
+        flush_bytes(&mut bytes, &mut out);
+        Ok((out, escaped))
+    }
+
+    fn hex_digits(&mut self, max: usize) -> Option<u32> {
+        let mut v: u32 = 0;
+        let mut n = 0;
+        while n < max {
+            match self.peek().and_then(|c| char::from(c).to_digit(16)) {
+                Some(d) => {
+                    v = v.wrapping_mul(16).wrapping_add(d);
+                    self.i += 1;
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        (n > 0).then_some(v)
+    }
+}
+
+fn flush(w: &mut Word, lit: &mut String) {
+    if !lit.is_empty() {
+        push_lit(w, lit, false);
+        lit.clear();
+    }
+}
+
+fn flush_q(w: &mut Word, lit: &mut String) {
+    if !lit.is_empty() {
+        push_lit(w, lit, true);
+        lit.clear();
+    }
+}
+
+/// Appends literal text, merging with a preceding literal of the same quoting.
+fn push_lit(w: &mut Word, text: &str, quoted: bool) {
+    if let Some(Part::Lit { text: t, quoted: q }) = w.parts.last_mut() {
+        if *q == quoted {
+            t.push_str(text);
+            return;
+        }
+    }
+    w.parts.push(Part::Lit {
+        text: text.to_owned(),
+        quoted,
+    });
+}
+
+/// `NAME=value` at the start of a word (the name unquoted).
+fn split_assignment(w: &Word) -> Option<(String, Word)> {
+    let Some(Part::Lit {
+        text,
+        quoted: false,
+    }) = w.parts.first()
+    else {
+        return None;
+    };
+    let eq = text.find('=')?;
+    let name = text.get(..eq)?.trim_end_matches('+');
+    let bytes = name.as_bytes();
+    if !bytes.first().is_some_and(|&b| is_name_start(b)) || !bytes.iter().all(|&b| is_name(b)) {
+        return None;
+    }
+    let mut value = Word::default();
+    let rest = text.get(eq + 1..).unwrap_or("");
+    if !rest.is_empty() {
+        push_lit(&mut value, rest, false);
+    }
+    value.parts.extend(w.parts.iter().skip(1).cloned());
+    // `VAR=~/x`: tilde expands after `=` in assignments.
+    if let Some(Part::Lit {
+        text,
+        quoted: false,
+    }) = value.parts.first().cloned()
+    {
+        if let Some(after) = text.strip_prefix('~') {
+            let user_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-'))
+                .unwrap_or(after.len());
+            let user = after.get(..user_len).unwrap_or("");
+            let tail = after.get(user_len..).unwrap_or("");
+            if tail.is_empty() || tail.starts_with('/') {
+                let mut parts = vec![Part::Tilde(user.to_owned())];
+                if !tail.is_empty() {
+                    parts.push(Part::Lit {
+                        text: tail.to_owned(),
+                        quoted: false,
+                    });
+                }
+                parts.extend(value.parts.into_iter().skip(1));
+                value.parts = parts;
+            }
+        }
+    }
+    Some((name.to_owned(), value))
+}
+
+fn unquote_delim(w: &Word) -> String {
+    let mut s = String::new();
+    for p in &w.parts {
+        match p {
+            Part::Lit { text, .. } | Part::Escaped(text) => s.push_str(text),
+            Part::Param { name, .. } => {
+                s.push('$');
+                s.push_str(name);
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+/// Gives the body of a here-document to the last here-document redirect without a body in
+/// `script` (bodies arrive in the order the redirects were written).
+fn attach_heredoc(script: &mut Script, body: Word) {
+    fn visit(cmds: &mut [Command], body: &mut Option<Word>) {
+        for c in cmds {
+            if body.is_none() {
+                return;
+            }
+            match c {
+                Command::Simple(s) => {
+                    for r in &mut s.redirects {
+                        if r.op == RedirOp::HereDoc && r.target.parts.is_empty() {
+                            if let Some(b) = body.take() {
+                                r.target = b;
+                            }
+                            return;
+                        }
+                    }
+                }
+                Command::Group {
+                    body: inner,
+                    redirects,
+                    ..
+                } => {
+                    for r in redirects.iter_mut() {
+                        if r.op == RedirOp::HereDoc && r.target.parts.is_empty() {
+                            if let Some(b) = body.take() {
+                                r.target = b;
+                            }
+                            return;
+                        }
+                    }
+                    for item in &mut inner.items {
+                        visit(&mut item.pipeline, body);
+                    }
+                }
+                Command::For { body: inner, .. } | Command::Function { body: inner, .. } => {
+                    for item in &mut inner.items {
+                        visit(&mut item.pipeline, body);
+                    }
+                }
+            }
+        }
+    }
+    let mut body = Some(body);
+    for item in &mut script.items {
+        visit(&mut item.pipeline, &mut body);
+    }
+}

@@ -1,0 +1,182 @@
+//! The tool table and the command table: which tool argument and which shell command means
+//! what. Both are data, written in `rules/tools/*.yaml` and `rules/commands/*.yaml`, compiled
+//! into the bundle's metadata; users add their own tools and commands the same way.
+
+use crate::model::Action;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Both tables as the bundle stores them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Tables {
+    pub tools: Vec<ToolSpec>,
+    pub commands: Vec<CommandSpec>,
+    /// Argument keys (canonical) that unknown tools are read by.
+    pub shape: ShapeSpec,
+}
+
+/// One tool (several names may share it).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// Lower-case names.
+    pub names: Vec<String>,
+    pub args: Vec<ArgSpec>,
+    /// The operation of a call that names no path (e.g. a web search is network).
+    pub action: Option<Action>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgSpec {
+    /// Canonical key: lower-case, without `_` and `-`.
+    pub key: String,
+    pub role: ArgRole,
+}
+
+/// What a tool argument is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArgRole {
+    /// A path (or array of paths) the tool acts on this way.
+    Path(Action),
+    /// The source of a move (deleted there) or copy (read there).
+    From(Action),
+    /// The destination of a move or copy (written there).
+    To(Action),
+    /// A directory that `Glob` arguments are relative to; itself read.
+    Dir,
+    /// A glob pattern, relative to the `Dir` argument or the working directory; read.
+    Glob,
+    /// Text the tool writes.
+    Content,
+    /// A shell script.
+    Shell,
+    /// An argv array (a string is taken as a script).
+    Argv,
+    /// An `apply_patch` body.
+    Patch,
+    /// A URL fetched (a `file:` URL is a read).
+    Url,
+    /// Free text sent to the network (a search query).
+    Query,
+}
+
+/// Key lists for tools the table does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ShapeSpec {
+    pub path: Vec<String>,
+    pub url: Vec<String>,
+    pub command: Vec<String>,
+    pub content: Vec<String>,
+}
+
+/// One shell command (several names may share it).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CommandSpec {
+    /// Lower-case names.
+    pub names: Vec<String>,
+    pub kind: CmdKind,
+    /// Positional arguments that are not paths (a mode, a pattern, a duration).
+    pub skip: u8,
+    pub flags: Vec<FlagSpec>,
+    /// Whether directory arguments are read recursively (`tar`, `zip -r`, `scp -r`).
+    pub recursive: bool,
+    /// The first argument may be a flag cluster without a dash (`tar czf out.tgz dir`).
+    pub bundled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CmdKind {
+    /// Positional arguments are paths acted on this way.
+    Files(Action),
+    /// Sources read, the last argument written.
+    Copy,
+    /// Sources moved away (deleted), the last argument written.
+    Move,
+    /// Positional arguments are URLs, hosts, `host:path` remotes or local files sent.
+    Network,
+    /// The first positional argument is a host; the rest runs there.
+    Remote,
+    /// The first non-flag argument (after `skip`) is the real command.
+    Wrapper,
+    /// `sh`, `bash`: `-c SCRIPT`, a script file, or a script on standard input.
+    Shell,
+    /// `python -c`, `node -e`: code in a flag, a script file, or standard input.
+    Interpreter,
+    /// `eval`: the arguments joined are a script.
+    Eval,
+    /// `xargs`: runs a command with arguments from standard input.
+    Xargs,
+    /// `find`: paths, then an expression that may `-exec` or `-delete`.
+    Find,
+    /// `cd`, `pushd`: later relative paths resolve there.
+    Cd,
+    /// `source`, `.`: reads and runs a file.
+    Source,
+    /// `export`, `declare`, `local`: `NAME=value` arguments are assignments.
+    Assign,
+    /// `echo`, `printf`: their output is their arguments.
+    Echo,
+    /// Arguments are not files (unless they look like paths).
+    #[default]
+    Plain,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagSpec {
+    /// `-o`, `--output`, or `if=` (a `key=` operand as `dd` takes).
+    pub flag: String,
+    pub role: FlagRole,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlagRole {
+    /// Takes a value that is not a file.
+    Value,
+    /// Takes a path acted on this way.
+    Path(Action),
+    /// Takes a value that names a file when it starts with `@` (`curl -d @file`).
+    AtPath(Action),
+    /// Takes code (`python -c`, `node -e`, `sh -c`).
+    Code,
+    /// Supplies the pattern, so no positional argument is skipped (`grep -e`).
+    Pattern,
+    /// Changes what positional arguments undergo (`sed -i` writes).
+    Mode(Action),
+    /// Makes the command a decoder (`base64 -d`, `xxd -r`).
+    Decode,
+    /// Makes directory arguments recursive (`cp -r`).
+    Recursive,
+}
+
+/// Lookup indexes built at load; a name defined twice means its later entry (user files
+/// come after the built-in ones).
+#[derive(Debug, Default)]
+pub struct TableIndex {
+    pub tools: HashMap<String, u32>,
+    pub commands: HashMap<String, u32>,
+}
+
+impl Tables {
+    pub fn index(&self) -> TableIndex {
+        let mut idx = TableIndex::default();
+        for (i, t) in self.tools.iter().enumerate() {
+            for n in &t.names {
+                idx.tools.insert(n.clone(), i as u32);
+            }
+        }
+        for (i, c) in self.commands.iter().enumerate() {
+            for n in &c.names {
+                idx.commands.insert(n.clone(), i as u32);
+            }
+        }
+        idx
+    }
+}
+
+/// Canonical argument key: lower-case, without `_` and `-` (`file_path`, `filePath` ->
+/// `filepath`).
+pub fn canon_key(key: &str) -> String {
+    key.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
