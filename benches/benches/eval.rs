@@ -6,7 +6,6 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use crust_benches::{builtin_bundle_file, builtin_globset, builtin_patterns, fail, CWD, HOME};
 use crust_runtime::{Bundle, Field, ToolCall};
 use std::hint::black_box;
-use std::time::Duration;
 
 const PATHS: &[&str] = &[
     "/home/user/project/src/main.rs",
@@ -148,12 +147,5 @@ fn decisions(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(40)
-        .warm_up_time(Duration::from_millis(700))
-        .measurement_time(Duration::from_secs(2))
-}
-
-criterion_group! { name = benches; config = config(); targets = paths, commands, decisions }
+criterion_group! { name = benches; config = crust_benches::criterion_config(); targets = paths, commands, decisions }
 criterion_main!(benches);

@@ -5,7 +5,6 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use crust_benches::builtin_bundle_file;
 use crust_runtime::Bundle;
 use std::hint::black_box;
-use std::time::Duration;
 
 fn load(c: &mut Criterion) {
     let path = builtin_bundle_file();
@@ -34,12 +33,5 @@ fn load(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(40)
-        .warm_up_time(Duration::from_millis(700))
-        .measurement_time(Duration::from_secs(2))
-}
-
-criterion_group! { name = benches; config = config(); targets = load }
+criterion_group! { name = benches; config = crust_benches::criterion_config(); targets = load }
 criterion_main!(benches);

@@ -7,6 +7,14 @@ use crust_compiler::lower::pattern::anchor_path_glob;
 use std::path::PathBuf;
 
 pub const HOME: &str = "/home/user";
+
+/// The measurement settings every benchmark uses.
+pub fn criterion_config() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .sample_size(40)
+        .warm_up_time(std::time::Duration::from_millis(700))
+        .measurement_time(std::time::Duration::from_secs(2))
+}
 pub const CWD: &str = "/home/user/project";
 
 /// Compiles the built-in policy and writes it to a temporary bundle file.

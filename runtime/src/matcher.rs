@@ -424,25 +424,19 @@ fn glob_on<A: Automaton>(
     els: &[GlobEl],
     out: &mut Vec<Vec<u32>>,
 ) -> Result<(), GaveUp> {
-    // One representative byte per equivalence class: any byte, any but `/`, any but `/` and `.`.
-    let reps = |excluded: &[u8]| {
-        let mut seen = [false; 256];
-        let mut out = Vec::new();
-        for b in 0..=255u8 {
-            let c = usize::from(classes.get(b));
-            if !excluded.contains(&b) && !seen.get(c).copied().unwrap_or(true) {
-                if let Some(s) = seen.get_mut(c) {
-                    *s = true;
-                }
-                out.push(b);
+    // One representative byte per equivalence class, plus `.` and `/` themselves: the
+    // wildcards' rules single those two out, and a representative may be another byte.
+    let mut seen = [false; 256];
+    let mut reps = vec![b'.', b'/'];
+    for b in 0..=255u8 {
+        let c = usize::from(classes.get(b));
+        if let Some(s) = seen.get_mut(c).filter(|s| !**s) {
+            *s = true;
+            if b != b'.' && b != b'/' {
+                reps.push(b);
             }
         }
-        out
-    };
-    let reps_all = reps(&[]);
-    let reps_seg = reps(b"/");
-    let reps_nodot = reps(b"/.");
-    let reps_no_dot_only = reps(b".");
+    }
     let search = g.scan == Scan::Search;
     let anchored = if search { Anchored::No } else { Anchored::Yes };
     let mut set = vec![start_state(dfa, anchored)?];
@@ -468,7 +462,7 @@ fn glob_on<A: Automaton>(
     } else {
         els
     };
-    let emit_set = |s: StateID, out: &mut Vec<Vec<u32>>| {
+    let mut report = |s: StateID| {
         let mut ids = Vec::new();
         emit(dfa, s, g, &mut ids);
         if !ids.is_empty() && !out.contains(&ids) {
@@ -501,142 +495,102 @@ fn glob_on<A: Automaton>(
                     }
                 }
             }
-            GlobEl::Seg | GlobEl::Any | GlobEl::SegNoDot => {
-                let reps = if *el == GlobEl::Any {
-                    &reps_all
-                } else {
-                    &reps_seg
-                };
-                // The closure starts from every state for `*`; at the start of a name, only
-                // from the states after a first byte that is not a dot (the empty match is
-                // added after the closure).
-                if *el == GlobEl::SegNoDot {
-                    for &s in &set {
-                        for &b in &reps_nodot {
-                            let t = dfa.next_state(s, b);
-                            if search && dfa.is_match_state(t) {
-                                emit_set(t, out);
-                            }
-                            push(t, &mut next)?;
-                        }
-                    }
-                } else {
-                    for &s in &set {
-                        push(s, &mut next)?;
-                    }
-                }
-                let mut k = 0;
-                while let Some(&s) = next.get(k) {
-                    k += 1;
-                    budget = budget.checked_sub(1).ok_or(GaveUp)?;
-                    for &b in reps {
-                        let t = dfa.next_state(s, b);
-                        if search && dfa.is_match_state(t) {
-                            emit_set(t, out);
-                        }
-                        push(t, &mut next)?;
-                    }
-                }
-                if *el == GlobEl::SegNoDot {
-                    for &s in &set {
-                        push(s, &mut next)?;
-                    }
-                }
-            }
-            GlobEl::AnyVisible => {
-                // (state, just after a `/`): a name may not start with a dot.
-                let mut pairs: Vec<(StateID, bool)> = set.iter().map(|&s| (s, true)).collect();
-                let mut seen: std::collections::HashSet<(StateID, bool)> =
-                    pairs.iter().copied().collect();
-                let mut k = 0;
-                while let Some(&(s, after_slash)) = pairs.get(k) {
-                    k += 1;
-                    budget = budget.checked_sub(1).ok_or(GaveUp)?;
-                    let bytes = if after_slash {
-                        &reps_no_dot_only
-                    } else {
-                        &reps_all
-                    };
-                    for &b in bytes.iter().chain(std::iter::once(&b'/')) {
-                        let t = dfa.next_state(s, b);
-                        if dfa.is_quit_state(t) {
-                            return Err(GaveUp);
-                        }
-                        if dfa.is_dead_state(t) {
-                            continue;
-                        }
-                        if search && dfa.is_match_state(t) {
-                            emit_set(t, out);
-                        }
-                        let p = (t, b == b'/');
-                        if seen.insert(p) {
-                            pairs.push(p);
-                        }
-                    }
-                }
+            // Each wildcard is a closure over (state, flag) pairs, the flag holding the one
+            // fact its rule needs about the bytes read so far; `keep` picks the end pairs.
+            GlobEl::Seg => {
+                let pairs = closure(
+                    dfa,
+                    &set,
+                    0,
+                    &reps,
+                    &mut budget,
+                    search,
+                    &mut report,
+                    |_, b| (b != b'/').then_some(0),
+                )?;
                 for (s, _) in pairs {
                     push(s, &mut next)?;
                 }
             }
-            GlobEl::AnyVisibleRev { before_slash } => {
-                // (state, last byte was a dot).
-                let mut pairs: Vec<(StateID, bool)> = set.iter().map(|&s| (s, false)).collect();
-                let mut seen: std::collections::HashSet<(StateID, bool)> =
-                    pairs.iter().copied().collect();
-                let mut k = 0;
-                while let Some(&(s, last_dot)) = pairs.get(k) {
-                    k += 1;
-                    budget = budget.checked_sub(1).ok_or(GaveUp)?;
-                    for &b in reps_all.iter().chain([b'.', b'/'].iter()) {
-                        if last_dot && b == b'/' {
-                            continue;
-                        }
-                        let t = dfa.next_state(s, b);
-                        if dfa.is_quit_state(t) {
-                            return Err(GaveUp);
-                        }
-                        if dfa.is_dead_state(t) {
-                            continue;
-                        }
-                        let p = (t, b == b'.');
-                        if seen.insert(p) {
-                            pairs.push(p);
-                        }
-                    }
+            GlobEl::Any => {
+                let pairs = closure(
+                    dfa,
+                    &set,
+                    0,
+                    &reps,
+                    &mut budget,
+                    search,
+                    &mut report,
+                    |_, _| Some(0),
+                )?;
+                for (s, _) in pairs {
+                    push(s, &mut next)?;
                 }
-                for (s, last_dot) in pairs {
-                    if !(before_slash && last_dot) {
+            }
+            // Flag: 1 once a byte was read. The first byte is not a dot.
+            GlobEl::SegNoDot => {
+                let pairs = closure(
+                    dfa,
+                    &set,
+                    0,
+                    &reps,
+                    &mut budget,
+                    search,
+                    &mut report,
+                    |f, b| (b != b'/' && (f == 1 || b != b'.')).then_some(1),
+                )?;
+                for (s, _) in pairs {
+                    push(s, &mut next)?;
+                }
+            }
+            // Flag: 0 nothing read, 1 last byte not a dot, 2 last byte a dot.
+            GlobEl::SegNoDotRev { after_dot } => {
+                let pairs = closure(
+                    dfa,
+                    &set,
+                    0,
+                    &reps,
+                    &mut budget,
+                    search,
+                    &mut report,
+                    |_, b| (b != b'/').then_some(if b == b'.' { 2 } else { 1 }),
+                )?;
+                for (s, f) in pairs {
+                    if f == 1 || (f == 0 && !after_dot) {
                         push(s, &mut next)?;
                     }
                 }
             }
-            GlobEl::SegNoDotRev { after_dot } => {
-                // Every state a run of name bytes reaches (the run may be empty), then a last
-                // byte that is not a dot.
-                let mut closure: Vec<StateID> = set.clone();
-                let mut inside: std::collections::HashSet<StateID> = set.iter().copied().collect();
-                let mut k = 0;
-                while let Some(&s) = closure.get(k) {
-                    k += 1;
-                    budget = budget.checked_sub(1).ok_or(GaveUp)?;
-                    for &b in &reps_seg {
-                        let t = dfa.next_state(s, b);
-                        if dfa.is_quit_state(t) {
-                            return Err(GaveUp);
-                        }
-                        if !dfa.is_dead_state(t) && inside.insert(t) {
-                            closure.push(t);
-                        }
-                    }
+            // Flag: 1 right after a `/` (where a name starts, and may not start with a dot).
+            GlobEl::AnyVisible => {
+                let pairs = closure(
+                    dfa,
+                    &set,
+                    1,
+                    &reps,
+                    &mut budget,
+                    search,
+                    &mut report,
+                    |f, b| (f == 0 || b != b'.').then_some(u8::from(b == b'/')),
+                )?;
+                for (s, _) in pairs {
+                    push(s, &mut next)?;
                 }
-                for &s in &closure {
-                    for &b in &reps_nodot {
-                        let t = dfa.next_state(s, b);
-                        push(t, &mut next)?;
-                    }
-                }
-                if !after_dot {
-                    for &s in &set {
+            }
+            // Flag: 1 when the last byte was a dot (a dot may not be read right before a `/`).
+            GlobEl::AnyVisibleRev { before_slash } => {
+                let pairs = closure(
+                    dfa,
+                    &set,
+                    0,
+                    &reps,
+                    &mut budget,
+                    search,
+                    &mut report,
+                    |f, b| (f == 0 || b != b'/').then_some(u8::from(b == b'.')),
+                )?;
+                for (s, f) in pairs {
+                    if !(before_slash && f == 1) {
                         push(s, &mut next)?;
                     }
                 }
@@ -645,7 +599,7 @@ fn glob_on<A: Automaton>(
         if search {
             for &s in &next {
                 if dfa.is_match_state(s) {
-                    emit_set(s, out);
+                    report(s);
                 }
             }
         }
@@ -658,8 +612,48 @@ fn glob_on<A: Automaton>(
     for s in set {
         let e = dfa.next_eoi_state(s);
         if dfa.is_match_state(e) {
-            emit_set(e, out);
+            report(e);
         }
     }
     Ok(())
+}
+
+/// Every (state, flag) pair reachable from `start` (with flag `flag0`) by reading any number of
+/// `reps` bytes, where `step(flag, byte)` says whether the byte may be read and the flag after
+/// it. In search groups, match states met on the way are reported through `emit`.
+#[allow(clippy::too_many_arguments)]
+fn closure<A: Automaton>(
+    dfa: &A,
+    start: &[StateID],
+    flag0: u8,
+    reps: &[u8],
+    budget: &mut usize,
+    search: bool,
+    emit: &mut impl FnMut(StateID),
+    step: impl Fn(u8, u8) -> Option<u8>,
+) -> Result<Vec<(StateID, u8)>, GaveUp> {
+    let mut pairs: Vec<(StateID, u8)> = start.iter().map(|&s| (s, flag0)).collect();
+    let mut seen: std::collections::HashSet<(StateID, u8)> = pairs.iter().copied().collect();
+    let mut k = 0;
+    while let Some(&(s, f)) = pairs.get(k) {
+        k += 1;
+        *budget = budget.checked_sub(1).ok_or(GaveUp)?;
+        for &b in reps {
+            let Some(nf) = step(f, b) else { continue };
+            let t = dfa.next_state(s, b);
+            if dfa.is_quit_state(t) {
+                return Err(GaveUp);
+            }
+            if dfa.is_dead_state(t) {
+                continue;
+            }
+            if search && dfa.is_match_state(t) {
+                emit(t);
+            }
+            if seen.insert((t, nf)) {
+                pairs.push((t, nf));
+            }
+        }
+    }
+    Ok(pairs)
 }

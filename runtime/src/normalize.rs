@@ -299,14 +299,22 @@ fn quad(v: u32) -> String {
 /// ripgrep do not).
 pub const UNKNOWN: char = '\u{E000}';
 
-/// A written glob outside the project (or in the home directory itself) may reach anything:
-/// its `**` enters hidden directories too. Inside the project it keeps the shell's meaning.
+/// Whether a normalized path lies in the project: the working directory or below it, when
+/// that directory is neither `/` nor the home directory or one of its ancestors. Recursive
+/// reach inside the project is ordinary work (`rm -rf target/`); anywhere else it may reach
+/// what is protected.
+pub fn within_project(path: &str, cwd: &str, home: &str) -> bool {
+    let under = |p: &str, dir: &str| {
+        p == dir
+            || (p.starts_with(dir) && (dir == "/" || p.as_bytes().get(dir.len()) == Some(&b'/')))
+    };
+    cwd != "/" && !under(home, cwd) && under(path, cwd)
+}
+
+/// A written glob outside the project may reach anything: its `**` enters hidden directories
+/// too. Inside the project it keeps the shell's meaning.
 pub fn deepen_glob(glob: &str, cwd: &str, home: &str) -> String {
-    let cwd_is_special = home.starts_with(cwd) || cwd == "/";
-    let inside = glob.len() > cwd.len()
-        && glob.starts_with(cwd)
-        && glob.as_bytes().get(cwd.len()) == Some(&b'/');
-    if inside && !cwd_is_special {
+    if within_project(glob, cwd, home) {
         glob.to_owned()
     } else {
         glob.replace("**", &UNKNOWN.to_string())
@@ -395,6 +403,19 @@ mod tests {
             Some("fd00:ec2::254")
         );
         assert_eq!(host_of("README"), None);
+    }
+
+    #[test]
+    fn project_is_the_cwd_unless_it_holds_home() {
+        let p = "/home/u/project";
+        assert!(within_project("/home/u/project", p, "/home/u"));
+        assert!(within_project("/home/u/project/target", p, "/home/u"));
+        assert!(!within_project("/home/u/project2/x", p, "/home/u"));
+        assert!(!within_project("/home/u/.ssh", p, "/home/u"));
+        assert!(!within_project("/home/u/x", "/home/u", "/home/u"));
+        assert!(!within_project("/home/u/x", "/home", "/home/u"));
+        assert!(!within_project("/srv/x", "/", "/home/u"));
+        assert!(within_project("/home/user2/x", "/home/user2", "/home/user"));
     }
 
     #[test]

@@ -123,6 +123,16 @@ fn list<'n>(v: &'n Node, what: &str, diags: &mut Diagnostics) -> Vec<&'n Node> {
     }
 }
 
+fn boolean(v: &Node, key: &str, diags: &mut Diagnostics) -> bool {
+    v.as_bool().unwrap_or_else(|| {
+        diags.push(Diagnostic::error(
+            v.span,
+            format!("`{key}` must be true or false"),
+        ));
+        false
+    })
+}
+
 fn names(v: &Node, diags: &mut Diagnostics) -> Vec<String> {
     let mut out = Vec::new();
     for n in list(v, "names", diags) {
@@ -267,20 +277,8 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                     Some(n) => spec.skip = n,
                     None => diags.push(Diagnostic::error(v.span, "`skip` must be a small number")),
                 },
-                "bundled-flags" => match v.as_bool() {
-                    Some(b) => spec.bundled = b,
-                    None => diags.push(Diagnostic::error(
-                        v.span,
-                        "`bundled-flags` must be true or false",
-                    )),
-                },
-                "recursive" => match v.as_bool() {
-                    Some(b) => spec.recursive = b,
-                    None => diags.push(Diagnostic::error(
-                        v.span,
-                        "`recursive` must be true or false",
-                    )),
-                },
+                "bundled-flags" => spec.bundled = boolean(v, "bundled-flags", diags),
+                "recursive" => spec.recursive = boolean(v, "recursive", diags),
                 "flags" => {
                     let Kind::Map(flags) = &v.kind else {
                         diags.push(Diagnostic::error(v.span, "`flags` must map flags to roles"));

@@ -4,7 +4,7 @@
 //! wildcards, and structural findings (a fork bomb, decoded text fed to a shell) become
 //! signals that rules match. Work is bounded by a budget linear in the input's size.
 
-use super::parse::{self, Command, Join, ParamOp, Part, RedirOp, Script, Simple, Word};
+use super::parse::{self, Command, ParamOp, Part, RedirOp, Script, Simple, Word};
 use crate::model::{Action, Operation};
 use crate::normalize::{self, PathContext};
 use crate::tables::{CmdKind, CommandSpec, FlagRole, TableIndex, Tables};
@@ -24,7 +24,6 @@ pub mod signal {
     pub const DECODE_TO_SHELL: &str = "decode-to-shell";
     pub const ESCAPED_COMMAND: &str = "escaped-command-name";
     pub const GLOB_COMMAND: &str = "glob-command-name";
-    pub const DYNAMIC_COMMAND: &str = "dynamic-command-name";
 }
 
 /// One possible value of a word.
@@ -191,8 +190,7 @@ impl<'a> Analyzer<'a> {
     fn script(&mut self, s: &Script) -> R<Flow> {
         let mut last = Flow::default();
         for item in &s.items {
-            let _ = item.join == Join::Cond;
-            last = self.pipeline(&item.pipeline)?;
+            last = self.pipeline(item)?;
         }
         Ok(last)
     }
@@ -245,7 +243,6 @@ impl<'a> Analyzer<'a> {
             Command::Function { name, body } => {
                 self.funcs.push(name.clone());
                 if calls_itself(name, body) {
-                    self.exec.contents.push(String::new());
                     self.signal(signal::FORK_BOMB);
                 }
                 self.script(body)?;
@@ -551,9 +548,6 @@ impl<'a> Analyzer<'a> {
             if v0.decoded {
                 self.signal(signal::DECODE_TO_SHELL);
             }
-            if v0.literal {
-                self.signal(signal::DYNAMIC_COMMAND);
-            }
         } else if v0.glob {
             self.signal(signal::GLOB_COMMAND);
         }
@@ -622,7 +616,6 @@ impl<'a> Analyzer<'a> {
                     p.positional.len().saturating_sub(1)
                 };
                 let (srcs, dst) = p.positional.split_at(split.min(p.positional.len()));
-                let before = self.ops.len();
                 for a in srcs {
                     self.arg_path(src_action, a, p.recursive)?;
                     self.arg_path(whole, a, false)?;
@@ -631,7 +624,6 @@ impl<'a> Analyzer<'a> {
                     self.arg_path(Action::Write, a, false)?;
                     self.arg_path(whole, a, false)?;
                 }
-                let _ = before;
             }
             CmdKind::Network | CmdKind::Remote => {
                 self.flag_paths(&p)?;
@@ -672,20 +664,7 @@ impl<'a> Analyzer<'a> {
                 if let Some(code) = &p.code {
                     self.code(shell, code)?;
                 } else if let Some(script) = p.positional.first().filter(|a| a.text() != "-") {
-                    // A script file: read and run. Process substitution carries its text.
-                    for v in &script.alts {
-                        if v.decoded {
-                            self.signal(signal::DECODE_TO_SHELL);
-                        }
-                        if let Some(t) = v.text.strip_prefix("<(").and_then(|t| t.strip_suffix(')'))
-                        {
-                            let t = t.to_owned();
-                            self.code_text(shell, &t)?;
-                        } else {
-                            self.path(Action::Read, v)?;
-                            self.path(Action::Execute, v)?;
-                        }
-                    }
+                    self.script_file(shell, script)?;
                 } else {
                     // The script arrives on standard input.
                     if stdin.decoded {
@@ -707,20 +686,8 @@ impl<'a> Analyzer<'a> {
                 }
             }
             CmdKind::Source => {
-                if let Some(a) = p.positional.first().cloned() {
-                    for v in &a.alts {
-                        if v.decoded {
-                            self.signal(signal::DECODE_TO_SHELL);
-                        }
-                        if let Some(t) = v.text.strip_prefix("<(").and_then(|t| t.strip_suffix(')'))
-                        {
-                            let t = t.to_owned();
-                            self.script_text(&t)?;
-                        } else {
-                            self.path(Action::Read, v)?;
-                            self.path(Action::Execute, v)?;
-                        }
-                    }
+                if let Some(script) = p.positional.first() {
+                    self.script_file(true, script)?;
                 }
             }
             CmdKind::Xargs => {
@@ -873,6 +840,23 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
+    /// A script named as an argument (`bash x.sh`, `source x`): read and run; a process
+    /// substitution (`<(...)`) carries its known text, which is analysed instead.
+    fn script_file(&mut self, shell: bool, script: &Arg) -> R<()> {
+        for v in &script.alts {
+            if v.decoded {
+                self.signal(signal::DECODE_TO_SHELL);
+            }
+            if let Some(t) = v.text.strip_prefix("<(").and_then(|t| t.strip_suffix(')')) {
+                self.code_text(shell, t)?;
+            } else {
+                self.path(Action::Read, v)?;
+                self.path(Action::Execute, v)?;
+            }
+        }
+        Ok(())
+    }
+
     fn code_text(&mut self, shell: bool, text: &str) -> R<()> {
         if shell {
             self.script_text(text)?;
@@ -1011,15 +995,10 @@ impl<'a> Analyzer<'a> {
     /// target/`); elsewhere, the subtree is judged too (`tar czf x ~/.ssh`).
     fn subtree_matters(&self, raw: &str) -> R<bool> {
         let cwd = self.cwds.first().map_or("/", String::as_str);
-        let cwd_is_special = self.home.starts_with(cwd) || cwd == "/";
-        for p in self.resolve(raw)? {
-            let inside =
-                p == cwd || (p.starts_with(cwd) && p.as_bytes().get(cwd.len()) == Some(&b'/'));
-            if !inside || cwd_is_special {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(self
+            .resolve(raw)?
+            .iter()
+            .any(|p| !normalize::within_project(p, cwd, self.home)))
     }
 
     /// Absolute forms of a path against every candidate working directory.
@@ -1242,9 +1221,6 @@ impl Parsed {
                 (other, _) => apply_switch(&mut p, other),
             }
         }
-        if pattern_given {
-            // `grep -e PAT FILE`: the first positional is a file after all.
-        }
         p
     }
 }
@@ -1314,7 +1290,7 @@ fn calls_itself(name: &str, body: &Script) -> bool {
         let mut n = 0;
         for item in &s.items {
             let mut here = 0;
-            for c in &item.pipeline {
+            for c in item {
                 match c {
                     Command::Simple(sc) => {
                         if sc.words.first().and_then(Word::literal).as_deref() == Some(name) {
@@ -1328,7 +1304,7 @@ fn calls_itself(name: &str, body: &Script) -> bool {
                     }
                 }
             }
-            if here > 0 && item.pipeline.len() > 1 {
+            if here > 0 && item.len() > 1 {
                 *piped = true;
             }
             n += here;

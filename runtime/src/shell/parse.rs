@@ -25,23 +25,13 @@ impl fmt::Display for ParseError {
 /// A list of commands in the order they appear.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Script {
-    pub items: Vec<Item>,
+    /// Pipelines, whether joined by `;`, `&`, `&&` or `||`: the analysis assumes every one
+    /// may run.
+    pub items: Vec<Pipeline>,
 }
 
-/// How an item is joined to the one before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Join {
-    /// `;`, newline, `&`, or the start.
-    Seq,
-    /// `&&` or `||`: it may or may not run.
-    Cond,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Item {
-    pub join: Join,
-    pub pipeline: Vec<Command>,
-}
+/// Commands joined by `|`.
+pub type Pipeline = Vec<Command>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -320,56 +310,62 @@ impl<'a> Parser<'a> {
 
     fn list(&mut self, stop: Stop) -> Result<Script, ParseError> {
         let mut script = Script::default();
-        let mut join = Join::Seq;
         loop {
             self.skip_blank();
-            let Some(b) = self.peek() else {
-                return if stop == Stop::Eof {
-                    Ok(script)
-                } else {
-                    Err(self.err("unexpected end of input: missing `)`"))
-                };
-            };
-            match b {
-                b'\n' => {
-                    self.newline(&mut script)?;
-                    join = Join::Seq;
-                    continue;
-                }
-                b';' => {
-                    // `;;`, `;&`, `;;&` end a case branch: treat as separators.
-                    self.i += 1;
-                    while matches!(self.peek(), Some(b';' | b'&')) {
-                        self.i += 1;
-                    }
-                    join = Join::Seq;
-                    continue;
-                }
-                b')' if stop == Stop::Paren => {
+            if self.separator(&mut script)? {
+                continue;
+            }
+            match self.peek() {
+                None if stop == Stop::Eof => return Ok(script),
+                None => return Err(self.err("unexpected end of input: missing `)`")),
+                Some(b')') if stop == Stop::Paren => {
                     self.i += 1;
                     return Ok(script);
                 }
-                b')' => return Err(self.err("unexpected `)`")),
-                b'&' | b'|' => return Err(self.err("unexpected operator")),
+                Some(b')') => return Err(self.err("unexpected `)`")),
+                Some(b'&' | b'|') => return Err(self.err("unexpected operator")),
                 _ => {}
             }
-            let pipeline = self.pipeline(stop)?;
-            if !pipeline.is_empty() {
-                script.items.push(Item { join, pipeline });
+            self.statement(stop, &mut script)?;
+        }
+    }
+
+    /// A newline (with the here-document bodies it releases) or a run of `;` (`;;`, `;&` and
+    /// `;;&` end case branches): consumed, `true`.
+    fn separator(&mut self, script: &mut Script) -> Result<bool, ParseError> {
+        match self.peek() {
+            Some(b'\n') => {
+                self.newline(script)?;
+                Ok(true)
             }
-            self.skip_blank();
-            join = match (self.peek(), self.peek_at(1)) {
-                (Some(b'&'), Some(b'&')) | (Some(b'|'), Some(b'|')) => {
-                    self.i += 2;
-                    self.skip_newlines(&mut script)?;
-                    Join::Cond
-                }
-                (Some(b'&'), _) => {
+            Some(b';') => {
+                self.i += 1;
+                while matches!(self.peek(), Some(b';' | b'&')) {
                     self.i += 1;
-                    Join::Seq
                 }
-                _ => Join::Seq,
-            };
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// One pipeline into `script`, and the `&&`, `||` or `&` that follows it.
+    fn statement(&mut self, stop: Stop, script: &mut Script) -> Result<(), ParseError> {
+        let pipeline = self.pipeline(stop)?;
+        if !pipeline.is_empty() {
+            script.items.push(pipeline);
+        }
+        self.skip_blank();
+        match (self.peek(), self.peek_at(1)) {
+            (Some(b'&'), Some(b'&')) | (Some(b'|'), Some(b'|')) => {
+                self.i += 2;
+                self.skip_newlines(script)
+            }
+            (Some(b'&'), _) => {
+                self.i += 1;
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -399,9 +395,7 @@ impl<'a> Parser<'a> {
             }
             let mut dummy = Script::default();
             self.skip_newlines(&mut dummy)?;
-            if !dummy.items.is_empty() {
-                cmds.extend(dummy.items.into_iter().flat_map(|i| i.pipeline));
-            }
+            cmds.extend(dummy.items.into_iter().flatten());
         }
     }
 
@@ -530,10 +524,7 @@ impl<'a> Parser<'a> {
             let inner = self.until_word("}")?;
             body.items.extend(inner.items);
         } else if let Some(c) = self.command(Stop::Eof)? {
-            body.items.push(Item {
-                join: Join::Seq,
-                pipeline: vec![c],
-            });
+            body.items.push(vec![c]);
         }
         self.depth -= 1;
         Ok(body)
@@ -543,27 +534,13 @@ impl<'a> Parser<'a> {
     fn until_word(&mut self, end: &str) -> Result<Script, ParseError> {
         let mut script = Script::default();
         let mut level = 0usize;
-        let mut join = Join::Seq;
         loop {
             self.skip_blank();
-            let Some(b) = self.peek() else {
+            if self.separator(&mut script)? {
+                continue;
+            }
+            if self.peek().is_none() {
                 return Err(self.err(&format!("unexpected end of input: missing `{end}`")));
-            };
-            match b {
-                b'\n' => {
-                    self.newline(&mut script)?;
-                    join = Join::Seq;
-                    continue;
-                }
-                b';' => {
-                    self.i += 1;
-                    while matches!(self.peek(), Some(b';' | b'&')) {
-                        self.i += 1;
-                    }
-                    join = Join::Seq;
-                    continue;
-                }
-                _ => {}
             }
             let word_end = self.word_end();
             let next = self.src.get(self.i..word_end).unwrap_or("");
@@ -576,22 +553,7 @@ impl<'a> Parser<'a> {
             } else if next == "{" {
                 level += 1;
             }
-            let pipeline = self.pipeline(Stop::Eof)?;
-            if !pipeline.is_empty() {
-                script.items.push(Item { join, pipeline });
-            }
-            self.skip_blank();
-            join = match (self.peek(), self.peek_at(1)) {
-                (Some(b'&'), Some(b'&')) | (Some(b'|'), Some(b'|')) => {
-                    self.i += 2;
-                    Join::Cond
-                }
-                (Some(b'&'), _) => {
-                    self.i += 1;
-                    Join::Seq
-                }
-                _ => Join::Seq,
-            };
+            self.statement(Stop::Eof, &mut script)?;
         }
     }
 
@@ -656,22 +618,19 @@ impl<'a> Parser<'a> {
         self.i += 2;
         let mut body = Script::default();
         // The subject is expanded (substitutions in it run).
-        body.items.push(Item {
-            join: Join::Seq,
-            pipeline: vec![Command::Simple(Simple {
-                assigns: Vec::new(),
-                words: vec![
-                    Word {
-                        parts: vec![Part::Lit {
-                            text: ":".into(),
-                            quoted: false,
-                        }],
-                    },
-                    subject,
-                ],
-                redirects: Vec::new(),
-            })],
-        });
+        body.items.push(vec![Command::Simple(Simple {
+            assigns: Vec::new(),
+            words: vec![
+                Word {
+                    parts: vec![Part::Lit {
+                        text: ":".into(),
+                        quoted: false,
+                    }],
+                },
+                subject,
+            ],
+            redirects: Vec::new(),
+        })]);
         loop {
             self.skip_newlines(&mut body)?;
             if self.src.get(self.i..self.word_end()) == Some("esac") {
@@ -727,17 +686,7 @@ impl<'a> Parser<'a> {
                 if self.src.get(self.i..self.word_end()) == Some("esac") {
                     break;
                 }
-                let pipeline = self.pipeline(Stop::Eof)?;
-                if !pipeline.is_empty() {
-                    body.items.push(Item {
-                        join: Join::Cond,
-                        pipeline,
-                    });
-                }
-                self.skip_blank();
-                if self.starts("&&") || self.starts("||") {
-                    self.i += 2;
-                }
+                self.statement(Stop::Eof, &mut body)?;
             }
         }
     }
@@ -893,19 +842,9 @@ impl<'a> Parser<'a> {
         while let Some(b) = self.peek() {
             match b {
                 b'\'' => {
-                    self.i += 1;
-                    let end = self
-                        .s
-                        .get(self.i..)
-                        .and_then(|r| r.iter().position(|&c| c == b'\''))
-                        .ok_or_else(|| self.err("unterminated single quote"))?;
                     flush(&mut w, &mut lit);
-                    push_lit(
-                        &mut w,
-                        self.src.get(self.i..self.i + end).unwrap_or(""),
-                        true,
-                    );
-                    self.i += end + 1;
+                    let text = self.single_quoted()?;
+                    push_lit(&mut w, text, true);
                 }
                 b'"' => {
                     self.i += 1;
@@ -987,6 +926,18 @@ impl<'a> Parser<'a> {
         }
         flush(&mut w, &mut lit);
         Ok(w)
+    }
+
+    /// `'...'` at the opening quote: its text; advances past the closing quote.
+    fn single_quoted(&mut self) -> Result<&'a str, ParseError> {
+        let start = self.i + 1;
+        let end = self
+            .s
+            .get(start..)
+            .and_then(|r| r.iter().position(|&c| c == b'\''))
+            .ok_or_else(|| self.err("unterminated single quote"))?;
+        self.i = start + end + 1;
+        Ok(self.src.get(start..start + end).unwrap_or(""))
     }
 
     /// The next character (UTF-8 aware) as a string; advances.
@@ -1217,19 +1168,9 @@ impl<'a> Parser<'a> {
                     break;
                 }
                 Some(b'\'') => {
-                    self.i += 1;
-                    let end = self
-                        .s
-                        .get(self.i..)
-                        .and_then(|r| r.iter().position(|&c| c == b'\''))
-                        .ok_or_else(|| self.err("unterminated single quote"))?;
                     flush(&mut arg, &mut lit);
-                    push_lit(
-                        &mut arg,
-                        self.src.get(self.i..self.i + end).unwrap_or(""),
-                        true,
-                    );
-                    self.i += end + 1;
+                    let text = self.single_quoted()?;
+                    push_lit(&mut arg, text, true);
                 }
                 Some(b'"') => {
                     self.i += 1;
@@ -1496,12 +1437,12 @@ fn attach_heredoc(script: &mut Script, body: Word) {
                         }
                     }
                     for item in &mut inner.items {
-                        visit(&mut item.pipeline, body);
+                        visit(item, body);
                     }
                 }
                 Command::For { body: inner, .. } | Command::Function { body: inner, .. } => {
                     for item in &mut inner.items {
-                        visit(&mut item.pipeline, body);
+                        visit(item, body);
                     }
                 }
             }
@@ -1509,6 +1450,6 @@ fn attach_heredoc(script: &mut Script, body: Word) {
     }
     let mut body = Some(body);
     for item in &mut script.items {
-        visit(&mut item.pipeline, &mut body);
+        visit(item, &mut body);
     }
 }
