@@ -365,14 +365,41 @@ impl Bundle {
     /// For a path with wildcards, every set of pattern ids that some concrete path it stands
     /// for would produce: the glob is run through each automaton as a set of states (the
     /// product of the glob with the DFA), so no concrete path is ever enumerated.
+    ///
+    /// Each set comes back with the ids that *every* path the glob stands for hits in the
+    /// other automata added: an exception compiled into another group than its include
+    /// (`~/.ssh/*` and `*.pub`) must still clear `~/.ssh/*.pub`. Adding only ids every path
+    /// hits keeps the result an over-approximation: no set loses an id some path lacks.
     pub(crate) fn match_glob(
         &self,
         field: Field,
         glob: &str,
         home: Option<&str>,
     ) -> Result<Vec<Vec<u32>>, GaveUp> {
+        let mut run = GlobRun::default();
+        self.glob_sets(field, glob, home, &mut run)?;
+        let GlobRun { mut sets, must } = run;
+        if !must.is_empty() {
+            for set in &mut sets {
+                for &id in &must {
+                    if !set.contains(&id) {
+                        set.push(id);
+                    }
+                }
+            }
+        }
+        Ok(sets)
+    }
+
+    fn glob_sets(
+        &self,
+        field: Field,
+        glob: &str,
+        home: Option<&str>,
+        out: &mut GlobRun,
+    ) -> Result<(), GaveUp> {
         let Some(fm) = self.meta.fields.get(field.index()) else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let plain = glob_elements(glob);
         // A path whose start is unknown may be under the home directory too.
@@ -387,30 +414,32 @@ impl Bundle {
         };
         let home_els = home.map(glob_elements);
         let automata = &self.views.borrow_dependent().sections;
-        let mut out = Vec::new();
         for g in &fm.groups {
             let Some(Some(dfa)) = automata.get(g.section as usize) else {
                 continue;
             };
             if matches!(g.form, Form::Plain | Form::Both) {
-                glob_run(dfa, g, &plain, &mut out)?;
+                glob_run(dfa, g, &plain, out)?;
             }
             if let Some(h) = &home_els {
                 if matches!(g.form, Form::Home | Form::Both) {
-                    glob_run(dfa, g, h, &mut out)?;
+                    glob_run(dfa, g, h, out)?;
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
-fn glob_run(
-    dfa: &Dfa<'_>,
-    g: &GroupMeta,
-    els: &[GlobEl],
-    out: &mut Vec<Vec<u32>>,
-) -> Result<(), GaveUp> {
+/// What one glob produced across automata: the distinct hit sets, and the union of each
+/// automaton's ids hit by every path.
+#[derive(Default)]
+struct GlobRun {
+    sets: Vec<Vec<u32>>,
+    must: Vec<u32>,
+}
+
+fn glob_run(dfa: &Dfa<'_>, g: &GroupMeta, els: &[GlobEl], out: &mut GlobRun) -> Result<(), GaveUp> {
     match dfa {
         Dfa::Dense(d) => glob_on(d, d.byte_classes(), g, els, out),
         Dfa::Sparse(d) => glob_on(d, d.byte_classes(), g, els, out),
@@ -422,7 +451,7 @@ fn glob_on<A: Automaton>(
     classes: &regex_automata::util::alphabet::ByteClasses,
     g: &GroupMeta,
     els: &[GlobEl],
-    out: &mut Vec<Vec<u32>>,
+    out: &mut GlobRun,
 ) -> Result<(), GaveUp> {
     // One representative byte per equivalence class, plus `.` and `/` themselves: the
     // wildcards' rules single those two out, and a representative may be another byte.
@@ -462,25 +491,30 @@ fn glob_on<A: Automaton>(
     } else {
         els
     };
+    let sets = &mut out.sets;
     let mut report = |s: StateID| {
         let mut ids = Vec::new();
         emit(dfa, s, g, &mut ids);
-        if !ids.is_empty() && !out.contains(&ids) {
-            out.push(ids);
+        if !ids.is_empty() && !sets.contains(&ids) {
+            sets.push(ids);
         }
     };
+    // Whether some path the glob stands for leaves the automaton without a match; only
+    // whole-value groups can tell, since a search group's hits depend on where matches start.
+    let died = std::cell::Cell::new(search);
     for el in els {
         let mut next: Vec<StateID> = Vec::new();
         let mut member: std::collections::HashSet<StateID> = std::collections::HashSet::new();
-        let mut push = |s: StateID, next: &mut Vec<StateID>| -> Result<bool, GaveUp> {
+        let mut push = |s: StateID, next: &mut Vec<StateID>| -> Result<(), GaveUp> {
             if dfa.is_quit_state(s) {
                 return Err(GaveUp);
             }
-            if dfa.is_dead_state(s) || !member.insert(s) {
-                return Ok(false);
+            if dfa.is_dead_state(s) {
+                died.set(true);
+            } else if member.insert(s) {
+                next.push(s);
             }
-            next.push(s);
-            Ok(true)
+            Ok(())
         };
         match *el {
             GlobEl::Byte(b) => {
@@ -506,6 +540,7 @@ fn glob_on<A: Automaton>(
                     &mut budget,
                     search,
                     &mut report,
+                    &died,
                     |_, b| (b != b'/').then_some(0),
                 )?;
                 for (s, _) in pairs {
@@ -521,6 +556,7 @@ fn glob_on<A: Automaton>(
                     &mut budget,
                     search,
                     &mut report,
+                    &died,
                     |_, _| Some(0),
                 )?;
                 for (s, _) in pairs {
@@ -537,6 +573,7 @@ fn glob_on<A: Automaton>(
                     &mut budget,
                     search,
                     &mut report,
+                    &died,
                     |f, b| (b != b'/' && (f == 1 || b != b'.')).then_some(1),
                 )?;
                 for (s, _) in pairs {
@@ -553,6 +590,7 @@ fn glob_on<A: Automaton>(
                     &mut budget,
                     search,
                     &mut report,
+                    &died,
                     |_, b| (b != b'/').then_some(if b == b'.' { 2 } else { 1 }),
                 )?;
                 for (s, f) in pairs {
@@ -571,6 +609,7 @@ fn glob_on<A: Automaton>(
                     &mut budget,
                     search,
                     &mut report,
+                    &died,
                     |f, b| (f == 0 || b != b'.').then_some(u8::from(b == b'/')),
                 )?;
                 for (s, _) in pairs {
@@ -587,6 +626,7 @@ fn glob_on<A: Automaton>(
                     &mut budget,
                     search,
                     &mut report,
+                    &died,
                     |f, b| (f == 0 || b != b'/').then_some(u8::from(b == b'.')),
                 )?;
                 for (s, f) in pairs {
@@ -609,18 +649,33 @@ fn glob_on<A: Automaton>(
             return Ok(());
         }
     }
+    let mut must: Option<Vec<u32>> = None;
     for s in set {
         let e = dfa.next_eoi_state(s);
         if dfa.is_match_state(e) {
             report(e);
+            if !died.get() {
+                let mut ids = Vec::new();
+                emit(dfa, e, g, &mut ids);
+                must = Some(match must {
+                    None => ids,
+                    Some(m) => m.into_iter().filter(|id| ids.contains(id)).collect(),
+                });
+            }
+        } else {
+            died.set(true);
         }
+    }
+    if !died.get() {
+        out.must.extend(must.unwrap_or_default());
     }
     Ok(())
 }
 
 /// Every (state, flag) pair reachable from `start` (with flag `flag0`) by reading any number of
 /// `reps` bytes, where `step(flag, byte)` says whether the byte may be read and the flag after
-/// it. In search groups, match states met on the way are reported through `emit`.
+/// it. In search groups, match states met on the way are reported through `emit`; `died` is
+/// set when some byte leads out of the automaton.
 #[allow(clippy::too_many_arguments)]
 fn closure<A: Automaton>(
     dfa: &A,
@@ -630,6 +685,7 @@ fn closure<A: Automaton>(
     budget: &mut usize,
     search: bool,
     emit: &mut impl FnMut(StateID),
+    died: &std::cell::Cell<bool>,
     step: impl Fn(u8, u8) -> Option<u8>,
 ) -> Result<Vec<(StateID, u8)>, GaveUp> {
     let mut pairs: Vec<(StateID, u8)> = start.iter().map(|&s| (s, flag0)).collect();
@@ -645,6 +701,7 @@ fn closure<A: Automaton>(
                 return Err(GaveUp);
             }
             if dfa.is_dead_state(t) {
+                died.set(true);
                 continue;
             }
             if search && dfa.is_match_state(t) {

@@ -79,6 +79,9 @@ pub struct CommandSpec {
     pub flags: Vec<FlagSpec>,
     /// Whether directory arguments are read recursively (`tar`, `zip -r`, `scp -r`).
     pub recursive: bool,
+    /// Output is always a transformation of the input (`rev`, `tr`), so text piped
+    /// through it into a shell is treated as decoded.
+    pub decoder: bool,
     /// The first argument may be a flag cluster without a dash (`tar czf out.tgz dir`).
     pub bundled: bool,
 }
@@ -139,6 +142,8 @@ pub enum FlagRole {
     Code,
     /// Supplies the pattern, so no positional argument is skipped (`grep -e`).
     Pattern,
+    /// Reads the pattern or program from a file (`grep -f`, `awk -f`, `sed -f`).
+    PatternFile,
     /// Changes what positional arguments undergo (`sed -i` writes).
     Mode(Action),
     /// Makes the command a decoder (`base64 -d`, `xxd -r`).

@@ -27,6 +27,7 @@ const COMMAND_KEYS: &[&str] = &[
     "skip",
     "flags",
     "recursive",
+    "decoder",
     "bundled-flags",
     "description",
 ];
@@ -79,6 +80,7 @@ const FLAG_ROLES: &[&str] = &[
     "at-read",
     "code",
     "pattern",
+    "pattern-file",
     "mode-write",
     "mode-delete",
     "decode",
@@ -279,6 +281,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 },
                 "bundled-flags" => spec.bundled = boolean(v, "bundled-flags", diags),
                 "recursive" => spec.recursive = boolean(v, "recursive", diags),
+                "decoder" => spec.decoder = boolean(v, "decoder", diags),
                 "flags" => {
                     let Kind::Map(flags) = &v.kind else {
                         diags.push(Diagnostic::error(v.span, "`flags` must map flags to roles"));
@@ -301,6 +304,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "at-read" => FlagRole::AtPath(Action::Read),
                             "code" => FlagRole::Code,
                             "pattern" => FlagRole::Pattern,
+                            "pattern-file" => FlagRole::PatternFile,
                             "mode-write" => FlagRole::Mode(Action::Write),
                             "mode-delete" => FlagRole::Mode(Action::Delete),
                             "decode" => FlagRole::Decode,

@@ -646,6 +646,10 @@ impl<'a> Analyzer<'a> {
                 self.ops.push(net);
             }
             CmdKind::Wrapper => {
+                // `script -c CMD`, `flock -c CMD`, `env -S CMD`.
+                if let Some(code) = &p.code {
+                    self.code(true, code)?;
+                }
                 if let Some(i) = p.rest_at {
                     let inner: Vec<Arg> = args.get(i..).unwrap_or(&[]).to_vec();
                     // `env K=V cmd`: leading assignments.
@@ -1083,7 +1087,7 @@ impl Parsed {
             flag_paths: Vec::new(),
             code: None,
             mode: None,
-            decode: false,
+            decode: spec.decoder,
             recursive: spec.recursive,
             has_target_flag: false,
             rest_at: None,
@@ -1159,7 +1163,8 @@ impl Parsed {
                                 | FlagRole::Path(_)
                                 | FlagRole::AtPath(_)
                                 | FlagRole::Code
-                                | FlagRole::Pattern => {
+                                | FlagRole::Pattern
+                                | FlagRole::PatternFile => {
                                     let rest = t.get(k + ch.len_utf8()..).unwrap_or("");
                                     role = Some(f.role);
                                     att = (!rest.is_empty()).then(|| rest.to_owned());
@@ -1173,6 +1178,16 @@ impl Parsed {
                 }
                 _ => (None, None),
             };
+            // `xargs -i` / `-iSTR`: the replace string is optional and attached.
+            if spec.kind == CmdKind::Xargs && role.is_none() && t.starts_with("-i") {
+                p.replace = Some(
+                    t.get(2..)
+                        .filter(|r| !r.is_empty())
+                        .unwrap_or("{}")
+                        .to_owned(),
+                );
+                continue;
+            }
             let Some(role) = role else { continue };
             let takes_value = matches!(
                 role,
@@ -1181,6 +1196,7 @@ impl Parsed {
                     | FlagRole::AtPath(_)
                     | FlagRole::Code
                     | FlagRole::Pattern
+                    | FlagRole::PatternFile
             );
             let value = if !takes_value {
                 None
@@ -1211,10 +1227,14 @@ impl Parsed {
                 }
                 (FlagRole::Code, Some(v)) => p.code = Some(v),
                 (FlagRole::Pattern, _) => pattern_given = true,
+                (FlagRole::PatternFile, v) => {
+                    pattern_given = true;
+                    if let Some(v) = v {
+                        p.flag_paths.push((Action::Read, v));
+                    }
+                }
                 (FlagRole::Value, Some(v)) => {
-                    if spec.kind == CmdKind::Xargs
-                        && (flag == "-I" || flag == "-i" || flag == "--replace")
-                    {
+                    if spec.kind == CmdKind::Xargs && (flag == "-I" || flag == "--replace") {
                         p.replace = Some(v.text().to_owned());
                     }
                 }
