@@ -11,7 +11,7 @@ use crate::bundle::meta::{CondOp, RuleMeta};
 use crate::bundle::Bundle;
 use crate::matcher::{GateScratch, GaveUp};
 use crate::model::{Decision, Effect, Field, Operation, ToolCall, Verdict};
-use crate::normalize::{home_form, normalize_dir, PathContext};
+use crate::normalize::{self, home_form, normalize_dir, PathContext};
 use std::borrow::Cow;
 use std::cell::RefCell;
 
@@ -60,6 +60,8 @@ struct Scratch {
     stack: Vec<bool>,
     home_buf: String,
     gates: GateScratch,
+    /// Transitions left for glob matching in this decision.
+    glob_budget: usize,
 }
 
 impl Scratch {
@@ -171,6 +173,7 @@ impl Bundle {
     ) -> Result<Verdict<'b>, GaveUp> {
         let meta = &self.meta;
         s.fit(meta.preds.len(), meta.rules.len());
+        s.glob_budget = crate::matcher::GLOB_TRANSITION_BUDGET;
         let mut trail_store: Vec<(u32, Evidence)> = Vec::new();
         // The tool field has one value per call: judge it once.
         s.next_op();
@@ -328,10 +331,27 @@ impl Bundle {
         s: &mut Scratch,
         mut trail: Trail<'_>,
     ) -> Result<(), GaveUp> {
-        let sets = self.match_glob(Field::Path, glob, home)?;
+        let sets = self.match_glob(Field::Path, glob, home, &mut s.glob_budget)?;
+        // `src/*`, `build/$F`: a name left wholly open means "whatever is in there", not a
+        // chosen file. Patterns that name a file anywhere (`**/.env`, `**/terraform.tfstate`)
+        // would otherwise make every such glob touch them (`wc -l src/*` blocked); patterns
+        // that name a place (`~/.ssh/*`) still apply, and so does a subtree read as a whole.
+        let last = glob.rsplit('/').next().unwrap_or(glob);
+        let open_name = !last.is_empty()
+            && !last.contains(normalize::SUBTREE)
+            && last
+                .chars()
+                .all(|c| matches!(c, '*' | '?' | normalize::UNKNOWN));
+        let fm = self.meta.fields.get(Field::Path.index());
+        let names_a_file = |pid: &u32| {
+            fm.and_then(|fm| fm.patterns.get(*pid as usize))
+                .and_then(|p| p.source.strip_prefix("**/"))
+                .is_some_and(|name| !name.contains('/'))
+        };
         for set in sets {
             s.hits.clear();
-            s.hits.extend_from_slice(&set);
+            s.hits
+                .extend(set.iter().filter(|pid| !(open_name && names_a_file(pid))));
             self.apply_hits(Field::Path, glob, s, trail.as_deref_mut());
         }
         Ok(())

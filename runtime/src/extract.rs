@@ -164,7 +164,7 @@ impl Extraction<'_, '_> {
                 format!("{}/{g}", dir.as_deref().unwrap_or(self.ctx.cwd))
             };
             let n = normalize::deepen_glob(&self.norm(&joined)?, self.ctx.cwd, self.ctx.home);
-            let is_glob = n.contains(['*', '?', '[', normalize::UNKNOWN]);
+            let is_glob = n.contains(['*', '?', '[', normalize::UNKNOWN, normalize::SUBTREE]);
             if is_glob {
                 self.push(Action::Read, Vec::new(), vec![n]);
             } else {

@@ -250,6 +250,36 @@ fn search<A: Automaton>(
     Ok(())
 }
 
+/// Sets of automaton states: keys are small integers chosen by the automaton, not by the
+/// input, so a multiplicative hash is enough and several times cheaper than SipHash.
+type StateSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<StateHasher>>;
+
+#[derive(Default)]
+struct StateHasher(u64);
+
+impl std::hash::Hasher for StateHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
 /// One element of a glob: a byte, or a wildcard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum GlobEl {
@@ -282,16 +312,46 @@ fn glob_elements(glob: &str) -> Vec<GlobEl> {
     let mut i = 0;
     while let Some(&c) = b.get(i) {
         i += 1;
+        // Whether a known directory precedes: more than a lone `/` or `~` (the forms an
+        // unknown start takes).
+        let named = out.len() > 1
+            || out
+                .first()
+                .is_some_and(|e| !matches!(e, GlobEl::Byte(b'/' | b'~') | GlobEl::Any));
         match c {
             b'*' if b.get(i) == Some(&b'*') => {
                 while b.get(i) == Some(&b'*') {
                     i += 1;
                 }
-                out.push(GlobEl::AnyVisible);
+                if out.last() != Some(&GlobEl::Any) {
+                    out.push(GlobEl::AnyVisible);
+                }
             }
             // U+E000 (the analysis's unknown text) in UTF-8.
-            0xEE if b.get(i) == Some(&0x80) && b.get(i + 1) == Some(&0x80) => {
+            // Unknown text after a known directory stands for one name in it (`build/$F`):
+            // taken as any text it would make every `build/…/.ssh/id_rsa` reachable.
+            0xEE if b.get(i) == Some(&0x80) && b.get(i + 1) == Some(&0x80) && named => {
                 i += 2;
+                match out.last() {
+                    Some(GlobEl::SegNoDot) => {
+                        out.pop();
+                        out.push(GlobEl::Seg);
+                    }
+                    Some(GlobEl::Seg | GlobEl::Any | GlobEl::AnyVisible) => {}
+                    _ => out.push(GlobEl::Seg),
+                }
+            }
+            // A subtree, or unknown text at the start (`$DIR/x`): any path at all.
+            0xEE if b.get(i) == Some(&0x80) && matches!(b.get(i + 1), Some(&0x80 | &0x81)) => {
+                i += 2;
+                // Any run absorbs the wildcards around it: `$X$Y*` is one element, so a run
+                // of unknowns costs one closure, not one each.
+                while matches!(
+                    out.last(),
+                    Some(GlobEl::Seg | GlobEl::SegNoDot | GlobEl::Any | GlobEl::AnyVisible)
+                ) {
+                    out.pop();
+                }
                 out.push(GlobEl::Any);
             }
             b'*' | b'?' => push_seg(&mut out),
@@ -358,8 +418,11 @@ fn push_seg(out: &mut Vec<GlobEl>) {
     }
 }
 
-/// States visited per glob and group before the matcher gives up (and the call is blocked).
-const GLOB_STATE_LIMIT: usize = 1 << 16;
+/// Automaton transitions all the globs of one decision may take before the matcher gives up
+/// (and the call is blocked). Shared by every glob, group and form of the decision, so the
+/// worst case is a fixed cost (a few milliseconds), whatever the input; ordinary globs take
+/// a few thousand.
+pub(crate) const GLOB_TRANSITION_BUDGET: usize = 1 << 18;
 
 impl Bundle {
     /// For a path with wildcards, every set of pattern ids that some concrete path it stands
@@ -375,10 +438,15 @@ impl Bundle {
         field: Field,
         glob: &str,
         home: Option<&str>,
+        budget: &mut usize,
     ) -> Result<Vec<Vec<u32>>, GaveUp> {
-        let mut run = GlobRun::default();
+        let mut run = GlobRun {
+            budget,
+            sets: Vec::new(),
+            must: Vec::new(),
+        };
         self.glob_sets(field, glob, home, &mut run)?;
-        let GlobRun { mut sets, must } = run;
+        let GlobRun { mut sets, must, .. } = run;
         if !must.is_empty() {
             for set in &mut sets {
                 for &id in &must {
@@ -396,7 +464,7 @@ impl Bundle {
         field: Field,
         glob: &str,
         home: Option<&str>,
-        out: &mut GlobRun,
+        out: &mut GlobRun<'_>,
     ) -> Result<(), GaveUp> {
         let Some(fm) = self.meta.fields.get(field.index()) else {
             return Ok(());
@@ -406,8 +474,8 @@ impl Bundle {
         let home_owned;
         let home = match home {
             Some(h) => Some(h),
-            None if glob.starts_with("/\u{E000}") => {
-                home_owned = format!("~{glob}");
+            None if glob.starts_with("/\u{E000}") || glob.starts_with("/\u{E001}") => {
+                home_owned = format!("~{}", glob.get(1..).unwrap_or(""));
                 Some(home_owned.as_str())
             }
             None => None,
@@ -432,14 +500,19 @@ impl Bundle {
 }
 
 /// What one glob produced across automata: the distinct hit sets, and the union of each
-/// automaton's ids hit by every path.
-#[derive(Default)]
-struct GlobRun {
+/// automaton's ids hit by every path; `budget` is the decision's remaining transitions.
+struct GlobRun<'b> {
+    budget: &'b mut usize,
     sets: Vec<Vec<u32>>,
     must: Vec<u32>,
 }
 
-fn glob_run(dfa: &Dfa<'_>, g: &GroupMeta, els: &[GlobEl], out: &mut GlobRun) -> Result<(), GaveUp> {
+fn glob_run(
+    dfa: &Dfa<'_>,
+    g: &GroupMeta,
+    els: &[GlobEl],
+    out: &mut GlobRun<'_>,
+) -> Result<(), GaveUp> {
     match dfa {
         Dfa::Dense(d) => glob_on(d, d.byte_classes(), g, els, out),
         Dfa::Sparse(d) => glob_on(d, d.byte_classes(), g, els, out),
@@ -451,7 +524,7 @@ fn glob_on<A: Automaton>(
     classes: &regex_automata::util::alphabet::ByteClasses,
     g: &GroupMeta,
     els: &[GlobEl],
-    out: &mut GlobRun,
+    out: &mut GlobRun<'_>,
 ) -> Result<(), GaveUp> {
     // One representative byte per equivalence class, plus `.` and `/` themselves: the
     // wildcards' rules single those two out, and a representative may be another byte.
@@ -469,7 +542,7 @@ fn glob_on<A: Automaton>(
     let search = g.scan == Scan::Search;
     let anchored = if search { Anchored::No } else { Anchored::Yes };
     let mut set = vec![start_state(dfa, anchored)?];
-    let mut budget = GLOB_STATE_LIMIT;
+    let mut budget = *out.budget;
     let reversed: Vec<GlobEl>;
     let els: &[GlobEl] = if g.scan == Scan::WholeReverse {
         reversed = (0..els.len())
@@ -504,7 +577,7 @@ fn glob_on<A: Automaton>(
     let died = std::cell::Cell::new(search);
     for el in els {
         let mut next: Vec<StateID> = Vec::new();
-        let mut member: std::collections::HashSet<StateID> = std::collections::HashSet::new();
+        let mut member: StateSet<StateID> = StateSet::default();
         let mut push = |s: StateID, next: &mut Vec<StateID>| -> Result<(), GaveUp> {
             if dfa.is_quit_state(s) {
                 return Err(GaveUp);
@@ -523,6 +596,7 @@ fn glob_on<A: Automaton>(
                 }
             }
             GlobEl::Class(ref members) => {
+                budget = budget.checked_sub(set.len() * 128).ok_or(GaveUp)?;
                 for &s in &set {
                     for (b, _) in members.iter().enumerate().filter(|(_, m)| **m) {
                         push(dfa.next_state(s, b as u8), &mut next)?;
@@ -646,9 +720,11 @@ fn glob_on<A: Automaton>(
         budget = budget.checked_sub(next.len()).ok_or(GaveUp)?;
         set = next;
         if set.is_empty() {
+            *out.budget = budget;
             return Ok(());
         }
     }
+    *out.budget = budget;
     let mut must: Option<Vec<u32>> = None;
     for s in set {
         let e = dfa.next_eoi_state(s);
@@ -689,11 +765,11 @@ fn closure<A: Automaton>(
     step: impl Fn(u8, u8) -> Option<u8>,
 ) -> Result<Vec<(StateID, u8)>, GaveUp> {
     let mut pairs: Vec<(StateID, u8)> = start.iter().map(|&s| (s, flag0)).collect();
-    let mut seen: std::collections::HashSet<(StateID, u8)> = pairs.iter().copied().collect();
+    let mut seen: StateSet<(StateID, u8)> = pairs.iter().copied().collect();
     let mut k = 0;
     while let Some(&(s, f)) = pairs.get(k) {
         k += 1;
-        *budget = budget.checked_sub(1).ok_or(GaveUp)?;
+        *budget = budget.checked_sub(reps.len()).ok_or(GaveUp)?;
         for &b in reps {
             let Some(nf) = step(f, b) else { continue };
             let t = dfa.next_state(s, b);

@@ -294,10 +294,15 @@ fn quad(v: u32) -> String {
     format!("{a}.{b}.{c}.{d}")
 }
 
-/// Stands for text the analysis could not know, in a glob path: any bytes at all, hidden
-/// directories included (a written `**` does not enter hidden directories, as bash and
-/// ripgrep do not).
+/// Stands for text the analysis could not know (an unset variable, a substitution's output).
+/// At the start of a path it may be any absolute path; after a known directory it stands for
+/// one name there (`build/$F`), dot names included.
 pub const UNKNOWN: char = '\u{E000}';
+
+/// Stands for everything below a directory that a command reaches as a whole (`tar`, `grep -r`,
+/// `find`, `**` outside the project): any bytes, hidden directories included (a written `**`
+/// inside the project does not enter hidden directories, as bash and ripgrep do not).
+pub const SUBTREE: char = '\u{E001}';
 
 /// Whether a normalized path lies in the project: the working directory or below it, when
 /// that directory is neither `/` nor the home directory or one of its ancestors. Recursive
@@ -317,7 +322,7 @@ pub fn deepen_glob(glob: &str, cwd: &str, home: &str) -> String {
     if within_project(glob, cwd, home) {
         glob.to_owned()
     } else {
-        glob.replace("**", &UNKNOWN.to_string())
+        glob.replace("**", &SUBTREE.to_string())
     }
 }
 

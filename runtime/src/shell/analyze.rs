@@ -205,13 +205,18 @@ impl<'a> Analyzer<'a> {
             flow = out;
         }
         if canon.len() > 1 {
-            self.exec.commands.push(canon.join(" | "));
+            let parts: Vec<&str> = canon
+                .iter()
+                .filter_map(|&k| self.exec.commands.get(k).map(String::as_str))
+                .collect();
+            let joined = parts.join(" | ");
+            self.exec.commands.push(joined);
         }
         Ok(flow)
     }
 
-    /// Returns the command's output flow and its canonical text.
-    fn command(&mut self, c: &Command, input: Option<Flow>) -> R<(Flow, Option<String>)> {
+    /// Returns the command's output flow and where its canonical text is in the command field.
+    fn command(&mut self, c: &Command, input: Option<Flow>) -> R<(Flow, Option<usize>)> {
         match c {
             Command::Simple(s) => self.simple(s, input),
             Command::Group {
@@ -275,7 +280,7 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
-    fn simple(&mut self, s: &Simple, input: Option<Flow>) -> R<(Flow, Option<String>)> {
+    fn simple(&mut self, s: &Simple, input: Option<Flow>) -> R<(Flow, Option<usize>)> {
         let mut prefix = Vec::new();
         let mut assigned = Vec::new();
         for (name, w) in &s.assigns {
@@ -314,9 +319,9 @@ impl<'a> Analyzer<'a> {
         if canon_text.is_empty() {
             return Ok((Flow::default(), None));
         }
-        self.exec.commands.push(canon_text.clone());
         let out = self.dispatch(&args, stdin.unwrap_or_default())?;
-        Ok((out, Some(canon_text)))
+        self.exec.commands.push(canon_text);
+        Ok((out, Some(self.exec.commands.len() - 1)))
     }
 
     fn redirect(&mut self, r: &parse::Redirect, stdin: &mut Option<Flow>) -> R<()> {
@@ -403,6 +408,13 @@ impl<'a> Analyzer<'a> {
 
     /// Every value a word may take, as whole strings.
     fn expand_joined(&mut self, w: &Word) -> R<Vec<Val>> {
+        // Most words are one part: its values are the word's.
+        if let [p] = w.parts.as_slice() {
+            let vals = self.part(p)?;
+            let cost: usize = vals.iter().map(|v| v.text.len()).sum();
+            self.spend(cost)?;
+            return Ok(vals);
+        }
         let mut acc = vec![Val::lit("")];
         for p in &w.parts {
             let piece = self.part(p)?;
@@ -921,7 +933,7 @@ impl<'a> Analyzer<'a> {
             for v in &r.alts {
                 let base = v.text.trim_end_matches('/');
                 let deep = if self.subtree_matters(&v.text)? {
-                    format!("/{}", normalize::UNKNOWN)
+                    format!("/{}", normalize::SUBTREE)
                 } else {
                     String::new()
                 };
@@ -985,7 +997,7 @@ impl<'a> Analyzer<'a> {
             self.path(action, v)?;
             if recursive && v.literal {
                 let mut sub = v.clone();
-                sub.text = format!("{}/{}", v.text.trim_end_matches('/'), normalize::UNKNOWN);
+                sub.text = format!("{}/{}", v.text.trim_end_matches('/'), normalize::SUBTREE);
                 sub.glob = true;
                 if self.subtree_matters(&v.text)? {
                     self.path(action, &sub)?;

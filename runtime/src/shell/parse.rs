@@ -596,7 +596,15 @@ impl<'a> Parser<'a> {
                 self.skip_blank();
                 match self.peek() {
                     None | Some(b'\n' | b';') => break,
-                    _ => words.push(self.word()?),
+                    _ => {
+                        let start = self.i;
+                        let w = self.word()?;
+                        // An operator (`>`, `|`, `(`) is not a word and cannot be in the list.
+                        if self.i == start {
+                            return Err(self.err("unexpected operator in a `for` word list"));
+                        }
+                        words.push(w);
+                    }
                 }
             }
         }
@@ -858,7 +866,7 @@ impl<'a> Parser<'a> {
                         Some(_) => {
                             let c = self.take_char();
                             flush(&mut w, &mut lit);
-                            push_lit(&mut w, &c, true);
+                            push_lit(&mut w, c.encode_utf8(&mut [0; 4]), true);
                         }
                         None => return Err(self.err("trailing backslash")),
                     }
@@ -918,10 +926,7 @@ impl<'a> Parser<'a> {
                     lit.push_str(self.src.get(start..self.i).unwrap_or(""));
                 }
                 c if is_meta(c) || c == b'\r' => break,
-                _ => {
-                    let c = self.take_char();
-                    lit.push_str(&c);
-                }
+                _ => self.take_plain(&mut lit),
             }
         }
         flush(&mut w, &mut lit);
@@ -940,12 +945,29 @@ impl<'a> Parser<'a> {
         Ok(self.src.get(start..start + end).unwrap_or(""))
     }
 
-    /// The next character (UTF-8 aware) as a string; advances.
-    fn take_char(&mut self) -> String {
+    /// The next character (UTF-8 aware); advances.
+    fn take_char(&mut self) -> char {
         let rest = self.src.get(self.i..).unwrap_or("");
         let c = rest.chars().next().unwrap_or('\u{fffd}');
         self.i += c.len_utf8().max(1);
-        c.to_string()
+        c
+    }
+
+    /// Appends the run of bytes that need no interpretation (in a word, outside quotes) in one
+    /// copy; at least one character is taken.
+    fn take_plain(&mut self, lit: &mut String) {
+        let start = self.i;
+        let rest = self.s.get(start..).unwrap_or(&[]);
+        let n = rest
+            .iter()
+            .position(|&b| !(b.is_ascii_alphanumeric() || b"-_./,:=%^".contains(&b)))
+            .unwrap_or(rest.len());
+        if n == 0 {
+            lit.push(self.take_char());
+        } else {
+            self.i += n;
+            lit.push_str(self.src.get(start..self.i).unwrap_or(""));
+        }
     }
 
     /// Inside double quotes (or an unquoted here-document body when `close` is `None`).
@@ -983,8 +1005,7 @@ impl<'a> Parser<'a> {
                     self.backtick(w)?;
                 }
                 _ => {
-                    let c = self.take_char();
-                    lit.push_str(&c);
+                    lit.push(self.take_char());
                 }
             }
         }
@@ -1012,8 +1033,7 @@ impl<'a> Parser<'a> {
                     self.i += 2;
                 }
                 Some(_) => {
-                    let c = self.take_char();
-                    inner.push_str(&c);
+                    inner.push(self.take_char());
                 }
             }
         }
@@ -1180,8 +1200,7 @@ impl<'a> Parser<'a> {
                 Some(b'\\') => {
                     self.i += 1;
                     if self.peek().is_some() {
-                        let c = self.take_char();
-                        lit.push_str(&c);
+                        lit.push(self.take_char());
                     }
                 }
                 Some(b'$') => {
@@ -1193,8 +1212,7 @@ impl<'a> Parser<'a> {
                     self.backtick(&mut arg)?;
                 }
                 Some(_) => {
-                    let c = self.take_char();
-                    lit.push_str(&c);
+                    lit.push(self.take_char());
                 }
             }
         }
@@ -1313,17 +1331,29 @@ impl<'a> Parser<'a> {
 }
 
 fn flush(w: &mut Word, lit: &mut String) {
-    if !lit.is_empty() {
-        push_lit(w, lit, false);
-        lit.clear();
-    }
+    push_owned(w, lit, false);
 }
 
 fn flush_q(w: &mut Word, lit: &mut String) {
-    if !lit.is_empty() {
-        push_lit(w, lit, true);
-        lit.clear();
+    push_owned(w, lit, true);
+}
+
+/// Moves the collected text into the word (no copy unless it merges with a literal before it).
+fn push_owned(w: &mut Word, lit: &mut String, quoted: bool) {
+    if lit.is_empty() {
+        return;
     }
+    if let Some(Part::Lit { text: t, quoted: q }) = w.parts.last_mut() {
+        if *q == quoted {
+            t.push_str(lit);
+            lit.clear();
+            return;
+        }
+    }
+    w.parts.push(Part::Lit {
+        text: std::mem::take(lit),
+        quoted,
+    });
 }
 
 /// Appends literal text, merging with a preceding literal of the same quoting.
