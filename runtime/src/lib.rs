@@ -14,6 +14,7 @@ pub mod extract;
 mod matcher;
 pub mod model;
 pub mod normalize;
+pub mod proxy;
 pub mod shell;
 pub mod tables;
 

@@ -1,9 +1,11 @@
-//! `crust-runtime --policy policy.bin`: loads and validates a bundle, then judges tool calls
-//! read as JSON lines from stdin (the `crust check` contract). The LLM proxy front-end builds
-//! on this binary.
+//! `crust-runtime --policy policy.bin --endpoint URL`: the LLM proxy (listening on
+//! 127.0.0.1:9090 by default), which blocks dangerous tool calls and hot-swaps the bundle when
+//! the file changes. Without `--endpoint`, it judges tool calls read as JSON lines from stdin
+//! (the `crust check` contract).
 
 use clap::Parser;
 use crust_runtime::check::{check_stream, CheckOptions};
+use crust_runtime::proxy::{serve, Config, Upstream};
 use crust_runtime::Bundle;
 use std::process::ExitCode;
 
@@ -29,6 +31,19 @@ struct Args {
     /// Validate the bundle, print a summary and exit.
     #[arg(long)]
     verify: bool,
+    /// Address the proxy listens on.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    listen: std::net::SocketAddr,
+    /// Upstream LLM API base URL (scheme, host, optional path prefix), e.g.
+    /// https://api.anthropic.com or https://api.openai.com/v1.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// API key sent upstream when the client sends none (default: $CRUST_UPSTREAM_API_KEY).
+    #[arg(long)]
+    api_key: Option<String>,
+    /// Largest request or non-streaming response body, in MiB.
+    #[arg(long, default_value_t = 32)]
+    max_body_mib: usize,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +65,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if args.endpoint.is_some() {
+        return run_proxy(args, bundle);
+    }
     let opts = CheckOptions {
         home: args
             .home
@@ -68,6 +86,66 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
+    // `CRUST_LOG=debug|info|warn|error` (a level, not a filter: no regex engine in the runtime).
+    let level = std::env::var("CRUST_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+    let Some(endpoint) = args.endpoint else {
+        eprintln!("error: the proxy needs --endpoint URL");
+        return ExitCode::from(2);
+    };
+    let base: hyper::Uri = match endpoint.parse() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: --endpoint {endpoint:?} is not a URL: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if base.scheme().is_none() || base.host().is_none() {
+        eprintln!("error: --endpoint {endpoint:?} needs a scheme and a host (https://host)");
+        return ExitCode::from(2);
+    }
+    let policy_path = std::fs::canonicalize(&args.policy).unwrap_or(args.policy);
+    let config = Config {
+        listen: args.listen,
+        upstream: Upstream {
+            base,
+            api_key: args
+                .api_key
+                .or_else(|| std::env::var("CRUST_UPSTREAM_API_KEY").ok()),
+        },
+        policy_path: Some(policy_path),
+        home: args
+            .home
+            .or_else(|| std::env::var("HOME").ok())
+            .unwrap_or_else(|| "/".into()),
+        max_body: args.max_body_mib.saturating_mul(1 << 20),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(serve(config, bundle, None)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -1,0 +1,106 @@
+//! One tool call in, a decision out: the bridge between the wire formats and the engine.
+
+use crate::{Bundle, ToolCall};
+use serde_json::Value;
+
+/// Arguments as a wire format carries them.
+pub enum Args<'a> {
+    /// A JSON object (Anthropic `input`, Responses `action`).
+    Object(&'a Value),
+    /// A JSON-encoded string (OpenAI `arguments`); it may be partial or invalid.
+    Encoded(&'a str),
+    /// Free-form text (OpenAI `custom` tools such as Codex's `apply_patch`).
+    Text(&'a str),
+}
+
+/// What the proxy does with a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// The notice that replaces the call.
+    Block {
+        rule: String,
+        notice: String,
+    },
+}
+
+impl Decision {
+    pub fn is_block(&self) -> bool {
+        matches!(self, Decision::Block { .. })
+    }
+}
+
+/// Judges calls against one bundle snapshot, with the agent's context.
+pub struct Judge<'a> {
+    pub bundle: &'a Bundle,
+    pub home: &'a str,
+    pub cwd: Option<&'a str>,
+}
+
+impl Judge<'_> {
+    pub fn call(&self, name: &str, args: Args<'_>) -> Decision {
+        let parsed;
+        let value = match args {
+            Args::Object(v) => v,
+            Args::Encoded(s) => {
+                // An empty string is how some models send "no arguments".
+                let text = if s.trim().is_empty() { "{}" } else { s };
+                match serde_json::from_str::<Value>(text) {
+                    Ok(v) => {
+                        parsed = v;
+                        &parsed
+                    }
+                    Err(e) => {
+                        return block(
+                            crate::model::MALFORMED_RULE,
+                            name,
+                            &format!(
+                                "its arguments are not valid JSON ({e}), so they cannot be checked"
+                            ),
+                        )
+                    }
+                }
+            }
+            Args::Text(s) => {
+                parsed = serde_json::json!({ "input": s });
+                &parsed
+            }
+        };
+        if !value.is_object() {
+            return block(
+                crate::model::MALFORMED_RULE,
+                name,
+                "its arguments are not a JSON object, so they cannot be checked",
+            );
+        }
+        let verdict = self.bundle.evaluate(&ToolCall {
+            name,
+            args: value,
+            cwd: self.cwd,
+            home: Some(self.home),
+        });
+        if verdict.is_block() {
+            let rule = verdict.rule.as_deref().unwrap_or("crust");
+            let message = verdict.message.as_deref().unwrap_or("blocked by policy");
+            block(rule, name, message)
+        } else {
+            Decision::Allow
+        }
+    }
+}
+
+/// The text that takes a blocked call's place: it names the rule and tells the model not to
+/// try again, so the next turn does not look for a way around it.
+pub fn notice(rule: &str, tool: &str, message: &str) -> String {
+    let message = message.trim().trim_end_matches('.');
+    format!(
+        "Blocked by Crust: {rule}: {message}. The {tool} call was not executed; do not retry it or work around it."
+    )
+}
+
+fn block(rule: &str, tool: &str, message: &str) -> Decision {
+    Decision::Block {
+        rule: rule.to_owned(),
+        notice: notice(rule, tool, message),
+    }
+}

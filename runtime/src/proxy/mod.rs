@@ -1,0 +1,15 @@
+//! The LLM proxy: sits between an agent and its provider, judges every tool call in responses
+//! (and in the history of requests) with the current bundle, and answers blocks in the API's
+//! own format. Text streams through untouched; only a tool call's events are held until the
+//! call is complete.
+//!
+//! Stages: [`apis`] (where calls sit in each API's JSON), [`judge`] (one call to a decision),
+//! [`sse`] (stream rewriting), [`server`] (sockets, upstream, hot swap, metrics).
+
+pub mod apis;
+pub mod judge;
+mod metrics;
+pub mod server;
+pub mod sse;
+
+pub use server::{serve, Config, Upstream};

@@ -1,0 +1,611 @@
+//! Sockets and plumbing: the hyper server, the upstream client (rustls with ring, pooled),
+//! the request-side check, response filtering, hot swap of the bundle, health and metrics.
+
+use super::apis::{self, Api};
+use super::judge::{Decision, Judge};
+use super::metrics::Metrics;
+use super::sse::{self, Filter};
+use crate::Bundle;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Where requests go.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Scheme, host, port and an optional path prefix (`https://api.example.com/v1`).
+    pub base: Uri,
+    /// Injected only when the client sends no credentials of its own.
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub upstream: Upstream,
+    /// The bundle file to watch and reload (none: the bundle given is fixed).
+    pub policy_path: Option<PathBuf>,
+    pub home: String,
+    /// Largest request or (non-streaming) response body accepted.
+    pub max_body: usize,
+}
+
+type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+type HttpsClient = Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+struct Shared {
+    bundle: RwLock<Arc<Bundle>>,
+    config: Config,
+    client: HttpsClient,
+    metrics: Metrics,
+}
+
+impl Shared {
+    fn snapshot(&self) -> Arc<Bundle> {
+        match self.bundle.read() {
+            Ok(b) => Arc::clone(&b),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Loads, validates, then swaps; a bad bundle leaves the old one serving.
+    fn reload(&self) {
+        let Some(path) = &self.config.policy_path else {
+            return;
+        };
+        match Bundle::load(path) {
+            Ok(b) => {
+                let checksum = b.checksum();
+                match self.bundle.write() {
+                    Ok(mut slot) => *slot = Arc::new(b),
+                    Err(poisoned) => *poisoned.into_inner() = Arc::new(b),
+                }
+                self.metrics
+                    .reloads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(path = %path.display(), checksum = format!("{checksum:016x}"), "bundle reloaded");
+            }
+            Err(e) => {
+                self.metrics
+                    .reload_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(path = %path.display(), error = %e, "new bundle refused; the previous one keeps serving");
+            }
+        }
+    }
+}
+
+/// Runs the proxy until SIGINT/SIGTERM; in-flight requests finish first. `ready` receives the
+/// bound address (useful with port 0).
+pub async fn serve(
+    config: Config,
+    bundle: Bundle,
+    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> std::io::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    let client: HttpsClient = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(https);
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let local = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        bundle: RwLock::new(Arc::new(bundle)),
+        config,
+        client,
+        metrics: Metrics::default(),
+    });
+    let _watcher = watch(&shared);
+    spawn_sighup(&shared);
+    tracing::info!(listen = %local, upstream = %shared.config.upstream.base, "crust proxy listening");
+    if let Some(tx) = ready {
+        let _ = tx.send(local);
+    }
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
+                };
+                let shared = Arc::clone(&shared);
+                let service = hyper::service::service_fn(move |req| {
+                    let shared = Arc::clone(&shared);
+                    async move { Ok::<_, Infallible>(handle(shared, peer, req).await) }
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => {
+                tracing::info!("shutting down: finishing in-flight requests");
+                break;
+            }
+        }
+    }
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("in-flight requests did not finish within 30 s"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn spawn_sighup(shared: &Arc<Shared>) {
+    #[cfg(unix)]
+    {
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                shared.reload();
+            }
+        });
+    }
+}
+
+/// Watches the bundle's directory (writers replace the file by rename) and reloads on change.
+fn watch(shared: &Arc<Shared>) -> Option<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let path = shared.config.policy_path.clone()?;
+    let dir = path
+        .parent()
+        .map(PathBuf::from)
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let name = path.file_name()?.to_owned();
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev {
+            let ours = ev
+                .paths
+                .iter()
+                .any(|p| p.file_name() == Some(name.as_os_str()));
+            let settled = matches!(
+                ev.kind,
+                notify::EventKind::Create(_) | notify::EventKind::Modify(_)
+            );
+            if ours && settled {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .ok()?;
+    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the bundle; reload with SIGHUP");
+        return None;
+    }
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            // Let a burst of events (write, rename) settle into one reload.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            while rx.try_recv().is_ok() {}
+            shared.reload();
+        }
+    });
+    Some(watcher)
+}
+
+// ----- one request ---------------------------------------------------------------------------
+
+async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<BoxBody> {
+    shared
+        .metrics
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = req.uri().path().to_owned();
+    if let Some(rest) = path.strip_prefix("/crust/") {
+        return own_endpoint(&shared, peer, rest);
+    }
+    let api = Api::classify(req.method(), &path);
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, shared.config.max_body).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return error(
+                api,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                "crust: the request body is larger than the proxy accepts",
+            );
+        }
+    };
+    let snapshot = shared.snapshot();
+    let mut cwd = None;
+    if let Some(api) = api {
+        if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+            cwd = apis::agent_cwd(&v);
+            let model = v.get("model").and_then(Value::as_str).unwrap_or("");
+            let streaming = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
+            let judge = Judge {
+                bundle: &snapshot,
+                home: &shared.config.home,
+                cwd: cwd.as_deref(),
+            };
+            let started = Instant::now();
+            let decision = apis::judge_history(api, &judge, &v);
+            shared.metrics.eval_time(started.elapsed());
+            if let Decision::Block { rule, notice } = decision {
+                shared.metrics.block(&rule);
+                tracing::info!(api = api.name(), rule = %rule, side = "request", "blocked");
+                return synthetic(api, model, &notice, streaming);
+            }
+        }
+    }
+    // Forward: same method, path and headers (minus hop-by-hop), body byte for byte.
+    let uri = match upstream_uri(&shared.config.upstream.base, &parts.uri) {
+        Some(u) => u,
+        None => {
+            return error(
+                api,
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                "crust: cannot build the upstream address",
+            )
+        }
+    };
+    let mut up = Request::builder().method(parts.method.clone()).uri(uri);
+    if let Some(h) = up.headers_mut() {
+        copy_headers(&parts.headers, h);
+        if api.is_some() {
+            // Responses are inspected: ask for them uncompressed.
+            h.insert(
+                hyper::header::ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
+            );
+        }
+        inject_key(&shared.config.upstream, api, h);
+    }
+    let Ok(up) = up.body(Full::new(body)) else {
+        return error(
+            api,
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            "crust: cannot build the upstream request",
+        );
+    };
+    let resp = match shared.client.request(up).await {
+        Ok(r) => r,
+        Err(e) => {
+            shared
+                .metrics
+                .upstream_errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(error = %e, "upstream request failed");
+            let mut r = error(
+                api,
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                &format!("crust: upstream unreachable: {e}"),
+            );
+            r.headers_mut()
+                .insert("x-crust-upstream-error", HeaderValue::from_static("1"));
+            return r;
+        }
+    };
+    let Some(api) = api.filter(|_| resp.status().is_success()) else {
+        return passthrough(resp);
+    };
+    let (mut rparts, rbody) = resp.into_parts();
+    let encoded = rparts
+        .headers
+        .get(hyper::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
+    if encoded {
+        // Never pass what cannot be inspected.
+        return error(
+            Some(api),
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            "crust: the upstream sent a compressed response, which cannot be inspected",
+        );
+    }
+    let is_sse = rparts
+        .headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    rparts.headers.remove(hyper::header::CONTENT_LENGTH);
+    if is_sse {
+        let filter: Box<dyn Filter> = match api {
+            Api::Anthropic => Box::new(sse::Anthropic::new()),
+            Api::Chat => Box::new(sse::Chat::new()),
+            Api::Responses => Box::new(sse::Responses::new()),
+        };
+        let (tx, rx) = mpsc::channel::<Bytes>(64);
+        tokio::spawn(pump(Arc::clone(&shared), snapshot, cwd, filter, rbody, tx));
+        return Response::from_parts(rparts, ChannelBody(rx).boxed());
+    }
+    let bytes = match Limited::new(rbody, shared.config.max_body).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return error(
+                Some(api),
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                &format!("crust: the upstream response could not be read completely ({e})"),
+            );
+        }
+    };
+    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
+        return error(
+            Some(api),
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            "crust: the upstream response is not JSON and cannot be inspected",
+        );
+    };
+    let judge = Judge {
+        bundle: &snapshot,
+        home: &shared.config.home,
+        cwd: cwd.as_deref(),
+    };
+    let started = Instant::now();
+    let blocked = apis::filter_response(api, &judge, &mut v);
+    shared.metrics.eval_time(started.elapsed());
+    for rule in &blocked {
+        shared.metrics.block(rule);
+        tracing::info!(api = api.name(), rule = %rule, side = "response", "blocked");
+    }
+    let out = if blocked.is_empty() {
+        bytes
+    } else {
+        Bytes::from(v.to_string())
+    };
+    Response::from_parts(rparts, full(out))
+}
+
+/// Streams an upstream event stream through its filter to the client.
+async fn pump(
+    shared: Arc<Shared>,
+    snapshot: Arc<Bundle>,
+    cwd: Option<String>,
+    mut filter: Box<dyn Filter>,
+    mut body: Incoming,
+    tx: mpsc::Sender<Bytes>,
+) {
+    let judge = Judge {
+        bundle: &snapshot,
+        home: &shared.config.home,
+        cwd: cwd.as_deref(),
+    };
+    let mut parser = sse::Parser::default();
+    let mut events = Vec::new();
+    let mut out = String::new();
+    let complete = loop {
+        let frame = match body.frame().await {
+            None => break !parser.pending(),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "upstream stream failed");
+                break false;
+            }
+            Some(Ok(f)) => f,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if let Err(why) = parser.feed(&data, &mut events) {
+            tracing::warn!(error = %why, "malformed upstream event stream");
+            break false;
+        }
+        for ev in events.drain(..) {
+            filter.event(&judge, ev, &mut out);
+        }
+        if !out.is_empty()
+            && tx
+                .send(Bytes::from(std::mem::take(&mut out)))
+                .await
+                .is_err()
+        {
+            return; // the client went away
+        }
+    };
+    filter.end(&judge, complete, &mut out);
+    for rule in filter.blocked() {
+        shared.metrics.block(rule);
+        tracing::info!(rule = %rule, side = "response", "blocked");
+    }
+    if !out.is_empty() {
+        let _ = tx.send(Bytes::from(out)).await;
+    }
+}
+
+/// A response body fed by a channel: each message is sent as soon as it arrives.
+struct ChannelBody(mpsc::Receiver<Bytes>);
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        self.0.poll_recv(cx).map(|m| m.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+fn passthrough(resp: Response<Incoming>) -> Response<BoxBody> {
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Response::from_parts(parts, body.map_err(std::io::Error::other).boxed())
+}
+
+fn full(b: Bytes) -> BoxBody {
+    Full::new(b).map_err(|never| match never {}).boxed()
+}
+
+fn synthetic(api: Api, model: &str, notice: &str, streaming: bool) -> Response<BoxBody> {
+    let (ctype, body) = if streaming {
+        ("text/event-stream", apis::synthetic_sse(api, model, notice))
+    } else {
+        (
+            "application/json",
+            apis::synthetic_json(api, model, notice).to_string(),
+        )
+    };
+    let mut r = Response::new(full(Bytes::from(body)));
+    r.headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut()
+        .insert("x-crust-blocked", HeaderValue::from_static("1"));
+    r
+}
+
+/// An error in the API's own shape (Anthropic or OpenAI), marked as coming from Crust.
+fn error(api: Option<Api>, status: StatusCode, kind: &str, message: &str) -> Response<BoxBody> {
+    let body = match api {
+        Some(Api::Anthropic) | None => {
+            json!({ "type": "error", "error": { "type": kind, "message": message } })
+        }
+        Some(_) => json!({ "error": { "message": message, "type": kind, "code": null } }),
+    };
+    let mut r = Response::new(full(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert("x-should-retry", HeaderValue::from_static("false"));
+    r
+}
+
+fn own_endpoint(shared: &Shared, peer: SocketAddr, rest: &str) -> Response<BoxBody> {
+    if !peer.ip().is_loopback() {
+        let mut r = Response::new(full(Bytes::from_static(b"forbidden\n")));
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    }
+    let b = shared.snapshot();
+    let (ctype, body) = match rest {
+        "health" => (
+            "application/json",
+            json!({ "status": "ok", "bundle": { "checksum": format!("{:016x}", b.checksum()), "rules": b.meta().rules.len() } }).to_string(),
+        ),
+        "metrics" => ("text/plain; version=0.0.4", shared.metrics.render(b.checksum(), b.meta().rules.len())),
+        _ => {
+            let mut r = Response::new(full(Bytes::from_static(b"not found\n")));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            return r;
+        }
+    };
+    let mut r = Response::new(full(Bytes::from(body)));
+    r.headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r
+}
+
+/// `base` + the request's path and query; a prefix the client already sends is not doubled
+/// (`--endpoint https://host/v1` with `/v1/chat/completions`).
+fn upstream_uri(base: &Uri, req: &Uri) -> Option<Uri> {
+    let prefix = base.path().trim_end_matches('/');
+    let pq = req.path_and_query().map_or("/", |p| p.as_str());
+    let joined = if prefix.is_empty() || pq.starts_with(&format!("{prefix}/")) || pq == prefix {
+        pq.to_owned()
+    } else {
+        format!("{prefix}{pq}")
+    };
+    let mut parts = base.clone().into_parts();
+    parts.path_and_query = Some(joined.parse().ok()?);
+    Uri::from_parts(parts).ok()
+}
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (k, v) in from {
+        if HOP_BY_HOP.contains(&k.as_str()) || k == hyper::header::HOST {
+            continue;
+        }
+        to.append(k.clone(), v.clone());
+    }
+}
+
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    for k in HOP_BY_HOP {
+        h.remove(*k);
+    }
+}
+
+fn inject_key(up: &Upstream, api: Option<Api>, h: &mut HeaderMap) {
+    let Some(key) = &up.api_key else { return };
+    if h.contains_key(hyper::header::AUTHORIZATION) || h.contains_key("x-api-key") {
+        return;
+    }
+    if api == Some(Api::Anthropic) {
+        if let Ok(v) = HeaderValue::from_str(key) {
+            h.insert(HeaderName::from_static("x-api-key"), v);
+        }
+    } else if let Ok(v) = HeaderValue::from_str(&format!("Bearer {key}")) {
+        h.insert(hyper::header::AUTHORIZATION, v);
+    }
+}

@@ -1,0 +1,96 @@
+"""A local LLM upstream for end-to-end tests: replays recorded responses and logs requests.
+
+The fixture is chosen by the `x-test-scenario` header (which the proxy must forward):
+`fixtures/<scenario>.sse` is sent as an event stream, `fixtures/<scenario>.json` as JSON.
+Every request (method, path, headers, body) is appended to the log file as one JSON line.
+Usage: python3 mock_upstream.py PORT_FILE LOG_FILE
+"""
+import json
+import os
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _log(self, body):
+        rec = {
+            "method": self.command,
+            "path": self.path,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": body.decode("utf-8", "replace"),
+        }
+        with open(self.server.log_file, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    def _send(self, status, ctype, data, chunked=False, delay=0.0):
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        if chunked:
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            # One event per chunk, as a real server flushes them.
+            for part in data.split(b"\n\n"):
+                if not part.strip():
+                    continue
+                piece = part + b"\n\n"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+                if delay:
+                    time.sleep(delay)
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    def do_HEAD(self):
+        self._log(b"")
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        self._log(b"")
+        if self.path.startswith("/v1/models"):
+            return self._send(200, "application/json", b'{"data":[]}')
+        self._send(404, "application/json", b'{"error":{"message":"not found"}}')
+
+    def do_POST(self):
+        n = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(n)
+        self._log(body)
+        if self.path.split("?")[0].endswith("/count_tokens"):
+            return self._send(200, "application/json", b'{"input_tokens":7}')
+        scenario = self.headers.get("x-test-scenario", "")
+        base = os.path.join(FIXTURES, os.path.basename(scenario))
+        if os.path.exists(base + ".sse"):
+            with open(base + ".sse", "rb") as f:
+                delay = float(self.headers.get("x-test-delay", "0"))
+                return self._send(200, "text/event-stream", f.read(), chunked=True, delay=delay)
+        if os.path.exists(base + ".json"):
+            with open(base + ".json", "rb") as f:
+                return self._send(200, "application/json", f.read())
+        self._send(400, "application/json", b'{"error":{"message":"unknown scenario"}}')
+
+
+def main():
+    port_file, log_file = sys.argv[1], sys.argv[2]
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.log_file = log_file
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(port_file + ".tmp", port_file)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
