@@ -301,7 +301,9 @@ impl Filter for Anthropic {
             let d = cut_notice(&h.name);
             self.release(judge, h, Some(d), out);
         }
-        if !complete && self.started && !self.stopped {
+        // A stream that stopped short still ends as a well-formed message for the client.
+        let _ = complete;
+        if self.started && !self.stopped {
             let delta = json!({ "type": "message_delta", "delta": { "stop_reason": "end_turn", "stop_sequence": null }, "usage": { "output_tokens": 0 } });
             Event::from_json(Some("message_delta"), &delta).write(out);
             Event::from_json(Some("message_stop"), &json!({ "type": "message_stop" })).write(out);
@@ -700,5 +702,63 @@ impl Filter for Responses {
 
     fn blocked(&self) -> &[String] {
         &self.blocked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(chunks: &[&[u8]]) -> (Vec<Event>, bool) {
+        let mut p = Parser::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            assert!(p.feed(c, &mut out).is_ok());
+        }
+        (out, p.pending())
+    }
+
+    #[test]
+    fn events_split_across_reads_and_crlf() {
+        let (evs, pending) = parse(&[
+            b"event: a\r\nda",
+            b"ta: {\"x\":1}\r\n\r\n: comment\n\ndata: [DONE]\n\n",
+        ]);
+        assert_eq!(
+            evs,
+            vec![
+                Event {
+                    name: Some("a".into()),
+                    data: "{\"x\":1}".into()
+                },
+                Event {
+                    name: None,
+                    data: "[DONE]".into()
+                },
+            ]
+        );
+        assert!(!pending);
+    }
+
+    #[test]
+    fn multi_line_data_joins_with_newlines_and_round_trips() {
+        let (evs, _) = parse(&[b"data: one\ndata: two\n\n"]);
+        assert_eq!(evs.len(), 1);
+        let mut out = String::new();
+        evs[0].write(&mut out);
+        assert_eq!(out, "data: one\ndata: two\n\n");
+    }
+
+    #[test]
+    fn a_cut_event_is_pending() {
+        let (evs, pending) = parse(&[b"event: x\ndata: {\"partial"]);
+        assert!(evs.is_empty());
+        assert!(pending);
+    }
+
+    #[test]
+    fn non_utf8_is_an_error() {
+        let mut p = Parser::default();
+        assert!(p.feed(b"data: \xff\n\n", &mut Vec::new()).is_err());
     }
 }
