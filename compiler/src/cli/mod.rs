@@ -1,6 +1,8 @@
 //! The `crustc` and `crust` command lines. Contracts (exit codes, the `check --json` line
 //! format) are stable: other tools depend on them.
 
+mod start;
+
 use crate::diag::Diagnostics;
 use crate::source::SourceMap;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -150,6 +152,8 @@ pub enum Command {
     },
     /// Compile rules into a bundle (same as crustc).
     Compile(CrustcArgs),
+    /// Run the proxy with the built-in policy plus your rules, recompiling when they change.
+    Start(start::StartArgs),
 }
 
 pub fn crust(args: CrustArgs) -> Exit {
@@ -166,6 +170,7 @@ pub fn crust(args: CrustArgs) -> Exit {
             }
         }
         Command::Compile(c) => crustc(c),
+        Command::Start(a) => start::start(a),
     }
 }
 

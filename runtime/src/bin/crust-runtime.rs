@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use crust_runtime::check::{check_stream, CheckOptions};
-use crust_runtime::proxy::{serve, Config, Upstream};
+use crust_runtime::proxy::{run, Config, Route, Upstream};
 use crust_runtime::Bundle;
 use std::process::ExitCode;
 
@@ -34,8 +34,9 @@ struct Args {
     /// Address the proxy listens on.
     #[arg(long, default_value = "127.0.0.1:9090")]
     listen: std::net::SocketAddr,
-    /// Upstream LLM API base URL (scheme, host, optional path prefix), e.g.
-    /// https://api.anthropic.com or https://api.openai.com/v1.
+    /// Run the proxy in front of this upstream API base URL (scheme, host, optional path
+    /// prefix: https://api.anthropic.com, https://api.openai.com/v1), or `auto` to route each
+    /// request to Anthropic or OpenAI by its path and headers.
     #[arg(long)]
     endpoint: Option<String>,
     /// API key sent upstream when the client sends none (default: $CRUST_UPSTREAM_API_KEY).
@@ -91,39 +92,25 @@ fn main() -> ExitCode {
 }
 
 fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
-    // `CRUST_LOG=debug|info|warn|error` (a level, not a filter: no regex engine in the runtime).
-    let level = std::env::var("CRUST_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .init();
-    let Some(endpoint) = args.endpoint else {
-        eprintln!("error: the proxy needs --endpoint URL");
-        return ExitCode::from(2);
+    let route = match args.endpoint.as_deref() {
+        Some("auto") | None => Route::Auto,
+        Some(endpoint) => match parse_endpoint(endpoint) {
+            Ok(base) => Route::Fixed(Upstream {
+                base,
+                api_key: args
+                    .api_key
+                    .or_else(|| std::env::var("CRUST_UPSTREAM_API_KEY").ok()),
+            }),
+            Err(why) => {
+                eprintln!("error: {why}");
+                return ExitCode::from(2);
+            }
+        },
     };
-    let base: hyper::Uri = match endpoint.parse() {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("error: --endpoint {endpoint:?} is not a URL: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if base.scheme().is_none() || base.host().is_none() {
-        eprintln!("error: --endpoint {endpoint:?} needs a scheme and a host (https://host)");
-        return ExitCode::from(2);
-    }
     let policy_path = std::fs::canonicalize(&args.policy).unwrap_or(args.policy);
     let config = Config {
         listen: args.listen,
-        upstream: Upstream {
-            base,
-            api_key: args
-                .api_key
-                .or_else(|| std::env::var("CRUST_UPSTREAM_API_KEY").ok()),
-        },
+        route,
         policy_path: Some(policy_path),
         home: args
             .home
@@ -131,21 +118,24 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
             .unwrap_or_else(|| "/".into()),
         max_body: args.max_body_mib.saturating_mul(1 << 20),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match rt.block_on(serve(config, bundle, None)) {
+    match run(config, bundle) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
+}
+
+/// An upstream base URL: scheme and host required.
+fn parse_endpoint(endpoint: &str) -> Result<hyper::Uri, String> {
+    let base: hyper::Uri = endpoint
+        .parse()
+        .map_err(|e| format!("--endpoint {endpoint:?} is not a URL: {e}"))?;
+    if base.scheme().is_none() || base.host().is_none() {
+        return Err(format!(
+            "--endpoint {endpoint:?} needs a scheme and a host (https://host)"
+        ));
+    }
+    Ok(base)
 }

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use hyper::{Request, Response, StatusCode, Uri};
+pub use hyper::Uri;
+use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
@@ -23,7 +24,43 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Where requests go.
+/// Where requests go: one fixed upstream, or the provider each request is meant for.
+#[derive(Debug, Clone)]
+pub enum Route {
+    Fixed(Upstream),
+    /// Anthropic for `/v1/messages…` or any request carrying `anthropic-version`; OpenAI for
+    /// everything else (Chat Completions, Responses, models). Keys come from the client.
+    Auto,
+}
+
+const ANTHROPIC: &str = "https://api.anthropic.com";
+const OPENAI: &str = "https://api.openai.com";
+
+impl Route {
+    fn pick(&self, path: &str, headers: &HeaderMap) -> Option<Upstream> {
+        match self {
+            Route::Fixed(u) => Some(u.clone()),
+            Route::Auto => {
+                let anthropic =
+                    path.starts_with("/v1/messages") || headers.contains_key("anthropic-version");
+                let base = if anthropic { ANTHROPIC } else { OPENAI };
+                Some(Upstream {
+                    base: base.parse().ok()?,
+                    api_key: None,
+                })
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Route::Fixed(u) => u.base.to_string(),
+            Route::Auto => format!("auto (Anthropic {ANTHROPIC}, OpenAI {OPENAI})"),
+        }
+    }
+}
+
+/// A fixed upstream.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     /// Scheme, host, port and an optional path prefix (`https://api.example.com/v1`).
@@ -35,7 +72,7 @@ pub struct Upstream {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    pub upstream: Upstream,
+    pub route: Route,
     /// The bundle file to watch and reload (none: the bundle given is fixed).
     pub policy_path: Option<PathBuf>,
     pub home: String,
@@ -118,7 +155,7 @@ pub async fn serve(
     });
     let _watcher = watch(&shared);
     spawn_sighup(&shared);
-    tracing::info!(listen = %local, upstream = %shared.config.upstream.base, "crust proxy listening");
+    tracing::info!(listen = %local, upstream = %shared.config.route.describe(), "crust proxy listening");
     if let Some(tx) = ready {
         let _ = tx.send(local);
     }
@@ -156,6 +193,23 @@ pub async fn serve(
         () = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("in-flight requests did not finish within 30 s"),
     }
     Ok(())
+}
+
+/// Starts logging (`CRUST_LOG=debug|info|warn|error`; a level, not a filter, so no regex
+/// engine enters the runtime) and runs the proxy on its own runtime until shutdown.
+pub fn run(config: Config, bundle: Bundle) -> std::io::Result<()> {
+    let level = std::env::var("CRUST_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .try_init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(config, bundle, None))
 }
 
 async fn shutdown_signal() {
@@ -291,7 +345,15 @@ async fn handle(
         }
     }
     // Forward: same method, path and headers (minus hop-by-hop), body byte for byte.
-    let uri = match upstream_uri(&shared.config.upstream.base, &parts.uri) {
+    let Some(upstream) = shared.config.route.pick(&path, &parts.headers) else {
+        return error(
+            api,
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            "crust: no upstream for this request",
+        );
+    };
+    let uri = match upstream_uri(&upstream.base, &parts.uri) {
         Some(u) => u,
         None => {
             return error(
@@ -312,7 +374,7 @@ async fn handle(
                 HeaderValue::from_static("identity"),
             );
         }
-        inject_key(&shared.config.upstream, api, h);
+        inject_key(&upstream, api, h);
     }
     let Ok(up) = up.body(Full::new(body)) else {
         return error(
