@@ -34,6 +34,17 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status, ctype, data, chunked=False, delay=0.0):
         self.send_response(status)
         self.send_header("content-type", ctype)
+        cut = int(self.headers.get("x-test-cut-after", "0"))
+        if chunked and cut:
+            # Reset mid-stream: part of the body, then the connection drops.
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            piece = data[:cut]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         if chunked:
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()

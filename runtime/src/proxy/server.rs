@@ -80,6 +80,13 @@ pub struct Config {
     pub max_body: usize,
 }
 
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for the upstream to connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long to wait for the upstream's response headers (models can think for minutes).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(600);
+
 type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 type HttpsClient = Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
@@ -136,12 +143,16 @@ pub async fn serve(
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> std::io::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()
         .enable_http1()
         .enable_http2()
-        .build();
+        .wrap_connector(http);
     let client: HttpsClient = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .build(https);
@@ -173,7 +184,12 @@ pub async fn serve(
                     let shared = Arc::clone(&shared);
                     async move { Ok::<_, Infallible>(handle(shared, peer, req).await) }
                 });
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                // A client that never finishes its headers does not hold a connection forever.
+                builder
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT);
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
@@ -384,9 +400,24 @@ async fn handle(
             "crust: cannot build the upstream request",
         );
     };
-    let resp = match shared.client.request(up).await {
-        Ok(r) => r,
-        Err(e) => {
+    let resp = match tokio::time::timeout(RESPONSE_TIMEOUT, shared.client.request(up)).await {
+        Ok(Ok(r)) => r,
+        Err(_) => {
+            shared
+                .metrics
+                .upstream_errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut r = error(
+                api,
+                StatusCode::GATEWAY_TIMEOUT,
+                "api_error",
+                "crust: the upstream did not answer in time",
+            );
+            r.headers_mut()
+                .insert("x-crust-upstream-error", HeaderValue::from_static("1"));
+            return r;
+        }
+        Ok(Err(e)) => {
             shared
                 .metrics
                 .upstream_errors
