@@ -179,6 +179,9 @@ pub async fn serve(
                     Ok(x) => x,
                     Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
                 };
+                // Events are small writes: without this, Nagle's algorithm and delayed ACKs
+                // hold each one for tens of milliseconds.
+                let _ = stream.set_nodelay(true);
                 let shared = Arc::clone(&shared);
                 let service = hyper::service::service_fn(move |req| {
                     let shared = Arc::clone(&shared);

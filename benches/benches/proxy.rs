@@ -1,0 +1,262 @@
+//! Load test of the proxy: added latency against calling the mock upstream directly, same run,
+//! same client, on loopback. JSON and streaming (time to first and last byte), concurrency 1
+//! and 64. Stops by itself; prints a table for docs/PERFORMANCE.md.
+//!
+//! `cargo bench -p crust-benches --bench proxy` (REQUESTS=N per cell, default 2000).
+
+use bytes::Bytes;
+use crust_benches::{builtin_bundle_file, fail};
+use crust_runtime::proxy::{serve, Config, Route, Upstream};
+use crust_runtime::Bundle;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/e2e/fixtures");
+
+/// A minimal upstream: answers every POST with the fixture named by `x-test-scenario`.
+async fn mock(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let scenario = req
+        .headers()
+        .get("x-test-scenario")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let _ = req.into_body().collect().await;
+    let (file, ctype) = if scenario.ends_with("_stream") {
+        (format!("{FIXTURES}/{scenario}.sse"), "text/event-stream")
+    } else {
+        (format!("{FIXTURES}/{scenario}.json"), "application/json")
+    };
+    let body = std::fs::read(&file).unwrap_or_default();
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    if let Ok(v) = hyper::header::HeaderValue::from_str(ctype) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    Ok(r)
+}
+
+fn start_mock() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+        else {
+            fail("no runtime")
+        };
+        rt.block_on(async move {
+            let Ok(l) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+                fail("cannot bind the mock")
+            };
+            let _ = tx.send(l.local_addr().unwrap_or_else(|_| fail("no address")));
+            loop {
+                let Ok((s, _)) = l.accept().await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(s), hyper::service::service_fn(mock))
+                        .await;
+                });
+            }
+        });
+    });
+    rx.recv().unwrap_or_else(|_| fail("mock did not start"))
+}
+
+fn start_proxy(upstream: SocketAddr) -> SocketAddr {
+    let path = builtin_bundle_file();
+    let bundle = Bundle::load(&path).unwrap_or_else(|e| fail(&e.to_string()));
+    let base = format!("http://{upstream}")
+        .parse()
+        .unwrap_or_else(|_| fail("bad upstream"));
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap_or_else(|_| fail("bad listen")),
+        route: Route::Fixed(Upstream {
+            base,
+            api_key: None,
+        }),
+        policy_path: None,
+        home: "/home/user".into(),
+        max_body: 32 << 20,
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+        else {
+            fail("no runtime")
+        };
+        let _ = rt.block_on(serve(config, bundle, Some(tx)));
+    });
+    rx.blocking_recv()
+        .unwrap_or_else(|_| fail("proxy did not start"))
+}
+
+/// A column of the report: its name and how to read it from a sample.
+type Metric = (&'static str, fn(&Sample) -> Duration);
+
+struct Sample {
+    first: Duration,
+    last: Duration,
+}
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+async fn one(
+    client: &HttpClient,
+    addr: SocketAddr,
+    path: &str,
+    scenario: &str,
+    body: &Bytes,
+) -> Sample {
+    let req = Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/json")
+        .header("x-test-scenario", scenario)
+        .body(Full::new(body.clone()))
+        .unwrap_or_else(|_| fail("bad request"));
+    let start = Instant::now();
+    let resp = client
+        .request(req)
+        .await
+        .unwrap_or_else(|e| fail(&format!("request failed: {e}")));
+    let mut body = resp.into_body();
+    let mut first = None;
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            fail("body error");
+        }
+        if first.is_none() {
+            first = Some(start.elapsed());
+        }
+    }
+    let last = start.elapsed();
+    Sample {
+        first: first.unwrap_or(last),
+        last,
+    }
+}
+
+async fn cell(
+    addr: SocketAddr,
+    path: &str,
+    scenario: &str,
+    concurrency: usize,
+    n: usize,
+) -> Vec<Sample> {
+    let client: Arc<HttpClient> = Arc::new(Client::builder(TokioExecutor::new()).build_http());
+    let body = Bytes::from_static(br#"{"model":"m","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"go"}]}"#);
+    // Warm the pools and caches.
+    for _ in 0..50 {
+        one(&client, addr, path, scenario, &body).await;
+    }
+    let per = n / concurrency;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let client = Arc::clone(&client);
+        let body = body.clone();
+        let path = path.to_owned();
+        let scenario = scenario.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut v = Vec::with_capacity(per);
+            for _ in 0..per {
+                v.push(one(&client, addr, &path, &scenario, &body).await);
+            }
+            v
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    all
+}
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v.get(i).copied().unwrap_or_default()
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|x| x.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    let n: usize = std::env::var("REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let upstream = start_mock();
+    let proxy = start_proxy(upstream);
+    let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    else {
+        fail("no runtime")
+    };
+    println!("| body | concurrency | metric | direct p50 | proxy p50 | added p50 | direct p99 | proxy p99 | added p99 |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (label, path, scenario) in [
+        (
+            "JSON (Anthropic, 1 tool call)",
+            "/v1/messages",
+            "anth_benign",
+        ),
+        (
+            "SSE (Anthropic, text + 2 tool calls)",
+            "/v1/messages",
+            "anth_mixed_stream",
+        ),
+    ] {
+        for c in [1usize, 64] {
+            let direct = rt.block_on(cell(upstream, path, scenario, c, n));
+            let via = rt.block_on(cell(proxy, path, scenario, c, n));
+            let metrics: &[Metric] = if scenario.ends_with("_stream") {
+                &[("first byte", |s| s.first), ("last byte", |s| s.last)]
+            } else {
+                &[("whole response", |s| s.last)]
+            };
+            for (m, get) in metrics {
+                let mut d: Vec<Duration> = direct.iter().map(get).collect();
+                let mut p: Vec<Duration> = via.iter().map(get).collect();
+                let (d50, d99, p50, p99) = (
+                    pct(&mut d, 0.5),
+                    pct(&mut d, 0.99),
+                    pct(&mut p, 0.5),
+                    pct(&mut p, 0.99),
+                );
+                println!(
+                    "| {label} | {c} | {m} | {:.0} µs | {:.0} µs | {:+.0} µs | {:.0} µs | {:.0} µs | {:+.0} µs |",
+                    us(d50), us(p50), us(p50) - us(d50), us(d99), us(p99), us(p99) - us(d99)
+                );
+            }
+        }
+    }
+    println!(
+        "\npeak RSS of the whole bench process (mock + proxy + client): {} MiB",
+        peak_rss_kib() / 1024
+    );
+}
