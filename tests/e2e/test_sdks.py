@@ -197,3 +197,20 @@ def test_anthropic_stream_cut_mid_call_is_blocked(proxy, up):
     assert all(b.type != "tool_use" for b in m.content)
     assert "stream ended before the call was complete" in " ".join(b.text for b in m.content if b.type == "text")
     assert m.stop_reason == "end_turn"
+
+
+def test_chat_custom_tool_stream_blocked(proxy, up):
+    # Codex's free-form apply_patch (a `custom` tool call) editing ~/.bashrc.
+    stream = oai(proxy).chat.completions.create(model="m", messages=MSGS, stream=True, extra_headers=H("chat_custom_danger_stream"))
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "Blocked by Crust: protect-shell-rc" in text
+    assert not any(c.choices and c.choices[0].delta.tool_calls for c in chunks)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+
+
+def test_chat_legacy_function_call_blocked(proxy, up):
+    c = oai(proxy).chat.completions.create(model="m", messages=MSGS, extra_headers=H("chat_legacy_danger"))
+    m = c.choices[0].message
+    assert m.function_call is None and "protect-ssh-keys" in m.content
+    assert c.choices[0].finish_reason == "stop"
