@@ -87,6 +87,7 @@ fn start_proxy(upstream: SocketAddr) -> SocketAddr {
         policy_path: None,
         home: "/home/user".into(),
         max_body: 32 << 20,
+        block_mode: Default::default(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {

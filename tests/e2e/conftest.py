@@ -45,7 +45,7 @@ class Upstream:
 
 
 class Proxy:
-    def __init__(self, tmp, upstream_port):
+    def __init__(self, tmp, upstream_port, extra_args=()):
         self.dir = tmp
         self.policy = os.path.join(tmp, "policy.bin")
         compile_policy(self.policy)
@@ -53,7 +53,7 @@ class Proxy:
         env = dict(os.environ, HOME="/home/user", CRUST_LOG="info", NO_COLOR="1")
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "crust-runtime"), "--policy", self.policy,
-             "--endpoint", f"http://127.0.0.1:{upstream_port}", "--listen", "127.0.0.1:0"],
+             "--endpoint", f"http://127.0.0.1:{upstream_port}", "--listen", "127.0.0.1:0", *extra_args],
             stderr=self.stderr, env=env,
         )
         self.port = None
@@ -91,6 +91,14 @@ def upstream(tmp_path_factory):
 @pytest.fixture(scope="session")
 def proxy(tmp_path_factory, upstream):
     p = Proxy(str(tmp_path_factory.mktemp("proxy")), upstream.port)
+    yield p
+    p.proc.terminate()
+    p.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def proxy_replace(tmp_path_factory, upstream):
+    p = Proxy(str(tmp_path_factory.mktemp("proxy-replace")), upstream.port, ["--block-mode", "replace"])
     yield p
     p.proc.terminate()
     p.proc.wait(timeout=10)

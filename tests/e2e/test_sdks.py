@@ -214,3 +214,32 @@ def test_chat_legacy_function_call_blocked(proxy, up):
     m = c.choices[0].message
     assert m.function_call is None and "protect-ssh-keys" in m.content
     assert c.choices[0].finish_reason == "stop"
+
+
+# ----- --block-mode replace ----------------------------------------------------------------
+
+BASH_TOOL = [{"name": "Bash", "description": "run", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]
+
+
+def test_replace_mode_anthropic_stream_echoes_notice(proxy_replace, up):
+    with ant(proxy_replace).messages.stream(model="m", max_tokens=64, messages=MSGS, tools=BASH_TOOL, extra_headers=H("anth_danger_stream")) as s:
+        m = s.get_final_message()
+    [call] = [b for b in m.content if b.type == "tool_use"]
+    assert call.id == "toolu_1" and call.name == "Bash"
+    assert call.input["command"].startswith("echo 'Blocked by Crust: protect-ssh-keys")
+    assert m.stop_reason == "tool_use"
+
+
+def test_replace_mode_chat_json_uses_offered_shell(proxy_replace, up):
+    tools = [{"type": "function", "function": {"name": "exec_command", "parameters": {"type": "object"}}}]
+    c = oai(proxy_replace).chat.completions.create(model="m", messages=MSGS, tools=tools, extra_headers=H("chat_danger"))
+    [call] = c.choices[0].message.tool_calls
+    assert call.id == "call_1" and call.function.name == "exec_command"
+    assert json.loads(call.function.arguments)["cmd"].startswith("echo 'Blocked by Crust")
+    assert c.choices[0].finish_reason == "tool_calls"
+
+
+def test_replace_mode_without_shell_tool_falls_back_to_notice(proxy_replace, up):
+    with ant(proxy_replace).messages.stream(model="m", max_tokens=64, messages=MSGS, extra_headers=H("anth_danger_stream")) as s:
+        m = s.get_final_message()
+    assert m.stop_reason == "end_turn" and all(b.type != "tool_use" for b in m.content)

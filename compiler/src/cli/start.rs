@@ -27,6 +27,10 @@ pub struct StartArgs {
     /// Where the compiled bundle is kept (default: ~/.local/share/crust/policy.bin).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+    /// What a blocked call becomes: `remove` (a notice in its place) or `replace` (a call of
+    /// an offered shell tool that echoes the notice).
+    #[arg(long, default_value = "remove")]
+    pub block_mode: crust_runtime::proxy::BlockMode,
     /// Largest request or non-streaming response body, in MiB.
     #[arg(long, default_value_t = 32)]
     pub max_body_mib: usize,
@@ -135,6 +139,7 @@ pub fn start(args: StartArgs) -> Exit {
         policy_path: Some(bundle_path),
         home: home.display().to_string(),
         max_body: args.max_body_mib.saturating_mul(1 << 20),
+        block_mode: args.block_mode,
     };
     match run(config, bundle) {
         Ok(()) => Exit::Ok,

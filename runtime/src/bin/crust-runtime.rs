@@ -42,6 +42,10 @@ struct Args {
     /// API key sent upstream when the client sends none (default: $CRUST_UPSTREAM_API_KEY).
     #[arg(long)]
     api_key: Option<String>,
+    /// What a blocked call becomes: `remove` (a notice in its place) or `replace` (a call of
+    /// an offered shell tool that echoes the notice).
+    #[arg(long, default_value = "remove")]
+    block_mode: crust_runtime::proxy::BlockMode,
     /// Largest request or non-streaming response body, in MiB.
     #[arg(long, default_value_t = 32)]
     max_body_mib: usize,
@@ -117,6 +121,7 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
             .or_else(|| std::env::var("HOME").ok())
             .unwrap_or_else(|| "/".into()),
         max_body: args.max_body_mib.saturating_mul(1 << 20),
+        block_mode: args.block_mode,
     };
     match run(config, bundle) {
         Ok(()) => ExitCode::SUCCESS,

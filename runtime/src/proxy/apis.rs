@@ -115,6 +115,21 @@ pub fn judge_responses_item(judge: &Judge<'_>, item: &Value) -> Option<Decision>
     })
 }
 
+/// Names of the tools a request offers the model (for replace mode).
+pub fn offered_tools(api: Api, body: &Value) -> Vec<&str> {
+    let tools = body.get("tools").and_then(Value::as_array);
+    tools
+        .into_iter()
+        .flatten()
+        .filter_map(|t| match api {
+            Api::Chat => t.pointer("/function/name").and_then(Value::as_str),
+            Api::Anthropic => t.get("name").and_then(Value::as_str),
+            // Responses items have other shapes per kind; replace mode falls back to a notice.
+            Api::Responses => None,
+        })
+        .collect()
+}
+
 /// Every tool call already in a request's history, judged; the first blocked one wins.
 pub fn judge_history(api: Api, judge: &Judge<'_>, body: &Value) -> Decision {
     let mut first_block = None;
@@ -217,7 +232,14 @@ pub fn filter_response(api: Api, judge: &Judge<'_>, body: &mut Value) -> Vec<Str
                 match judge.call(name, Args::Object(input)) {
                     Decision::Allow => tool_uses += 1,
                     Decision::Block { rule, notice } => {
-                        *b = json!({ "type": "text", "text": notice });
+                        match judge.replacement(&notice) {
+                            Some((tool, args)) => {
+                                set(b, "name", json!(tool));
+                                set(b, "input", args);
+                                tool_uses += 1;
+                            }
+                            None => *b = json!({ "type": "text", "text": notice }),
+                        }
                         blocked.push(rule);
                     }
                 }
@@ -239,20 +261,39 @@ pub fn filter_response(api: Api, judge: &Judge<'_>, body: &mut Value) -> Vec<Str
                 };
                 let mut notices = Vec::new();
                 if let Some(Value::Array(calls)) = msg.get_mut("tool_calls") {
-                    calls.retain(|c| match judge_chat_call(judge, c) {
+                    calls.retain_mut(|c| match judge_chat_call(judge, c) {
                         Decision::Allow => true,
                         Decision::Block { rule, notice } => {
                             blocked.push(rule);
-                            notices.push(notice);
-                            false
+                            match judge.replacement(&notice) {
+                                Some((tool, args)) => {
+                                    let id = c.get("id").cloned().unwrap_or(Value::Null);
+                                    *c = json!({ "id": id, "type": "function", "function": { "name": tool, "arguments": args.to_string() } });
+                                    true
+                                }
+                                None => {
+                                    notices.push(notice);
+                                    false
+                                }
+                            }
                         }
                     });
                 }
                 if let Some(f) = msg.get("function_call") {
                     if let Decision::Block { rule, notice } = judge_chat_function(judge, f) {
                         blocked.push(rule);
-                        notices.push(notice);
-                        msg.remove("function_call");
+                        match judge.replacement(&notice) {
+                            Some((tool, args)) => {
+                                msg.insert(
+                                    "function_call".into(),
+                                    json!({ "name": tool, "arguments": args.to_string() }),
+                                );
+                            }
+                            None => {
+                                notices.push(notice);
+                                msg.remove("function_call");
+                            }
+                        }
                     }
                 }
                 if notices.is_empty() {

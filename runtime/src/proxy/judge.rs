@@ -30,14 +30,42 @@ impl Decision {
     }
 }
 
+/// A shell tool the client offered, used by `--block-mode replace` to turn a blocked call into
+/// a harmless `echo` of the notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Substitute {
+    pub tool: String,
+    /// The argument that holds the script, and whether it takes an argv array.
+    pub key: String,
+    pub argv: bool,
+}
+
 /// Judges calls against one bundle snapshot, with the agent's context.
 pub struct Judge<'a> {
     pub bundle: &'a Bundle,
     pub home: &'a str,
     pub cwd: Option<&'a str>,
+    /// Replace mode: the shell tool blocked calls become (none: remove mode, or no shell tool
+    /// offered).
+    pub substitute: Option<&'a Substitute>,
 }
 
 impl Judge<'_> {
+    /// In replace mode, the call that stands in for a blocked one: the offered shell tool
+    /// running `echo '<notice>'`.
+    pub fn replacement(&self, notice: &str) -> Option<(String, Value)> {
+        let s = self.substitute?;
+        let script = format!("echo '{}'", notice.replace('\'', "'\\''"));
+        let value = if s.argv {
+            serde_json::json!(["bash", "-c", script])
+        } else {
+            Value::String(script)
+        };
+        let mut args = serde_json::Map::new();
+        args.insert(s.key.clone(), value);
+        Some((s.tool.clone(), Value::Object(args)))
+    }
+
     pub fn call(&self, name: &str, args: Args<'_>) -> Decision {
         let parsed;
         let value = match args {
@@ -103,4 +131,30 @@ fn block(rule: &str, tool: &str, message: &str) -> Decision {
         rule: rule.to_owned(),
         notice: notice(rule, tool, message),
     }
+}
+
+/// The first tool offered in a request that the bundle's tool table knows as a shell (a
+/// `shell` or `argv` argument), for replace mode.
+pub fn find_substitute(bundle: &Bundle, offered: &[&str]) -> Option<Substitute> {
+    use crate::tables::ArgRole;
+    let tables = &bundle.meta().tables;
+    for name in offered {
+        let Some(spec) = crate::extract::lookup(name, tables, &bundle.table_index) else {
+            continue;
+        };
+        for a in &spec.args {
+            let argv = match a.role {
+                ArgRole::Shell => false,
+                ArgRole::Argv => true,
+                _ => continue,
+            };
+            // The table's keys are canonical (`cmd`, `command`); agents spell them that way.
+            return Some(Substitute {
+                tool: (*name).to_owned(),
+                key: a.key.clone(),
+                argv,
+            });
+        }
+    }
+    None
 }

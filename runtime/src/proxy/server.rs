@@ -2,7 +2,7 @@
 //! the request-side check, response filtering, hot swap of the bundle, health and metrics.
 
 use super::apis::{self, Api};
-use super::judge::{Decision, Judge};
+use super::judge::{find_substitute, Decision, Judge, Substitute};
 use super::metrics::Metrics;
 use super::sse::{self, Filter};
 use crate::Bundle;
@@ -78,6 +78,30 @@ pub struct Config {
     pub home: String,
     /// Largest request or (non-streaming) response body accepted.
     pub max_body: usize,
+    pub block_mode: BlockMode,
+}
+
+impl std::str::FromStr for BlockMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "remove" => Ok(BlockMode::Remove),
+            "replace" => Ok(BlockMode::Replace),
+            other => Err(format!("unknown block mode `{other}` (remove, replace)")),
+        }
+    }
+}
+
+/// What a blocked call becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlockMode {
+    /// Removed, with a text notice in its place (and the stop reason fixed).
+    #[default]
+    Remove,
+    /// Rewritten into a call of a shell tool the client offered that echoes the notice, so the
+    /// agent's loop sees a tool result; falls back to removal when no shell tool was offered
+    /// (and for Responses items).
+    Replace,
 }
 
 /// How long a client may take to send a request's headers.
@@ -343,15 +367,20 @@ async fn handle(
     };
     let snapshot = shared.snapshot();
     let mut cwd = None;
+    let mut substitute = None;
     if let Some(api) = api {
         if let Ok(v) = serde_json::from_slice::<Value>(&body) {
             cwd = apis::agent_cwd(&v);
+            if shared.config.block_mode == BlockMode::Replace {
+                substitute = find_substitute(&snapshot, &apis::offered_tools(api, &v));
+            }
             let model = v.get("model").and_then(Value::as_str).unwrap_or("");
             let streaming = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
             let judge = Judge {
                 bundle: &snapshot,
                 home: &shared.config.home,
                 cwd: cwd.as_deref(),
+                substitute: None,
             };
             let started = Instant::now();
             let decision = apis::judge_history(api, &judge, &v);
@@ -468,7 +497,15 @@ async fn handle(
             Api::Responses => Box::new(sse::Responses::new()),
         };
         let (tx, rx) = mpsc::channel::<Bytes>(64);
-        tokio::spawn(pump(Arc::clone(&shared), snapshot, cwd, filter, rbody, tx));
+        tokio::spawn(pump(
+            Arc::clone(&shared),
+            snapshot,
+            cwd,
+            substitute,
+            filter,
+            rbody,
+            tx,
+        ));
         return Response::from_parts(rparts, ChannelBody(rx).boxed());
     }
     let bytes = match Limited::new(rbody, shared.config.max_body).collect().await {
@@ -494,6 +531,7 @@ async fn handle(
         bundle: &snapshot,
         home: &shared.config.home,
         cwd: cwd.as_deref(),
+        substitute: substitute.as_ref(),
     };
     let started = Instant::now();
     let blocked = apis::filter_response(api, &judge, &mut v);
@@ -515,6 +553,7 @@ async fn pump(
     shared: Arc<Shared>,
     snapshot: Arc<Bundle>,
     cwd: Option<String>,
+    substitute: Option<Substitute>,
     mut filter: Box<dyn Filter>,
     mut body: Incoming,
     tx: mpsc::Sender<Bytes>,
@@ -523,6 +562,7 @@ async fn pump(
         bundle: &snapshot,
         home: &shared.config.home,
         cwd: cwd.as_deref(),
+        substitute: substitute.as_ref(),
     };
     let mut parser = sse::Parser::default();
     let mut events = Vec::new();

@@ -205,6 +205,25 @@ impl Anthropic {
             }
             Decision::Block { rule, notice } => {
                 self.blocked.push(rule);
+                if let Some((tool, args)) = judge.replacement(&notice) {
+                    // Replace mode: the same block, now a shell `echo` of the notice.
+                    self.kept_tools += 1;
+                    let id = h
+                        .events
+                        .first()
+                        .and_then(Event::json)
+                        .and_then(|v| v.pointer("/content_block/id").cloned())
+                        .unwrap_or(Value::Null);
+                    let events = [
+                        json!({ "type": "content_block_start", "index": h.index, "content_block": { "type": "tool_use", "id": id, "name": tool, "input": {} } }),
+                        json!({ "type": "content_block_delta", "index": h.index, "delta": { "type": "input_json_delta", "partial_json": args.to_string() } }),
+                        json!({ "type": "content_block_stop", "index": h.index }),
+                    ];
+                    for e in events {
+                        Event::from_json(e.get("type").and_then(Value::as_str), &e).write(out);
+                    }
+                    return;
+                }
                 // A text block in the call's place keeps every later index valid.
                 for e in anthropic_text_block(h.index, &notice) {
                     Event::from_json(e.get("type").and_then(Value::as_str), &e).write(out);
@@ -362,16 +381,27 @@ impl Chat {
             .map(|(k, _)| *k)
             .collect();
         for k in keys {
-            let Some(call) = self.held.remove(&k) else {
+            let Some(mut call) = self.held.remove(&k) else {
                 continue;
             };
-            let decision = if cut {
+            let mut decision = if cut {
                 cut_notice(&call.name)
             } else if call.custom {
                 judge.call(&call.name, Args::Text(&call.args))
             } else {
                 judge.call(&call.name, Args::Encoded(&call.args))
             };
+            // Replace mode: the call becomes the offered shell tool echoing the notice.
+            if let Decision::Block { rule, notice } = &decision {
+                if let Some((tool, args)) = judge.replacement(notice) {
+                    self.blocked.push(rule.clone());
+                    call.name = tool;
+                    call.args = args.to_string();
+                    call.custom = false;
+                    call.kind = Some("function".into());
+                    decision = Decision::Allow;
+                }
+            }
             match decision {
                 Decision::Allow => {
                     let delta = if k.1 == LEGACY {
