@@ -123,3 +123,23 @@ def test_hot_swap_under_load(proxy, up, tmp_path):
     assert failures == []
     assert len(results) > 50 and all(results)
     assert "new bundle refused" in proxy.log()
+
+
+def test_sigterm_finishes_in_flight_stream(tmp_path, upstream):
+    import signal
+    import subprocess
+
+    from conftest import Proxy
+
+    p = Proxy(str(tmp_path), upstream.port)
+    body = json.dumps({"model": "m", "max_tokens": 8, "stream": True, "messages": MSGS})
+    conn = http.client.HTTPConnection("127.0.0.1", p.port, timeout=30)
+    conn.request("POST", "/v1/messages", body=body, headers={
+        "content-type": "application/json", "x-test-scenario": "anth_benign_stream", "x-test-delay": "0.1"})
+    r = conn.getresponse()
+    first = r.readline()
+    assert first.startswith(b"event:")
+    p.proc.send_signal(signal.SIGTERM)
+    rest = r.read().decode()
+    assert "message_stop" in rest
+    assert p.proc.wait(timeout=15) == 0

@@ -745,3 +745,85 @@ fn inject_key(up: &Upstream, api: Option<Api>, h: &mut HeaderMap) {
         h.insert(hyper::header::AUTHORIZATION, v);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> Uri {
+        s.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn upstream_path_joins_without_doubling_the_prefix() {
+        let base = uri("https://api.example.com/v1");
+        let j = |p: &str| upstream_uri(&base, &uri(p)).map(|u| u.to_string());
+        assert_eq!(
+            j("/v1/chat/completions?x=1").as_deref(),
+            Some("https://api.example.com/v1/chat/completions?x=1")
+        );
+        assert_eq!(
+            j("/chat/completions").as_deref(),
+            Some("https://api.example.com/v1/chat/completions")
+        );
+        let root = uri("http://127.0.0.1:8080");
+        assert_eq!(
+            upstream_uri(&root, &uri("/v1/messages?beta=true")).map(|u| u.to_string()),
+            Some("http://127.0.0.1:8080/v1/messages?beta=true".to_owned())
+        );
+    }
+
+    #[test]
+    fn auto_routes_by_path_and_header() {
+        let mut h = HeaderMap::new();
+        let host = |path: &str, h: &HeaderMap| {
+            Route::Auto
+                .pick(path, h)
+                .and_then(|u| u.base.host().map(str::to_owned))
+        };
+        assert_eq!(
+            host("/v1/messages", &h).as_deref(),
+            Some("api.anthropic.com")
+        );
+        assert_eq!(
+            host("/v1/chat/completions", &h).as_deref(),
+            Some("api.openai.com")
+        );
+        assert_eq!(host("/v1/responses", &h).as_deref(), Some("api.openai.com"));
+        h.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+        assert_eq!(host("/v1/models", &h).as_deref(), Some("api.anthropic.com"));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_not_forwarded() {
+        let mut from = HeaderMap::new();
+        from.insert("connection", HeaderValue::from_static("keep-alive"));
+        from.insert("host", HeaderValue::from_static("localhost:9090"));
+        from.insert("anthropic-beta", HeaderValue::from_static("a,b"));
+        let mut to = HeaderMap::new();
+        copy_headers(&from, &mut to);
+        assert!(to.get("connection").is_none() && to.get("host").is_none());
+        assert_eq!(
+            to.get("anthropic-beta"),
+            Some(&HeaderValue::from_static("a,b"))
+        );
+    }
+
+    #[test]
+    fn a_key_is_injected_only_when_the_client_sends_none() {
+        let up = Upstream {
+            base: uri("https://api.anthropic.com"),
+            api_key: Some("sk-inject".into()),
+        };
+        let mut h = HeaderMap::new();
+        inject_key(&up, Some(Api::Anthropic), &mut h);
+        assert_eq!(
+            h.get("x-api-key"),
+            Some(&HeaderValue::from_static("sk-inject"))
+        );
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("Bearer mine"));
+        inject_key(&up, Some(Api::Anthropic), &mut h);
+        assert!(h.get("x-api-key").is_none());
+    }
+}
