@@ -243,3 +243,28 @@ def test_replace_mode_without_shell_tool_falls_back_to_notice(proxy_replace, up)
     with ant(proxy_replace).messages.stream(model="m", max_tokens=64, messages=MSGS, extra_headers=H("anth_danger_stream")) as s:
         m = s.get_final_message()
     assert m.stop_reason == "end_turn" and all(b.type != "tool_use" for b in m.content)
+
+
+def test_only_the_latest_turn_is_judged(proxy, up):
+    # An old turn that today's policy would block does not lock the conversation.
+    history = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_7", "name": "Read", "input": {"file_path": "~/.ssh/id_rsa"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_7", "content": "denied"}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_8", "name": "Bash", "input": {"command": "ls"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_8", "content": "a b"}]},
+    ]
+    m = ant(proxy).messages.create(model="m", max_tokens=64, messages=history, extra_headers=H("anth_benign"))
+    assert m.stop_reason == "tool_use"
+    assert len(up.requests()) == 1
+
+
+def test_responses_history_block(proxy, up):
+    items = [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]},
+        {"type": "function_call", "call_id": "call_5", "name": "exec_command", "arguments": json.dumps({"cmd": "cat ~/.aws/credentials"})},
+        {"type": "function_call_output", "call_id": "call_5", "output": "[default]"},
+    ]
+    r = oai(proxy).responses.create(model="m", input=items, extra_headers=H("resp_benign"))
+    assert "Blocked by Crust: protect-cloud-credentials" in r.output_text
+    assert up.requests() == []

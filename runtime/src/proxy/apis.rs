@@ -130,7 +130,9 @@ pub fn offered_tools(api: Api, body: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// Every tool call already in a request's history, judged; the first blocked one wins.
+/// The tool calls of a request's latest assistant turn (the calls whose results the request
+/// carries), judged; the first blocked one wins. Older turns were judged when they were the
+/// latest: judging them again would lock a conversation for good after a policy change.
 pub fn judge_history(api: Api, judge: &Judge<'_>, body: &Value) -> Decision {
     let mut first_block = None;
     let mut visit = |d: Decision| {
@@ -138,14 +140,22 @@ pub fn judge_history(api: Api, judge: &Judge<'_>, body: &Value) -> Decision {
             first_block = Some(d);
         }
     };
+    let list = |key: &str| {
+        body.get(key)
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+    };
     match api {
-        Api::Anthropic => {
-            for m in body
-                .get("messages")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+        Api::Anthropic | Api::Chat => {
+            let messages = list("messages");
+            let last = messages
+                .iter()
+                .rev()
+                .find(|m| m.get("role").and_then(Value::as_str) == Some("assistant"));
+            let Some(m) = last else {
+                return Decision::Allow;
+            };
+            if api == Api::Anthropic {
                 for b in m
                     .get("content")
                     .and_then(Value::as_array)
@@ -158,15 +168,7 @@ pub fn judge_history(api: Api, judge: &Judge<'_>, body: &Value) -> Decision {
                         visit(judge.call(name, Args::Object(input)));
                     }
                 }
-            }
-        }
-        Api::Chat => {
-            for m in body
-                .get("messages")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            } else {
                 for c in m
                     .get("tool_calls")
                     .and_then(Value::as_array)
@@ -181,12 +183,16 @@ pub fn judge_history(api: Api, judge: &Judge<'_>, body: &Value) -> Decision {
             }
         }
         Api::Responses => {
-            for item in body
-                .get("input")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            // Items after the last user message: the calls of the turn being answered.
+            let input = list("input");
+            let start = input
+                .iter()
+                .rposition(|i| {
+                    i.get("type").and_then(Value::as_str).unwrap_or("message") == "message"
+                        && i.get("role").and_then(Value::as_str) == Some("user")
+                })
+                .map_or(0, |k| k + 1);
+            for item in input.get(start..).into_iter().flatten() {
                 if let Some(d) = judge_responses_item(judge, item) {
                     visit(d);
                 }
