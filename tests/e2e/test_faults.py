@@ -143,3 +143,17 @@ def test_sigterm_finishes_in_flight_stream(tmp_path, upstream):
     rest = r.read().decode()
     assert "message_stop" in rest
     assert p.proc.wait(timeout=15) == 0
+
+
+def test_compressed_request_is_refused_not_forwarded(proxy, up):
+    import gzip
+
+    body = gzip.compress(json.dumps({"model": "m", "max_tokens": 8, "messages": MSGS}).encode())
+    req = urllib.request.Request(f"{proxy.url}/v1/messages", data=body, method="POST", headers={
+        "content-type": "application/json", "content-encoding": "gzip", "x-test-scenario": "anth_benign"})
+    try:
+        urllib.request.urlopen(req)
+        raise AssertionError("expected 415")
+    except urllib.error.HTTPError as e:
+        assert e.code == 415
+    assert up.requests() == []

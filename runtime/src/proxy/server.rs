@@ -365,6 +365,20 @@ async fn handle(
             );
         }
     };
+    let compressed_request = parts
+        .headers
+        .get(hyper::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
+    if api.is_some() && compressed_request {
+        // Its history could not be checked: refuse rather than forward it unseen.
+        return error(
+            api,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "crust: compressed request bodies cannot be inspected; send them uncompressed",
+        );
+    }
     let snapshot = shared.snapshot();
     let mut cwd = None;
     let mut substitute = None;
