@@ -552,15 +552,18 @@ impl<'a> Analyzer<'a> {
         let Some(first) = args.first() else {
             return Ok(Flow::default());
         };
-        let v0 = first.alts.first().cloned().unwrap_or_else(Val::unknown);
-        if v0.escaped {
+        let (escaped, known, decoded, glob) =
+            first.alts.first().map_or((false, false, false, true), |v| {
+                (v.escaped, v.known, v.decoded, v.glob)
+            });
+        if escaped {
             self.signal(signal::ESCAPED_COMMAND);
         }
-        if !v0.known {
-            if v0.decoded {
+        if !known {
+            if decoded {
                 self.signal(signal::DECODE_TO_SHELL);
             }
-        } else if v0.glob {
+        } else if glob {
             self.signal(signal::GLOB_COMMAND);
         }
         let rest = args.get(1..).unwrap_or(&[]);
@@ -782,8 +785,8 @@ impl<'a> Analyzer<'a> {
                 }
             }
             CmdKind::Echo => {
-                let known = p.positional.iter().all(Arg::known);
-                let text: Vec<&str> = p.positional.iter().map(Arg::text).collect();
+                let known = p.positional.iter().all(|a| a.known());
+                let text: Vec<&str> = p.positional.iter().map(|a| a.text()).collect();
                 let mut text = text.join(" ");
                 if name == "printf" {
                     text = printf_literal(&text);
@@ -793,12 +796,12 @@ impl<'a> Analyzer<'a> {
                 self.exec.contents.push(text.clone());
                 return Ok(Flow {
                     text: (known && !escaped).then_some(text),
-                    decoded: escaped || p.positional.iter().any(Arg::decoded),
+                    decoded: escaped || p.positional.iter().any(|a| a.decoded()),
                 });
             }
             CmdKind::Plain => {
                 self.flag_paths(&p)?;
-                self.plain(&p.positional)?;
+                self.plain(p.positional.iter().copied())?;
             }
         }
         Ok(Flow {
@@ -817,7 +820,7 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Unknown commands: arguments that look like paths are read.
-    fn plain(&mut self, args: &[Arg]) -> R<()> {
+    fn plain<'x>(&mut self, args: impl IntoIterator<Item = &'x Arg>) -> R<()> {
         for a in args {
             if a.text().starts_with('-') {
                 continue;
@@ -1078,8 +1081,8 @@ impl<'a> Analyzer<'a> {
 }
 
 /// A command's arguments sorted by the command table's flags.
-struct Parsed {
-    positional: Vec<Arg>,
+struct Parsed<'a> {
+    positional: Vec<&'a Arg>,
     flag_paths: Vec<(Action, Arg)>,
     code: Option<Arg>,
     mode: Option<Action>,
@@ -1092,8 +1095,8 @@ struct Parsed {
     replace: Option<String>,
 }
 
-impl Parsed {
-    fn new(spec: &CommandSpec, args: &[Arg]) -> Parsed {
+impl<'a> Parsed<'a> {
+    fn new(spec: &CommandSpec, args: &'a [Arg]) -> Parsed<'a> {
         let mut p = Parsed {
             positional: Vec::new(),
             flag_paths: Vec::new(),
@@ -1152,7 +1155,7 @@ impl Parsed {
                     }
                     continue;
                 }
-                p.positional.push(a.clone());
+                p.positional.push(a);
                 continue;
             }
             // `--flag=value`
