@@ -328,25 +328,39 @@ pub fn filter_response(api: Api, judge: &Judge<'_>, body: &mut Value) -> Vec<Str
             }
         }
         Api::Responses => {
-            filter_responses_output(judge, body, &mut blocked);
+            filter_responses_output(judge, body, &mut blocked, &Default::default());
         }
     }
     blocked
 }
 
-/// Replaces blocked call items of a Responses `output` with notice messages.
-pub fn filter_responses_output(judge: &Judge<'_>, response: &mut Value, blocked: &mut Vec<String>) {
+/// Replaces blocked call items of a Responses `output` with notice messages. `known` holds
+/// the decisions a stream already took, by item id: those items are not judged (or counted)
+/// again; the rules of new blocks are appended to `blocked`.
+pub fn filter_responses_output(
+    judge: &Judge<'_>,
+    response: &mut Value,
+    blocked: &mut Vec<String>,
+    known: &std::collections::HashMap<String, Decision>,
+) {
     let Some(output) = response.get_mut("output").and_then(Value::as_array_mut) else {
         return;
     };
     for item in output.iter_mut() {
-        if let Some(Decision::Block { rule, notice }) = judge_responses_item(judge, item) {
-            let id = item
-                .get("id")
-                .and_then(Value::as_str)
-                .map_or_else(|| "msg_crust".to_owned(), |i| format!("msg_crust_{i}"));
-            *item = responses_message(&id, &notice);
-            blocked.push(rule);
+        let id = item.get("id").and_then(Value::as_str).map(str::to_owned);
+        let decision = match id.as_ref().and_then(|i| known.get(i)) {
+            Some(d) => Some(d.clone()),
+            None => {
+                let d = judge_responses_item(judge, item);
+                if let Some(Decision::Block { rule, .. }) = &d {
+                    blocked.push(rule.clone());
+                }
+                d
+            }
+        };
+        if let Some(Decision::Block { notice, .. }) = decision {
+            let msg_id = id.map_or_else(|| "msg_crust".to_owned(), |i| format!("msg_crust_{i}"));
+            *item = responses_message(&msg_id, &notice);
         }
     }
 }

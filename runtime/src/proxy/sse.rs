@@ -609,6 +609,8 @@ impl Chat {
 pub struct Responses {
     /// output_index -> events of a call item being assembled.
     held: BTreeMap<u64, Vec<Event>>,
+    /// Decisions taken on streamed items, by item id, reused for the final `output`.
+    decided: std::collections::HashMap<String, Decision>,
     blocked: Vec<String>,
     seq: u64,
     keep: Option<KeepAlive>,
@@ -675,6 +677,9 @@ impl Filter for Responses {
                     let events = self.held.remove(&i).unwrap_or_default();
                     let item = v.get("item").cloned().unwrap_or(Value::Null);
                     let decision = judge_responses_item(judge, &item).unwrap_or(Decision::Allow);
+                    if let Some(id) = item.get("id").and_then(Value::as_str) {
+                        self.decided.insert(id.to_owned(), decision.clone());
+                    }
                     if decision == Decision::Allow {
                         for e in events {
                             if let Some(x) = e.json() {
@@ -700,13 +705,7 @@ impl Filter for Responses {
         ) {
             // The SDK builds its final result from this array: filter it too.
             if let Some(r) = v.get_mut("response") {
-                let mut extra = Vec::new();
-                filter_responses_output(judge, r, &mut extra);
-                for rule in extra {
-                    if !self.blocked.contains(&rule) {
-                        self.blocked.push(rule);
-                    }
-                }
+                filter_responses_output(judge, r, &mut self.blocked, &self.decided);
             }
         }
         self.emit(v, ev.name.as_deref(), out);
