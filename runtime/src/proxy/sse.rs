@@ -241,6 +241,17 @@ impl Default for Anthropic {
 
 impl Filter for Anthropic {
     fn event(&mut self, judge: &Judge<'_>, ev: Event, out: &mut String) {
+        // The hot path: text and thinking deltas, block ends and pings go out as they came,
+        // unparsed, while no tool block is held (the `event:` name equals the JSON `type`).
+        if self.held.is_none()
+            && matches!(
+                ev.name.as_deref(),
+                Some("content_block_delta" | "content_block_stop" | "ping")
+            )
+        {
+            ev.write(out);
+            return;
+        }
         let Some(mut v) = ev.json() else {
             ev.write(out);
             return;
@@ -611,6 +622,9 @@ pub struct Responses {
     held: BTreeMap<u64, Vec<Event>>,
     /// Decisions taken on streamed items, by item id, reused for the final `output`.
     decided: std::collections::HashMap<String, Decision>,
+    /// Whether events were replaced (sequence numbers moved): until then events that cannot
+    /// hold a call pass as they came, unparsed.
+    shifted: bool,
     blocked: Vec<String>,
     seq: u64,
     keep: Option<KeepAlive>,
@@ -637,6 +651,7 @@ impl Responses {
             Decision::Allow => {}
             Decision::Block { rule, notice } => {
                 self.blocked.push(rule);
+                self.shifted = true;
                 let id = item
                     .get("id")
                     .and_then(Value::as_str)
@@ -651,6 +666,20 @@ impl Responses {
 
 impl Filter for Responses {
     fn event(&mut self, judge: &Judge<'_>, ev: Event, out: &mut String) {
+        let may_hold_call = matches!(
+            ev.name.as_deref(),
+            Some(
+                "response.output_item.added"
+                    | "response.completed"
+                    | "response.incomplete"
+                    | "response.failed"
+            ) | None
+        );
+        if !self.shifted && self.held.is_empty() && !may_hold_call {
+            self.seq += 1;
+            ev.write(out);
+            return;
+        }
         let Some(mut v) = ev.json() else {
             ev.write(out);
             return;
