@@ -45,10 +45,10 @@ class Upstream:
 
 
 class Proxy:
-    def __init__(self, tmp, upstream_port, extra_args=()):
+    def __init__(self, tmp, upstream_port, extra_args=(), extra_rules=None):
         self.dir = tmp
         self.policy = os.path.join(tmp, "policy.bin")
-        compile_policy(self.policy)
+        compile_policy(self.policy, extra_rules)
         self.stderr = open(os.path.join(tmp, "proxy.log"), "w+")
         env = dict(os.environ, HOME="/home/user", CRUST_LOG="info", NO_COLOR="1")
         self.proc = subprocess.Popen(

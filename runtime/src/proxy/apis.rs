@@ -152,10 +152,7 @@ pub fn judge_history(api: Api, judge: &Judge<'_>, body: &Value) -> Decision {
                 .iter()
                 .rev()
                 .find(|m| m.get("role").and_then(Value::as_str) == Some("assistant"));
-            let Some(m) = last else {
-                return Decision::Allow;
-            };
-            if api == Api::Anthropic {
+            if let Some(m) = last.filter(|_| api == Api::Anthropic) {
                 for b in m
                     .get("content")
                     .and_then(Value::as_array)
@@ -168,7 +165,7 @@ pub fn judge_history(api: Api, judge: &Judge<'_>, body: &Value) -> Decision {
                         visit(judge.call(name, Args::Object(input)));
                     }
                 }
-            } else {
+            } else if let Some(m) = last {
                 for c in m
                     .get("tool_calls")
                     .and_then(Value::as_array)
@@ -199,7 +196,82 @@ pub fn judge_history(api: Api, judge: &Judge<'_>, body: &Value) -> Decision {
             }
         }
     }
+    // What the request sends out that is new this turn (the user's words, tool results) is
+    // judged as content, so content rules (secrets) stop it before it leaves the machine.
+    let text = outbound_text(api, body);
+    if !text.is_empty() {
+        let args = json!({ "text": text });
+        visit(judge.call(OUTBOUND_TOOL, Args::Object(&args)));
+    }
     first_block.unwrap_or(Decision::Allow)
+}
+
+/// The pseudo tool under which outbound request text is judged (`tool is "crust:outbound"`
+/// in a rule narrows a content rule to it).
+pub const OUTBOUND_TOOL: &str = "crust:outbound";
+
+/// Text new in this request: every message after the last assistant message (Anthropic,
+/// Chat), or every item from the last user message on (Responses).
+fn outbound_text(api: Api, body: &Value) -> String {
+    let mut out = String::new();
+    let mut push = |v: &Value| collect_text(v, &mut out, 0);
+    match api {
+        Api::Anthropic | Api::Chat => {
+            let messages = body
+                .get("messages")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice);
+            let start = messages
+                .iter()
+                .rposition(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+                .map_or(0, |k| k + 1);
+            for m in messages.get(start..).into_iter().flatten() {
+                if let Some(c) = m.get("content") {
+                    push(c);
+                }
+            }
+        }
+        Api::Responses => match body.get("input") {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(Value::Array(items)) => {
+                let start = items
+                    .iter()
+                    .rposition(|i| i.get("role").and_then(Value::as_str) == Some("user"))
+                    .unwrap_or(0);
+                for i in items.get(start..).into_iter().flatten() {
+                    for key in ["content", "output"] {
+                        if let Some(c) = i.get(key) {
+                            push(c);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        },
+    }
+    out
+}
+
+/// Strings of a message content (a string, or blocks with `text` / `content`), newline-joined.
+fn collect_text(v: &Value, out: &mut String, depth: usize) {
+    if depth > 4 {
+        return;
+    }
+    match v {
+        Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_text(x, out, depth + 1)),
+        Value::Object(o) => {
+            for key in ["text", "content", "output"] {
+                if let Some(x) = o.get(key) {
+                    collect_text(x, out, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn judge_chat_call(judge: &Judge<'_>, c: &Value) -> Decision {
