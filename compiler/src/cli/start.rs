@@ -4,7 +4,7 @@
 //! the running policy stays as it was.
 
 use super::{print_diags, ErrorFormat, Exit};
-use crust_runtime::proxy::{run, Config, Route, Upstream};
+use crust_runtime::proxy::{run, Config, Route};
 use crust_runtime::Bundle;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -101,23 +101,12 @@ pub fn start(args: StartArgs) -> Exit {
             return Exit::Policy;
         }
     };
-    let route = match args.endpoint.as_deref() {
-        None | Some("auto") => Route::Auto,
-        Some(e) => match e.parse::<crust_runtime::proxy::server::Uri>() {
-            Ok(base) if base.scheme().is_some() && base.host().is_some() => {
-                Route::Fixed(Upstream {
-                    base,
-                    api_key: args
-                        .api_key
-                        .clone()
-                        .or_else(|| std::env::var("CRUST_UPSTREAM_API_KEY").ok()),
-                })
-            }
-            _ => {
-                eprintln!("error: --endpoint {e:?} is not a URL with a scheme and a host");
-                return Exit::Usage;
-            }
-        },
+    let route = match Route::parse(args.endpoint.as_deref(), args.api_key.clone()) {
+        Ok(r) => r,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Exit::Usage;
+        }
     };
     // Keep the watcher alive for the life of the proxy.
     let _watcher = rules

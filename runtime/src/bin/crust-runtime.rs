@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use crust_runtime::check::{check_stream, CheckOptions};
-use crust_runtime::proxy::{run, Config, Route, Upstream};
+use crust_runtime::proxy::{run, Config, Route};
 use crust_runtime::Bundle;
 use std::process::ExitCode;
 
@@ -96,20 +96,12 @@ fn main() -> ExitCode {
 }
 
 fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
-    let route = match args.endpoint.as_deref() {
-        Some("auto") | None => Route::Auto,
-        Some(endpoint) => match parse_endpoint(endpoint) {
-            Ok(base) => Route::Fixed(Upstream {
-                base,
-                api_key: args
-                    .api_key
-                    .or_else(|| std::env::var("CRUST_UPSTREAM_API_KEY").ok()),
-            }),
-            Err(why) => {
-                eprintln!("error: {why}");
-                return ExitCode::from(2);
-            }
-        },
+    let route = match Route::parse(args.endpoint.as_deref(), args.api_key) {
+        Ok(r) => r,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return ExitCode::from(2);
+        }
     };
     let policy_path = std::fs::canonicalize(&args.policy).unwrap_or(args.policy);
     let config = Config {
@@ -130,17 +122,4 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// An upstream base URL: scheme and host required.
-fn parse_endpoint(endpoint: &str) -> Result<hyper::Uri, String> {
-    let base: hyper::Uri = endpoint
-        .parse()
-        .map_err(|e| format!("--endpoint {endpoint:?} is not a URL: {e}"))?;
-    if base.scheme().is_none() || base.host().is_none() {
-        return Err(format!(
-            "--endpoint {endpoint:?} needs a scheme and a host (https://host)"
-        ));
-    }
-    Ok(base)
 }

@@ -52,6 +52,26 @@ impl Route {
         }
     }
 
+    /// From the command line: `auto` (or nothing) routes by request; otherwise a base URL
+    /// with scheme and host. The key defaults to `$CRUST_UPSTREAM_API_KEY`.
+    pub fn parse(endpoint: Option<&str>, api_key: Option<String>) -> Result<Route, String> {
+        let Some(endpoint) = endpoint.filter(|e| *e != "auto") else {
+            return Ok(Route::Auto);
+        };
+        let base: Uri = endpoint
+            .parse()
+            .map_err(|e| format!("--endpoint {endpoint:?} is not a URL: {e}"))?;
+        if base.scheme().is_none() || base.host().is_none() {
+            return Err(format!(
+                "--endpoint {endpoint:?} needs a scheme and a host (https://host)"
+            ));
+        }
+        Ok(Route::Fixed(Upstream {
+            base,
+            api_key: api_key.or_else(|| std::env::var("CRUST_UPSTREAM_API_KEY").ok()),
+        }))
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Route::Fixed(u) => u.base.to_string(),
@@ -449,35 +469,21 @@ async fn handle(
     let resp = match tokio::time::timeout(RESPONSE_TIMEOUT, shared.client.request(up)).await {
         Ok(Ok(r)) => r,
         Err(_) => {
-            shared
-                .metrics
-                .upstream_errors
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut r = error(
+            return upstream_error(
+                &shared,
                 api,
                 StatusCode::GATEWAY_TIMEOUT,
-                "api_error",
                 "crust: the upstream did not answer in time",
             );
-            r.headers_mut()
-                .insert("x-crust-upstream-error", HeaderValue::from_static("1"));
-            return r;
         }
         Ok(Err(e)) => {
-            shared
-                .metrics
-                .upstream_errors
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(error = %e, "upstream request failed");
-            let mut r = error(
+            return upstream_error(
+                &shared,
                 api,
                 StatusCode::BAD_GATEWAY,
-                "api_error",
                 &format!("crust: upstream unreachable: {e}"),
             );
-            r.headers_mut()
-                .insert("x-crust-upstream-error", HeaderValue::from_static("1"));
-            return r;
         }
     };
     let Some(api) = api.filter(|_| resp.status().is_success()) else {
@@ -657,6 +663,23 @@ fn synthetic(api: Api, model: &str, notice: &str, streaming: bool) -> Response<B
         .insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     r.headers_mut()
         .insert("x-crust-blocked", HeaderValue::from_static("1"));
+    r
+}
+
+/// The upstream failed: counted, and tagged so it is never confused with a block.
+fn upstream_error(
+    shared: &Shared,
+    api: Option<Api>,
+    status: StatusCode,
+    message: &str,
+) -> Response<BoxBody> {
+    shared
+        .metrics
+        .upstream_errors
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut r = error(api, status, "api_error", message);
+    r.headers_mut()
+        .insert("x-crust-upstream-error", HeaderValue::from_static("1"));
     r
 }
 
