@@ -37,7 +37,8 @@ pub fn normalize_path(raw: &str, ctx: &PathContext<'_>) -> Result<String, String
 /// Normalizes a directory given by the caller (home or cwd); relative ones resolve against
 /// `base`.
 pub fn normalize_dir(raw: &str, base: &str) -> String {
-    let mut out = String::new();
+    // One allocation: the result is never longer than both inputs and a separator.
+    let mut out = String::with_capacity(raw.len() + base.len() + 1);
     if !raw.starts_with('/') {
         clean_into(base, &mut out);
     }
