@@ -385,12 +385,7 @@ async fn handle(
             );
         }
     };
-    let compressed_request = parts
-        .headers
-        .get(hyper::header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
-    if api.is_some() && compressed_request {
+    if api.is_some() && is_encoded(&parts.headers) {
         // Its history could not be checked: refuse rather than forward it unseen.
         return error(
             api,
@@ -490,12 +485,7 @@ async fn handle(
         return passthrough(resp);
     };
     let (mut rparts, rbody) = resp.into_parts();
-    let encoded = rparts
-        .headers
-        .get(hyper::header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
-    if encoded {
+    if is_encoded(&rparts.headers) {
         // Never pass what cannot be inspected.
         return error(
             Some(api),
@@ -664,6 +654,14 @@ fn synthetic(api: Api, model: &str, notice: &str, streaming: bool) -> Response<B
     r.headers_mut()
         .insert("x-crust-blocked", HeaderValue::from_static("1"));
     r
+}
+
+/// Whether a body is compressed (anything but `identity`): such bodies are never inspected
+/// half-way, so they are refused.
+fn is_encoded(h: &HeaderMap) -> bool {
+    h.get(hyper::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.eq_ignore_ascii_case("identity"))
 }
 
 /// The upstream failed: counted, and tagged so it is never confused with a block.
