@@ -17,6 +17,8 @@ pub struct Stats {
     pub groups: Vec<GroupStats>,
     pub bundle_bytes: usize,
     pub build_time: Duration,
+    /// Secret formats, their prefilter literals, and the scanner automaton's stored size.
+    pub secrets: (usize, usize, usize),
 }
 
 impl Stats {
@@ -36,6 +38,22 @@ impl Stats {
             groups: l.groups.clone(),
             bundle_bytes,
             build_time,
+            secrets: (
+                l.meta.tables.secrets.formats.len(),
+                l.meta
+                    .tables
+                    .secrets
+                    .formats
+                    .iter()
+                    .map(|f| f.prefixes.len())
+                    .sum(),
+                l.meta
+                    .tables
+                    .secrets
+                    .section
+                    .and_then(|i| l.automata.get((i as usize).wrapping_sub(1)))
+                    .map_or(0, |a| a.bytes.len()),
+            ),
         }
     }
 
@@ -90,6 +108,15 @@ impl Stats {
             .filter(|g| !g.sparse)
             .map(|g| g.stored_bytes)
             .sum();
+        if self.secrets.0 > 0 {
+            let _ = writeln!(
+                s,
+                "secret scanner: {} formats, {} prefix literals, sparse automaton {}",
+                self.secrets.0,
+                self.secrets.1,
+                human_bytes(self.secrets.2)
+            );
+        }
         let _ = writeln!(
             s,
             "bundle: {} ({} in dense automata), built in {:.1} ms",

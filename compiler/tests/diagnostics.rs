@@ -116,3 +116,28 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn secret_formats_are_checked_where_written() {
+    let text = "secrets:\n  formats:\n    - id: bad-prefix\n      regex: '[0-9]{8}:AA[a-z]{30}'\n    - id: Upper\n      regex: 'tok_[a-z]{20}'\n    - id: bad-check\n      regex: 'tok_[a-z]{20}'\n      check: crc32\n";
+    let (code, err, written) = crustc("secrets", text);
+    assert_eq!(code, 1);
+    assert!(!written);
+    assert!(
+        err.contains("secrets.yaml:4:14: error: a secret pattern must start with literal text"),
+        "{err}"
+    );
+    assert!(
+        err.contains("secrets.yaml:5:11: error: a secret id is lower-case"),
+        "{err}"
+    );
+    assert!(
+        err.contains("secrets.yaml:9:14: error: unknown secret check `crc32`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("expected one of: none, crc32-base62, bech32, jwt, uri-password"),
+        "{err}"
+    );
+    assert!(err.contains("3 errors"), "{err}");
+}

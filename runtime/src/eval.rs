@@ -135,7 +135,7 @@ impl Bundle {
             home: &home,
             cwd: &cwd,
         };
-        let ops = match crate::extract::extract(
+        let mut ops = match crate::extract::extract(
             call.name,
             call.args,
             &ctx,
@@ -145,6 +145,12 @@ impl Bundle {
             Ok(ops) => ops,
             Err(why) => return (Verdict::malformed(why), Vec::new()),
         };
+        if self.scan_secrets(&mut ops).is_err() {
+            return (
+                Verdict::malformed("the text is too complex to scan for secrets"),
+                ops,
+            );
+        }
         let result = SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut s) => self.decide(call.name, &ops, &home, &mut s, explain.take()),
             // Re-entrancy cannot happen today; a fresh scratch keeps it correct if it ever does.
@@ -220,6 +226,7 @@ impl Bundle {
                 Field::Command,
                 Field::Content,
                 Field::Signal,
+                Field::Secret,
             ] {
                 for v in op.values(field) {
                     let mut hb = std::mem::take(&mut s.home_buf);
@@ -296,6 +303,27 @@ impl Bundle {
             },
             None => Verdict::allow(),
         })
+    }
+
+    /// Fills each operation's `secrets` with the formats found in its contents and commands.
+    fn scan_secrets(&self, ops: &mut [Operation]) -> Result<(), GaveUp> {
+        if self.meta.tables.secrets.formats.is_empty() {
+            return Ok(());
+        }
+        let mut found = Vec::new();
+        for op in ops.iter_mut() {
+            found.clear();
+            for text in op.contents.iter().chain(&op.commands) {
+                self.find_secrets(text.as_bytes(), &mut found)?;
+            }
+            let formats = &self.meta.tables.secrets.formats;
+            op.secrets.extend(
+                found
+                    .iter()
+                    .filter_map(|&i| formats.get(i as usize).map(|f| f.id.clone())),
+            );
+        }
+        Ok(())
     }
 
     /// Matches one value of a field and marks the predicates it makes true.

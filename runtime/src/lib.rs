@@ -15,6 +15,7 @@ mod matcher;
 pub mod model;
 pub mod normalize;
 pub mod proxy;
+pub mod secrets;
 pub mod shell;
 pub mod tables;
 

@@ -95,17 +95,20 @@ pub enum Field {
     Tool,
     /// Structural findings of the shell analysis (`fork-bomb`, `decode-to-shell`, ...).
     Signal,
+    /// Ids of the credential formats found in the operation's content and command text.
+    Secret,
 }
 
 impl Field {
     /// Every field, in bundle order.
-    pub const ALL: [Field; 6] = [
+    pub const ALL: [Field; 7] = [
         Field::Path,
         Field::Host,
         Field::Command,
         Field::Content,
         Field::Tool,
         Field::Signal,
+        Field::Secret,
     ];
 
     pub fn name(self) -> &'static str {
@@ -116,6 +119,7 @@ impl Field {
             Field::Content => "content",
             Field::Tool => "tool",
             Field::Signal => "signal",
+            Field::Secret => "secret",
         }
     }
 
@@ -202,6 +206,8 @@ pub struct Operation {
     pub commands: Vec<String>,
     pub contents: Vec<String>,
     pub signals: Vec<String>,
+    /// Filled by the engine: ids of the secret formats found in contents and commands.
+    pub secrets: Vec<String>,
 }
 
 impl Operation {
@@ -214,6 +220,7 @@ impl Operation {
             commands: Vec::new(),
             contents: Vec::new(),
             signals: Vec::new(),
+            secrets: Vec::new(),
         }
     }
 
@@ -225,6 +232,7 @@ impl Operation {
             Field::Command => &self.commands,
             Field::Content => &self.contents,
             Field::Signal => &self.signals,
+            Field::Secret => &self.secrets,
             Field::Tool => &[],
         }
     }

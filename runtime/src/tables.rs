@@ -13,6 +13,8 @@ pub struct Tables {
     pub commands: Vec<CommandSpec>,
     /// Argument keys (canonical) that unknown tools are read by.
     pub shape: ShapeSpec,
+    /// Credential formats the content scanner reports through the `secret` field.
+    pub secrets: crate::secrets::SecretTable,
 }
 
 /// One tool (several names may share it).

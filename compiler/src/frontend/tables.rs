@@ -16,6 +16,7 @@
 use super::yaml_tree::{Kind, Node};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
 use crust_runtime::model::Action;
+use crust_runtime::secrets::{SecretCheck, SecretFormat};
 use crust_runtime::tables::{
     canon_key, ArgRole, ArgSpec, CmdKind, CommandSpec, FlagRole, FlagSpec, Tables, ToolSpec,
 };
@@ -32,6 +33,8 @@ const COMMAND_KEYS: &[&str] = &[
     "description",
 ];
 const SHAPE_KEYS: &[&str] = &["path", "url", "command", "content"];
+const SECRETS_KEYS: &[&str] = &["formats", "placeholders"];
+const FORMAT_KEYS: &[&str] = &["id", "description", "regex", "check", "examples"];
 const ARG_ROLES: &[&str] = &[
     "read",
     "write",
@@ -358,4 +361,140 @@ pub fn shape(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
         };
         slot.extend(keys);
     }
+}
+
+/// `secrets:`: credential formats for the content scanner, and placeholder text.
+///
+/// ```yaml
+/// secrets:
+///   placeholders: [example, xxxx]
+///   formats:
+///     - id: github-classic-token
+///       description: GitHub personal access token (classic)
+///       regex: '\bghp_[A-Za-z0-9]{36}\b'
+///       check: crc32-base62
+/// ```
+pub fn secrets(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
+    let Kind::Map(pairs) = &section.kind else {
+        diags.push(Diagnostic::error(
+            section.span,
+            "`secrets` must be a mapping with `formats:` and `placeholders:`",
+        ));
+        return;
+    };
+    for (k, v) in pairs {
+        match k.as_str().unwrap_or("") {
+            "placeholders" => {
+                for n in list(v, "placeholders", diags) {
+                    match n.as_str() {
+                        Some(s) if !s.is_empty() => {
+                            tables.secrets.placeholders.push(s.to_ascii_lowercase())
+                        }
+                        _ => diags.push(Diagnostic::error(
+                            n.span,
+                            "a placeholder must be a non-empty string",
+                        )),
+                    }
+                }
+            }
+            "formats" => {
+                for pairs in entries(v, "formats", diags) {
+                    if let Some(f) = secret_format(pairs, diags) {
+                        // A later file redefines a format of the same id.
+                        tables.secrets.formats.retain(|g| g.id != f.id);
+                        tables.secrets.formats.push(f);
+                    }
+                }
+            }
+            other => diags.push(unknown(k, "key in `secrets`", other, SECRETS_KEYS)),
+        }
+    }
+}
+
+fn secret_format(pairs: &[(Node, Node)], diags: &mut Diagnostics) -> Option<SecretFormat> {
+    let mut f = SecretFormat {
+        id: String::new(),
+        description: String::new(),
+        regex: String::new(),
+        prefixes: Vec::new(),
+        check: SecretCheck::None,
+        examples: Vec::new(),
+    };
+    let mut ok = true;
+    let mut regex_node = None;
+    for (k, v) in pairs {
+        let key = k.as_str().unwrap_or("");
+        let text = || v.as_str().map(str::to_owned);
+        match key {
+            "id" => match text() {
+                Some(s)
+                    if !s.is_empty()
+                        && s.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+                {
+                    f.id = s
+                }
+                _ => {
+                    diags.push(
+                        Diagnostic::error(
+                            v.span,
+                            "a secret id is lower-case letters, digits and `-`",
+                        )
+                        .with_help("e.g. `github-classic-token`"),
+                    );
+                    ok = false;
+                }
+            },
+            "description" => f.description = text().unwrap_or_default(),
+            "regex" => {
+                f.regex = text().unwrap_or_default();
+                regex_node = Some(v);
+            }
+            "check" => {
+                let got = v.as_str().unwrap_or("");
+                match SecretCheck::NAMES.iter().find(|(n, _)| *n == got) {
+                    Some((_, c)) => f.check = *c,
+                    None => {
+                        let names: Vec<&str> = SecretCheck::NAMES.iter().map(|(n, _)| *n).collect();
+                        diags.push(unknown(v, "secret check", got, &names));
+                        ok = false;
+                    }
+                }
+            }
+            "examples" => {
+                f.examples = list(v, "examples", diags)
+                    .into_iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            }
+            other => {
+                diags.push(unknown(k, "key in a secret format", other, FORMAT_KEYS));
+                ok = false;
+            }
+        }
+    }
+    let Some(regex_node) = regex_node else {
+        diags.push(Diagnostic::error(
+            pairs.first().map(|(k, _)| k.span),
+            "a secret format needs `id` and `regex`",
+        ));
+        return None;
+    };
+    if f.id.is_empty() {
+        if ok {
+            diags.push(Diagnostic::error(
+                regex_node.span,
+                "a secret format needs an `id`",
+            ));
+        }
+        return None;
+    }
+    match crate::lower::pattern::secret_prefixes(&f.regex) {
+        Ok(p) => f.prefixes = p,
+        Err(e) => {
+            diags.push(Diagnostic::error(regex_node.span, e));
+            return None;
+        }
+    }
+    ok.then_some(f)
 }

@@ -21,7 +21,7 @@ use crate::ir::{Cond, Disable, FieldPred, Pattern, PatternKind, Policy, Rule};
 use crate::source::Span;
 use crust_runtime::model::{Action, ActionSet, Effect, Field, Severity};
 
-const TOP_KEYS: &[&str] = &["version", "rules", "tools", "commands", "shape"];
+const TOP_KEYS: &[&str] = &["version", "rules", "tools", "commands", "shape", "secrets"];
 const RULE_KEYS: &[&str] = &[
     "name",
     "block",
@@ -76,6 +76,10 @@ pub fn load(file: u32, text: &str, policy: &mut Policy, diags: &mut Diagnostics)
                     "shape" => {
                         has_tables = true;
                         super::tables::shape(v, &mut policy.tables, diags);
+                    }
+                    "secrets" => {
+                        has_tables = true;
+                        super::tables::secrets(v, &mut policy.tables, diags);
                     }
                     "version" => {
                         if !matches!(v.as_str(), Some("1") | Some("0")) {

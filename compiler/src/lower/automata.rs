@@ -99,3 +99,24 @@ pub fn build_groups(
     }
     Ok(out)
 }
+
+/// The secret scanner's automaton: one pattern per format, each with its own anchored start
+/// state (the scanner starts it where the format's prefix was found), leftmost-first so a
+/// greedy pattern reports its longest match.
+pub fn build_secrets(regexes: &[&str]) -> Result<dense::DFA<Vec<u32>>, String> {
+    dense::Builder::new()
+        .syntax(syntax_config())
+        .thompson(thompson::Config::new().utf8(false).shrink(false))
+        .configure(
+            dense::DFA::config()
+                .match_kind(MatchKind::LeftmostFirst)
+                .start_kind(StartKind::Anchored)
+                .starts_for_each_pattern(true)
+                .byte_classes(true)
+                .minimize(false)
+                .dfa_size_limit(Some(DFA_SIZE_LIMIT))
+                .determinize_size_limit(Some(DETERMINIZE_SIZE_LIMIT)),
+        )
+        .build_many(regexes)
+        .map_err(|e| format!("cannot compile the secret patterns: {e}"))
+}

@@ -286,6 +286,37 @@ pub fn lower(
         automata.push(AutomatonSection { kind, bytes });
     }
 
+    let mut tables = policy.tables.clone();
+    if !tables.secrets.formats.is_empty() {
+        let regexes: Vec<&str> = tables
+            .secrets
+            .formats
+            .iter()
+            .map(|f| f.regex.as_str())
+            .collect();
+        match automata::build_secrets(&regexes) {
+            // Sparse: it runs only where a prefix was found, and dense it would be the
+            // largest automaton of the bundle (one start state per format, many classes).
+            Ok(dfa) => match dfa.to_sparse() {
+                Ok(sparse) => {
+                    tables.secrets.section = Some((automata.len() + 1) as u32);
+                    automata.push(AutomatonSection {
+                        kind: SectionKind::SparseDfa,
+                        bytes: sparse.to_bytes_little_endian(),
+                    });
+                }
+                Err(e) => {
+                    diags.push(Diagnostic::error(None, format!("secret automaton: {e}")));
+                    return None;
+                }
+            },
+            Err(e) => {
+                diags.push(Diagnostic::error(None, e));
+                return None;
+            }
+        }
+    }
+
     Some(LoweredPolicy {
         meta: Meta {
             compiler: format!("crustc {}", env!("CARGO_PKG_VERSION")),
@@ -294,7 +325,7 @@ pub fn lower(
             preds,
             fields: field_metas,
             always_rules: always,
-            tables: policy.tables.clone(),
+            tables,
         },
         automata,
         groups: stats,

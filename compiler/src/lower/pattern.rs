@@ -216,6 +216,33 @@ fn search_gate(hir: &Hir) -> Vec<Vec<u8>> {
     required_literal(hir).into_iter().collect()
 }
 
+/// The literal prefixes of a secret format's regex, one of which starts every match: the
+/// scanner's prefilter. A pattern without such literals (or with one shorter than two bytes)
+/// would run at every position, so it is refused.
+pub fn secret_prefixes(regex: &str) -> Result<Vec<Vec<u8>>, String> {
+    if regex.len() > 4096 {
+        return Err("regular expression is longer than 4096 bytes".into());
+    }
+    let hir =
+        parse_hir(regex).map_err(|e| format!("invalid regular expression: {}", first_line(&e)))?;
+    let mut ex = Extractor::new();
+    // Small classes only: `gh[pousr]_` is five prefixes, `AKIA[A-Z2-7]` stays `AKIA`.
+    ex.kind(ExtractKind::Prefix).limit_total(256).limit_class(8);
+    let seq = ex.extract(&hir);
+    let help = "a secret pattern must start with literal text of at least 2 characters \
+                (e.g. `ghp_`), which the scanner looks for first";
+    let Some(lits) = seq.literals() else {
+        return Err(help.into());
+    };
+    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < 2) {
+        return Err(help.into());
+    }
+    let mut out: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// The longest literal in the pattern's top-level concatenation: every match contains it.
 fn required_literal(hir: &Hir) -> Option<Vec<u8>> {
     let mut best: Option<Vec<u8>> = None;
@@ -272,6 +299,20 @@ mod tests {
         assert!(re.is_match(b"a.evil.com"));
         assert!(!re.is_match(b"a.b.evil.com"));
         assert!(!re.is_match(b"aevil.com"));
+    }
+
+    #[test]
+    fn secret_prefixes_are_literal_starts() {
+        assert_eq!(
+            secret_prefixes(r"\b(?:AKIA|ASIA)[A-Z2-7]{16}\b").unwrap(),
+            vec![b"AKIA".to_vec(), b"ASIA".to_vec()]
+        );
+        assert_eq!(
+            secret_prefixes(r"gh[pousr]_[A-Za-z0-9]{36}").unwrap().len(),
+            5
+        );
+        assert!(secret_prefixes(r"[0-9]{8,10}:AA[A-Za-z0-9_-]{33}").is_err());
+        assert!(secret_prefixes(r"k[a-z]+").is_err());
     }
 
     #[test]

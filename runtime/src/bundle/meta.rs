@@ -149,6 +149,15 @@ impl Meta {
             return Err(format!("always-evaluated rule {r} of {n_rules}"));
         }
         let mut used_sections = vec![false; dfa_sections.len()];
+        if let Some(s) = self.tables.secrets.section {
+            let s = s as usize;
+            if !dfa_sections.get(s).copied().unwrap_or(false) {
+                return Err(format!("secret table names section {s}, not an automaton"));
+            }
+            if let Some(u) = used_sections.get_mut(s) {
+                *u = true;
+            }
+        }
         for (fi, field) in self.fields.iter().enumerate() {
             let n_pat = field.patterns.len();
             for (pi, p) in field.patterns.iter().enumerate() {

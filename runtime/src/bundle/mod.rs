@@ -100,6 +100,7 @@ pub struct Bundle {
     pub(crate) views: Views,
     pub(crate) gates: Vec<crate::matcher::FieldGate>,
     pub(crate) table_index: crate::tables::TableIndex,
+    pub(crate) secrets: crate::secrets::SecretScanner,
     checksum: u64,
     len: usize,
 }
@@ -144,11 +145,14 @@ impl Bundle {
         check_groups(&meta, views.borrow_dependent())?;
         let gates = crate::matcher::build_gates(&meta).map_err(LoadError::Meta)?;
         let meta_index = meta.tables.index();
+        let secrets =
+            crate::secrets::SecretScanner::build(&meta.tables.secrets).map_err(LoadError::Meta)?;
         Ok(Bundle {
             meta,
             views,
             gates,
             table_index: meta_index,
+            secrets,
             checksum,
             len,
         })
@@ -356,6 +360,28 @@ fn check_used(section: usize, used: usize, len: usize) -> Result<(), LoadError> 
 fn check_groups(meta: &Meta, automata: &Automata<'_>) -> Result<(), LoadError> {
     use regex_automata::dfa::{Automaton, StartKind};
     use regex_automata::{util::start, Anchored};
+    let secrets = &meta.tables.secrets;
+    if let Some(i) = secrets.section {
+        let i = i as usize;
+        let bad = |error: String| LoadError::Automaton { section: i, error };
+        let Some(Some(dfa)) = automata.sections.get(i) else {
+            return Err(bad("missing secret automaton".into()));
+        };
+        let (n, kind, per_pattern) = match dfa {
+            Dfa::Dense(d) => (d.pattern_len(), d.start_kind(), d.starts_for_each_pattern()),
+            Dfa::Sparse(d) => (d.pattern_len(), d.start_kind(), d.starts_for_each_pattern()),
+        };
+        if n != secrets.formats.len() || kind == StartKind::Unanchored || !per_pattern {
+            return Err(bad(format!(
+                "secret automaton has {n} patterns for {} formats, or lacks anchored per-format starts",
+                secrets.formats.len()
+            )));
+        }
+    } else if !secrets.formats.is_empty() {
+        return Err(LoadError::Meta(
+            "secret formats without an automaton".into(),
+        ));
+    }
     for field in &meta.fields {
         for g in &field.groups {
             let i = g.section as usize;

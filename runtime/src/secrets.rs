@@ -1,0 +1,452 @@
+//! Secret detection: written text, command lines, URLs and outbound messages scanned for
+//! credentials in known formats (the `secrets:` table, `rules/secrets/*.yaml`).
+//!
+//! One Aho-Corasick pass finds every format's literal prefix; only at those positions does the
+//! format's anchored automaton run (one multi-pattern DFA with a start state per format). A
+//! match must then pass the format's check (a checksum or a structure where one exists) and
+//! must not be a placeholder or a documented example. Clean text therefore costs one literal
+//! scan. Matches are reported as format ids, the values of the `secret` field.
+
+use crate::bundle::{Bundle, Dfa};
+use crate::matcher::GaveUp;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex_automata::dfa::Automaton;
+use regex_automata::{Anchored, Input, PatternID};
+use serde::{Deserialize, Serialize};
+
+/// The secret formats as the bundle stores them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SecretTable {
+    pub formats: Vec<SecretFormat>,
+    /// Text that marks a match as a placeholder (`EXAMPLE`, `xxxx`), ASCII case-insensitive.
+    pub placeholders: Vec<String>,
+    /// The automaton section with one anchored pattern per format, in format order (set by
+    /// the compiler; `None` when there are no formats).
+    pub section: Option<u32>,
+}
+
+/// One credential format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretFormat {
+    /// The value the `secret` field reports, e.g. `github-classic-token`.
+    pub id: String,
+    pub description: String,
+    /// The pattern as written (its automaton is in the secret section).
+    pub regex: String,
+    /// Literals one of which starts every match; derived from the regex by the compiler.
+    pub prefixes: Vec<Vec<u8>>,
+    pub check: SecretCheck,
+    /// Published example values (and, for `uri-password`, well-known default passwords) that
+    /// are never reported.
+    pub examples: Vec<String>,
+}
+
+/// What a match must satisfy besides its pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SecretCheck {
+    None,
+    /// The last 6 characters are the base62 CRC32 of the 30 before them (GitHub, npm).
+    Crc32Base62,
+    /// A Bech32 string with a valid checksum (age secret keys).
+    Bech32,
+    /// The first dot-separated part is base64url JSON naming an `alg` (JSON Web Tokens).
+    Jwt,
+    /// `scheme://user:password@host` where the password is neither a reference (`$VAR`,
+    /// `${...}`, `<...>`) nor a well-known default.
+    UriPassword,
+}
+
+impl SecretCheck {
+    pub const NAMES: [(&'static str, SecretCheck); 5] = [
+        ("none", SecretCheck::None),
+        ("crc32-base62", SecretCheck::Crc32Base62),
+        ("bech32", SecretCheck::Bech32),
+        ("jwt", SecretCheck::Jwt),
+        ("uri-password", SecretCheck::UriPassword),
+    ];
+}
+
+/// Bytes of automaton work allowed per scanned byte (plus a fixed allowance): prefix hits in
+/// ordinary text die within a few bytes; input built to make every hit run long is refused.
+const WORK_PER_BYTE: usize = 16;
+const WORK_BASE: usize = 1 << 16;
+
+/// The prefix prefilter, rebuilt at load (prefilters have no wire form).
+pub(crate) struct SecretScanner {
+    ac: Option<AhoCorasick>,
+    /// Literal index -> formats starting with it.
+    lit_formats: Vec<Vec<u32>>,
+}
+
+impl SecretScanner {
+    pub(crate) fn build(table: &SecretTable) -> Result<SecretScanner, String> {
+        let mut lits: Vec<&[u8]> = Vec::new();
+        let mut lit_formats: Vec<Vec<u32>> = Vec::new();
+        for (fi, f) in table.formats.iter().enumerate() {
+            if f.prefixes.is_empty() {
+                return Err(format!("secret format `{}` has no prefix", f.id));
+            }
+            for p in &f.prefixes {
+                if p.is_empty() {
+                    return Err(format!("secret format `{}` has an empty prefix", f.id));
+                }
+                match lits.iter().position(|l| *l == p.as_slice()) {
+                    Some(i) => {
+                        if let Some(v) = lit_formats.get_mut(i) {
+                            v.push(fi as u32);
+                        }
+                    }
+                    None => {
+                        lits.push(p);
+                        lit_formats.push(vec![fi as u32]);
+                    }
+                }
+            }
+        }
+        let ac = if lits.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(&lits)
+                    .map_err(|e| format!("secret prefixes: {e}"))?,
+            )
+        };
+        Ok(SecretScanner { ac, lit_formats })
+    }
+}
+
+impl Bundle {
+    /// Appends to `found` the index of every secret format found in `text` (each once).
+    pub(crate) fn find_secrets(&self, text: &[u8], found: &mut Vec<u32>) -> Result<(), GaveUp> {
+        let table = &self.meta.tables.secrets;
+        let (Some(ac), Some(section)) = (&self.secrets.ac, table.section) else {
+            return Ok(());
+        };
+        let Some(Some(dfa)) = self.views.borrow_dependent().sections.get(section as usize) else {
+            return Err(GaveUp);
+        };
+        let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
+        for m in ac.find_overlapping_iter(text) {
+            let Some(formats) = self.secrets.lit_formats.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            for &fi in formats {
+                if found.contains(&fi) {
+                    continue;
+                }
+                let end = match dfa {
+                    Dfa::Dense(d) => anchored_end(d, text, m.start(), fi, &mut budget)?,
+                    Dfa::Sparse(d) => anchored_end(d, text, m.start(), fi, &mut budget)?,
+                };
+                let (Some(end), Some(format)) = (end, table.formats.get(fi as usize)) else {
+                    continue;
+                };
+                let Some(hit) = text.get(m.start()..end) else {
+                    continue;
+                };
+                if genuine(format, hit, m.len(), &table.placeholders) {
+                    found.push(fi);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The ids of the secret formats found in `text` (for tools and benchmarks; the engine
+    /// scans operations itself).
+    pub fn secrets_in(&self, text: &str) -> Result<Vec<&str>, GaveUp> {
+        let mut found = Vec::new();
+        self.find_secrets(text.as_bytes(), &mut found)?;
+        let formats = &self.meta.tables.secrets.formats;
+        Ok(found
+            .iter()
+            .filter_map(|&i| formats.get(i as usize).map(|f| f.id.as_str()))
+            .collect())
+    }
+}
+
+/// Runs pattern `pid` anchored at `start`; the end of its leftmost-first match, if any.
+/// Walks by hand so every transition counts against `budget`.
+fn anchored_end<A: Automaton>(
+    dfa: &A,
+    hay: &[u8],
+    start: usize,
+    pid: u32,
+    budget: &mut usize,
+) -> Result<Option<usize>, GaveUp> {
+    let pid = PatternID::new(pid as usize).map_err(|_| GaveUp)?;
+    let input = Input::new(hay)
+        .range(start..)
+        .anchored(Anchored::Pattern(pid));
+    let mut s = dfa.start_state_forward(&input).map_err(|_| GaveUp)?;
+    let mut end = None;
+    let rest = hay.get(start..).unwrap_or(&[]);
+    for (i, &b) in rest.iter().enumerate() {
+        *budget = budget.checked_sub(1).ok_or(GaveUp)?;
+        s = dfa.next_state(s, b);
+        if dfa.is_special_state(s) {
+            if dfa.is_match_state(s) {
+                // Matches are reported one byte late: this one ended before byte `i`.
+                end = Some(start + i);
+            } else if dfa.is_dead_state(s) {
+                return Ok(end);
+            } else if dfa.is_quit_state(s) {
+                return Err(GaveUp);
+            }
+        }
+    }
+    s = dfa.next_eoi_state(s);
+    if dfa.is_match_state(s) {
+        end = Some(hay.len());
+    }
+    Ok(end)
+}
+
+/// Whether a pattern match is a real secret: not an example, not a placeholder, and passing
+/// the format's check. `prefix_len` is the length of the literal prefix that started it.
+fn genuine(f: &SecretFormat, hit: &[u8], prefix_len: usize, placeholders: &[String]) -> bool {
+    if f.examples.iter().any(|e| e.as_bytes() == hit) {
+        return false;
+    }
+    if placeholders
+        .iter()
+        .any(|p| contains_ignore_case(hit, p.as_bytes()))
+    {
+        return false;
+    }
+    let body = hit.get(prefix_len..).unwrap_or(&[]);
+    match f.check {
+        SecretCheck::UriPassword => uri_password_real(hit, &f.examples),
+        check => {
+            !looks_filled_in(body)
+                && match check {
+                    SecretCheck::Crc32Base62 => crc32_base62_ok(hit),
+                    SecretCheck::Bech32 => bech32_ok(hit),
+                    SecretCheck::Jwt => jwt_ok(hit),
+                    SecretCheck::None | SecretCheck::UriPassword => true,
+                }
+        }
+    }
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// A body made of very few distinct characters (`aaaa…`, `0000…`, `abab…`) or a plain run
+/// (`123456789`, `abcdefgh`) is typed by hand, not generated.
+fn looks_filled_in(body: &[u8]) -> bool {
+    if body.len() >= 12 {
+        let mut seen = [false; 256];
+        let mut distinct = 0;
+        for &b in body {
+            if let Some(s) = seen.get_mut(b as usize) {
+                if !*s {
+                    *s = true;
+                    distinct += 1;
+                }
+            }
+        }
+        if distinct < 6 {
+            return true;
+        }
+    }
+    // Eight consecutive ascending characters: about 1e-12 per position in random base62.
+    let mut run = 1;
+    for w in body.windows(2) {
+        if let [a, b] = w {
+            if b.is_ascii_alphanumeric() && *b == a.wrapping_add(1) {
+                run += 1;
+                if run >= 8 {
+                    return true;
+                }
+                continue;
+            }
+        }
+        run = 1;
+    }
+    false
+}
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// GitHub's and npm's token format: prefix, 30 random base62 characters, then their CRC32 as
+/// 6 base62 digits.
+fn crc32_base62_ok(hit: &[u8]) -> bool {
+    let Some(split) = hit.len().checked_sub(36) else {
+        return false;
+    };
+    let (Some(payload), Some(sum)) = (hit.get(split..split + 30), hit.get(split + 30..)) else {
+        return false;
+    };
+    let mut value: u64 = 0;
+    for &c in sum {
+        let Some(d) = BASE62.iter().position(|&x| x == c) else {
+            return false;
+        };
+        value = value * 62 + d as u64;
+    }
+    value == u64::from(crc32fast::hash(payload))
+}
+
+const BECH32: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+
+/// A Bech32 string (BIP 173) with a valid checksum; case-insensitive as a whole.
+fn bech32_ok(hit: &[u8]) -> bool {
+    let Some(sep) = hit.iter().rposition(|&b| b == b'1') else {
+        return false;
+    };
+    let (Some(hrp), Some(data)) = (hit.get(..sep), hit.get(sep + 1..)) else {
+        return false;
+    };
+    if hrp.is_empty() || data.len() < 6 {
+        return false;
+    }
+    let polymod = |values: &mut dyn Iterator<Item = u8>| -> u32 {
+        const GEN: [u32; 5] = [
+            0x3b6a_57b2,
+            0x2650_8e6d,
+            0x1ea1_19fa,
+            0x3d42_33dd,
+            0x2a14_62b3,
+        ];
+        let mut chk: u32 = 1;
+        for v in values {
+            let top = chk >> 25;
+            chk = ((chk & 0x01ff_ffff) << 5) ^ u32::from(v);
+            for (i, g) in GEN.iter().enumerate() {
+                if (top >> i) & 1 == 1 {
+                    chk ^= g;
+                }
+            }
+        }
+        chk
+    };
+    let mut digits = Vec::with_capacity(data.len());
+    for &c in data {
+        let Some(d) = BECH32.iter().position(|&x| x == c.to_ascii_lowercase()) else {
+            return false;
+        };
+        digits.push(d as u8);
+    }
+    let lower: Vec<u8> = hrp.iter().map(u8::to_ascii_lowercase).collect();
+    let mut values = lower
+        .iter()
+        .map(|c| c >> 5)
+        .chain(std::iter::once(0))
+        .chain(lower.iter().map(|c| c & 31))
+        .chain(digits.iter().copied());
+    polymod(&mut values) == 1
+}
+
+/// A JSON Web Token: its header is base64url JSON with an `alg` member.
+fn jwt_ok(hit: &[u8]) -> bool {
+    use base64::Engine as _;
+    let header = hit.split(|&b| b == b'.').next().unwrap_or(&[]);
+    match base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) {
+        Ok(json) => json.first() == Some(&b'{') && contains_ignore_case(&json, b"\"alg\""),
+        Err(_) => false,
+    }
+}
+
+/// `scheme://user:password@host`: a password that is a reference or a default is not one.
+fn uri_password_real(hit: &[u8], defaults: &[String]) -> bool {
+    let Some(rest) = find(hit, b"://").and_then(|i| hit.get(i + 3..)) else {
+        return false;
+    };
+    let Some(at) = rest.iter().rposition(|&b| b == b'@') else {
+        return false;
+    };
+    let userinfo = rest.get(..at).unwrap_or(&[]);
+    let Some(colon) = userinfo.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (user, pass) = (
+        userinfo.get(..colon).unwrap_or(&[]),
+        userinfo.get(colon + 1..).unwrap_or(&[]),
+    );
+    let Some(&first) = pass.first() else {
+        return false;
+    };
+    if matches!(first, b'$' | b'{' | b'<' | b'%' | b'[') || pass.iter().all(|&b| b == first) {
+        return false;
+    }
+    !pass.eq_ignore_ascii_case(user)
+        && !defaults
+            .iter()
+            .any(|d| pass.eq_ignore_ascii_case(d.as_bytes()))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn github_token(prefix: &str, payload: &str) -> String {
+        let mut n = u64::from(crc32fast::hash(payload.as_bytes()));
+        let mut digits = [b'0'; 6];
+        for d in digits.iter_mut().rev() {
+            *d = BASE62.get((n % 62) as usize).copied().unwrap_or(b'0');
+            n /= 62;
+        }
+        format!("{prefix}{payload}{}", String::from_utf8_lossy(&digits))
+    }
+
+    #[test]
+    fn crc32_checksum() {
+        let t = github_token("ghp_", "Zq3xV9mTb7LkP2wRy8NcH4dJf6GsQ1");
+        assert!(crc32_base62_ok(t.as_bytes()), "{t}");
+        let mut bad = t.into_bytes();
+        if let Some(b) = bad.last_mut() {
+            *b = if *b == b'A' { b'B' } else { b'A' };
+        }
+        assert!(!crc32_base62_ok(&bad));
+    }
+
+    #[test]
+    fn bech32_checksum() {
+        // BIP 173 test vectors.
+        assert!(bech32_ok(b"A12UEL5L"));
+        assert!(bech32_ok(b"abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw"));
+        assert!(!bech32_ok(b"abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxx"));
+    }
+
+    #[test]
+    fn jwt_structure() {
+        assert!(jwt_ok(b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"));
+        assert!(!jwt_ok(b"eyJub3RoaW5nIjoxfQ.eyJzdWIiOiIxIn0.c2ln"));
+    }
+
+    #[test]
+    fn uri_passwords() {
+        let d = vec!["password".to_owned(), "postgres".to_owned()];
+        assert!(uri_password_real(
+            b"postgres://app:S3cr3t-9f2k@db.internal:5432",
+            &d
+        ));
+        assert!(!uri_password_real(b"postgres://app:password@db", &d));
+        assert!(!uri_password_real(
+            b"postgres://postgres:postgres@localhost",
+            &d
+        ));
+        assert!(!uri_password_real(b"postgres://app:${DB_PASS}@db", &d));
+        assert!(!uri_password_real(b"postgres://app:****@db", &d));
+        assert!(!uri_password_real(b"mysql://root:root@localhost", &d));
+    }
+
+    #[test]
+    fn filled_in_bodies() {
+        assert!(looks_filled_in(b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+        assert!(looks_filled_in(b"0123456789abcdefghij0123456789abcdef"));
+        assert!(!looks_filled_in(b"Zq3xV9mTb7LkP2wRy8NcH4dJf6GsQ1"));
+    }
+}
