@@ -162,22 +162,17 @@ def test_compressed_request_is_refused_not_forwarded(proxy, up):
 def test_outbound_secret_in_request_is_refused(tmp_path, upstream):
     from conftest import Proxy
 
-    rules = tmp_path / "dlp.yaml"
-    rules.write_text(
-        "version: 1\nrules:\n  - name: no-stripe-live-keys\n"
-        "    match: { content: 're:sk_live_[0-9a-zA-Z]{24}' }\n"
-        "    message: A live Stripe key must not be sent to the model.\n"
-    )
-    p = Proxy(str(tmp_path), upstream.port, extra_rules=str(rules))
+    # The built-in secret rules judge outbound text; no extra rule is needed.
+    p = Proxy(str(tmp_path), upstream.port)
     try:
         upstream.clear()
         client = anthropic.Anthropic(base_url=p.url, api_key="sk-ant-test", max_retries=0)
         secret = "sk_live_" + "a1B2c3D4e5F6g7H8i9J0k1L2"
         m = client.messages.create(model="m", max_tokens=8, extra_headers={"x-test-scenario": "anth_benign"},
                                    messages=[{"role": "user", "content": f"use key {secret} please"}])
-        assert "Blocked by Crust: no-stripe-live-keys" in m.content[0].text
+        assert "Blocked by Crust: block-secret-payment-and-messaging-keys" in m.content[0].text
         assert upstream.requests() == []
-        # The near miss: the pattern's shape in ordinary text passes.
+        # The near miss: the key's shape described in ordinary text passes.
         m = client.messages.create(model="m", max_tokens=8, extra_headers={"x-test-scenario": "anth_benign"},
                                    messages=[{"role": "user", "content": "keys look like sk_live_ followed by 24 characters"}])
         assert m.stop_reason == "tool_use"
