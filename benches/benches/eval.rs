@@ -187,5 +187,70 @@ fn scaling(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group! { name = benches; config = crust_benches::criterion_config(); targets = paths, commands, decisions, scaling }
+/// Ordinary source text (this repository's engine), about 64 KiB.
+fn clean_text() -> String {
+    let src = include_str!("../../runtime/src/eval.rs");
+    let mut t = String::new();
+    while t.len() < 64 << 10 {
+        t.push_str(src);
+    }
+    t
+}
+
+/// Secret scanning throughput over clean text and over the same text with 16 secrets spread
+/// through it, beside the same formats as separate `regex::bytes::Regex`es (each with the
+/// regex crate's own literal prefilter), all matches found.
+fn secrets(c: &mut Criterion) {
+    use criterion::Throughput;
+    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let formats = &bundle.meta().tables.secrets.formats;
+    let baseline: Vec<regex::bytes::Regex> = formats
+        .iter()
+        .filter_map(|f| {
+            regex::bytes::RegexBuilder::new(&f.regex)
+                .unicode(false)
+                .build()
+                .ok()
+        })
+        .collect();
+    if baseline.len() != formats.len() {
+        fail("a secret format does not compile with the regex crate");
+    }
+    let clean = clean_text();
+    let mut dirty = String::new();
+    let secrets = [
+        "AKIAZ7QW3ER5TY2UI4OP",
+        "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",
+        "sk_live_a1B2c3D4e5F6g7H8i9J0k1L2",
+        "xoxb-482019375512-1928374650123-Qm3Lx9Vb2Nc8Tz4Wk7Rp1Yd5",
+    ];
+    for (i, chunk) in clean.as_bytes().chunks(clean.len() / 16).enumerate() {
+        dirty.push_str(&String::from_utf8_lossy(chunk));
+        dirty.push_str(" key = \"");
+        dirty.push_str(secrets.get(i % secrets.len()).copied().unwrap_or(""));
+        dirty.push_str("\"\n");
+    }
+    if bundle.secrets_in(&dirty).map(|v| v.len()).unwrap_or(0) != secrets.len() {
+        fail("the dirty text must contain every planted secret");
+    }
+    for (name, text) in [("clean_64k", &clean), ("with_secrets_64k", &dirty)] {
+        let mut g = c.benchmark_group(format!("secret_scan_{name}"));
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_function("crust_prefilter", |bn| {
+            bn.iter(|| black_box(bundle.secrets_in(black_box(text)).map(|v| v.len())))
+        });
+        g.bench_function("baseline_regex_each", |bn| {
+            bn.iter(|| {
+                let n: usize = baseline
+                    .iter()
+                    .map(|r| r.find_iter(black_box(text.as_bytes())).count())
+                    .sum();
+                black_box(n)
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group! { name = benches; config = crust_benches::criterion_config(); targets = paths, commands, decisions, scaling, secrets }
 criterion_main!(benches);
