@@ -360,26 +360,38 @@ impl Bundle {
         mut trail: Trail<'_>,
     ) -> Result<(), GaveUp> {
         let sets = self.match_glob(Field::Path, glob, home, &mut s.glob_budget)?;
-        // `src/*`, `build/$F`: a name left wholly open means "whatever is in there", not a
-        // chosen file. Patterns that name a file anywhere (`**/.env`, `**/terraform.tfstate`)
-        // would otherwise make every such glob touch them (`wc -l src/*` blocked); patterns
-        // that name a place (`~/.ssh/*`) still apply, and so does a subtree read as a whole.
+        // `src/*`, `build/$F`, and a directory taken whole (`rm -rf /tmp/build`, `tar d/`): a
+        // name left wholly open means "whatever is in there", not a chosen file. Patterns that
+        // name a file anywhere (`**/.env`, `**/.ssh/id_*`) would otherwise make every such
+        // glob touch them (`wc -l src/*`, `rm -rf /tmp/x` blocked); patterns that name a place
+        // (`~/.ssh/*`, `/etc/shadow`) still apply.
         let last = glob.rsplit('/').next().unwrap_or(glob);
         let open_name = !last.is_empty()
-            && !last.contains(normalize::SUBTREE)
             && last
                 .chars()
-                .all(|c| matches!(c, '*' | '?' | normalize::UNKNOWN));
+                .all(|c| matches!(c, '*' | '?' | normalize::UNKNOWN | normalize::SUBTREE));
+        let subtree = last.contains(normalize::SUBTREE);
         let fm = self.meta.fields.get(Field::Path.index());
-        let names_a_file = |pid: &u32| {
-            fm.and_then(|fm| fm.patterns.get(*pid as usize))
+        // A floating pattern (`**/x`) the glob does not itself place: for an open name only
+        // `**/name`; for a subtree also `**/dir/name` unless the glob is inside a `dir`.
+        let floating_unplaced = |pid: &u32| {
+            let Some(rest) = fm
+                .and_then(|fm| fm.patterns.get(*pid as usize))
                 .and_then(|p| p.source.strip_prefix("**/"))
-                .is_some_and(|name| !name.contains('/'))
+            else {
+                return false;
+            };
+            match rest.split_once('/') {
+                None => true,
+                Some((dir, _)) => subtree && !glob.contains(&format!("/{dir}/")),
+            }
         };
         for set in sets {
             s.hits.clear();
-            s.hits
-                .extend(set.iter().filter(|pid| !(open_name && names_a_file(pid))));
+            s.hits.extend(
+                set.iter()
+                    .filter(|pid| !(open_name && floating_unplaced(pid))),
+            );
             self.apply_hits(Field::Path, glob, s, trail.as_deref_mut());
         }
         Ok(())

@@ -5,6 +5,7 @@
 
 use crate::model::{Action, Operation};
 use crate::normalize::{self, normalize_path, PathContext};
+use crate::shell::analyze::signal;
 use crate::shell::Analyzer;
 use crate::tables::{canon_key, ArgRole, TableIndex, Tables, ToolSpec};
 use serde_json::Value;
@@ -33,7 +34,31 @@ pub fn extract(
         Some(spec) => x.known(name, spec, obj)?,
         None => x.by_shape(name, obj)?,
     }
+    mark_working_tree_deletes(&mut x.ops, ctx.cwd);
     Ok(x.ops)
+}
+
+/// A delete of the working directory or one of its ancestors (`rm -rf ..`, `rm -rf "$PWD"`,
+/// `rm -rf /`) takes the project, and more, with it: say so as a signal rules can match,
+/// because no static pattern knows where the agent works.
+fn mark_working_tree_deletes(ops: &mut [Operation], cwd: &str) {
+    for op in ops.iter_mut() {
+        if op.action != Action::Delete {
+            continue;
+        }
+        let hit = op.paths.iter().any(|p| {
+            let p = p.trim_end_matches(crate::normalize::SUBTREE);
+            let base = p.trim_end_matches('/');
+            cwd == p
+                || cwd == base
+                || cwd
+                    .strip_prefix(base)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        });
+        if hit && !op.signals.iter().any(|s| s == signal::DELETES_WORKING_TREE) {
+            op.signals.push(signal::DELETES_WORKING_TREE.to_owned());
+        }
+    }
 }
 
 /// The tool table's entry for a name: exact (case-insensitive), then any MCP server's tool of

@@ -24,6 +24,8 @@ pub mod signal {
     pub const DECODE_TO_SHELL: &str = "decode-to-shell";
     pub const ESCAPED_COMMAND: &str = "escaped-command-name";
     pub const GLOB_COMMAND: &str = "glob-command-name";
+    /// A delete of the working directory or an ancestor of it (set by extraction).
+    pub const DELETES_WORKING_TREE: &str = "deletes-working-tree";
 }
 
 /// One possible value of a word.
