@@ -554,9 +554,16 @@ impl<'a> Analyzer<'a> {
         let Some(first) = args.first() else {
             return Ok(Flow::default());
         };
+        // `[` alone (the test command) is no bracket expression: a glob needs `*`, `?` or a
+        // closed `[...]`.
         let (escaped, known, decoded, glob) =
             first.alts.first().map_or((false, false, false, true), |v| {
-                (v.escaped, v.known, v.decoded, v.glob)
+                let closed = v
+                    .text
+                    .find('[')
+                    .is_some_and(|i| v.text.get(i + 1..).is_some_and(|r| r.contains(']')));
+                let wild = v.text.contains(['*', '?']) || closed;
+                (v.escaped, v.known, v.decoded, v.glob && wild)
             });
         if escaped {
             self.signal(signal::ESCAPED_COMMAND);
