@@ -14,6 +14,7 @@ pub mod diag;
 pub mod frontend;
 pub mod ir;
 pub mod lower;
+pub mod ruledoc;
 pub mod source;
 pub mod stats;
 pub mod testing;

@@ -152,6 +152,16 @@ pub enum Command {
     },
     /// Compile rules into a bundle (same as crustc).
     Compile(CrustcArgs),
+    /// Print a Markdown reference of a policy's rules and secret formats (docs/RULES.md is
+    /// this for the built-in policy).
+    Rules {
+        /// A compiled bundle (default: the built-in policy).
+        #[arg(long, conflicts_with = "rules")]
+        policy: Option<PathBuf>,
+        /// Rule files or directories to compile in memory.
+        #[arg(long, num_args = 1..)]
+        rules: Vec<PathBuf>,
+    },
     /// Run the proxy with the built-in policy plus your rules, recompiling when they change.
     Start(start::StartArgs),
 }
@@ -170,6 +180,22 @@ pub fn crust(args: CrustArgs) -> Exit {
             }
         }
         Command::Compile(c) => crustc(c),
+        Command::Rules { policy, rules } => {
+            let p = PolicyArgs {
+                policy,
+                rules,
+                home: None,
+                cwd: None,
+                json: false,
+            };
+            match load_policy(&p) {
+                Ok(b) => {
+                    print!("{}", crate::ruledoc::render(b.meta(), "Built-in rules"));
+                    Exit::Ok
+                }
+                Err(e) => e,
+            }
+        }
         Command::Start(a) => start::start(a),
     }
 }
