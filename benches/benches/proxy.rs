@@ -3,6 +3,9 @@
 //! and 64. Stops by itself; prints a table for docs/PERFORMANCE.md.
 //!
 //! `cargo bench -p crust-benches --bench proxy` (REQUESTS=N per cell, default 2000).
+//! `AUDIT=1` turns the encrypted audit log on (in a temporary directory); `AUDIT_BURST=N`
+//! also pushes N extra records into it from another thread just before each cell, to show a
+//! burst does not slow requests.
 
 use bytes::Bytes;
 use crust_benches::{builtin_bundle_file, fail};
@@ -72,7 +75,7 @@ fn start_mock() -> SocketAddr {
     rx.recv().unwrap_or_else(|_| fail("mock did not start"))
 }
 
-fn start_proxy(upstream: SocketAddr) -> SocketAddr {
+fn start_proxy(upstream: SocketAddr, audit: Option<crust_runtime::audit::Auditor>) -> SocketAddr {
     let path = builtin_bundle_file();
     let bundle = Bundle::load(&path).unwrap_or_else(|e| fail(&e.to_string()));
     let base = format!("http://{upstream}")
@@ -88,6 +91,7 @@ fn start_proxy(upstream: SocketAddr) -> SocketAddr {
         home: "/home/user".into(),
         max_body: 32 << 20,
         block_mode: Default::default(),
+        audit,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
@@ -204,6 +208,25 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+fn burst_record(i: usize) -> crust_runtime::audit::Record {
+    crust_runtime::audit::Record {
+        time_ms: crust_runtime::audit::now_ms(),
+        session: None,
+        agent: Some("burst".into()),
+        api: "anthropic-messages".into(),
+        side: "response".into(),
+        tool: "Bash".into(),
+        args: format!("{{\"command\":\"echo {i}\"}}"),
+        decision: "allow".into(),
+        rule: None,
+        severity: None,
+        eval_ns: 1000,
+        bundle: "bench".into(),
+        bundle_checksum: "0".into(),
+        dropped_before: None,
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     let n: usize = std::env::var("REQUESTS")
@@ -211,7 +234,18 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     let upstream = start_mock();
-    let proxy = start_proxy(upstream);
+    let audit = std::env::var_os("AUDIT").map(|_| {
+        let dir = std::env::temp_dir().join(format!("crust-bench-audit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        crust_runtime::audit::open(&dir.join("keys"), dir.join("audit.log"), &[])
+            .unwrap_or_else(|e| fail(&e))
+    });
+    let burst: usize = std::env::var("AUDIT_BURST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let auditor = audit.as_ref().map(|(a, _)| a.clone());
+    let proxy = start_proxy(upstream, auditor.clone());
     let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -233,6 +267,14 @@ fn main() {
         ),
     ] {
         for c in [1usize, 64] {
+            if let (Some(a), true) = (&auditor, burst > 0) {
+                let a = a.clone();
+                std::thread::spawn(move || {
+                    for i in 0..burst {
+                        a.record(burst_record(i));
+                    }
+                });
+            }
             let direct = rt.block_on(cell(upstream, path, scenario, c, n));
             let via = rt.block_on(cell(proxy, path, scenario, c, n));
             let metrics: &[Metric] = if scenario.ends_with("_stream") {
@@ -260,4 +302,10 @@ fn main() {
         "\npeak RSS of the whole bench process (mock + proxy + client): {} MiB",
         peak_rss_kib() / 1024
     );
+    if let Some(a) = &auditor {
+        println!(
+            "audit records dropped (channel full): {}",
+            a.dropped_total()
+        );
+    }
 }

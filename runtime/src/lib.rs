@@ -7,6 +7,7 @@
 //! compiler (`crust-compiler`) is the only writer of bundles.
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod bundle;
 pub mod check;
 mod eval;

@@ -121,6 +121,48 @@ impl SecretScanner {
 impl Bundle {
     /// Appends to `found` the index of every secret format found in `text` (each once).
     pub(crate) fn find_secrets(&self, text: &[u8], found: &mut Vec<u32>) -> Result<(), GaveUp> {
+        self.scan_secrets_with(text, true, |fi, _, _| {
+            if !found.contains(&fi) {
+                found.push(fi);
+            }
+        })
+    }
+
+    /// `text` with every secret replaced by `[REDACTED:<format id>]`, for logs. Text the
+    /// scanner gives up on is withheld entirely.
+    pub fn redact(&self, text: &str) -> String {
+        let mut spans: Vec<(usize, usize, u32)> = Vec::new();
+        let scanned =
+            self.scan_secrets_with(text.as_bytes(), false, |fi, a, b| spans.push((a, b, fi)));
+        if scanned.is_err() {
+            return "[REDACTED: too complex to scan]".into();
+        }
+        spans.sort_unstable();
+        let formats = &self.meta.tables.secrets.formats;
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (a, b, fi) in spans {
+            if a < at {
+                at = at.max(b);
+                continue;
+            }
+            out.push_str(text.get(at..a).unwrap_or(""));
+            let id = formats.get(fi as usize).map_or("secret", |f| f.id.as_str());
+            out.push_str(&format!("[REDACTED:{id}]"));
+            at = b;
+        }
+        out.push_str(text.get(at..).unwrap_or(""));
+        out
+    }
+
+    /// Calls `hit(format, start, end)` for each genuine secret; with `once`, each format is
+    /// looked for until first found only.
+    fn scan_secrets_with(
+        &self,
+        text: &[u8],
+        once: bool,
+        mut hit: impl FnMut(u32, usize, usize),
+    ) -> Result<(), GaveUp> {
         let table = &self.meta.tables.secrets;
         let (Some(ac), Some(section)) = (&self.secrets.ac, table.section) else {
             return Ok(());
@@ -129,12 +171,13 @@ impl Bundle {
             return Err(GaveUp);
         };
         let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
+        let mut done: Vec<u32> = Vec::new();
         for m in ac.find_overlapping_iter(text) {
             let Some(formats) = self.secrets.lit_formats.get(m.pattern().as_usize()) else {
                 continue;
             };
             for &fi in formats {
-                if found.contains(&fi) {
+                if once && done.contains(&fi) {
                     continue;
                 }
                 let end = match dfa {
@@ -144,11 +187,12 @@ impl Bundle {
                 let (Some(end), Some(format)) = (end, table.formats.get(fi as usize)) else {
                     continue;
                 };
-                let Some(hit) = text.get(m.start()..end) else {
+                let Some(found) = text.get(m.start()..end) else {
                     continue;
                 };
-                if genuine(format, hit, m.len(), &table.placeholders) {
-                    found.push(fi);
+                if genuine(format, found, m.len(), &table.placeholders) {
+                    done.push(fi);
+                    hit(fi, m.start(), end);
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The `crustc` and `crust` command lines. Contracts (exit codes, the `check --json` line
 //! format) are stable: other tools depend on them.
 
+mod logs;
 mod start;
 
 use crate::diag::Diagnostics;
@@ -164,6 +165,8 @@ pub enum Command {
     },
     /// Run the proxy with the built-in policy plus your rules, recompiling when they change.
     Start(start::StartArgs),
+    /// Decrypt and show the audit log.
+    Logs(logs::LogsArgs),
 }
 
 pub fn crust(args: CrustArgs) -> Exit {
@@ -197,6 +200,7 @@ pub fn crust(args: CrustArgs) -> Exit {
             }
         }
         Command::Start(a) => start::start(a),
+        Command::Logs(a) => logs::logs(a),
     }
 }
 

@@ -34,6 +34,12 @@ pub struct StartArgs {
     /// Largest request or non-streaming response body, in MiB.
     #[arg(long, default_value_t = 32)]
     pub max_body_mib: usize,
+    /// Do not keep the encrypted audit log (~/.local/share/crust/audit.log).
+    #[arg(long)]
+    pub no_audit: bool,
+    /// Another age recipient (age1...) the audit log is encrypted to, e.g. a team key.
+    #[arg(long)]
+    pub audit_recipient: Vec<String>,
 }
 
 fn home() -> PathBuf {
@@ -122,6 +128,22 @@ pub fn start(args: StartArgs) -> Exit {
         args.listen,
         args.listen
     );
+    let (audit, writer) = if args.no_audit {
+        (None, None)
+    } else {
+        match crust_runtime::audit::open(
+            &home.join(".config/crust"),
+            home.join(".local/share/crust")
+                .join(crust_runtime::audit::LOG_FILE),
+            &args.audit_recipient,
+        ) {
+            Ok((a, w)) => (Some(a), Some(w)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Usage;
+            }
+        }
+    };
     let config = Config {
         listen: args.listen,
         route,
@@ -129,8 +151,13 @@ pub fn start(args: StartArgs) -> Exit {
         home: home.display().to_string(),
         max_body: args.max_body_mib.saturating_mul(1 << 20),
         block_mode: args.block_mode,
+        audit,
     };
-    match run(config, bundle) {
+    let result = run(config, bundle);
+    if let Some(w) = writer {
+        w.finish();
+    }
+    match result {
         Ok(()) => Exit::Ok,
         Err(e) => {
             eprintln!("error: {e}");

@@ -49,6 +49,15 @@ struct Args {
     /// Largest request or non-streaming response body, in MiB.
     #[arg(long, default_value_t = 32)]
     max_body_mib: usize,
+    /// Record every decision in this age-encrypted audit log.
+    #[arg(long)]
+    audit_log: Option<std::path::PathBuf>,
+    /// Directory of the audit identity, created on first start (default: ~/.config/crust).
+    #[arg(long)]
+    audit_key_dir: Option<std::path::PathBuf>,
+    /// Another age recipient (age1...) the audit log is encrypted to, e.g. a team key.
+    #[arg(long)]
+    audit_recipient: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -104,18 +113,41 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
         }
     };
     let policy_path = std::fs::canonicalize(&args.policy).unwrap_or(args.policy);
+    let home = args
+        .home
+        .or_else(|| std::env::var("HOME").ok())
+        .unwrap_or_else(|| "/".into());
+    let (audit, writer) = match &args.audit_log {
+        None => (None, None),
+        Some(log) => {
+            let dir = args
+                .audit_key_dir
+                .clone()
+                .unwrap_or_else(|| std::path::Path::new(&home).join(".config/crust"));
+            match crust_runtime::audit::open(&dir, log.clone(), &args.audit_recipient) {
+                Ok((a, w)) => (Some(a), Some(w)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let config = Config {
         listen: args.listen,
         route,
         policy_path: Some(policy_path),
-        home: args
-            .home
-            .or_else(|| std::env::var("HOME").ok())
-            .unwrap_or_else(|| "/".into()),
+        home,
         max_body: args.max_body_mib.saturating_mul(1 << 20),
         block_mode: args.block_mode,
+        audit,
     };
-    match run(config, bundle) {
+    let result = run(config, bundle);
+    // The proxy has stopped: seal what the audit writer still holds.
+    if let Some(w) = writer {
+        w.finish();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -48,6 +48,19 @@ pub struct Judge<'a> {
     /// Replace mode: the shell tool blocked calls become (none: remove mode, or no shell tool
     /// offered).
     pub substitute: Option<&'a Substitute>,
+    /// Where decisions are recorded, if the audit log is on.
+    pub audit: Option<AuditContext<'a>>,
+}
+
+/// What the audit log records about the request a call came in.
+#[derive(Clone, Copy)]
+pub struct AuditContext<'a> {
+    pub auditor: &'a crate::audit::Auditor,
+    pub api: &'static str,
+    /// `request` (conversation history, outbound text) or `response` (the model's calls).
+    pub side: &'static str,
+    pub agent: Option<&'a str>,
+    pub session: Option<&'a str>,
 }
 
 impl Judge<'_> {
@@ -67,8 +80,67 @@ impl Judge<'_> {
     }
 
     pub fn call(&self, name: &str, args: Args<'_>) -> Decision {
+        let started = std::time::Instant::now();
+        let decision = self.decide(name, &args);
+        if let Some(a) = &self.audit {
+            self.record(a, name, &args, &decision, started.elapsed());
+        }
+        decision
+    }
+
+    /// One audit record (off the decision itself: the record goes to the writer's channel).
+    fn record(
+        &self,
+        a: &AuditContext<'_>,
+        name: &str,
+        args: &Args<'_>,
+        decision: &Decision,
+        took: std::time::Duration,
+    ) {
+        let raw = match args {
+            Args::Object(v) => v.to_string(),
+            Args::Encoded(s) | Args::Text(s) => (*s).to_owned(),
+        };
+        let (rule, severity) = match decision {
+            Decision::Allow => (None, None),
+            Decision::Block { rule, .. } => {
+                let sev = self
+                    .bundle
+                    .meta()
+                    .rules
+                    .iter()
+                    .find(|r| &r.name == rule)
+                    .map(|r| r.severity.name().to_owned())
+                    .or_else(|| Some("critical".to_owned()));
+                (Some(rule.clone()), sev)
+            }
+        };
+        a.auditor.record(crate::audit::Record {
+            time_ms: crate::audit::now_ms(),
+            session: a.session.map(str::to_owned),
+            agent: a.agent.map(str::to_owned),
+            api: a.api.to_owned(),
+            side: a.side.to_owned(),
+            tool: name.to_owned(),
+            args: crate::audit::summarize(self.bundle, &raw, 400),
+            decision: if decision.is_block() {
+                "block"
+            } else {
+                "allow"
+            }
+            .to_owned(),
+            rule,
+            severity,
+            eval_ns: u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            bundle: self.bundle.meta().compiler.clone(),
+            bundle_checksum: format!("{:016x}", self.bundle.checksum()),
+            dropped_before: None,
+        });
+    }
+
+    fn decide(&self, name: &str, args: &Args<'_>) -> Decision {
         let parsed;
-        let value = match args {
+        let value = match *args {
             Args::Object(v) => v,
             Args::Encoded(s) => {
                 // An empty string is how some models send "no arguments".

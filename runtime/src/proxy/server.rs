@@ -99,6 +99,51 @@ pub struct Config {
     /// Largest request or (non-streaming) response body accepted.
     pub max_body: usize,
     pub block_mode: BlockMode,
+    /// Where decisions are recorded (none: no audit log).
+    pub audit: Option<crate::audit::Auditor>,
+}
+
+/// Who sent a request, for the audit log.
+#[derive(Clone, Default)]
+struct Hints {
+    agent: Option<String>,
+    session: Option<String>,
+}
+
+impl Hints {
+    fn of(headers: &hyper::HeaderMap) -> Hints {
+        let get = |k: &str| {
+            headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(200).collect::<String>())
+        };
+        Hints {
+            agent: get("user-agent"),
+            session: get("x-claude-code-session-id")
+                .or_else(|| get("x-session-id"))
+                .or_else(|| get("session_id")),
+        }
+    }
+}
+
+fn audit_ctx<'a>(
+    shared: &'a Shared,
+    api: Api,
+    side: &'static str,
+    hints: &'a Hints,
+) -> Option<crate::proxy::judge::AuditContext<'a>> {
+    shared
+        .config
+        .audit
+        .as_ref()
+        .map(|auditor| crate::proxy::judge::AuditContext {
+            auditor,
+            api: api.name(),
+            side,
+            agent: hints.agent.as_deref(),
+            session: hints.session.as_deref(),
+        })
 }
 
 impl std::str::FromStr for BlockMode {
@@ -374,6 +419,7 @@ async fn handle(
     }
     let api = Api::classify(req.method(), &path);
     let (parts, body) = req.into_parts();
+    let hints = Hints::of(&parts.headers);
     let body = match Limited::new(body, shared.config.max_body).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
@@ -410,6 +456,7 @@ async fn handle(
                 home: &shared.config.home,
                 cwd: cwd.as_deref(),
                 substitute: None,
+                audit: audit_ctx(&shared, api, "request", &hints),
             };
             let started = Instant::now();
             let decision = apis::judge_history(api, &judge, &v);
@@ -510,8 +557,12 @@ async fn handle(
         tokio::spawn(pump(
             Arc::clone(&shared),
             snapshot,
-            cwd,
-            substitute,
+            StreamContext {
+                api,
+                cwd,
+                substitute,
+                hints,
+            },
             filter,
             rbody,
             tx,
@@ -542,6 +593,7 @@ async fn handle(
         home: &shared.config.home,
         cwd: cwd.as_deref(),
         substitute: substitute.as_ref(),
+        audit: audit_ctx(&shared, api, "response", &hints),
     };
     let started = Instant::now();
     let blocked = apis::filter_response(api, &judge, &mut v);
@@ -559,11 +611,18 @@ async fn handle(
 }
 
 /// Streams an upstream event stream through its filter to the client.
+/// What a streamed response is judged with.
+struct StreamContext {
+    api: Api,
+    cwd: Option<String>,
+    substitute: Option<Substitute>,
+    hints: Hints,
+}
+
 async fn pump(
     shared: Arc<Shared>,
     snapshot: Arc<Bundle>,
-    cwd: Option<String>,
-    substitute: Option<Substitute>,
+    ctx: StreamContext,
     mut filter: Box<dyn Filter>,
     mut body: Incoming,
     tx: mpsc::Sender<Bytes>,
@@ -571,8 +630,9 @@ async fn pump(
     let judge = Judge {
         bundle: &snapshot,
         home: &shared.config.home,
-        cwd: cwd.as_deref(),
-        substitute: substitute.as_ref(),
+        cwd: ctx.cwd.as_deref(),
+        substitute: ctx.substitute.as_ref(),
+        audit: audit_ctx(&shared, ctx.api, "response", &ctx.hints),
     };
     let mut parser = sse::Parser::default();
     let mut events = Vec::new();
@@ -712,7 +772,14 @@ fn own_endpoint(shared: &Shared, peer: SocketAddr, rest: &str) -> Response<BoxBo
             "application/json",
             json!({ "status": "ok", "bundle": { "checksum": format!("{:016x}", b.checksum()), "rules": b.meta().rules.len() } }).to_string(),
         ),
-        "metrics" => ("text/plain; version=0.0.4", shared.metrics.render(b.checksum(), b.meta().rules.len())),
+        "metrics" => {
+            let mut m = shared.metrics.render(b.checksum(), b.meta().rules.len());
+            if let Some(a) = &shared.config.audit {
+                m.push_str("# TYPE crust_audit_dropped_total counter\n");
+                m.push_str(&format!("crust_audit_dropped_total {}\n", a.dropped_total()));
+            }
+            ("text/plain; version=0.0.4", m)
+        }
         _ => {
             let mut r = Response::new(full(Bytes::from_static(b"not found\n")));
             *r.status_mut() = StatusCode::NOT_FOUND;
