@@ -448,6 +448,32 @@ fn decrypt(body: &[u8], identity: &age::x25519::Identity) -> Result<Vec<u8>, Fai
 /// recipients (`age1...`, e.g. a team key), writing to `log`. Prints the public key when the
 /// identity is new.
 pub fn open(key_dir: &Path, log: PathBuf, extra: &[String]) -> Result<(Auditor, Writer), String> {
+    open_with(key_dir, log, extra, &Retention::default())
+}
+
+/// When the log rotates and how many rotated files are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub max_mib: u64,
+    pub keep: usize,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_mib: 64,
+            keep: 5,
+        }
+    }
+}
+
+/// [`open`] with a rotation size and retention count.
+pub fn open_with(
+    key_dir: &Path,
+    log: PathBuf,
+    extra: &[String],
+    retention: &Retention,
+) -> Result<(Auditor, Writer), String> {
     let (id, created) = load_or_create_identity(key_dir)?;
     if created {
         eprintln!(
@@ -463,7 +489,10 @@ pub fn open(key_dir: &Path, log: PathBuf, extra: &[String]) -> Result<(Auditor, 
                 .map_err(|e| format!("`{r}` is not an age X25519 recipient (age1...): {e}"))?,
         );
     }
-    start(LogConfig::new(log, recipients))
+    let mut cfg = LogConfig::new(log, recipients);
+    cfg.max_bytes = retention.max_mib.max(1) << 20;
+    cfg.keep = retention.keep;
+    start(cfg)
 }
 
 /// Milliseconds since the Unix epoch, now.

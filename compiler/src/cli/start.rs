@@ -40,6 +40,12 @@ pub struct StartArgs {
     /// Another age recipient (age1...) the audit log is encrypted to, e.g. a team key.
     #[arg(long)]
     pub audit_recipient: Vec<String>,
+    /// Rotate the audit log when it would grow past this many MiB.
+    #[arg(long, default_value_t = 64)]
+    pub audit_max_mib: u64,
+    /// Rotated audit logs kept (older ones are deleted).
+    #[arg(long, default_value_t = 5)]
+    pub audit_keep: usize,
 }
 
 fn home() -> PathBuf {
@@ -131,11 +137,15 @@ pub fn start(args: StartArgs) -> Exit {
     let (audit, writer) = if args.no_audit {
         (None, None)
     } else {
-        match crust_runtime::audit::open(
+        match crust_runtime::audit::open_with(
             &home.join(".config/crust"),
             home.join(".local/share/crust")
                 .join(crust_runtime::audit::LOG_FILE),
             &args.audit_recipient,
+            &crust_runtime::audit::Retention {
+                max_mib: args.audit_max_mib,
+                keep: args.audit_keep,
+            },
         ) {
             Ok((a, w)) => (Some(a), Some(w)),
             Err(e) => {

@@ -58,6 +58,12 @@ struct Args {
     /// Another age recipient (age1...) the audit log is encrypted to, e.g. a team key.
     #[arg(long)]
     audit_recipient: Vec<String>,
+    /// Rotate the audit log when it would grow past this many MiB.
+    #[arg(long, default_value_t = 64)]
+    audit_max_mib: u64,
+    /// Rotated audit logs kept (older ones are deleted).
+    #[arg(long, default_value_t = 5)]
+    audit_keep: usize,
 }
 
 fn main() -> ExitCode {
@@ -124,7 +130,16 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
                 .audit_key_dir
                 .clone()
                 .unwrap_or_else(|| std::path::Path::new(&home).join(".config/crust"));
-            match crust_runtime::audit::open(&dir, log.clone(), &args.audit_recipient) {
+            let retention = crust_runtime::audit::Retention {
+                max_mib: args.audit_max_mib,
+                keep: args.audit_keep,
+            };
+            match crust_runtime::audit::open_with(
+                &dir,
+                log.clone(),
+                &args.audit_recipient,
+                &retention,
+            ) {
                 Ok((a, w)) => (Some(a), Some(w)),
                 Err(e) => {
                     eprintln!("error: {e}");
