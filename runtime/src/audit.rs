@@ -451,6 +451,31 @@ pub fn open(key_dir: &Path, log: PathBuf, extra: &[String]) -> Result<(Auditor, 
     open_with(key_dir, log, extra, &Retention::default())
 }
 
+/// The audit options `crust-runtime` and `crust start` share.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct AuditOptions {
+    /// Another age recipient (age1...) the audit log is encrypted to, e.g. a team key.
+    #[arg(long)]
+    pub audit_recipient: Vec<String>,
+    /// Rotate the audit log when it would grow past this many MiB.
+    #[arg(long, default_value_t = 64)]
+    pub audit_max_mib: u64,
+    /// Rotated audit logs kept (older ones are deleted).
+    #[arg(long, default_value_t = 5)]
+    pub audit_keep: usize,
+}
+
+impl AuditOptions {
+    /// Opens the log at `log` with the identity in `key_dir`.
+    pub fn open(&self, key_dir: &Path, log: PathBuf) -> Result<(Auditor, Writer), String> {
+        let retention = Retention {
+            max_mib: self.audit_max_mib,
+            keep: self.audit_keep,
+        };
+        open_with(key_dir, log, &self.audit_recipient, &retention)
+    }
+}
+
 /// When the log rotates and how many rotated files are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {

@@ -4,7 +4,7 @@
 //! the running policy stays as it was.
 
 use super::{print_diags, ErrorFormat, Exit};
-use crust_runtime::proxy::{run, Config, Route};
+use crust_runtime::proxy::{Config, Route};
 use crust_runtime::Bundle;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,15 +37,8 @@ pub struct StartArgs {
     /// Do not keep the encrypted audit log (~/.local/share/crust/audit.log).
     #[arg(long)]
     pub no_audit: bool,
-    /// Another age recipient (age1...) the audit log is encrypted to, e.g. a team key.
-    #[arg(long)]
-    pub audit_recipient: Vec<String>,
-    /// Rotate the audit log when it would grow past this many MiB.
-    #[arg(long, default_value_t = 64)]
-    pub audit_max_mib: u64,
-    /// Rotated audit logs kept (older ones are deleted).
-    #[arg(long, default_value_t = 5)]
-    pub audit_keep: usize,
+    #[command(flatten)]
+    pub audit: crust_runtime::audit::AuditOptions,
 }
 
 fn home() -> PathBuf {
@@ -137,15 +130,10 @@ pub fn start(args: StartArgs) -> Exit {
     let (audit, writer) = if args.no_audit {
         (None, None)
     } else {
-        match crust_runtime::audit::open_with(
+        match args.audit.open(
             &home.join(".config/crust"),
             home.join(".local/share/crust")
                 .join(crust_runtime::audit::LOG_FILE),
-            &args.audit_recipient,
-            &crust_runtime::audit::Retention {
-                max_mib: args.audit_max_mib,
-                keep: args.audit_keep,
-            },
         ) {
             Ok((a, w)) => (Some(a), Some(w)),
             Err(e) => {
@@ -163,11 +151,7 @@ pub fn start(args: StartArgs) -> Exit {
         block_mode: args.block_mode,
         audit,
     };
-    let result = run(config, bundle);
-    if let Some(w) = writer {
-        w.finish();
-    }
-    match result {
+    match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => Exit::Ok,
         Err(e) => {
             eprintln!("error: {e}");

@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use crust_runtime::check::{check_stream, CheckOptions};
-use crust_runtime::proxy::{run, Config, Route};
+use crust_runtime::proxy::{Config, Route};
 use crust_runtime::Bundle;
 use std::process::ExitCode;
 
@@ -55,15 +55,8 @@ struct Args {
     /// Directory of the audit identity, created on first start (default: ~/.config/crust).
     #[arg(long)]
     audit_key_dir: Option<std::path::PathBuf>,
-    /// Another age recipient (age1...) the audit log is encrypted to, e.g. a team key.
-    #[arg(long)]
-    audit_recipient: Vec<String>,
-    /// Rotate the audit log when it would grow past this many MiB.
-    #[arg(long, default_value_t = 64)]
-    audit_max_mib: u64,
-    /// Rotated audit logs kept (older ones are deleted).
-    #[arg(long, default_value_t = 5)]
-    audit_keep: usize,
+    #[command(flatten)]
+    audit: crust_runtime::audit::AuditOptions,
 }
 
 fn main() -> ExitCode {
@@ -130,16 +123,7 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
                 .audit_key_dir
                 .clone()
                 .unwrap_or_else(|| std::path::Path::new(&home).join(".config/crust"));
-            let retention = crust_runtime::audit::Retention {
-                max_mib: args.audit_max_mib,
-                keep: args.audit_keep,
-            };
-            match crust_runtime::audit::open_with(
-                &dir,
-                log.clone(),
-                &args.audit_recipient,
-                &retention,
-            ) {
+            match args.audit.open(&dir, log.clone()) {
                 Ok((a, w)) => (Some(a), Some(w)),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -157,12 +141,7 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
         block_mode: args.block_mode,
         audit,
     };
-    let result = run(config, bundle);
-    // The proxy has stopped: seal what the audit writer still holds.
-    if let Some(w) = writer {
-        w.finish();
-    }
-    match result {
+    match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -12,4 +12,4 @@ mod metrics;
 pub mod server;
 pub mod sse;
 
-pub use server::{run, serve, BlockMode, Config, Route, Upstream};
+pub use server::{run, run_then_seal, serve, BlockMode, Config, Route, Upstream};

@@ -320,6 +320,19 @@ pub fn run(config: Config, bundle: Bundle) -> std::io::Result<()> {
         .block_on(serve(config, bundle, None))
 }
 
+/// [`run`], then seals what the audit writer still holds.
+pub fn run_then_seal(
+    config: Config,
+    bundle: Bundle,
+    writer: Option<crate::audit::Writer>,
+) -> std::io::Result<()> {
+    let result = run(config, bundle);
+    if let Some(w) = writer {
+        w.finish();
+    }
+    result
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
