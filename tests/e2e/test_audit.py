@@ -6,6 +6,7 @@ import os
 import signal
 import stat
 import subprocess
+import threading
 import time
 
 import anthropic
@@ -88,3 +89,39 @@ def test_secrets_are_masked_in_the_log(tmp_path, upstream):
     assert out.returncode == 0, out.stderr
     assert secret not in out.stdout
     assert "[REDACTED:stripe-secret-key]" in out.stdout
+
+
+def test_follow_prints_records_as_they_are_sealed(tmp_path, upstream):
+    keys = tmp_path / "keys"
+    log = tmp_path / "audit.log"
+    p = Proxy(str(tmp_path), upstream.port, extra_args=["--audit-log", str(log), "--audit-key-dir", str(keys)])
+    follower = None
+    try:
+        client = anthropic.Anthropic(base_url=p.url, api_key="sk-ant-test", max_retries=0)
+        client.messages.create(model="m", max_tokens=8, extra_headers={"x-test-scenario": "anth_benign"},
+                               messages=[{"role": "user", "content": "first"}])
+        end = time.time() + 10
+        while (not log.exists() or log.stat().st_size == 0) and time.time() < end:
+            time.sleep(0.1)
+        follower = subprocess.Popen([os.path.join(BIN, "crust"), "logs", "-f", "--json", "--file", str(log),
+                                     "--identity", str(keys / "audit-identity.txt")],
+                                    stdout=subprocess.PIPE, text=True, env=dict(os.environ, HOME=str(tmp_path)))
+        # Never hang the suite: a follower that prints nothing is killed, and the test fails.
+        threading.Timer(20, follower.kill).start()
+        first = json.loads(follower.stdout.readline())
+        assert first["api"] == "anthropic-messages"
+        # A decision taken after the follower started shows up without restarting it.
+        client.messages.create(model="m", max_tokens=8, extra_headers={"x-test-scenario": "anth_danger"},
+                               messages=[{"role": "user", "content": "second"}])
+        deadline = time.time() + 15
+        seen_block = False
+        while time.time() < deadline and not seen_block:
+            line = follower.stdout.readline()
+            seen_block = bool(line) and json.loads(line)["decision"] == "block"
+        assert seen_block
+    finally:
+        if follower:
+            follower.kill()
+            follower.wait(timeout=5)
+        p.proc.send_signal(signal.SIGTERM)
+        p.proc.wait(timeout=15)
