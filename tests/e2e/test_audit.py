@@ -107,7 +107,9 @@ def test_follow_prints_records_as_they_are_sealed(tmp_path, upstream):
                                      "--identity", str(keys / "audit-identity.txt")],
                                     stdout=subprocess.PIPE, text=True, env=dict(os.environ, HOME=str(tmp_path)))
         # Never hang the suite: a follower that prints nothing is killed, and the test fails.
-        threading.Timer(20, follower.kill).start()
+        guard = threading.Timer(20, follower.kill)
+        guard.daemon = True
+        guard.start()
         first = json.loads(follower.stdout.readline())
         assert first["api"] == "anthropic-messages"
         # A decision taken after the follower started shows up without restarting it.
