@@ -45,16 +45,21 @@ async fn mock(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallibl
     Ok(r)
 }
 
+/// A multi-threaded runtime (with `workers` threads, or the default number).
+fn runtime(workers: Option<usize>) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        b.worker_threads(n);
+    }
+    b.enable_all()
+        .build()
+        .unwrap_or_else(|_| fail("no runtime"))
+}
+
 fn start_mock() -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-        else {
-            fail("no runtime")
-        };
+        let rt = runtime(Some(1));
         rt.block_on(async move {
             let Ok(l) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
                 fail("cannot bind the mock")
@@ -95,13 +100,7 @@ fn start_proxy(upstream: SocketAddr, audit: Option<crust_runtime::audit::Auditor
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-        else {
-            fail("no runtime")
-        };
+        let rt = runtime(Some(1));
         let _ = rt.block_on(serve(config, bundle, Some(tx)));
     });
     rx.blocking_recv()
@@ -246,12 +245,7 @@ fn main() {
         .unwrap_or(0);
     let auditor = audit.as_ref().map(|(a, _)| a.clone());
     let proxy = start_proxy(upstream, auditor.clone());
-    let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    else {
-        fail("no runtime")
-    };
+    let rt = runtime(None);
     println!("| body | concurrency | metric | direct p50 | proxy p50 | added p50 | direct p99 | proxy p99 | added p99 |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (label, path, scenario) in [

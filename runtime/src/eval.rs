@@ -383,7 +383,8 @@ impl Bundle {
             };
             match rest.split_once('/') {
                 None => true,
-                Some((dir, _)) => subtree && !glob.contains(&format!("/{dir}/")),
+                // Inside `dir` already: one of the glob's own names (not its last) is `dir`.
+                Some((dir, _)) => subtree && !glob.rsplit('/').skip(1).any(|name| name == dir),
             }
         };
         for set in sets {

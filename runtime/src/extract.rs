@@ -46,11 +46,10 @@ fn mark_working_tree_deletes(ops: &mut [Operation], cwd: &str) {
         if op.action != Action::Delete {
             continue;
         }
+        // `/` trims to "" and so is an ancestor of every cwd.
         let hit = op.paths.iter().any(|p| {
-            let p = p.trim_end_matches(crate::normalize::SUBTREE);
-            let base = p.trim_end_matches('/');
-            cwd == p
-                || cwd == base
+            let base = p.trim_end_matches(normalize::SUBTREE).trim_end_matches('/');
+            cwd == base
                 || cwd
                     .strip_prefix(base)
                     .is_some_and(|rest| rest.starts_with('/'))

@@ -121,11 +121,7 @@ impl SecretScanner {
 impl Bundle {
     /// Appends to `found` the index of every secret format found in `text` (each once).
     pub(crate) fn find_secrets(&self, text: &[u8], found: &mut Vec<u32>) -> Result<(), GaveUp> {
-        self.scan_secrets_with(text, true, |fi, _, _| {
-            if !found.contains(&fi) {
-                found.push(fi);
-            }
-        })
+        self.scan_secrets_with(text, Some(found), |_, _, _| {})
     }
 
     /// `text` with every secret replaced by `[REDACTED:<format id>]`, for logs. Text the
@@ -133,7 +129,7 @@ impl Bundle {
     pub fn redact(&self, text: &str) -> String {
         let mut spans: Vec<(usize, usize, u32)> = Vec::new();
         let scanned =
-            self.scan_secrets_with(text.as_bytes(), false, |fi, a, b| spans.push((a, b, fi)));
+            self.scan_secrets_with(text.as_bytes(), None, |fi, a, b| spans.push((a, b, fi)));
         if scanned.is_err() {
             return "[REDACTED: too complex to scan]".into();
         }
@@ -155,12 +151,12 @@ impl Bundle {
         out
     }
 
-    /// Calls `hit(format, start, end)` for each genuine secret; with `once`, each format is
-    /// looked for until first found only.
+    /// Calls `hit(format, start, end)` for each genuine secret. With `found`, each format is
+    /// looked for only until it is in `found` (where it is then added), across calls.
     fn scan_secrets_with(
         &self,
         text: &[u8],
-        once: bool,
+        mut found: Option<&mut Vec<u32>>,
         mut hit: impl FnMut(u32, usize, usize),
     ) -> Result<(), GaveUp> {
         let table = &self.meta.tables.secrets;
@@ -171,13 +167,12 @@ impl Bundle {
             return Err(GaveUp);
         };
         let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
-        let mut done: Vec<u32> = Vec::new();
         for m in ac.find_overlapping_iter(text) {
             let Some(formats) = self.secrets.lit_formats.get(m.pattern().as_usize()) else {
                 continue;
             };
             for &fi in formats {
-                if once && done.contains(&fi) {
+                if found.as_deref().is_some_and(|f| f.contains(&fi)) {
                     continue;
                 }
                 let end = match dfa {
@@ -187,11 +182,13 @@ impl Bundle {
                 let (Some(end), Some(format)) = (end, table.formats.get(fi as usize)) else {
                     continue;
                 };
-                let Some(found) = text.get(m.start()..end) else {
+                let Some(candidate) = text.get(m.start()..end) else {
                     continue;
                 };
-                if genuine(format, found, m.len(), &table.placeholders) {
-                    done.push(fi);
+                if genuine(format, candidate, m.len(), &table.placeholders) {
+                    if let Some(f) = found.as_deref_mut() {
+                        f.push(fi);
+                    }
                     hit(fi, m.start(), end);
                 }
             }
