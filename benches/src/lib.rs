@@ -51,6 +51,7 @@ pub fn builtin_patterns() -> (Vec<String>, Vec<String>) {
         match c {
             Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|x| walk(x, globs, regexes)),
             Cond::Not(x) => walk(x, globs, regexes),
+            Cond::Action(..) => {}
             Cond::Field(f) => {
                 for p in f.include.iter().chain(&f.exclude) {
                     match p.kind {

@@ -44,11 +44,16 @@ pub enum Cond {
     Not(Box<Cond>),
     /// True when some value of the field matches an include pattern and no exclude pattern.
     Field(FieldPred),
+    /// True when the operation's action is in the set. A rule's top-level conjuncts of this
+    /// kind become its `actions` when lowered; elsewhere (under `or`, `not`) it stays a test.
+    Action(ActionSet, Span),
 }
 
 #[derive(Debug, Clone)]
 pub struct FieldPred {
     pub field: Field,
+    /// For [`Field::Arg`]: the argument key (`arg "url"`); `None` for every other field.
+    pub key: Option<String>,
     pub include: Vec<Pattern>,
     pub exclude: Vec<Pattern>,
 }
@@ -74,13 +79,54 @@ pub struct Pattern {
 }
 
 impl Cond {
-    /// Whether the condition can hold when no predicate is true (it uses `not`).
+    /// Whether the condition can hold when no field predicate is true (it uses `not`, or tests
+    /// only the action): such rules are evaluated for every operation.
     pub fn holds_without_hits(&self) -> bool {
+        self.outcomes_without_hits().0
+    }
+
+    /// (can be true, can be false) with every field predicate false; an action test can be
+    /// either.
+    fn outcomes_without_hits(&self) -> (bool, bool) {
         match self {
-            Cond::All(cs) => cs.iter().all(Cond::holds_without_hits),
-            Cond::Any(cs) => cs.iter().any(Cond::holds_without_hits),
-            Cond::Not(c) => !c.holds_without_hits(),
-            Cond::Field(_) => false,
+            Cond::All(cs) => {
+                let o: Vec<(bool, bool)> = cs.iter().map(Cond::outcomes_without_hits).collect();
+                (o.iter().all(|x| x.0), o.iter().any(|x| x.1))
+            }
+            Cond::Any(cs) => {
+                let o: Vec<(bool, bool)> = cs.iter().map(Cond::outcomes_without_hits).collect();
+                (o.iter().any(|x| x.0), o.iter().all(|x| x.1))
+            }
+            Cond::Not(c) => {
+                let (t, f) = c.outcomes_without_hits();
+                (f, t)
+            }
+            Cond::Field(_) => (false, true),
+            Cond::Action(set, _) => (!set.is_empty(), *set != ActionSet::ALL),
+        }
+    }
+
+    /// Moves top-level action tests into `actions` (intersected), so the rule is indexed by
+    /// its field predicates. A condition that is nothing but action tests keeps them.
+    pub fn hoist_actions(self, actions: &mut ActionSet) -> Cond {
+        match self {
+            Cond::All(cs) => {
+                let (acts, rest): (Vec<Cond>, Vec<Cond>) =
+                    cs.into_iter().partition(|c| matches!(c, Cond::Action(..)));
+                if rest.is_empty() {
+                    return Cond::All(acts);
+                }
+                for a in &acts {
+                    if let Cond::Action(set, _) = a {
+                        actions.0 &= set.0;
+                    }
+                }
+                match <[Cond; 1]>::try_from(rest) {
+                    Ok([one]) => one,
+                    Err(rest) => Cond::All(rest),
+                }
+            }
+            other => other,
         }
     }
 }

@@ -42,6 +42,7 @@ fn builtin_path_globs() -> Vec<String> {
         match c {
             Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|x| walk(x, out)),
             Cond::Not(x) => walk(x, out),
+            Cond::Action(..) => {}
             Cond::Field(f) => {
                 for p in f.include.iter().chain(&f.exclude) {
                     if p.kind == PatternKind::Glob && f.field == crust_runtime::Field::Path {

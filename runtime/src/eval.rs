@@ -54,7 +54,7 @@ struct Scratch {
     op_stamp: u32,
     pred_true: Vec<u32>,
     true_list: Vec<u32>,
-    tool_true: Vec<u32>,
+    call_true: Vec<u32>,
     rule_seen: Vec<u32>,
     candidates: Vec<u32>,
     stack: Vec<bool>,
@@ -152,15 +152,9 @@ impl Bundle {
             );
         }
         let result = SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut s) => self.decide(call.name, &ops, &home, &mut s, explain.take()),
+            Ok(mut s) => self.decide(call, &ops, &home, &mut s, explain.take()),
             // Re-entrancy cannot happen today; a fresh scratch keeps it correct if it ever does.
-            Err(_) => self.decide(
-                call.name,
-                &ops,
-                &home,
-                &mut Scratch::default(),
-                explain.take(),
-            ),
+            Err(_) => self.decide(call, &ops, &home, &mut Scratch::default(), explain.take()),
         });
         let verdict = match result {
             Ok(v) => v,
@@ -171,7 +165,7 @@ impl Bundle {
 
     fn decide<'b>(
         &'b self,
-        tool: &str,
+        call: &ToolCall<'_>,
         ops: &[Operation],
         home: &str,
         s: &mut Scratch,
@@ -181,9 +175,9 @@ impl Bundle {
         s.fit(meta.preds.len(), meta.rules.len());
         s.glob_budget = crate::matcher::GLOB_TRANSITION_BUDGET;
         let mut trail_store: Vec<(u32, Evidence)> = Vec::new();
-        // The tool field has one value per call: judge it once.
+        // The tool and arg fields have values per call, not per operation: judge them once.
         s.next_op();
-        let tool_lc = tool.trim().to_ascii_lowercase();
+        let tool_lc = call.name.trim().to_ascii_lowercase();
         self.field_value(
             Field::Tool,
             &tool_lc,
@@ -191,7 +185,19 @@ impl Bundle {
             s,
             trail(&mut explain, &mut trail_store),
         )?;
-        std::mem::swap(&mut s.tool_true, &mut s.true_list);
+        if self
+            .meta
+            .fields
+            .get(Field::Arg.index())
+            .is_some_and(|f| !f.groups.is_empty())
+        {
+            let mut args = Vec::new();
+            crate::extract::arg_values(call.args, &mut args);
+            for (key, value) in &args {
+                self.arg_value(key, value, s, trail(&mut explain, &mut trail_store))?;
+            }
+        }
+        std::mem::swap(&mut s.call_true, &mut s.true_list);
         let tool_trail = trail_store.clone();
 
         let mut best_block: Option<u32> = None;
@@ -200,8 +206,8 @@ impl Bundle {
             if explain.is_some() {
                 trail_store.clone_from(&tool_trail);
             }
-            for i in 0..s.tool_true.len() {
-                if let Some(&p) = s.tool_true.get(i) {
+            for i in 0..s.call_true.len() {
+                if let Some(&p) = s.call_true.get(i) {
                     if let Some(t) = s.pred_true.get_mut(p as usize) {
                         *t = s.op_stamp;
                     }
@@ -271,7 +277,7 @@ impl Bundle {
                 let Some(rule) = meta.rules.get(r as usize) else {
                     continue;
                 };
-                if !rule.actions.contains(op.action) || !eval_cond(rule, s) {
+                if !rule.actions.contains(op.action) || !eval_cond(rule, op, s) {
                     continue;
                 }
                 if let Some(ex) = explain.as_deref_mut() {
@@ -347,6 +353,31 @@ impl Bundle {
         s.hits = hits;
         r?;
         self.apply_hits(field, value, s, trail);
+        Ok(())
+    }
+
+    /// One argument value: the arg field's automata run over the value, and a hit counts only
+    /// for patterns written for this key.
+    fn arg_value(
+        &self,
+        key: &str,
+        value: &str,
+        s: &mut Scratch,
+        trail: Trail<'_>,
+    ) -> Result<(), GaveUp> {
+        s.hits.clear();
+        let mut hits = std::mem::take(&mut s.hits);
+        let r = self.match_value(Field::Arg, value.as_bytes(), None, &mut s.gates, &mut hits);
+        if let Some(fm) = self.meta.fields.get(Field::Arg.index()) {
+            hits.retain(|&pid| {
+                fm.patterns
+                    .get(pid as usize)
+                    .is_some_and(|p| p.key.as_deref() == Some(key))
+            });
+        }
+        s.hits = hits;
+        r?;
+        self.apply_hits(Field::Arg, value, s, trail);
         Ok(())
     }
 
@@ -477,17 +508,18 @@ fn min_some(cur: Option<u32>, r: u32) -> Option<u32> {
 }
 
 /// Runs a rule's postfix condition program over the operation's true predicates.
-fn eval_cond(rule: &RuleMeta, s: &mut Scratch) -> bool {
+fn eval_cond(rule: &RuleMeta, op: &Operation, s: &mut Scratch) -> bool {
     s.stack.clear();
-    for op in &rule.cond {
-        match *op {
+    for c in &rule.cond {
+        match *c {
             CondOp::Pred(p) => {
                 let t = s.pred_true.get(p as usize) == Some(&s.op_stamp);
                 s.stack.push(t);
             }
+            CondOp::Action(set) => s.stack.push(set.contains(op.action)),
             CondOp::All(n) | CondOp::Any(n) => {
                 let at = s.stack.len().saturating_sub(n as usize);
-                let all = matches!(op, CondOp::All(_));
+                let all = matches!(c, CondOp::All(_));
                 let v = match s.stack.get(at..) {
                     Some(xs) if all => xs.iter().all(|b| *b),
                     Some(xs) => xs.iter().any(|b| *b),

@@ -479,3 +479,34 @@ fn walk<'v>(
     }
     Ok(())
 }
+
+/// The values of the arg field: every scalar with its key path (`url`, `options.url`; array
+/// elements under their array's key; arguments that are not an object under the key `""`).
+/// Keys are compared exactly, as the tool's schema spells them.
+pub fn arg_values(args: &Value, out: &mut Vec<(String, String)>) {
+    fn go(path: &mut String, v: &Value, out: &mut Vec<(String, String)>, depth: usize) {
+        // Extraction refused deeper arguments already; stopping here keeps this total.
+        if depth > MAX_JSON_DEPTH {
+            return;
+        }
+        match v {
+            Value::String(s) => out.push((path.clone(), s.clone())),
+            Value::Number(n) => out.push((path.clone(), n.to_string())),
+            Value::Bool(b) => out.push((path.clone(), b.to_string())),
+            Value::Null => {}
+            Value::Array(a) => a.iter().for_each(|x| go(path, x, out, depth + 1)),
+            Value::Object(o) => {
+                let len = path.len();
+                for (k, x) in o {
+                    if len > 0 {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    go(path, x, out, depth + 1);
+                    path.truncate(len);
+                }
+            }
+        }
+    }
+    go(&mut String::new(), args, out, 0);
+}

@@ -97,11 +97,14 @@ pub enum Field {
     Signal,
     /// Ids of the credential formats found in the operation's content and command text.
     Secret,
+    /// The call's arguments by key (`arg "url"`): every scalar under that key, nested keys
+    /// joined with `.`, array elements under their array's key. Patterns carry the key.
+    Arg,
 }
 
 impl Field {
     /// Every field, in bundle order.
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 8] = [
         Field::Path,
         Field::Host,
         Field::Command,
@@ -109,6 +112,7 @@ impl Field {
         Field::Tool,
         Field::Signal,
         Field::Secret,
+        Field::Arg,
     ];
 
     pub fn name(self) -> &'static str {
@@ -120,6 +124,7 @@ impl Field {
             Field::Tool => "tool",
             Field::Signal => "signal",
             Field::Secret => "secret",
+            Field::Arg => "arg",
         }
     }
 
@@ -224,7 +229,7 @@ impl Operation {
         }
     }
 
-    /// The values of one field (the tool field is the call's, not the operation's).
+    /// The values of one field (the tool and arg fields are the call's, not the operation's).
     pub fn values(&self, field: Field) -> &[String] {
         match field {
             Field::Path => &self.paths,
@@ -233,7 +238,7 @@ impl Operation {
             Field::Content => &self.contents,
             Field::Signal => &self.signals,
             Field::Secret => &self.secrets,
-            Field::Tool => &[],
+            Field::Tool | Field::Arg => &[],
         }
     }
 }

@@ -40,7 +40,8 @@ const RULE_KEYS: &[&str] = &[
     "description",
 ];
 const COND_KEYS: &[&str] = &[
-    "path", "command", "host", "content", "tool", "signal", "all", "any", "not",
+    "path", "command", "host", "content", "tool", "signal", "secret", "arg", "action", "all",
+    "any", "not",
 ];
 const ACTION_NAMES: &[&str] = &[
     "read", "write", "delete", "copy", "move", "execute", "network", "all",
@@ -318,6 +319,7 @@ fn rule(node: &Node, policy: &mut Policy, diags: &mut Diagnostics) {
             };
             Some(Cond::Field(FieldPred {
                 field: Field::Path,
+                key: None,
                 include,
                 exclude,
             }))
@@ -533,13 +535,48 @@ fn condition(v: &Node, diags: &mut Diagnostics) -> Option<Cond> {
     let mut ok = true;
     for (k, val) in pairs {
         let name = k.as_str().unwrap_or("");
-        if let Some(field) = Field::from_name(name) {
+        if name == "action" {
+            parts.push(Cond::Action(actions(val, diags), val.span));
+        } else if name == "arg" {
+            let Kind::Map(args) = &val.kind else {
+                diags.push(
+                    Diagnostic::error(
+                        val.span,
+                        "`arg` takes a mapping of argument keys to patterns",
+                    )
+                    .with_help("write e.g. `arg: { url: \"https://*.internal/*\" }`"),
+                );
+                ok = false;
+                continue;
+            };
+            for (ak, av) in args {
+                let Some(key) = ak.as_str().filter(|k| !k.is_empty()) else {
+                    diags.push(Diagnostic::error(
+                        ak.span,
+                        "argument key must be a non-empty string",
+                    ));
+                    ok = false;
+                    continue;
+                };
+                let include = patterns(av, Field::Arg, diags);
+                if include.is_empty() {
+                    ok = false;
+                }
+                parts.push(Cond::Field(FieldPred {
+                    field: Field::Arg,
+                    key: Some(key.to_owned()),
+                    include,
+                    exclude: Vec::new(),
+                }));
+            }
+        } else if let Some(field) = Field::from_name(name).filter(|f| *f != Field::Arg) {
             let include = patterns(val, field, diags);
             if include.is_empty() {
                 ok = false;
             }
             parts.push(Cond::Field(FieldPred {
                 field,
+                key: None,
                 include,
                 exclude: Vec::new(),
             }));

@@ -56,6 +56,7 @@ pub fn validate_patterns(policy: &Policy, diags: &mut Diagnostics) {
         match c {
             Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|x| walk(x, diags)),
             Cond::Not(x) => walk(x, diags),
+            Cond::Action(..) => {}
             Cond::Field(fp) => {
                 for p in fp.include.iter().chain(&fp.exclude) {
                     if let Err(msg) = pattern::lower(fp.field, p) {
@@ -106,8 +107,10 @@ pub fn lower(
     for (ri, r) in rules.iter().enumerate() {
         let ri = ri as u32;
         let mut prog = Vec::new();
-        emit(&r.cond, ri, &mut prog, &mut preds, &mut fields);
-        if r.cond.holds_without_hits() {
+        let mut actions = r.actions;
+        let cond = r.cond.clone().hoist_actions(&mut actions);
+        emit(&cond, ri, &mut prog, &mut preds, &mut fields);
+        if cond.holds_without_hits() {
             always.push(ri);
         }
         rule_metas.push(RuleMeta {
@@ -116,7 +119,7 @@ pub fn lower(
             severity: r.severity,
             effect: r.effect,
             locked: r.locked,
-            actions: r.actions,
+            actions,
             cond: prog,
             origin: origin(r.span),
         });
@@ -230,6 +233,7 @@ pub fn lower(
                 .map(|(hits, key)| PatternMeta {
                     source: key.2.clone(),
                     hits: hits.clone(),
+                    key: key.3.clone(),
                 })
                 .collect(),
             groups,
@@ -353,24 +357,28 @@ fn merge_forms(forms: &[Form]) -> Form {
     }
 }
 
-/// Distinct patterns of one field: (kind, text, source) -> id, with first span and roles.
+/// Distinct patterns of one field: (kind, text, source, arg key) -> id, with first span and
+/// roles.
 #[derive(Default)]
 struct FieldTable {
-    keys: Vec<(crate::ir::PatternKind, String, String)>,
+    keys: Vec<PatternKey>,
     spans: Vec<Span>,
     hits: Vec<Vec<PredHit>>,
-    index: BTreeMap<(crate::ir::PatternKind, String), usize>,
+    index: BTreeMap<(crate::ir::PatternKind, String, Option<String>), usize>,
 }
 
+type PatternKey = (crate::ir::PatternKind, String, String, Option<String>);
+
 impl FieldTable {
-    fn add(&mut self, p: &crate::ir::Pattern, hit: PredHit) {
-        let key = (p.kind, p.text.clone());
+    fn add(&mut self, p: &crate::ir::Pattern, arg: Option<&String>, hit: PredHit) {
+        let key = (p.kind, p.text.clone(), arg.cloned());
         let id = match self.index.get(&key) {
             Some(&id) => id,
             None => {
                 let id = self.keys.len();
                 self.index.insert(key, id);
-                self.keys.push((p.kind, p.text.clone(), p.source.clone()));
+                self.keys
+                    .push((p.kind, p.text.clone(), p.source.clone(), arg.cloned()));
                 self.spans.push(p.span);
                 self.hits.push(Vec::new());
                 id
@@ -408,6 +416,7 @@ fn emit(
             emit(x, rule, prog, preds, fields);
             prog.push(CondOp::Not);
         }
+        Cond::Action(set, _) => prog.push(CondOp::Action(*set)),
         Cond::Field(fp) => {
             let pid = preds.len() as u32;
             preds.push(PredMeta {
@@ -418,6 +427,7 @@ fn emit(
                 for p in &fp.include {
                     t.add(
                         p,
+                        fp.key.as_ref(),
                         PredHit {
                             pred: pid,
                             except: false,
@@ -427,6 +437,7 @@ fn emit(
                 for p in &fp.exclude {
                     t.add(
                         p,
+                        fp.key.as_ref(),
                         PredHit {
                             pred: pid,
                             except: true,

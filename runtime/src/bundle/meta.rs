@@ -51,6 +51,9 @@ pub enum CondOp {
     Any(u32),
     /// Negate the top value.
     Not,
+    /// Push whether the operation's action is in the set (`action in [read, copy]` under
+    /// `or`/`not`; a rule's top-level action test is its `actions` instead).
+    Action(ActionSet),
 }
 
 /// A predicate over one field.
@@ -75,6 +78,8 @@ pub struct PatternMeta {
     pub source: String,
     /// The predicates this pattern feeds, and whether it is an `except` there.
     pub hits: Vec<PredHit>,
+    /// For the arg field: the argument key whose values this pattern judges.
+    pub key: Option<String>,
 }
 
 /// A pattern's role in one predicate.
@@ -161,6 +166,11 @@ impl Meta {
         for (fi, field) in self.fields.iter().enumerate() {
             let n_pat = field.patterns.len();
             for (pi, p) in field.patterns.iter().enumerate() {
+                if p.key.is_some() != (fi == Field::Arg.index()) {
+                    return Err(format!(
+                        "field {fi} pattern {pi}: only arg patterns carry an argument key"
+                    ));
+                }
                 for hit in &p.hits {
                     let pred = self.preds.get(hit.pred as usize).ok_or_else(|| {
                         format!("field {fi} pattern {pi} names predicate {}", hit.pred)
@@ -208,6 +218,7 @@ fn check_program(cond: &[CondOp], n_preds: usize) -> Result<(), String> {
                 }
                 depth += 1;
             }
+            CondOp::Action(_) => depth += 1,
             CondOp::All(n) | CondOp::Any(n) => {
                 let n = n as usize;
                 if n == 0 || n > depth {
