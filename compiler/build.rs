@@ -1,9 +1,24 @@
-//! Embeds the built-in policy's sources (`rules/builtin/`, `rules/commands/`, `rules/secrets/`, `rules/tools/`) so `crust` works without a checkout.
+//! Generates the `.crust` parser from `grammar/crust.lalrpop`, and embeds the built-in policy's sources (`rules/builtin/`, `rules/commands/`, `rules/secrets/`, `rules/tools/`) so `crust` works without a checkout.
 
 use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
+    // The `.crust` grammar: generated into OUT_DIR, never checked in.
+    let grammar = Path::new(env!("CARGO_MANIFEST_DIR")).join("../grammar");
+    println!(
+        "cargo:rerun-if-changed={}",
+        grammar.join("crust.lalrpop").display()
+    );
+    let out_dir = std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into());
+    if let Err(e) = lalrpop::Configuration::new()
+        .set_in_dir(&grammar)
+        .set_out_dir(&out_dir)
+        .process()
+    {
+        println!("cargo:warning=lalrpop failed: {e}");
+        std::process::exit(1);
+    }
     // The tables first, then the rules, each directory in name order (the order `crustc
     // rules/` reads them in is the same: builtin, commands, tools — tables do not depend on it).
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");

@@ -1,7 +1,6 @@
 //! Fixtures shared by the criterion benchmarks: the built-in policy compiled to a bundle on
 //! disk, and the same patterns for the baselines.
 
-use crust_compiler::frontend::yaml;
 use crust_compiler::ir::{Cond, PatternKind, Policy};
 use crust_compiler::lower::pattern::anchor_path_glob;
 use std::path::PathBuf;
@@ -42,8 +41,8 @@ pub fn builtin_patterns() -> (Vec<String>, Vec<String>) {
     let mut sources = crust_compiler::source::SourceMap::default();
     let mut diags = crust_compiler::diag::Diagnostics::default();
     for (p, t) in crust_compiler::builtin_sources() {
-        let id = sources.add(p, t.clone());
-        yaml::load(id, &t, &mut policy, &mut diags);
+        let id = sources.add(p.clone(), t.clone());
+        crust_compiler::frontend::load(&p, id, &t, &mut policy, &mut diags);
     }
     let mut globs = Vec::new();
     let mut regexes = Vec::new();

@@ -4,6 +4,18 @@
 use crate::source::Span;
 use crust_runtime::model::{ActionSet, Effect, Field, Severity};
 
+/// The message of a rule that gives none.
+pub fn default_message(name: &str, cond: &Cond, effect: Effect) -> String {
+    match (cond, effect) {
+        (Cond::Field(p), Effect::Block) => format!(
+            "access to `{}` is blocked by policy",
+            p.include.first().map(|p| p.source.as_str()).unwrap_or("")
+        ),
+        (_, Effect::Block) => format!("blocked by rule `{name}`"),
+        (_, Effect::Allow) => format!("allowed by rule `{name}`"),
+    }
+}
+
 /// A whole policy: rules from every file, and requests to disable rules defined elsewhere.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {

@@ -1,7 +1,7 @@
 //! Crust's policy compiler: rule files → spanned IR → automata partitioned by shape → one
 //! versioned, checksummed bundle that the runtime maps and validates.
 //!
-//! Guided tour: [`frontend`] parses YAML rule files into the [`ir`]; [`checks`] runs
+//! Guided tour: [`frontend`] parses YAML and `.crust` rule files into the [`ir`]; [`checks`] runs
 //! whole-policy checks; [`lower`] turns patterns into regexes, partitions them by shape and
 //! builds DFAs under size limits; [`bundle_write`] lays the bundle out; [`testing`] runs
 //! policy-test tables against a bundle; [`cli`] holds the `crustc` and `crust` commands.
@@ -114,22 +114,11 @@ pub fn compile_sources(files: Vec<(String, String)>) -> Result<Compiled, Compile
     for (path, text) in files {
         hasher.update(text.as_bytes());
         hasher.update(&[0]);
-        let is_dsl = path.ends_with(".crust");
         let id = sources.add(path, text);
         let Some(file) = sources.file(id) else {
             continue;
         };
-        if is_dsl {
-            diags.push(
-                Diagnostic::error(
-                    source::Span::new(id, 0, 0),
-                    "the `.crust` policy language is not supported by this version of crustc",
-                )
-                .with_help("write the rules in YAML for now"),
-            );
-            continue;
-        }
-        frontend::yaml::load(id, &file.text, &mut policy, &mut diags);
+        frontend::load(&file.path, id, &file.text, &mut policy, &mut diags);
     }
     checks::check(&policy, &sources, &mut diags);
     lower::validate_patterns(&policy, &mut diags);

@@ -1,6 +1,7 @@
 //! The `crustc` and `crust` command lines. Contracts (exit codes, the `check --json` line
 //! format) are stable: other tools depend on them.
 
+mod fmt;
 mod logs;
 mod start;
 
@@ -167,6 +168,8 @@ pub enum Command {
     Start(start::StartArgs),
     /// Decrypt and show the audit log.
     Logs(logs::LogsArgs),
+    /// Format `.crust` policy files canonically.
+    Fmt(fmt::FmtArgs),
 }
 
 pub fn crust(args: CrustArgs) -> Exit {
@@ -201,6 +204,7 @@ pub fn crust(args: CrustArgs) -> Exit {
         }
         Command::Start(a) => start::start(a),
         Command::Logs(a) => logs::logs(a),
+        Command::Fmt(a) => fmt::fmt(a),
     }
 }
 

@@ -363,14 +363,7 @@ fn rule(node: &Node, policy: &mut Policy, diags: &mut Diagnostics) {
         return;
     }
     let Some(cond) = cond else { return };
-    let message = message.unwrap_or_else(|| match (&cond, effect) {
-        (Cond::Field(p), Effect::Block) => format!(
-            "access to `{}` is blocked by policy",
-            p.include.first().map(|p| p.source.as_str()).unwrap_or("")
-        ),
-        (_, Effect::Block) => format!("blocked by rule `{name}`"),
-        (_, Effect::Allow) => format!("allowed by rule `{name}`"),
-    });
+    let message = message.unwrap_or_else(|| crate::ir::default_message(&name, &cond, effect));
     policy.rules.push(Rule {
         name,
         name_span,
@@ -385,7 +378,7 @@ fn rule(node: &Node, policy: &mut Policy, diags: &mut Diagnostics) {
     });
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("rule name is empty".into());
     }
