@@ -13,6 +13,7 @@ pub enum LexError {
     BadEscape(String),
     UnterminatedRegex,
     BadRegexFlag(char),
+    SingleQuoted,
 }
 
 impl fmt::Display for LexError {
@@ -23,6 +24,7 @@ impl fmt::Display for LexError {
             LexError::BadEscape(e) => write!(f, "unknown escape `{e}` in string"),
             LexError::UnterminatedRegex => f.write_str("regex is not closed"),
             LexError::BadRegexFlag(c) => write!(f, "unknown regex flag `{c}`"),
+            LexError::SingleQuoted => f.write_str("strings are written in double quotes"),
         }
     }
 }
@@ -90,6 +92,9 @@ pub enum Tok {
     #[regex(r#""([^"\\\n]|\\[^\n])*""#, unescape_string)]
     #[regex(r#""([^"\\\n]|\\[^\n])*"#, |_| Err(LexError::UnterminatedString))]
     Str(String),
+    /// `'...'`: a mistake common enough to name.
+    #[regex(r"'[^'\n]*'?", single_quoted)]
+    SingleQuoted,
     /// A regex literal, as regex syntax (flags folded in as `(?i)` and the like).
     #[regex(r"/([^/\\\n]|\\[^\n])+/[A-Za-z]*", regex_literal)]
     #[regex(r"/([^/\\\n]|\\[^\n])*", |_| Err(LexError::UnterminatedRegex))]
@@ -97,6 +102,10 @@ pub enum Tok {
     /// `# ...` to the end of the line (the text after `#`).
     #[regex(r"#[^\n]*", |lex| lex.slice().get(1..).unwrap_or("").to_owned())]
     Comment(String),
+}
+
+fn single_quoted(_: &mut logos::Lexer<'_, Tok>) -> Result<(), LexError> {
+    Err(LexError::SingleQuoted)
 }
 
 fn unescape_string(lex: &mut logos::Lexer<'_, Tok>) -> Result<String, LexError> {

@@ -89,12 +89,13 @@ impl Lowerer<'_> {
                 .push(d.with_help("give each set its own name, or merge the lists"));
             return;
         }
-        if SUBJECTS.contains(&s.name.text.as_str()) || s.name.text == "arg" {
+        let reserved = SUBJECTS.contains(&s.name.text.as_str()) || s.name.text == "arg";
+        if reserved {
+            // Reported once here; the set is still defined so its uses add no more errors.
             self.diags.push(Diagnostic::error(
                 span,
                 format!("`{}` names a field; choose another set name", s.name.text),
             ));
-            return;
         }
         if s.list.items.is_empty() {
             self.diags.push(Diagnostic::error(
@@ -118,7 +119,7 @@ impl Lowerer<'_> {
             SetDef {
                 elems,
                 span,
-                used: false,
+                used: reserved,
             },
         );
     }

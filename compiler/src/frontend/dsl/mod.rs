@@ -84,12 +84,8 @@ fn lex_diagnostic(file: u32, text: &str, e: &lexer::LexError, lo: usize, hi: usi
     match e {
         lexer::LexError::Unexpected => {
             let c = text.get(lo..hi).unwrap_or("");
-            let d = Diagnostic::error(Span::new(file, lo, hi), format!("unexpected character `{c}`"));
-            if c == "'" {
-                d.with_help("strings are written in double quotes")
-            } else {
-                d.with_help("names, strings (\"...\"), regexes (/.../), brackets, `=` and `#` comments are all a policy file holds")
-            }
+            Diagnostic::error(Span::new(file, lo, hi), format!("unexpected character `{c}`"))
+                .with_help("names, strings (\"...\"), regexes (/.../), brackets, `=` and `#` comments are all a policy file holds")
         }
         lexer::LexError::UnterminatedString => d.with_help("close it with `\"` on the same line"),
         lexer::LexError::BadEscape(_) => d.with_help(
@@ -99,6 +95,10 @@ fn lex_diagnostic(file: u32, text: &str, e: &lexer::LexError, lo: usize, hi: usi
             d.with_help("close it with `/`; a slash inside is written `\\/`")
         }
         lexer::LexError::BadRegexFlag(_) => d.with_help("regex flags are i, m, s, x and U"),
+        lexer::LexError::SingleQuoted => {
+            let inner = text.get(lo..hi).unwrap_or("").trim_matches('\'');
+            d.with_help(format!("write \"{inner}\""))
+        }
     }
 }
 
@@ -173,6 +173,7 @@ fn describe(t: &Tok) -> String {
         Tok::Str(s) => format!("string \"{}\"", s.escape_default()),
         Tok::Regex(_) => "regex".to_owned(),
         Tok::Comment(_) => "comment".to_owned(),
+        Tok::SingleQuoted => "single-quoted text".to_owned(),
         other => format!("`{}`", keyword(other)),
     }
 }
@@ -206,6 +207,6 @@ pub fn keyword(t: &Tok) -> &'static str {
         Tok::RParen => ")",
         Tok::Comma => ",",
         Tok::Eq => "=",
-        Tok::Ident(_) | Tok::Str(_) | Tok::Regex(_) | Tok::Comment(_) => "",
+        Tok::Ident(_) | Tok::Str(_) | Tok::Regex(_) | Tok::Comment(_) | Tok::SingleQuoted => "",
     }
 }
