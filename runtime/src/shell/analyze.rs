@@ -650,6 +650,7 @@ impl<'a> Analyzer<'a> {
                 }
             }
             CmdKind::Network | CmdKind::Remote => {
+                let first_op = self.ops.len();
                 self.flag_paths(&p)?;
                 let mut net = Operation::new(Action::Network);
                 for (i, a) in p.positional.iter().enumerate() {
@@ -665,6 +666,14 @@ impl<'a> Analyzer<'a> {
                         net.hosts.push(h);
                     } else if looks_like_path(&t) {
                         self.arg_path(Action::Read, a, p.recursive)?;
+                    }
+                }
+                // The files it sends travel with the network operation, so one rule can ask
+                // "a protected file to a host that is not ours".
+                for op in self.ops.get(first_op..).unwrap_or(&[]) {
+                    if op.action == Action::Read {
+                        net.paths.extend(op.paths.iter().cloned());
+                        net.globs.extend(op.globs.iter().cloned());
                     }
                 }
                 self.ops.push(net);
