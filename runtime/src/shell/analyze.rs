@@ -668,8 +668,15 @@ impl<'a> Analyzer<'a> {
                         self.arg_path(Action::Read, a, p.recursive)?;
                     }
                 }
-                // The files it sends travel with the network operation, so one rule can ask
-                // "a protected file to a host that is not ours".
+                // The files it sends and its own command line travel with the network
+                // operation, so one rule can ask "a protected file to a host that is not
+                // ours" or "curl with a key".
+                let mut line = name.to_owned();
+                for a in args {
+                    line.push(' ');
+                    line.push_str(a.text());
+                }
+                net.commands.push(line);
                 for op in self.ops.get(first_op..).unwrap_or(&[]) {
                     if op.action == Action::Read {
                         net.paths.extend(op.paths.iter().cloned());
