@@ -75,7 +75,7 @@ pub enum Expr {
     Not(Box<Expr>),
     /// A parenthesized expression, kept so `crust fmt` prints what was written.
     Paren(Box<Expr>),
-    Pred(Pred),
+    Pred(Box<Pred>),
 }
 
 /// `subject op value [except value]`
@@ -160,4 +160,20 @@ pub struct Lit {
     pub value: String,
     pub lo: usize,
     pub hi: usize,
+    /// For a text of adjacent strings (`message "a" "b"`): where each was written.
+    pub pieces: Vec<(usize, usize)>,
+}
+
+impl Lit {
+    /// Adjacent strings as one text.
+    pub fn join(parts: Vec<Lit>) -> Lit {
+        let lo = parts.first().map_or(0, |p| p.lo);
+        let hi = parts.last().map_or(lo, |p| p.hi);
+        Lit {
+            value: parts.iter().map(|p| p.value.as_str()).collect(),
+            lo,
+            hi,
+            pieces: parts.iter().map(|p| (p.lo, p.hi)).collect(),
+        }
+    }
 }

@@ -110,7 +110,12 @@ impl<'a> Printer<'a> {
                     self.out.push('\n');
                 }
             }
+            let before = self.next;
             self.leading(start, "");
+            // A comment block set apart from the item by a blank line stays apart.
+            if self.next > before && self.blank_between(self.last_end, start) {
+                self.out.push('\n');
+            }
             match item {
                 Item::Set(s) => {
                     let head = format!("set {} = ", s.name.text);
@@ -175,14 +180,23 @@ impl<'a> Printer<'a> {
                     self.broken_when(e)
                 }
             }
-            ClauseKind::Message(m) => format!("    message {}", self.raw(m.lo, m.hi)),
-            ClauseKind::Description(m) => format!("    description {}", self.raw(m.lo, m.hi)),
+            ClauseKind::Message(m) => format!("    message {}", self.text(m)),
+            ClauseKind::Description(m) => format!("    description {}", self.text(m)),
             ClauseKind::Severity(s) => format!("    severity {}", s.text),
             ClauseKind::Locked => "    locked".to_owned(),
         };
         self.out.push_str(&line);
         self.last_end = c.hi;
         self.trailing(c.hi);
+    }
+
+    /// A text: its strings as written, one per line after the first.
+    fn text(&self, l: &super::ast::Lit) -> String {
+        if l.pieces.len() <= 1 {
+            return self.raw(l.lo, l.hi).to_owned();
+        }
+        let parts: Vec<&str> = l.pieces.iter().map(|(a, b)| self.raw(*a, *b)).collect();
+        parts.join("\n        ")
     }
 
     /// A long condition, one top-level operand per line.
