@@ -5,10 +5,12 @@ The fixture is chosen by the `x-test-scenario` header (which the proxy must forw
 Every request (method, path, headers, body) is appended to the log file as one JSON line.
 Usage: python3 mock_upstream.py PORT_FILE LOG_FILE
 """
+import gzip
 import json
 import os
 import sys
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +36,15 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status, ctype, data, chunked=False, delay=0.0):
         self.send_response(status)
         self.send_header("content-type", ctype)
+        # `x-test-encoding: gzip|deflate`: compress the answer whatever the request accepts,
+        # as some servers and gateways do.
+        enc = self.headers.get("x-test-encoding", "")
+        if enc == "gzip":
+            data = gzip.compress(data)
+        elif enc == "deflate":
+            data = zlib.compress(data)
+        if enc:
+            self.send_header("content-encoding", enc)
         cut = int(self.headers.get("x-test-cut-after", "0"))
         if chunked and cut:
             # Reset mid-stream: part of the body, then the connection drops.
@@ -45,7 +56,17 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        if chunked:
+        if chunked and enc:
+            # A compressed stream arrives in pieces that cut across events.
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            step = max(1, len(data) // 5)
+            for i in range(0, len(data), step):
+                piece = data[i:i + step]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        elif chunked:
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
             # One event per chunk, as a real server flushes them.

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import anthropic
+import pytest
 
 from conftest import compile_policy
 
@@ -145,18 +146,71 @@ def test_sigterm_finishes_in_flight_stream(tmp_path, upstream):
     assert p.proc.wait(timeout=15) == 0
 
 
-def test_compressed_request_is_refused_not_forwarded(proxy, up):
+def _post_gzip(proxy, payload, scenario):
     import gzip
 
-    body = gzip.compress(json.dumps({"model": "m", "max_tokens": 8, "messages": MSGS}).encode())
+    body = gzip.compress(json.dumps(payload).encode())
     req = urllib.request.Request(f"{proxy.url}/v1/messages", data=body, method="POST", headers={
+        "content-type": "application/json", "content-encoding": "gzip", "x-test-scenario": scenario})
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read()), body
+
+
+def test_compressed_request_is_judged_then_forwarded_as_sent(proxy, up):
+    m, body = _post_gzip(proxy, {"model": "m", "max_tokens": 8, "messages": MSGS}, "anth_benign")
+    assert m["stop_reason"] == "tool_use"
+    [rec] = up.requests()
+    assert rec["headers"]["content-encoding"] == "gzip"
+
+
+def test_compressed_request_with_a_dangerous_history_is_blocked(proxy, up):
+    history = [
+        {"role": "user", "content": "read my key"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_9", "name": "Read", "input": {"file_path": "~/.ssh/id_rsa"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "-----BEGIN"}]},
+    ]
+    m, _ = _post_gzip(proxy, {"model": "m", "max_tokens": 8, "messages": history}, "anth_benign")
+    assert "Blocked by Crust: protect-ssh-keys" in m["content"][0]["text"]
+    assert up.requests() == []
+
+
+def test_undecodable_request_is_refused_not_forwarded(proxy, up):
+    req = urllib.request.Request(f"{proxy.url}/v1/messages", data=b"\x1f\x8bnot gzip at all", method="POST", headers={
         "content-type": "application/json", "content-encoding": "gzip", "x-test-scenario": "anth_benign"})
     try:
         urllib.request.urlopen(req)
-        raise AssertionError("expected 415")
+        raise AssertionError("expected 400")
     except urllib.error.HTTPError as e:
-        assert e.code == 415
+        assert e.code == 400
+        assert "cannot be inspected" in e.read().decode()
     assert up.requests() == []
+
+
+@pytest.mark.parametrize("enc", ["gzip", "deflate"])
+def test_compressed_stream_is_decoded_and_judged(proxy, up, enc):
+    headers = {"x-test-scenario": "anth_mixed_stream", "x-test-encoding": enc}
+    with ant(proxy).messages.stream(model="m", max_tokens=64, messages=MSGS, extra_headers=headers) as s:
+        m = s.get_final_message()
+    assert [b.name for b in m.content if b.type == "tool_use"] == ["Bash"]
+    assert "Blocked by Crust: protect-ssh-keys" in " ".join(b.text for b in m.content if b.type == "text")
+
+
+@pytest.mark.parametrize("enc", ["gzip", "deflate"])
+def test_compressed_json_is_decoded_and_judged(proxy, up, enc):
+    m = ant(proxy).messages.create(model="m", max_tokens=64, messages=MSGS,
+                                   extra_headers={"x-test-scenario": "anth_danger", "x-test-encoding": enc})
+    assert [b for b in m.content if b.type == "tool_use"] == []
+    assert m.stop_reason == "end_turn"
+
+
+def test_compressed_stream_cut_mid_call_is_blocked(proxy, up):
+    import gzip
+
+    size = len(gzip.compress(open(os.path.join(os.path.dirname(__file__), "fixtures", "anth_danger_stream.sse"), "rb").read()))
+    headers = {"x-test-scenario": "anth_danger_stream", "x-test-encoding": "gzip", "x-test-cut-after": str(size // 2)}
+    with ant(proxy).messages.stream(model="m", max_tokens=64, messages=MSGS, extra_headers=headers) as s:
+        m = s.get_final_message()
+    assert all(b.type != "tool_use" for b in m.content)
 
 
 def test_outbound_secret_in_request_is_refused(tmp_path, upstream):

@@ -7,6 +7,7 @@
 //! [`sse`] (stream rewriting), [`server`] (sockets, upstream, hot swap, metrics).
 
 pub mod apis;
+pub mod decode;
 pub mod judge;
 mod metrics;
 pub mod server;

@@ -2,6 +2,7 @@
 //! the request-side check, response filtering, hot swap of the bundle, health and metrics.
 
 use super::apis::{self, Api};
+use super::decode;
 use super::judge::{find_substitute, Decision, Judge, Substitute};
 use super::metrics::Metrics;
 use super::sse::{self, Filter};
@@ -444,20 +445,36 @@ async fn handle(
             );
         }
     };
-    if api.is_some() && is_encoded(&parts.headers) {
-        // Its history could not be checked: refuse rather than forward it unseen.
-        return error(
-            api,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request_error",
-            "crust: compressed request bodies cannot be inspected; send them uncompressed",
-        );
-    }
+    // A compressed request is judged decoded and forwarded as it came; one that cannot be
+    // decoded is refused rather than forwarded unseen.
+    let decoded = match api.map(|_| decode::coding(&parts.headers)) {
+        None | Some(Ok(None)) => None,
+        Some(Ok(Some(c))) => match decode_all(c, &body, shared.config.max_body) {
+            Ok(d) => Some(d),
+            Err(why) => {
+                return error(
+                    api,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &format!("crust: the compressed request body cannot be inspected: {why}"),
+                )
+            }
+        },
+        Some(Err(why)) => {
+            return error(
+                api,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request_error",
+                &format!("crust: the request body cannot be inspected: {why}"),
+            )
+        }
+    };
+    let inspect: &[u8] = decoded.as_deref().unwrap_or(&body);
     let snapshot = shared.snapshot();
     let mut cwd = None;
     let mut substitute = None;
     if let Some(api) = api {
-        if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+        if let Ok(v) = serde_json::from_slice::<Value>(inspect) {
             cwd = apis::agent_cwd(&v);
             if shared.config.block_mode == BlockMode::Replace {
                 substitute = find_substitute(&snapshot, &apis::offered_tools(api, &v));
@@ -545,15 +562,20 @@ async fn handle(
         return passthrough(resp);
     };
     let (mut rparts, rbody) = resp.into_parts();
-    if is_encoded(&rparts.headers) {
-        // Never pass what cannot be inspected.
-        return error(
-            Some(api),
-            StatusCode::BAD_GATEWAY,
-            "api_error",
-            "crust: the upstream sent a compressed response, which cannot be inspected",
-        );
-    }
+    // A compressed answer (the upstream ignored `identity`) is decoded and judged, and sent on
+    // decoded; one the proxy cannot decode is never passed uninspected.
+    let coding = match decode::coding(&rparts.headers) {
+        Ok(c) => c,
+        Err(why) => {
+            return error(
+                Some(api),
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                &format!("crust: the upstream response cannot be inspected: {why}"),
+            );
+        }
+    };
+    rparts.headers.remove(hyper::header::CONTENT_ENCODING);
     let is_sse = rparts
         .headers
         .get(hyper::header::CONTENT_TYPE)
@@ -566,6 +588,18 @@ async fn handle(
             Api::Chat => Box::new(sse::Chat::new()),
             Api::Responses => Box::new(sse::Responses::new()),
         };
+        let decoder = match coding.map(|c| decode::Decoder::new(c, shared.config.max_body)) {
+            None => None,
+            Some(Ok(d)) => Some(d),
+            Some(Err(why)) => {
+                return error(
+                    Some(api),
+                    StatusCode::BAD_GATEWAY,
+                    "api_error",
+                    &format!("crust: the upstream response cannot be inspected: {why}"),
+                );
+            }
+        };
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         tokio::spawn(pump(
             Arc::clone(&shared),
@@ -575,6 +609,7 @@ async fn handle(
                 cwd,
                 substitute,
                 hints,
+                decoder,
             },
             filter,
             rbody,
@@ -592,6 +627,20 @@ async fn handle(
                 &format!("crust: the upstream response could not be read completely ({e})"),
             );
         }
+    };
+    let bytes = match coding {
+        None => bytes,
+        Some(c) => match decode_all(c, &bytes, shared.config.max_body) {
+            Ok(d) => Bytes::from(d),
+            Err(why) => {
+                return error(
+                    Some(api),
+                    StatusCode::BAD_GATEWAY,
+                    "api_error",
+                    &format!("crust: the upstream response cannot be inspected: {why}"),
+                );
+            }
+        },
     };
     let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
         return error(
@@ -630,12 +679,14 @@ struct StreamContext {
     cwd: Option<String>,
     substitute: Option<Substitute>,
     hints: Hints,
+    /// Undoes the stream's content coding, when it has one.
+    decoder: Option<decode::Decoder>,
 }
 
 async fn pump(
     shared: Arc<Shared>,
     snapshot: Arc<Bundle>,
-    ctx: StreamContext,
+    mut ctx: StreamContext,
     mut filter: Box<dyn Filter>,
     mut body: Incoming,
     tx: mpsc::Sender<Bytes>,
@@ -650,9 +701,33 @@ async fn pump(
     let mut parser = sse::Parser::default();
     let mut events = Vec::new();
     let mut out = String::new();
+    let mut plain = Vec::new();
     let complete = loop {
         let frame = match body.frame().await {
-            None => break !parser.pending(),
+            None => {
+                // A compressed stream cut before its end is incomplete, whatever it decoded to.
+                let ended = match ctx.decoder.take() {
+                    None => true,
+                    Some(d) => {
+                        plain.clear();
+                        let r = d.finish(&mut plain);
+                        if r.is_ok() && !plain.is_empty() {
+                            if let Err(why) = parser.feed(&plain, &mut events) {
+                                tracing::warn!(error = %why, "malformed upstream event stream");
+                                break false;
+                            }
+                            for ev in events.drain(..) {
+                                filter.event(&judge, ev, &mut out);
+                            }
+                        }
+                        if let Err(why) = &r {
+                            tracing::warn!(error = %why, "upstream stream could not be decoded");
+                        }
+                        r.is_ok()
+                    }
+                };
+                break ended && !parser.pending();
+            }
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "upstream stream failed");
                 break false;
@@ -662,7 +737,18 @@ async fn pump(
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        if let Err(why) = parser.feed(&data, &mut events) {
+        let data: &[u8] = match ctx.decoder.as_mut() {
+            None => &data,
+            Some(d) => {
+                plain.clear();
+                if let Err(why) = d.feed(&data, &mut plain) {
+                    tracing::warn!(error = %why, "upstream stream could not be decoded");
+                    break false;
+                }
+                &plain
+            }
+        };
+        if let Err(why) = parser.feed(data, &mut events) {
             tracing::warn!(error = %why, "malformed upstream event stream");
             break false;
         }
@@ -729,12 +815,13 @@ fn synthetic(api: Api, model: &str, notice: &str, streaming: bool) -> Response<B
     r
 }
 
-/// Whether a body is compressed (anything but `identity`): such bodies are never inspected
-/// half-way, so they are refused.
-fn is_encoded(h: &HeaderMap) -> bool {
-    h.get(hyper::header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| !v.eq_ignore_ascii_case("identity"))
+/// A whole compressed body, decoded within `limit` bytes.
+fn decode_all(c: decode::Coding, bytes: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    let mut d = decode::Decoder::new(c, limit)?;
+    let mut out = Vec::new();
+    d.feed(bytes, &mut out)?;
+    d.finish(&mut out)?;
+    Ok(out)
 }
 
 /// The upstream failed: counted, and tagged so it is never confused with a block.
