@@ -94,6 +94,11 @@ class Handler(BaseHTTPRequestHandler):
         self._log(b"")
         if self.path.startswith("/v1/models"):
             return self._send(200, "application/json", b'{"data":[]}')
+        # A stored response or completion fetched again: the scenario's JSON.
+        base = os.path.join(FIXTURES, os.path.basename(self.headers.get("x-test-scenario", "")))
+        if self.path.startswith(("/v1/responses/", "/v1/chat/completions/")) and os.path.exists(base + ".json"):
+            with open(base + ".json", "rb") as f:
+                return self._send(200, "application/json", f.read())
         self._send(404, "application/json", b'{"error":{"message":"not found"}}')
 
     def do_POST(self):

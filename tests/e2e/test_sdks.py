@@ -148,6 +148,19 @@ def test_responses_json(proxy, up, scenario, kept):
     assert len([o for o in r.output if o.type in CALLS]) == kept
 
 
+@pytest.mark.parametrize("scenario,kept", [("resp_danger", 0), ("resp_mixed", 1)])
+def test_responses_retrieved_later_are_judged_too(proxy, up, scenario, kept):
+    r = oai(proxy).responses.retrieve("resp_123", extra_headers=H(scenario))
+    assert len([o for o in r.output if o.type in CALLS]) == kept
+    assert up.requests()[0]["method"] == "GET"
+
+
+def test_stored_chat_completion_retrieved_later_is_judged(proxy, up):
+    c = oai(proxy).chat.completions.retrieve("chatcmpl-123", extra_headers=H("chat_danger"))
+    assert c.choices[0].message.tool_calls is None
+    assert c.choices[0].finish_reason == "stop"
+
+
 # ----- the proxy itself ---------------------------------------------------------------------
 
 def test_unknown_paths_pass_through(proxy, up):

@@ -18,10 +18,26 @@ impl Api {
     /// The API a request path belongs to (query already removed); other paths are proxied
     /// untouched.
     pub fn classify(method: &hyper::Method, path: &str) -> Option<Api> {
+        let path = path.trim_end_matches('/');
+        if method == hyper::Method::GET {
+            // A stored answer fetched again (`GET /v1/responses/{id}`, also streamed with
+            // `?stream=true`; `GET /v1/chat/completions/{id}`) carries the same tool calls as
+            // the first time: it is judged the same way.
+            let (parent, id) = path.rsplit_once('/')?;
+            if id.is_empty() {
+                return None;
+            }
+            return if parent.ends_with("/responses") {
+                Some(Api::Responses)
+            } else if parent.ends_with("/chat/completions") {
+                Some(Api::Chat)
+            } else {
+                None
+            };
+        }
         if method != hyper::Method::POST {
             return None;
         }
-        let path = path.trim_end_matches('/');
         if path.ends_with("/messages") && !path.ends_with("/count_tokens") {
             Some(Api::Anthropic)
         } else if path.ends_with("/chat/completions") {
