@@ -146,6 +146,18 @@ def test_sigterm_finishes_in_flight_stream(tmp_path, upstream):
     assert p.proc.wait(timeout=15) == 0
 
 
+def test_websocket_upgrade_is_refused_at_once(proxy, up):
+    conn = http.client.HTTPConnection("127.0.0.1", int(proxy.url.rsplit(":", 1)[1]), timeout=5)
+    conn.request("GET", "/v1/responses", headers={
+        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "OpenAI-Beta": "responses_websockets=2026-02-06"})
+    r = conn.getresponse()
+    body = r.read().decode()
+    assert r.status == 405
+    assert "supports_websockets = false" in body
+    assert up.requests() == []
+
+
 def _post_gzip(proxy, payload, scenario):
     import gzip
 

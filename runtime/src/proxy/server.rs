@@ -431,6 +431,20 @@ async fn handle(
     if let Some(rest) = path.strip_prefix("/crust/") {
         return own_endpoint(&shared, peer, rest);
     }
+    if is_websocket_upgrade(req.headers()) {
+        // Codex can ask for the Responses API over a WebSocket; frames would bypass the event
+        // filter, so the upgrade is refused at once (no upstream call) and the client falls
+        // back to HTTP with event streams, which are judged.
+        let mut r = error(
+            Some(Api::Responses),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            "crust: the WebSocket transport is not inspected; use HTTP (for Codex: supports_websockets = false)",
+        );
+        r.headers_mut()
+            .insert(hyper::header::ALLOW, HeaderValue::from_static("POST"));
+        return r;
+    }
     let api = Api::classify(req.method(), &path);
     let (parts, body) = req.into_parts();
     let hints = Hints::of(&parts.headers);
@@ -813,6 +827,17 @@ fn synthetic(api: Api, model: &str, notice: &str, streaming: bool) -> Response<B
     r.headers_mut()
         .insert("x-crust-blocked", HeaderValue::from_static("1"));
     r
+}
+
+/// `Upgrade: websocket` (with `Connection: upgrade`, as every client sends it).
+fn is_websocket_upgrade(h: &HeaderMap) -> bool {
+    h.get_all(hyper::header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+        })
 }
 
 /// A whole compressed body, decoded within `limit` bytes.
