@@ -306,6 +306,24 @@ impl<'a> Analyzer<'a> {
         for r in &s.redirects {
             self.redirect(r, &mut stdin)?;
         }
+        // The operation an output redirect wrote into (a new one, or the previous write it
+        // was merged with): it receives the text the command prints, when that is known.
+        let out_redirect = s
+            .redirects
+            .iter()
+            .any(|r| matches!(r.op, RedirOp::Write | RedirOp::ReadWrite));
+        let write_op = self.ops.len().checked_sub(1).filter(|&i| {
+            out_redirect && self.ops.get(i).is_some_and(|o| o.action == Action::Write)
+        });
+        // `cat <<EOF > file` prints its here-document.
+        let passes_stdin = args.len() == 1
+            && args
+                .first()
+                .is_some_and(|a| command_name(a.text()) == "cat");
+        let stdin_text = stdin
+            .as_ref()
+            .and_then(|f| f.text.clone())
+            .filter(|_| passes_stdin);
         let mut canon_text = prefix.join(" ");
         if let Some(first) = args.first() {
             let name = command_name(first.text());
@@ -322,6 +340,12 @@ impl<'a> Analyzer<'a> {
             return Ok((Flow::default(), None));
         }
         let out = self.dispatch(&args, stdin.unwrap_or_default())?;
+        if let Some(text) = out.text.clone().or(stdin_text) {
+            if let Some(op) = write_op.and_then(|i| self.ops.get_mut(i)) {
+                self.budget = self.budget.saturating_sub(text.len());
+                op.contents.push(text);
+            }
+        }
         self.exec.commands.push(canon_text);
         Ok((out, Some(self.exec.commands.len() - 1)))
     }
@@ -810,18 +834,43 @@ impl<'a> Analyzer<'a> {
                 }
             }
             CmdKind::Echo => {
-                let known = p.positional.iter().all(|a| a.known());
-                let text: Vec<&str> = p.positional.iter().map(|a| a.text()).collect();
+                // What it prints: every argument after its own options. `echo -----BEGIN`
+                // prints the dashes: only `-n`/`-e`/`-E` (and `printf -v NAME`, `--`) are
+                // options, not anything that starts with `-`.
+                let mut rest = args;
+                loop {
+                    let t = rest.first().map(Arg::text).unwrap_or("");
+                    let skip = if name == "printf" {
+                        match t {
+                            "-v" => 2,
+                            "--" => 1,
+                            _ => 0,
+                        }
+                    } else {
+                        usize::from(
+                            t.len() > 1
+                                && t.starts_with('-')
+                                && t.bytes().skip(1).all(|b| matches!(b, b'n' | b'e' | b'E')),
+                        )
+                    };
+                    if skip == 0 {
+                        break;
+                    }
+                    rest = rest.get(skip..).unwrap_or(&[]);
+                }
+                let printed: Vec<&Arg> = rest.iter().collect();
+                let known = printed.iter().all(|a| a.known());
+                let text: Vec<&str> = printed.iter().map(|a| a.text()).collect();
                 let mut text = text.join(" ");
                 if name == "printf" {
                     text = printf_literal(&text);
                 }
                 let escaped =
-                    name == "printf" && p.positional.iter().any(|a| has_numeric_escape(a.text()));
+                    name == "printf" && printed.iter().any(|a| has_numeric_escape(a.text()));
                 self.exec.contents.push(text.clone());
                 return Ok(Flow {
                     text: (known && !escaped).then_some(text),
-                    decoded: escaped || p.positional.iter().any(|a| a.decoded()),
+                    decoded: escaped || printed.iter().any(|a| a.decoded()),
                 });
             }
             CmdKind::Plain => {
