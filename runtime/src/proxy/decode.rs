@@ -56,12 +56,11 @@ pub struct Decoder {
 }
 
 enum Inner {
-    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    /// gzip, zlib or raw deflate, and the coding's name for errors.
+    Flate(Box<dyn Flate + Send>, &'static str),
     /// HTTP's `deflate` is zlib-wrapped, but some servers send raw deflate: decided on the
     /// first two bytes.
     DeflateUndecided(Vec<u8>),
-    Zlib(flate2::write::ZlibDecoder<Vec<u8>>),
-    Raw(flate2::write::DeflateDecoder<Vec<u8>>),
     Brotli(Box<BrotliStream>),
     Zstd(Box<ZstdStream>),
 }
@@ -71,6 +70,33 @@ struct ZstdStream {
     /// The last step ended a frame with all its output flushed.
     complete: bool,
 }
+
+/// flate2's write-side decoders, alike but for their type.
+trait Flate: Write {
+    /// The decoded bytes written so far.
+    fn sink(&mut self) -> &mut Vec<u8>;
+    /// Checks the stream is complete and writes what remains.
+    fn end(&mut self) -> std::io::Result<()>;
+}
+
+macro_rules! flate {
+    ($($t:ty),*) => {$(
+        impl Flate for $t {
+            fn sink(&mut self) -> &mut Vec<u8> {
+                self.get_mut()
+            }
+            fn end(&mut self) -> std::io::Result<()> {
+                self.try_finish()
+            }
+        }
+    )*};
+}
+
+flate!(
+    flate2::write::GzDecoder<Vec<u8>>,
+    flate2::write::ZlibDecoder<Vec<u8>>,
+    flate2::write::DeflateDecoder<Vec<u8>>
+);
 
 type BrotliState = brotli_decompressor::BrotliState<
     brotli_decompressor::StandardAlloc,
@@ -87,7 +113,9 @@ impl Decoder {
     /// A decoder whose total output may not exceed `limit` bytes.
     pub fn new(coding: Coding, limit: usize) -> Result<Decoder, String> {
         let inner = match coding {
-            Coding::Gzip => Inner::Gzip(flate2::write::GzDecoder::new(Vec::new())),
+            Coding::Gzip => {
+                Inner::Flate(Box::new(flate2::write::GzDecoder::new(Vec::new())), "gzip")
+            }
             Coding::Deflate => Inner::DeflateUndecided(Vec::new()),
             Coding::Brotli => Inner::Brotli(Box::new(BrotliStream {
                 state: BrotliState::new(
@@ -119,34 +147,23 @@ impl Decoder {
                 return Ok(());
             }
             let head = std::mem::take(head);
-            self.inner = if is_zlib_header(&head) {
-                Inner::Zlib(flate2::write::ZlibDecoder::new(Vec::new()))
+            let d: Box<dyn Flate + Send> = if is_zlib_header(&head) {
+                Box::new(flate2::write::ZlibDecoder::new(Vec::new()))
             } else {
-                Inner::Raw(flate2::write::DeflateDecoder::new(Vec::new()))
+                Box::new(flate2::write::DeflateDecoder::new(Vec::new()))
             };
+            self.inner = Inner::Flate(d, "deflate");
             return self.feed(&head, out);
         }
         for piece in chunk.chunks(STEP_IN) {
             match &mut self.inner {
                 Inner::DeflateUndecided(_) => {}
-                Inner::Gzip(d) => {
+                Inner::Flate(d, what) => {
                     // Flushed at once: a stream's text must not wait for the next chunk.
                     d.write_all(piece)
                         .and_then(|()| d.flush())
-                        .map_err(bad("gzip"))?;
-                    take(d.get_mut(), out, &mut self.produced, self.limit)?;
-                }
-                Inner::Zlib(d) => {
-                    d.write_all(piece)
-                        .and_then(|()| d.flush())
-                        .map_err(bad("deflate"))?;
-                    take(d.get_mut(), out, &mut self.produced, self.limit)?;
-                }
-                Inner::Raw(d) => {
-                    d.write_all(piece)
-                        .and_then(|()| d.flush())
-                        .map_err(bad("deflate"))?;
-                    take(d.get_mut(), out, &mut self.produced, self.limit)?;
+                        .map_err(bad(what))?;
+                    take(d.sink(), out, &mut self.produced, self.limit)?;
                 }
                 Inner::Brotli(b) => {
                     brotli_step(b, piece, &mut self.buf, out, &mut self.produced, self.limit)?
@@ -166,17 +183,9 @@ impl Decoder {
         match &mut self.inner {
             Inner::DeflateUndecided(head) if head.is_empty() => Ok(()),
             Inner::DeflateUndecided(_) => Err("the deflate body ended after one byte".into()),
-            Inner::Gzip(d) => {
-                d.try_finish().map_err(bad("gzip"))?;
-                take(d.get_mut(), out, produced, limit)
-            }
-            Inner::Zlib(d) => {
-                d.try_finish().map_err(bad("deflate"))?;
-                take(d.get_mut(), out, produced, limit)
-            }
-            Inner::Raw(d) => {
-                d.try_finish().map_err(bad("deflate"))?;
-                take(d.get_mut(), out, produced, limit)
+            Inner::Flate(d, what) => {
+                d.end().map_err(bad(what))?;
+                take(d.sink(), out, produced, limit)
             }
             Inner::Brotli(b) if b.done => Ok(()),
             Inner::Brotli(_) => Err("the brotli body ended before its last block".into()),

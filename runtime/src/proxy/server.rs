@@ -580,14 +580,7 @@ async fn handle(
     // decoded; one the proxy cannot decode is never passed uninspected.
     let coding = match decode::coding(&rparts.headers) {
         Ok(c) => c,
-        Err(why) => {
-            return error(
-                Some(api),
-                StatusCode::BAD_GATEWAY,
-                "api_error",
-                &format!("crust: the upstream response cannot be inspected: {why}"),
-            );
-        }
+        Err(why) => return uninspectable(api, &why),
     };
     rparts.headers.remove(hyper::header::CONTENT_ENCODING);
     let is_sse = rparts
@@ -605,14 +598,7 @@ async fn handle(
         let decoder = match coding.map(|c| decode::Decoder::new(c, shared.config.max_body)) {
             None => None,
             Some(Ok(d)) => Some(d),
-            Some(Err(why)) => {
-                return error(
-                    Some(api),
-                    StatusCode::BAD_GATEWAY,
-                    "api_error",
-                    &format!("crust: the upstream response cannot be inspected: {why}"),
-                );
-            }
+            Some(Err(why)) => return uninspectable(api, &why),
         };
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         tokio::spawn(pump(
@@ -647,12 +633,7 @@ async fn handle(
         Some(c) => match decode_all(c, &bytes, shared.config.max_body) {
             Ok(d) => Bytes::from(d),
             Err(why) => {
-                return error(
-                    Some(api),
-                    StatusCode::BAD_GATEWAY,
-                    "api_error",
-                    &format!("crust: the upstream response cannot be inspected: {why}"),
-                );
+                return uninspectable(api, &why);
             }
         },
     };
@@ -827,6 +808,16 @@ fn synthetic(api: Api, model: &str, notice: &str, streaming: bool) -> Response<B
     r.headers_mut()
         .insert("x-crust-blocked", HeaderValue::from_static("1"));
     r
+}
+
+/// An upstream response the proxy cannot decode: refused, never passed on unseen.
+fn uninspectable(api: Api, why: &str) -> Response<BoxBody> {
+    error(
+        Some(api),
+        StatusCode::BAD_GATEWAY,
+        "api_error",
+        &format!("crust: the upstream response cannot be inspected: {why}"),
+    )
 }
 
 /// `Upgrade: websocket` (with `Connection: upgrade`, as every client sends it).
