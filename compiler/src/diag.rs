@@ -40,6 +40,15 @@ impl Diagnostic {
         self
     }
 
+    /// Help for an unknown name: "did you mean `x`?" for a near miss among `candidates`,
+    /// else the list of them.
+    pub fn suggest(self, word: &str, candidates: &[&str]) -> Diagnostic {
+        match did_you_mean(word, candidates) {
+            Some(m) => self.with_help(format!("did you mean `{m}`?")),
+            None => self.with_help(format!("expected one of: {}", candidates.join(", "))),
+        }
+    }
+
     /// Human rendering: `error: path:line:col: message`, the line, carets, help.
     pub fn render(&self, sources: &SourceMap) -> String {
         let level = match self.level {

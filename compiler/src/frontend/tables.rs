@@ -14,7 +14,7 @@
 //! ```
 
 use super::yaml_tree::{Kind, Node};
-use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics};
 use crust_runtime::model::Action;
 use crust_runtime::secrets::{SecretCheck, SecretFormat};
 use crust_runtime::tables::{
@@ -107,11 +107,7 @@ fn action(s: &str) -> Option<Action> {
 }
 
 fn unknown(node: &Node, what: &str, got: &str, known: &[&str]) -> Diagnostic {
-    let d = Diagnostic::error(node.span, format!("unknown {what} `{got}`"));
-    match did_you_mean(got, known) {
-        Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None => d.with_help(format!("expected one of: {}", known.join(", "))),
-    }
+    Diagnostic::error(node.span, format!("unknown {what} `{got}`")).suggest(got, known)
 }
 
 fn list<'n>(v: &'n Node, what: &str, diags: &mut Diagnostics) -> Vec<&'n Node> {

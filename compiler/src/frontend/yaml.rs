@@ -16,7 +16,7 @@
 //! ```
 
 use super::yaml_tree::{self, Kind, Node};
-use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{Cond, Disable, FieldPred, Pattern, PatternKind, Policy, Rule};
 use crate::source::Span;
 use crust_runtime::model::{Action, ActionSet, Effect, Field, Severity};
@@ -131,11 +131,7 @@ pub fn load(file: u32, text: &str, policy: &mut Policy, diags: &mut Diagnostics)
 }
 
 fn unknown_key(k: &Node, name: &str, known: &[&str], ctx: &str) -> Diagnostic {
-    let d = Diagnostic::error(k.span, format!("unknown key `{name}` {ctx}"));
-    match did_you_mean(name, known) {
-        Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None => d.with_help(format!("expected one of: {}", known.join(", "))),
-    }
+    Diagnostic::error(k.span, format!("unknown key `{name}` {ctx}")).suggest(name, known)
 }
 
 /// Reads a rule; errors are reported and the rule skipped, so later rules are still checked.
@@ -298,11 +294,9 @@ fn rule(node: &Node, policy: &mut Policy, diags: &mut Diagnostics) {
     let severity = match str_of("severity", diags) {
         None => Severity::Critical,
         Some((s, span)) => Severity::from_name(&s.to_ascii_lowercase()).unwrap_or_else(|| {
-            let d = Diagnostic::error(span, format!("unknown severity `{s}`"));
-            diags.push(match did_you_mean(&s, SEVERITIES) {
-                Some(m) => d.with_help(format!("did you mean `{m}`?")),
-                None => d.with_help("expected one of: critical, high, warning, info"),
-            });
+            diags.push(
+                Diagnostic::error(span, format!("unknown severity `{s}`")).suggest(&s, SEVERITIES),
+            );
             Severity::Critical
         }),
     };
@@ -440,14 +434,9 @@ fn actions(v: &Node, diags: &mut Diagnostics) -> ActionSet {
             Some(a) => set.insert(a),
             None => {
                 bad = true;
-                let d = Diagnostic::error(item.span, format!("unknown action `{name}`"));
                 diags.push(
-                    match did_you_mean(&name.to_ascii_lowercase(), ACTION_NAMES) {
-                        Some(m) => d.with_help(format!("did you mean `{m}`?")),
-                        None => {
-                            d.with_help(format!("expected one of: {}", ACTION_NAMES.join(", ")))
-                        }
-                    },
+                    Diagnostic::error(item.span, format!("unknown action `{name}`"))
+                        .suggest(&name.to_ascii_lowercase(), ACTION_NAMES),
                 );
             }
         }

@@ -188,16 +188,13 @@ impl Lowerer<'_> {
                     severity = match Severity::from_name(&s.text) {
                         Some(v) => Some(v),
                         None => {
-                            let d = Diagnostic::error(
-                                self.span(s.lo, s.hi),
-                                format!("unknown severity `{}`", s.text),
+                            self.diags.push(
+                                Diagnostic::error(
+                                    self.span(s.lo, s.hi),
+                                    format!("unknown severity `{}`", s.text),
+                                )
+                                .suggest(&s.text, SEVERITIES),
                             );
-                            self.diags.push(match did_you_mean(&s.text, SEVERITIES) {
-                                Some(m) => d.with_help(format!("did you mean `{m}`?")),
-                                None => {
-                                    d.with_help("expected one of: critical, high, warning, info")
-                                }
-                            });
                             None
                         }
                     }
@@ -355,13 +352,10 @@ impl Lowerer<'_> {
                 Some(a) => set.insert(a),
                 None => {
                     ok = false;
-                    let d =
-                        Diagnostic::error(self.span(lo, hi), format!("unknown action `{text}`"));
-                    self.diags
-                        .push(match did_you_mean(&text.to_ascii_lowercase(), ACTIONS) {
-                            Some(m) => d.with_help(format!("did you mean `{m}`?")),
-                            None => d.with_help(format!("expected one of: {}", ACTIONS.join(", "))),
-                        });
+                    self.diags.push(
+                        Diagnostic::error(self.span(lo, hi), format!("unknown action `{text}`"))
+                            .suggest(&text.to_ascii_lowercase(), ACTIONS),
+                    );
                 }
             }
         }
