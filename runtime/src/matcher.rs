@@ -5,7 +5,7 @@
 use crate::bundle::meta::{Form, GroupMeta, Meta, Scan};
 use crate::bundle::{Bundle, Dfa};
 use crate::model::Field;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::dfa::Automaton;
 use regex_automata::util::{primitives::StateID, start};
 use regex_automata::Anchored;
@@ -42,6 +42,10 @@ pub(crate) fn build_gates(meta: &Meta) -> Result<Vec<FieldGate>, String> {
                     AhoCorasickBuilder::new()
                         .ascii_case_insensitive(true)
                         .match_kind(MatchKind::Standard)
+                        // A DFA: several times fewer instructions per byte than the default
+                        // NFA; gate literals are few and short (the compiler trims them), so
+                        // building it at load takes a fraction of a millisecond.
+                        .kind(Some(AhoCorasickKind::DFA))
                         .build(&lits)
                         .map_err(|e| format!("gate literals: {e}"))?,
                 )

@@ -157,7 +157,7 @@ fn path_glob(glob: &str) -> Result<Lowered, String> {
         (shape, Form::Plain)
     };
     let gate = if shape == Shape::Inner {
-        required_literal(&parse_hir(&regex)?).into_iter().collect()
+        required_set(&parse_hir(&regex)?).unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -197,23 +197,54 @@ fn tool_glob(glob: &str) -> Result<Lowered, String> {
 }
 
 /// Gate for an unanchored search: the pattern's prefix literals when they are finite, else
-/// one literal every match must contain.
+/// one literal every match must contain; then made small (see [`reduce_gate`]).
 fn search_gate(hir: &Hir) -> Vec<Vec<u8>> {
     let mut ex = Extractor::new();
     ex.kind(ExtractKind::Prefix).limit_total(64);
     let seq = ex.extract(hir);
-    if let Some(lits) = seq.literals() {
-        if !lits.is_empty() && lits.iter().all(|l| !l.as_bytes().is_empty()) {
-            let mut out: Vec<Vec<u8>> = lits
-                .iter()
-                .map(|l| l.as_bytes().to_ascii_lowercase())
-                .collect();
-            out.sort();
-            out.dedup();
-            return out;
+    let prefix = seq
+        .literals()
+        .filter(|lits| !lits.is_empty() && lits.iter().all(|l| !l.as_bytes().is_empty()))
+        .map(|lits| reduce_gate(lits.iter().map(|l| l.as_bytes().to_vec()).collect()));
+    let required = required_set(hir).map(reduce_gate);
+    match (prefix, required) {
+        (Some(p), Some(r)) if gate_score(&r) > gate_score(&p) => r,
+        (Some(p), _) => p,
+        (None, r) => r.unwrap_or_default(),
+    }
+}
+
+/// Any substring of a required literal is required too, so a gate may shrink: spaces and
+/// quotes at either end are cut (`\tbash ` and `bash\n`, from `\s`, are both `bash`), and a
+/// literal containing another is dropped. Fewer, shorter literals keep the gate automaton
+/// small; the gate opens no less often than the pattern can match.
+fn reduce_gate(lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let edge = |b: &u8| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | 0x0b);
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for l in lits {
+        let start = l.iter().position(|b| !edge(b));
+        let end = l.iter().rposition(|b| !edge(b));
+        let core = match (start, end) {
+            (Some(a), Some(z)) => l.get(a..=z).unwrap_or(&l).to_ascii_lowercase(),
+            // Nothing but blanks: keep it whole rather than lose the gate.
+            _ => l.to_ascii_lowercase(),
+        };
+        out.push(core);
+    }
+    out.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for l in out {
+        if !kept.iter().any(|k| contains(&l, k)) {
+            kept.push(l);
         }
     }
-    required_literal(hir).into_iter().collect()
+    kept.sort();
+    kept
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The literal prefixes of a secret format's regex, one of which starts every match: the
@@ -243,24 +274,112 @@ pub fn secret_prefixes(regex: &str) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-/// The longest literal in the pattern's top-level concatenation: every match contains it.
-fn required_literal(hir: &Hir) -> Option<Vec<u8>> {
-    let mut best: Option<Vec<u8>> = None;
-    let mut consider = |bytes: &[u8]| {
-        if best.as_ref().is_none_or(|b| bytes.len() > b.len()) {
-            best = Some(bytes.to_vec());
+/// Literals one of which every match contains, found through concatenations (the best part,
+/// adjacent exact parts joined), alternations (every branch's set, united), repetitions of at
+/// least one, and ASCII case-insensitive letters (matched as lowercase, as gates are).
+fn required_set(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    /// Past this many literals a set is worth less than none: the gate would open too often.
+    const MAX_SET: usize = 16;
+    match hir.kind() {
+        HirKind::Literal(l) => Some(vec![l.0.to_ascii_lowercase()]),
+        HirKind::Class(_) => exact_byte(hir).map(|b| vec![vec![b]]),
+        HirKind::Capture(c) => required_set(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => required_set(&r.sub),
+        HirKind::Alternation(alts) => {
+            let mut out = Vec::new();
+            for a in alts {
+                out.extend(required_set(a)?);
+                if out.len() > MAX_SET {
+                    return None;
+                }
+            }
+            Some(out)
         }
+        HirKind::Concat(parts) => {
+            let mut best: Option<Vec<Vec<u8>>> = None;
+            let mut consider = |set: Vec<Vec<u8>>| {
+                if set.iter().any(Vec::is_empty) {
+                    return;
+                }
+                if best
+                    .as_ref()
+                    .is_none_or(|b| gate_score(&set) > gate_score(b))
+                {
+                    best = Some(set);
+                }
+            };
+            let mut run: Vec<u8> = Vec::new();
+            for p in parts {
+                match exact_text(p) {
+                    Some(t) => run.extend(t),
+                    None => {
+                        if !run.is_empty() {
+                            consider(vec![std::mem::take(&mut run)]);
+                        }
+                        if let Some(set) = required_set(p) {
+                            consider(set);
+                        }
+                    }
+                }
+            }
+            if !run.is_empty() {
+                consider(vec![run]);
+            }
+            best
+        }
+        _ => None,
+    }
+}
+
+/// The one string a node matches (literals and case-insensitive letters), lowercased.
+fn exact_text(hir: &Hir) -> Option<Vec<u8>> {
+    match hir.kind() {
+        HirKind::Literal(l) => Some(l.0.to_ascii_lowercase()),
+        HirKind::Class(_) => exact_byte(hir).map(|b| vec![b]),
+        HirKind::Capture(c) => exact_text(&c.sub),
+        _ => None,
+    }
+}
+
+/// A class of one byte, or of one ASCII letter in both cases.
+fn exact_byte(hir: &Hir) -> Option<u8> {
+    let HirKind::Class(class) = hir.kind() else {
+        return None;
     };
-    let mut stack = vec![hir];
-    while let Some(h) = stack.pop() {
-        match h.kind() {
-            HirKind::Literal(l) => consider(&l.0),
-            HirKind::Concat(parts) => stack.extend(parts.iter()),
-            HirKind::Capture(c) => stack.push(&c.sub),
-            _ => {}
+    let mut bytes: Vec<u8> = Vec::new();
+    match class {
+        regex_syntax::hir::Class::Bytes(c) => {
+            for r in c.iter() {
+                bytes.extend(r.start()..=r.end());
+                if bytes.len() > 2 {
+                    return None;
+                }
+            }
+        }
+        regex_syntax::hir::Class::Unicode(c) => {
+            for r in c.iter() {
+                for ch in r.start()..=r.end() {
+                    bytes.push(u8::try_from(u32::from(ch)).ok()?);
+                    if bytes.len() > 2 {
+                        return None;
+                    }
+                }
+            }
         }
     }
-    best.filter(|b| !b.is_empty())
+    match bytes.as_slice() {
+        [b] => Some(b.to_ascii_lowercase()),
+        [a, b] if a.is_ascii_alphabetic() && a.eq_ignore_ascii_case(b) => {
+            Some(a.to_ascii_lowercase())
+        }
+        _ => None,
+    }
+}
+
+/// Better gates have longer shortest literals, then fewer literals.
+fn gate_score(set: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = set.iter().map(Vec::len).min().unwrap_or(0);
+    (shortest, std::cmp::Reverse(set.len()))
 }
 
 #[cfg(test)]
@@ -322,5 +441,12 @@ mod tests {
         let l = lower(Field::Command, &pat(PatternKind::Literal, "MKFS")).unwrap();
         assert_eq!(l.gate, vec![b"mkfs".to_vec()]);
         assert!(lower(Field::Command, &pat(PatternKind::Regex, "(")).is_err());
+        // Blanks at the ends are cut and a literal holding another is dropped.
+        let l = lower(
+            Field::Command,
+            &pat(PatternKind::Regex, r"\s(?:bash|bashx)\s+-i"),
+        )
+        .unwrap();
+        assert_eq!(l.gate, vec![b"bash".to_vec()]);
     }
 }
