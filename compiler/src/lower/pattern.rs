@@ -448,5 +448,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(l.gate, vec![b"bash".to_vec()]);
+        // Through alternations and case-insensitive letters; a literal holding another goes.
+        let gate = |re: &str| lower(Field::Command, &pat(PatternKind::Regex, re)).unwrap().gate;
+        assert_eq!(gate(r"(?i)(^|\s)crontab\s+-r"), vec![b"crontab".to_vec()]);
+        assert_eq!(
+            gate(r"^(?:\S*/)?(?:mkfs(?:\.\w+)?|mke2fs|sfdisk|fdisk)\s"),
+            vec![b"fdisk".to_vec(), b"mke2fs".to_vec(), b"mkfs".to_vec()]
+        );
+        // An optional part is not required; a literal of blanks alone is kept whole.
+        let g = gate(r"^(?:rm|shred)?\s");
+        assert!(g.contains(&b" ".to_vec()) && !g.iter().any(|l| l.starts_with(b"rm")));
     }
 }
