@@ -220,21 +220,29 @@ fn search_gate(hir: &Hir) -> Vec<Vec<u8>> {
 /// small; the gate opens no less often than the pattern can match.
 fn reduce_gate(lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     let edge = |b: &u8| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | 0x0b);
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    for l in lits {
-        let start = l.iter().position(|b| !edge(b));
-        let end = l.iter().rposition(|b| !edge(b));
-        let core = match (start, end) {
-            (Some(a), Some(z)) => l.get(a..=z).unwrap_or(&l).to_ascii_lowercase(),
-            // Nothing but blanks: keep it whole rather than lose the gate.
-            _ => l.to_ascii_lowercase(),
-        };
-        out.push(core);
-    }
-    out.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
-    out.dedup();
+    // Supersets go before trimming too: `rm ` holds ` `, but `rm` would not.
+    let lits = drop_supersets(lits.iter().map(|l| l.to_ascii_lowercase()).collect());
+    let trimmed = lits
+        .into_iter()
+        .map(|l| {
+            let start = l.iter().position(|b| !edge(b));
+            let end = l.iter().rposition(|b| !edge(b));
+            match (start, end) {
+                (Some(a), Some(z)) => l.get(a..=z).map_or_else(|| l.clone(), <[u8]>::to_vec),
+                // Nothing but blanks: keep it whole rather than lose the gate.
+                _ => l,
+            }
+        })
+        .collect();
+    drop_supersets(trimmed)
+}
+
+/// Sorted, deduplicated, without literals that contain another.
+fn drop_supersets(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    lits.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    lits.dedup();
     let mut kept: Vec<Vec<u8>> = Vec::new();
-    for l in out {
+    for l in lits {
         if !kept.iter().any(|k| contains(&l, k)) {
             kept.push(l);
         }
@@ -449,7 +457,11 @@ mod tests {
         .unwrap();
         assert_eq!(l.gate, vec![b"bash".to_vec()]);
         // Through alternations and case-insensitive letters; a literal holding another goes.
-        let gate = |re: &str| lower(Field::Command, &pat(PatternKind::Regex, re)).unwrap().gate;
+        let gate = |re: &str| {
+            lower(Field::Command, &pat(PatternKind::Regex, re))
+                .unwrap()
+                .gate
+        };
         assert_eq!(gate(r"(?i)(^|\s)crontab\s+-r"), vec![b"crontab".to_vec()]);
         assert_eq!(
             gate(r"^(?:\S*/)?(?:mkfs(?:\.\w+)?|mke2fs|sfdisk|fdisk)\s"),
@@ -457,6 +469,9 @@ mod tests {
         );
         // An optional part is not required; a literal of blanks alone is kept whole.
         let g = gate(r"^(?:rm|shred)?\s");
-        assert!(g.contains(&b" ".to_vec()) && !g.iter().any(|l| l.starts_with(b"rm")));
+        assert!(
+            g.contains(&b" ".to_vec()) && !g.iter().any(|l| l.starts_with(b"rm")),
+            "{g:?}"
+        );
     }
 }
