@@ -84,6 +84,17 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
 
+    def _batch(self, batch_id):
+        # An ended batch whose results sit on the provider's own host, as the real API says:
+        # only the proxy pointing results_url back at itself keeps the SDK on the proxy.
+        return json.dumps({
+            "id": batch_id, "type": "message_batch", "processing_status": "ended",
+            "request_counts": {"processing": 0, "succeeded": 3, "errored": 1, "canceled": 0, "expired": 0},
+            "created_at": "2026-11-25T00:00:00Z", "expires_at": "2026-11-26T00:00:00Z",
+            "ended_at": "2026-11-25T00:01:00Z", "archived_at": None, "cancel_initiated_at": None,
+            "results_url": f"https://api.anthropic.com/v1/messages/batches/{batch_id}/results",
+        }).encode()
+
     def do_HEAD(self):
         self._log(b"")
         self.send_response(200)
@@ -99,6 +110,17 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith(("/v1/responses/", "/v1/chat/completions/")) and os.path.exists(base + ".json"):
             with open(base + ".json", "rb") as f:
                 return self._send(200, "application/json", f.read())
+        path = self.path.split("?")[0]
+        # Batch results and file contents: the scenario's JSON lines.
+        if path.endswith(("/results", "/content")) and os.path.exists(base + ".jsonl"):
+            with open(base + ".jsonl", "rb") as f:
+                return self._send(200, "application/binary", f.read())
+        if path == "/v1/messages/batches":
+            batch = json.loads(self._batch("msgbatch_1"))
+            page = {"data": [batch], "has_more": False, "first_id": "msgbatch_1", "last_id": "msgbatch_1"}
+            return self._send(200, "application/json", json.dumps(page).encode())
+        if path.startswith("/v1/messages/batches/"):
+            return self._send(200, "application/json", self._batch(path.rsplit("/", 1)[-1]))
         self._send(404, "application/json", b'{"error":{"message":"not found"}}')
 
     def do_POST(self):
@@ -107,6 +129,8 @@ class Handler(BaseHTTPRequestHandler):
         self._log(body)
         if self.path.split("?")[0].endswith("/count_tokens"):
             return self._send(200, "application/json", b'{"input_tokens":7}')
+        if self.path.split("?")[0].endswith("/messages/batches"):
+            return self._send(200, "application/json", self._batch("msgbatch_1"))
         scenario = self.headers.get("x-test-scenario", "")
         base = os.path.join(FIXTURES, os.path.basename(scenario))
         if os.path.exists(base + ".sse"):

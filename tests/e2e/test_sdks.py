@@ -12,6 +12,7 @@ import pytest
 
 from conftest import compile_policy
 
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 H = lambda s: {"x-test-scenario": s}
 MSGS = [{"role": "user", "content": "do the task"}]
 
@@ -159,6 +160,68 @@ def test_stored_chat_completion_retrieved_later_is_judged(proxy, up):
     c = oai(proxy).chat.completions.retrieve("chatcmpl-123", extra_headers=H("chat_danger"))
     assert c.choices[0].message.tool_calls is None
     assert c.choices[0].finish_reason == "stop"
+
+
+# ----- batches ------------------------------------------------------------------------------
+
+def test_anthropic_batch_results_are_judged_line_by_line(proxy, up):
+    results = {r.custom_id: r.result for r in ant(proxy).messages.batches.results(
+        "msgbatch_1", extra_headers=H("anth_batch_results"))}
+    assert set(results) == {"benign", "mixed", "danger", "failed"}
+    uses = lambda m: [b for b in m.content if b.type == "tool_use"]
+    assert len(uses(results["benign"].message)) == 1
+    assert len(uses(results["mixed"].message)) == 1
+    danger = results["danger"].message
+    assert uses(danger) == [] and danger.stop_reason == "end_turn"
+    assert "Blocked by Crust" in danger.content[-1].text
+    assert results["failed"].type == "errored"
+    # The batch object's results_url (on the provider's host) was pointed back at the proxy.
+    assert [r["path"] for r in up.requests()] == [
+        "/v1/messages/batches/msgbatch_1", "/v1/messages/batches/msgbatch_1/results"]
+
+
+def test_anthropic_batch_results_that_cannot_be_read_are_refused(proxy, up):
+    with pytest.raises(anthropic.APIStatusError) as e:
+        list(ant(proxy).messages.batches.results(
+            "msgbatch_1", extra_headers=H("anth_batch_results_broken")))
+    assert e.value.status_code == 502 and "cannot be inspected" in str(e.value)
+
+
+def test_anthropic_batch_with_a_dangerous_request_is_refused_without_upstream_call(proxy, up):
+    history = MSGS + [
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "cat ~/.aws/credentials"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
+    ]
+    reqs = [
+        {"custom_id": "fine", "params": {"model": "m", "max_tokens": 10, "messages": MSGS}},
+        {"custom_id": "bad", "params": {"model": "m", "max_tokens": 10, "messages": history}},
+    ]
+    with pytest.raises(anthropic.BadRequestError) as e:
+        ant(proxy).messages.batches.create(requests=reqs)
+    assert "`bad`" in str(e.value) and "Blocked by Crust" in str(e.value)
+    assert up.requests() == []
+    ok = ant(proxy).messages.batches.create(requests=reqs[:1])
+    assert ok.id == "msgbatch_1" and up.requests()[0]["path"] == "/v1/messages/batches"
+    assert ok.results_url.startswith(proxy.url + "/v1/messages/batches/")
+    listed = ant(proxy).messages.batches.list()
+    assert all(b.results_url.startswith(proxy.url) for b in listed.data)
+
+
+def test_openai_batch_output_file_is_judged(proxy, up):
+    text = oai(proxy).files.content("file-out", extra_headers=H("oai_batch_output")).text
+    lines = {l["custom_id"]: l["response"]["body"] for l in map(json.loads, text.splitlines())}
+    assert lines["chat-danger"]["choices"][0]["message"].get("tool_calls") in (None, [])
+    assert lines["chat-danger"]["choices"][0]["finish_reason"] == "stop"
+    calls = [o for o in lines["resp-mixed"]["output"] if o["type"] in CALLS]
+    assert len(calls) == 1
+    assert lines["chat-benign"] == json.load(open(os.path.join(FIXTURES, "chat_benign.json")))
+
+
+def test_other_files_pass_unchanged(proxy, up):
+    raw = oai(proxy).files.content("file-in", extra_headers=H("plain_file")).content
+    with open(os.path.join(FIXTURES, "plain_file.jsonl"), "rb") as f:
+        assert raw == f.read()
 
 
 # ----- the proxy itself ---------------------------------------------------------------------

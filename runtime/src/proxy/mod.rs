@@ -3,10 +3,12 @@
 //! own format. Text streams through untouched; only a tool call's events are held until the
 //! call is complete.
 //!
-//! Stages: [`apis`] (where calls sit in each API's JSON), [`judge`] (one call to a decision),
+//! Stages: [`apis`] (where calls sit in each API's JSON), [`batch`] (batch requests and
+//! results files), [`judge`] (one call to a decision),
 //! [`sse`] (stream rewriting), [`server`] (sockets, upstream, hot swap, metrics).
 
 pub mod apis;
+pub mod batch;
 pub mod decode;
 pub mod judge;
 mod metrics;

@@ -2,6 +2,7 @@
 //! the request-side check, response filtering, hot swap of the bundle, health and metrics.
 
 use super::apis::{self, Api};
+use super::batch::{self, Batch};
 use super::decode;
 use super::judge::{find_substitute, Decision, Judge, Substitute};
 use super::metrics::Metrics;
@@ -446,13 +447,19 @@ async fn handle(
         return r;
     }
     let api = Api::classify(req.method(), &path);
+    let batch = api
+        .is_none()
+        .then(|| Batch::classify(req.method(), &path))
+        .flatten();
+    // The API whose error shape answers, and whether the exchange is inspected at all.
+    let shape = api.or(batch.map(Batch::api));
     let (parts, body) = req.into_parts();
     let hints = Hints::of(&parts.headers);
     let body = match Limited::new(body, shared.config.max_body).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
             return error(
-                api,
+                shape,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request_too_large",
                 "crust: the request body is larger than the proxy accepts",
@@ -461,13 +468,13 @@ async fn handle(
     };
     // A compressed request is judged decoded and forwarded as it came; one that cannot be
     // decoded is refused rather than forwarded unseen.
-    let decoded = match api.map(|_| decode::coding(&parts.headers)) {
+    let decoded = match shape.map(|_| decode::coding(&parts.headers)) {
         None | Some(Ok(None)) => None,
         Some(Ok(Some(c))) => match decode_all(c, &body, shared.config.max_body) {
             Ok(d) => Some(d),
             Err(why) => {
                 return error(
-                    api,
+                    shape,
                     StatusCode::BAD_REQUEST,
                     "invalid_request_error",
                     &format!("crust: the compressed request body cannot be inspected: {why}"),
@@ -476,7 +483,7 @@ async fn handle(
         },
         Some(Err(why)) => {
             return error(
-                api,
+                shape,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "invalid_request_error",
                 &format!("crust: the request body cannot be inspected: {why}"),
@@ -512,6 +519,35 @@ async fn handle(
             }
         }
     }
+    if batch == Some(Batch::AnthropicCreate) {
+        // Each request of the batch is judged like one request; one block refuses the batch
+        // (no upstream call) with a client error, which SDKs do not retry.
+        let Ok(v) = serde_json::from_slice::<Value>(inspect) else {
+            return error(
+                shape,
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "crust: the batch request is not JSON and cannot be inspected",
+            );
+        };
+        let judge = Judge {
+            bundle: &snapshot,
+            home: &shared.config.home,
+            cwd: None,
+            substitute: None,
+            audit: audit_ctx(&shared, Api::Anthropic, "request", &hints),
+        };
+        if let Some((id, Decision::Block { rule, notice })) = batch::judge_requests(&judge, &v) {
+            shared.metrics.block(&rule);
+            tracing::info!(api = "anthropic-batch", rule = %rule, custom_id = %id, side = "request", "blocked");
+            return error(
+                shape,
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("crust: batch request `{id}`: {notice}"),
+            );
+        }
+    }
     // Forward: same method, path and headers (minus hop-by-hop), body byte for byte.
     let Some(upstream) = shared.config.route.pick(&path, &parts.headers) else {
         return error(
@@ -535,7 +571,7 @@ async fn handle(
     let mut up = Request::builder().method(parts.method.clone()).uri(uri);
     if let Some(h) = up.headers_mut() {
         copy_headers(&parts.headers, h);
-        if api.is_some() {
+        if shape.is_some() {
             // Responses are inspected: ask for them uncompressed.
             h.insert(
                 hyper::header::ACCEPT_ENCODING,
@@ -572,6 +608,20 @@ async fn handle(
             );
         }
     };
+    if let Some(b) = batch.filter(|b| b.has_answers() && resp.status().is_success()) {
+        return batch_results(&shared, &snapshot, b, &hints, resp).await;
+    }
+    if let Some(b) = batch.filter(|b| b.has_batch_objects() && resp.status().is_success()) {
+        // Where the client reached the proxy: its Host (HTTP/1.1) or authority (HTTP/2).
+        let host = parts
+            .headers
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| shared.config.listen.to_string());
+        return batch_objects(&shared, b, &format!("http://{host}"), resp).await;
+    }
     let Some(api) = api.filter(|_| resp.status().is_success()) else {
         return passthrough(resp);
     };
@@ -664,6 +714,86 @@ async fn handle(
     } else {
         Bytes::from(v.to_string())
     };
+    Response::from_parts(rparts, full(out))
+}
+
+/// Batch objects: their `results_url` pointed back at the proxy.
+async fn batch_objects(
+    shared: &Shared,
+    b: Batch,
+    origin: &str,
+    resp: Response<Incoming>,
+) -> Response<BoxBody> {
+    let api = b.api();
+    let (mut rparts, rbody) = resp.into_parts();
+    strip_hop_by_hop(&mut rparts.headers);
+    let bytes = match read_decoded(shared, &rparts.headers, rbody).await {
+        Ok(b) => b,
+        Err(why) => return uninspectable(api, &why),
+    };
+    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
+        return uninspectable(api, "the batch object is not JSON");
+    };
+    batch::rewrite_results_urls(&mut v, origin);
+    rparts.headers.remove(hyper::header::CONTENT_ENCODING);
+    rparts.headers.remove(hyper::header::CONTENT_LENGTH);
+    Response::from_parts(rparts, full(Bytes::from(v.to_string())))
+}
+
+/// A whole upstream body within the body limit, its content coding undone.
+async fn read_decoded(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, String> {
+    let coding = decode::coding(headers)?;
+    let bytes = Limited::new(body, shared.config.max_body)
+        .collect()
+        .await
+        .map_err(|e| format!("the body could not be read completely within the limit ({e})"))?
+        .to_bytes();
+    match coding {
+        None => Ok(bytes),
+        Some(c) => decode_all(c, &bytes, shared.config.max_body).map(Bytes::from),
+    }
+}
+
+/// A batch results file: read whole (within the body limit), every answer line judged.
+async fn batch_results(
+    shared: &Shared,
+    snapshot: &Bundle,
+    b: Batch,
+    hints: &Hints,
+    resp: Response<Incoming>,
+) -> Response<BoxBody> {
+    let api = b.api();
+    let (mut rparts, rbody) = resp.into_parts();
+    strip_hop_by_hop(&mut rparts.headers);
+    let bytes = match read_decoded(shared, &rparts.headers, rbody).await {
+        Ok(b) => b,
+        Err(why) => return uninspectable(api, &why),
+    };
+    let judge = |a: Api| Judge {
+        bundle: snapshot,
+        home: &shared.config.home,
+        cwd: None,
+        substitute: None,
+        audit: audit_ctx(shared, a, "response", hints),
+    };
+    let started = Instant::now();
+    let filtered = batch::filter_results(b, &judge, &bytes);
+    shared.metrics.eval_time(started.elapsed());
+    let filtered = match filtered {
+        Ok(f) => f,
+        Err(why) => return uninspectable(api, &why),
+    };
+    for rule in &filtered.blocked {
+        shared.metrics.block(rule);
+        tracing::info!(api = api.name(), rule = %rule, side = "response", "blocked in batch results");
+    }
+    rparts.headers.remove(hyper::header::CONTENT_ENCODING);
+    rparts.headers.remove(hyper::header::CONTENT_LENGTH);
+    let out = filtered.body.map_or(bytes, Bytes::from);
     Response::from_parts(rparts, full(out))
 }
 
