@@ -234,7 +234,9 @@ impl<'a> Analyzer<'a> {
             Command::For { var, words, body } => {
                 let mut alts = Vec::new();
                 for w in words {
-                    for a in self.expand(w)? {
+                    let mut args = Vec::new();
+                    self.expand(w, &mut args)?;
+                    for a in args {
                         alts.extend(a.alts);
                     }
                 }
@@ -293,9 +295,9 @@ impl<'a> Analyzer<'a> {
             ));
             assigned.push((name.clone(), vals));
         }
-        let mut args = Vec::new();
+        let mut args = Vec::with_capacity(s.words.len());
         for w in &s.words {
-            args.extend(self.expand(w)?);
+            self.expand(w, &mut args)?;
         }
         // Assignments alone set variables; before a command they are its environment. Either
         // way later expansions may see them (a superset of what bash does).
@@ -324,7 +326,16 @@ impl<'a> Analyzer<'a> {
             .as_ref()
             .and_then(|f| f.text.clone())
             .filter(|_| passes_stdin);
-        let mut canon_text = prefix.join(" ");
+        let mut canon_text = String::with_capacity(
+            args.iter().map(|a| a.text().len() + 1).sum::<usize>()
+                + prefix.iter().map(|p| p.len() + 1).sum::<usize>(),
+        );
+        for (k, p) in prefix.iter().enumerate() {
+            if k > 0 {
+                canon_text.push(' ');
+            }
+            canon_text.push_str(p);
+        }
         if let Some(first) = args.first() {
             let name = command_name(first.text());
             if !canon_text.is_empty() {
@@ -390,46 +401,43 @@ impl<'a> Analyzer<'a> {
 
     // ----- expansion -------------------------------------------------------------------
 
-    /// Expands a word into arguments (unquoted expansions split on whitespace; brace
-    /// expansion applied).
-    fn expand(&mut self, w: &Word) -> R<Vec<Arg>> {
+    /// Expands a word into arguments, appended to `out` (unquoted expansions split on
+    /// whitespace; brace expansion applied).
+    fn expand(&mut self, w: &Word, out: &mut Vec<Arg>) -> R<()> {
         let vals = self.expand_joined(w)?;
         let unquoted_braces = w
             .parts
             .iter()
             .any(|p| matches!(p, Part::Lit { text, quoted: false } if text.contains('{')));
-        let mut alts = Vec::new();
-        for v in vals {
-            if unquoted_braces {
-                brace_expand(&v, &mut alts, 0)?;
-            } else {
-                alts.push(v);
+        let alts = if unquoted_braces {
+            let mut out = Vec::new();
+            for v in vals {
+                brace_expand(&v, &mut out, 0)?;
             }
-        }
+            out
+        } else {
+            vals
+        };
         if alts.len() > MAX_ALTS * 4 {
             return Err("a word takes too many values to analyse".into());
         }
         // Word splitting of unquoted expansions: `F="a b"; cat $F` runs `cat a b`.
-        let first = alts.first().cloned();
-        if let Some(v) = first.filter(|v| v.split && v.known && v.text.contains([' ', '\t', '\n']))
-        {
-            if alts.len() == 1 {
-                return Ok(v
-                    .text
-                    .split_whitespace()
-                    .map(|t| {
-                        let mut x = v.clone();
-                        x.text = t.to_owned();
-                        x.literal = true;
-                        Arg { alts: vec![x] }
-                    })
-                    .collect());
+        let splits = |v: &Val| v.split && v.known && v.text.contains([' ', '\t', '\n']);
+        if let [v] = alts.as_slice() {
+            if splits(v) {
+                out.extend(v.text.split_whitespace().map(|t| {
+                    let mut x = v.clone();
+                    x.text = t.to_owned();
+                    x.literal = true;
+                    Arg { alts: vec![x] }
+                }));
+                return Ok(());
             }
         }
-        if alts.is_empty() {
-            return Ok(Vec::new());
+        if !alts.is_empty() {
+            out.push(Arg { alts });
         }
-        Ok(vec![Arg { alts }])
+        Ok(())
     }
 
     /// Every value a word may take, as whole strings.
@@ -602,13 +610,12 @@ impl<'a> Analyzer<'a> {
         let rest = args.get(1..).unwrap_or(&[]);
         // Every value the name may take is judged (a variable may hold several commands).
         let mut out = Flow::default();
-        let names: Vec<String> = first.alts.iter().map(|v| command_name(&v.text)).collect();
-        let mut seen: Vec<&str> = Vec::new();
-        for name in &names {
-            if seen.contains(&name.as_str()) {
+        let names: Vec<std::borrow::Cow<'_, str>> =
+            first.alts.iter().map(|v| command_name(&v.text)).collect();
+        for (k, name) in names.iter().enumerate() {
+            if names.get(..k).is_some_and(|before| before.contains(name)) {
                 continue;
             }
-            seen.push(name);
             let f = self.run_command(name, rest, stdin.clone())?;
             out.decoded |= f.decoded;
             if out.text.is_none() {
@@ -1351,10 +1358,15 @@ fn with_text(a: &Arg, t: &str) -> Arg {
 }
 
 /// The lower-cased base name of a command word (`/bin/CAT` -> `cat`).
-fn command_name(t: &str) -> String {
+fn command_name(t: &str) -> std::borrow::Cow<'_, str> {
     let base = t.rsplit('/').next().unwrap_or(t);
     let base = if base.is_empty() { t } else { base };
-    base.to_lowercase()
+    // Most names are lowercase already: no copy then.
+    if base.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(base.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(base)
+    }
 }
 
 fn is_assignment(t: &str) -> bool {
