@@ -1362,7 +1362,10 @@ fn command_name(t: &str) -> std::borrow::Cow<'_, str> {
     let base = t.rsplit('/').next().unwrap_or(t);
     let base = if base.is_empty() { t } else { base };
     // Most names are lowercase already: no copy then.
-    if base.chars().any(char::is_uppercase) {
+    if base
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+    {
         std::borrow::Cow::Owned(base.to_lowercase())
     } else {
         std::borrow::Cow::Borrowed(base)
