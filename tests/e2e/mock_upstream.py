@@ -129,6 +129,10 @@ class Handler(BaseHTTPRequestHandler):
         self._log(body)
         if self.path.split("?")[0].endswith("/count_tokens"):
             return self._send(200, "application/json", b'{"input_tokens":7}')
+        if self.path.split("?")[0].endswith("/files"):
+            obj = {"id": "file-in", "object": "file", "bytes": n, "created_at": 1764028800,
+                   "filename": "input.jsonl", "purpose": "batch", "status": "processed"}
+            return self._send(200, "application/json", json.dumps(obj).encode())
         if self.path.split("?")[0].endswith("/messages/batches"):
             return self._send(200, "application/json", self._batch("msgbatch_1"))
         scenario = self.headers.get("x-test-scenario", "")

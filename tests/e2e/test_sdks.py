@@ -218,6 +218,28 @@ def test_openai_batch_output_file_is_judged(proxy, up):
     assert lines["chat-benign"] == json.load(open(os.path.join(FIXTURES, "chat_benign.json")))
 
 
+def batch_line(custom_id, url, body):
+    return json.dumps({"custom_id": custom_id, "method": "POST", "url": url, "body": body})
+
+
+def test_openai_batch_input_with_a_dangerous_request_is_refused(proxy, up):
+    danger = {"model": "m", "messages": MSGS + [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
+         "function": {"name": "Bash", "arguments": json.dumps({"command": "cat ~/.ssh/id_rsa"})}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "ok"}]}
+    fine = {"model": "m", "input": "hello"}
+    lines = [batch_line("fine", "/v1/responses", fine), batch_line("bad", "/v1/chat/completions", danger)]
+    with pytest.raises(openai.BadRequestError) as e:
+        oai(proxy).files.create(file=("in.jsonl", "\n".join(lines).encode()), purpose="batch")
+    assert "`bad`" in str(e.value) and "Blocked by Crust" in str(e.value)
+    assert up.requests() == []
+    f = oai(proxy).files.create(file=("in.jsonl", lines[0].encode()), purpose="batch")
+    assert f.id == "file-in" and up.requests()[0]["path"] == "/v1/files"
+    # An upload for another purpose is not a batch: it passes as it is.
+    oai(proxy).files.create(file=("notes.jsonl", lines[1].encode()), purpose="assistants")
+    assert len(up.requests()) == 2
+
+
 def test_other_files_pass_unchanged(proxy, up):
     raw = oai(proxy).files.content("file-in", extra_headers=H("plain_file")).content
     with open(os.path.join(FIXTURES, "plain_file.jsonl"), "rb") as f:

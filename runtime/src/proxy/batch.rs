@@ -7,8 +7,10 @@
 //!   A batch object names its results by an absolute `results_url` on the provider's host,
 //!   which SDKs fetch as given: the proxy points it back at itself, or the results would
 //!   bypass it.
-//! - OpenAI: batch output files, `GET /v1/files/{id}/content` (lines whose `response.body` is
-//!   a Chat Completion or a Response). Other files fetched there are not answers and pass
+//! - OpenAI: batch input files, `POST /v1/files` with `purpose=batch` (multipart; lines whose
+//!   `body` is a Chat Completions or Responses request), and batch output files,
+//!   `GET /v1/files/{id}/content` (lines whose `response.body` is a Chat Completion or a
+//!   Response). Other files fetched there are not answers and pass
 //!   as they are; a file that starts as batch output must be batch output to the end.
 
 use super::apis::{self, Api};
@@ -25,6 +27,8 @@ pub enum Batch {
     AnthropicResults,
     /// `GET /v1/files/{id}/content`.
     FileContent,
+    /// `POST /v1/files`: judged when its purpose is `batch`.
+    FileUpload,
 }
 
 impl Batch {
@@ -33,6 +37,9 @@ impl Batch {
         let path = path.trim_end_matches('/');
         if method == hyper::Method::POST && path.ends_with("/messages/batches") {
             return Some(Batch::AnthropicCreate);
+        }
+        if method == hyper::Method::POST && path.ends_with("/files") {
+            return Some(Batch::FileUpload);
         }
         if method != hyper::Method::GET {
             return None;
@@ -58,7 +65,7 @@ impl Batch {
             Batch::AnthropicCreate | Batch::AnthropicObject | Batch::AnthropicResults => {
                 Api::Anthropic
             }
-            Batch::FileContent => Api::Chat,
+            Batch::FileContent | Batch::FileUpload => Api::Chat,
         }
     }
 
@@ -107,6 +114,109 @@ pub fn judge_requests(judge: &Judge<'_>, body: &Value) -> Option<(String, Decisi
         }
     }
     None
+}
+
+/// The first request of an OpenAI batch input file (an upload with `purpose=batch`) that the
+/// policy blocks, with its `custom_id`. Other uploads are not batches: `Ok(None)`. An upload
+/// that says it is a batch but cannot be read is an error.
+pub fn judge_upload<'j>(
+    judge: &dyn Fn(Api) -> Judge<'j>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Option<(String, Decision)>, String> {
+    let Some(boundary) = multipart_boundary(content_type) else {
+        return Ok(None);
+    };
+    let parts = multipart_parts(body, boundary)?;
+    let field = |name: &str| parts.iter().find(|(n, _)| n == name).map(|(_, c)| *c);
+    if field("purpose").map(<[u8]>::trim_ascii) != Some(b"batch".as_slice()) {
+        return Ok(None);
+    }
+    let file = field("file").ok_or("the batch upload has no `file` part")?;
+    for (n, raw) in file.split(|&b| b == b'\n').enumerate() {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let line: Value = serde_json::from_slice(raw)
+            .map_err(|e| format!("line {} of the batch file is not JSON: {e}", n + 1))?;
+        let url = line.get("url").and_then(Value::as_str).unwrap_or("");
+        let api = if url.ends_with("/chat/completions") {
+            Api::Chat
+        } else if url.ends_with("/responses") {
+            Api::Responses
+        } else {
+            continue;
+        };
+        let Some(request) = line.get("body") else {
+            continue;
+        };
+        let d = apis::judge_history(api, &judge(api), request);
+        if d.is_block() {
+            let id = line.get("custom_id").and_then(Value::as_str).unwrap_or("?");
+            return Ok(Some((id.to_owned(), d)));
+        }
+    }
+    Ok(None)
+}
+
+/// The boundary of a `multipart/form-data` body.
+fn multipart_boundary(content_type: &str) -> Option<&str> {
+    let (kind, params) = content_type.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    params.split(';').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"'))
+            .filter(|b| !b.is_empty())
+    })
+}
+
+/// The named parts of a multipart body: (field name, content).
+fn multipart_parts<'b>(body: &'b [u8], boundary: &str) -> Result<Vec<(String, &'b [u8])>, String> {
+    let delim = format!("--{boundary}");
+    let next_delim = format!("\r\n--{boundary}");
+    let bad = |what: &str| format!("the multipart body is malformed: {what}");
+    let mut pos = find(body, delim.as_bytes(), 0).ok_or_else(|| bad("no boundary"))? + delim.len();
+    let mut out = Vec::new();
+    loop {
+        let rest = body.get(pos..).ok_or_else(|| bad("it ends early"))?;
+        if rest.starts_with(b"--") {
+            return Ok(out);
+        }
+        let start = pos
+            + if rest.starts_with(b"\r\n") {
+                2
+            } else {
+                return Err(bad("a boundary is not followed by a line break"));
+            };
+        let head_end =
+            find(body, b"\r\n\r\n", start).ok_or_else(|| bad("a part has no end of headers"))?;
+        let head = String::from_utf8_lossy(body.get(start..head_end).unwrap_or(&[]));
+        let content_start = head_end + 4;
+        let end = find(body, next_delim.as_bytes(), content_start)
+            .ok_or_else(|| bad("a part is not terminated"))?;
+        let name = head
+            .lines()
+            .find(|l| {
+                l.get(..20)
+                    .is_some_and(|h| h.eq_ignore_ascii_case("content-disposition:"))
+            })
+            .and_then(|l| l.split(';').find_map(|p| p.trim().strip_prefix("name=")))
+            .map(|n| n.trim_matches('"').to_owned())
+            .unwrap_or_default();
+        out.push((name, body.get(content_start..end).unwrap_or(&[])));
+        pos = end + next_delim.len();
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len().max(1))
+        .position(|w| w == needle)
+        .map(|i| i + from)
 }
 
 /// What filtering a results file did: the new body when something was blocked, and the rules.
@@ -225,8 +335,30 @@ mod tests {
             Some(Batch::AnthropicObject)
         );
         assert_eq!(c(&Method::GET, "/v1/files/file-abc"), None);
+        assert_eq!(c(&Method::POST, "/v1/files"), Some(Batch::FileUpload));
         assert_eq!(c(&Method::POST, "/v1/messages"), None);
         assert_eq!(c(&Method::GET, "/v1/messages/batches//results"), None);
+    }
+
+    #[test]
+    fn multipart_fields() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--XyZ\r\ncontent-disposition: form-data; name=\"file\"; filename=\"in.jsonl\"\r\nContent-Type: application/octet-stream\r\n\r\n{\"a\":1}\n\r\n--XyZ--\r\n";
+        assert_eq!(
+            multipart_boundary("multipart/form-data; boundary=\"XyZ\""),
+            Some("XyZ")
+        );
+        assert_eq!(multipart_boundary("application/json"), None);
+        let parts = multipart_parts(body, "XyZ").unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0], ("purpose".to_owned(), b"batch".as_slice()));
+        assert_eq!(parts[1], ("file".to_owned(), b"{\"a\":1}\n".as_slice()));
+        // Cut anywhere, it is an error, never a shorter body.
+        for cut in [10, 40, 90, body.len() - 8] {
+            assert!(
+                multipart_parts(&body[..cut], "XyZ").is_err(),
+                "cut at {cut}"
+            );
+        }
     }
 
     #[test]

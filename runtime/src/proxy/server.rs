@@ -548,6 +548,42 @@ async fn handle(
             );
         }
     }
+    if batch == Some(Batch::FileUpload) {
+        // An OpenAI batch input file: each request judged like one request.
+        let ctype = parts
+            .headers
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let judge = |a: Api| Judge {
+            bundle: &snapshot,
+            home: &shared.config.home,
+            cwd: None,
+            substitute: None,
+            audit: audit_ctx(&shared, a, "request", &hints),
+        };
+        match batch::judge_upload(&judge, ctype, inspect) {
+            Ok(Some((id, Decision::Block { rule, notice }))) => {
+                shared.metrics.block(&rule);
+                tracing::info!(api = "openai-batch", rule = %rule, custom_id = %id, side = "request", "blocked");
+                return error(
+                    shape,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &format!("crust: batch request `{id}`: {notice}"),
+                );
+            }
+            Ok(_) => {}
+            Err(why) => {
+                return error(
+                    shape,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &format!("crust: the batch upload cannot be inspected: {why}"),
+                )
+            }
+        }
+    }
     // Forward: same method, path and headers (minus hop-by-hop), body byte for byte.
     let Some(upstream) = shared.config.route.pick(&path, &parts.headers) else {
         return error(
