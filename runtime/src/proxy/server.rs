@@ -761,37 +761,46 @@ async fn batch_objects(
     resp: Response<Incoming>,
 ) -> Response<BoxBody> {
     let api = b.api();
-    let (mut rparts, rbody) = resp.into_parts();
-    strip_hop_by_hop(&mut rparts.headers);
-    let bytes = match read_decoded(shared, &rparts.headers, rbody).await {
-        Ok(b) => b,
-        Err(why) => return uninspectable(api, &why),
+    let (rparts, bytes) = match read_whole(shared, api, resp).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
     let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
         return uninspectable(api, "the batch object is not JSON");
     };
     batch::rewrite_results_urls(&mut v, origin);
-    rparts.headers.remove(hyper::header::CONTENT_ENCODING);
-    rparts.headers.remove(hyper::header::CONTENT_LENGTH);
     Response::from_parts(rparts, full(Bytes::from(v.to_string())))
 }
 
-/// A whole upstream body within the body limit, its content coding undone.
-async fn read_decoded(
+/// A whole upstream answer within the body limit, its content coding undone (and its coding
+/// and length headers dropped); one that cannot be read is refused, never passed on.
+async fn read_whole(
     shared: &Shared,
-    headers: &HeaderMap,
-    body: Incoming,
-) -> Result<Bytes, String> {
-    let coding = decode::coding(headers)?;
+    api: Api,
+    resp: Response<Incoming>,
+) -> Result<(hyper::http::response::Parts, Bytes), Response<BoxBody>> {
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let coding = decode::coding(&parts.headers).map_err(|why| uninspectable(api, &why))?;
     let bytes = Limited::new(body, shared.config.max_body)
         .collect()
         .await
-        .map_err(|e| format!("the body could not be read completely within the limit ({e})"))?
+        .map_err(|e| {
+            uninspectable(
+                api,
+                &format!("the body could not be read completely within the limit ({e})"),
+            )
+        })?
         .to_bytes();
-    match coding {
-        None => Ok(bytes),
-        Some(c) => decode_all(c, &bytes, shared.config.max_body).map(Bytes::from),
-    }
+    let bytes = match coding {
+        None => bytes,
+        Some(c) => decode_all(c, &bytes, shared.config.max_body)
+            .map(Bytes::from)
+            .map_err(|why| uninspectable(api, &why))?,
+    };
+    parts.headers.remove(hyper::header::CONTENT_ENCODING);
+    parts.headers.remove(hyper::header::CONTENT_LENGTH);
+    Ok((parts, bytes))
 }
 
 /// A batch results file: read whole (within the body limit), every answer line judged.
@@ -803,11 +812,9 @@ async fn batch_results(
     resp: Response<Incoming>,
 ) -> Response<BoxBody> {
     let api = b.api();
-    let (mut rparts, rbody) = resp.into_parts();
-    strip_hop_by_hop(&mut rparts.headers);
-    let bytes = match read_decoded(shared, &rparts.headers, rbody).await {
-        Ok(b) => b,
-        Err(why) => return uninspectable(api, &why),
+    let (rparts, bytes) = match read_whole(shared, api, resp).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
     let judge = |a: Api| Judge {
         bundle: snapshot,
@@ -827,8 +834,6 @@ async fn batch_results(
         shared.metrics.block(rule);
         tracing::info!(api = api.name(), rule = %rule, side = "response", "blocked in batch results");
     }
-    rparts.headers.remove(hyper::header::CONTENT_ENCODING);
-    rparts.headers.remove(hyper::header::CONTENT_LENGTH);
     let out = filtered.body.map_or(bytes, Bytes::from);
     Response::from_parts(rparts, full(out))
 }
