@@ -21,6 +21,8 @@ pub(crate) struct FieldGate {
     ac: Option<AhoCorasick>,
     /// Literal index -> group index.
     lit_group: Vec<u32>,
+    /// Groups without a gate: they run on every value.
+    ungated: Vec<u32>,
 }
 
 pub(crate) fn build_gates(meta: &Meta) -> Result<Vec<FieldGate>, String> {
@@ -50,7 +52,14 @@ pub(crate) fn build_gates(meta: &Meta) -> Result<Vec<FieldGate>, String> {
                         .map_err(|e| format!("gate literals: {e}"))?,
                 )
             };
-            Ok(FieldGate { ac, lit_group })
+            let ungated = (0..f.groups.len() as u32)
+                .filter(|&gi| f.groups.get(gi as usize).is_some_and(|g| g.gate.is_empty()))
+                .collect();
+            Ok(FieldGate {
+                ac,
+                lit_group,
+                ungated,
+            })
         })
         .collect()
 }
@@ -59,12 +68,14 @@ thread_local! {
     static GATES: std::cell::RefCell<GateScratch> = std::cell::RefCell::new(GateScratch::default());
 }
 
-/// Per-thread scratch for gates: stamp per group and form.
+/// Per-thread scratch for gates: stamp per group and form, and the groups to run.
 #[derive(Default)]
 pub(crate) struct GateScratch {
     stamp: u32,
     plain: Vec<u32>,
     home: Vec<u32>,
+    /// Groups some gate opened for this value (either form), each once.
+    opened: Vec<u32>,
 }
 
 impl GateScratch {
@@ -73,6 +84,7 @@ impl GateScratch {
             self.plain.resize(groups, 0);
             self.home.resize(groups, 0);
         }
+        self.opened.clear();
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             self.plain.iter_mut().for_each(|s| *s = 0);
@@ -125,20 +137,31 @@ impl Bundle {
         if fm.groups.is_empty() {
             return Ok(());
         }
+        gs.next(fm.groups.len());
         if let Some(ac) = &gate.ac {
-            gs.next(fm.groups.len());
-            mark_gates(ac, &gate.lit_group, plain, gs.stamp, &mut gs.plain);
+            let GateScratch {
+                stamp,
+                plain: plain_marks,
+                home: home_marks,
+                opened,
+            } = gs;
+            mark_gates(ac, &gate.lit_group, plain, *stamp, plain_marks, opened);
             if let Some(h) = home {
-                mark_gates(ac, &gate.lit_group, h, gs.stamp, &mut gs.home);
+                mark_gates(ac, &gate.lit_group, h, *stamp, home_marks, opened);
             }
         }
         let automata = &self.views.borrow_dependent().sections;
-        for (gi, g) in fm.groups.iter().enumerate() {
+        // Only the groups that can match: ungated ones and those a gate opened. Going over
+        // every group per value cost more than the automata themselves on command lines.
+        for &gi in gate.ungated.iter().chain(gs.opened.iter()) {
+            let Some(g) = fm.groups.get(gi as usize) else {
+                continue;
+            };
             let Some(Some(dfa)) = automata.get(g.section as usize) else {
                 continue;
             };
             let gated = !g.gate.is_empty();
-            let open = |stamps: &[u32]| !gated || stamps.get(gi) == Some(&gs.stamp);
+            let open = |stamps: &[u32]| !gated || stamps.get(gi as usize) == Some(&gs.stamp);
             if matches!(g.form, Form::Plain | Form::Both) && open(&gs.plain) {
                 run(dfa, g, plain, out)?;
             }
@@ -152,11 +175,24 @@ impl Bundle {
     }
 }
 
-fn mark_gates(ac: &AhoCorasick, lit_group: &[u32], hay: &[u8], stamp: u32, marks: &mut [u32]) {
+fn mark_gates(
+    ac: &AhoCorasick,
+    lit_group: &[u32],
+    hay: &[u8],
+    stamp: u32,
+    marks: &mut [u32],
+    opened: &mut Vec<u32>,
+) {
     for m in ac.find_overlapping_iter(hay) {
         if let Some(&g) = lit_group.get(m.pattern().as_usize()) {
             if let Some(s) = marks.get_mut(g as usize) {
-                *s = stamp;
+                if *s != stamp {
+                    *s = stamp;
+                    // The other form may have opened it already.
+                    if !opened.contains(&g) {
+                        opened.push(g);
+                    }
+                }
             }
         }
     }

@@ -68,17 +68,26 @@ fn clean_into(base: &str, out: &mut String) {
 
 /// Appends the components of `path` to the normalized absolute path in `out`.
 fn clean_push(path: &str, out: &mut String) {
-    for comp in path.split('/') {
+    // Byte scans: `/` is ASCII, so every cut is on a character boundary, and short paths
+    // do not pay for `str::split`'s searcher setup.
+    let mut rest = path;
+    loop {
+        let cut = rest.bytes().position(|b| b == b'/');
+        let comp = cut.map_or(rest, |k| rest.get(..k).unwrap_or(""));
         match comp {
             "" | "." => {}
             ".." => {
-                let cut = out.rfind('/').unwrap_or(0);
-                out.truncate(cut);
+                let at = out.bytes().rposition(|b| b == b'/').unwrap_or(0);
+                out.truncate(at);
             }
             c => {
                 out.push('/');
                 out.push_str(c);
             }
+        }
+        match cut {
+            Some(k) => rest = rest.get(k + 1..).unwrap_or(""),
+            None => break,
         }
     }
 }

@@ -629,8 +629,12 @@ impl<'a> Analyzer<'a> {
         // Arguments of the form `--opt=VALUE` that look like paths are read, for every command.
         for a in args {
             for v in &a.alts {
-                if let Some((k, val)) = v.text.split_once('=') {
-                    if k.starts_with("--") && looks_like_path(val) {
+                // Tested first: most arguments are not long options.
+                if !v.text.starts_with("--") {
+                    continue;
+                }
+                if let Some((_, val)) = v.text.split_once('=') {
+                    if looks_like_path(val) {
                         let mut x = v.clone();
                         x.text = val.to_owned();
                         self.path(Action::Read, &x)?;
@@ -1240,8 +1244,8 @@ impl<'a> Parsed<'a> {
                 continue;
             }
             // `--flag=value`
-            let (flag, attached) = match t.split_once('=') {
-                Some((f, v)) if t.starts_with("--") => (f, Some(v)),
+            let (flag, attached) = match t.starts_with("--").then(|| t.split_once('=')) {
+                Some(Some((f, v))) => (f, Some(v)),
                 _ => (t, None),
             };
             let found = spec.flags.iter().find(|f| f.flag == flag);
@@ -1359,7 +1363,11 @@ fn with_text(a: &Arg, t: &str) -> Arg {
 
 /// The lower-cased base name of a command word (`/bin/CAT` -> `cat`).
 fn command_name(t: &str) -> std::borrow::Cow<'_, str> {
-    let base = t.rsplit('/').next().unwrap_or(t);
+    let base = t
+        .bytes()
+        .rposition(|b| b == b'/')
+        .and_then(|k| t.get(k + 1..))
+        .unwrap_or(t);
     let base = if base.is_empty() { t } else { base };
     // Most names are lowercase already: no copy then.
     if base
