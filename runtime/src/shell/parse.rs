@@ -5,6 +5,8 @@
 //!
 //! Anything it does not understand is an error, which the engine turns into a block.
 
+use smallvec::SmallVec;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Deepest nesting of substitutions, subshells and groups before the parser gives up.
@@ -24,48 +26,48 @@ impl fmt::Display for ParseError {
 
 /// A list of commands in the order they appear.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Script {
+pub struct Script<'a> {
     /// Pipelines, whether joined by `;`, `&`, `&&` or `||`: the analysis assumes every one
     /// may run.
-    pub items: Vec<Pipeline>,
+    pub items: Vec<Pipeline<'a>>,
 }
 
 /// Commands joined by `|`.
-pub type Pipeline = Vec<Command>;
+pub type Pipeline<'a> = Vec<Command<'a>>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    Simple(Simple),
+pub enum Command<'a> {
+    Simple(Simple<'a>),
     /// `( ... )`, `{ ...; }`, and the bodies of `if`/loops/`case`.
     Group {
-        body: Script,
+        body: Script<'a>,
         subshell: bool,
-        redirects: Vec<Redirect>,
+        redirects: Vec<Redirect<'a>>,
     },
     /// `for NAME in WORDS; do BODY; done`.
     For {
         var: String,
-        words: Vec<Word>,
-        body: Script,
+        words: Vec<Word<'a>>,
+        body: Script<'a>,
     },
     /// `name() BODY` or `function name BODY`.
     Function {
         name: String,
-        body: Script,
+        body: Script<'a>,
     },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Simple {
-    pub assigns: Vec<(String, Word)>,
-    pub words: Vec<Word>,
-    pub redirects: Vec<Redirect>,
+pub struct Simple<'a> {
+    pub assigns: Vec<(String, Word<'a>)>,
+    pub words: Vec<Word<'a>>,
+    pub redirects: Vec<Redirect<'a>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Redirect {
+pub struct Redirect<'a> {
     pub op: RedirOp,
-    pub target: Word,
+    pub target: Word<'a>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,16 +86,17 @@ pub enum RedirOp {
     HereString,
 }
 
-/// A word: the concatenation of its parts.
+/// A word: the concatenation of its parts. Most words are one part, kept inline.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Word {
-    pub parts: Vec<Part>,
+pub struct Word<'a> {
+    pub parts: SmallVec<[Part<'a>; 1]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Part {
-    /// Literal text; `quoted` text is never a glob.
-    Lit { text: String, quoted: bool },
+pub enum Part<'a> {
+    /// Literal text; `quoted` text is never a glob. Borrowed from the source where it is a
+    /// run of it (most words), so parsing copies little.
+    Lit { text: Cow<'a, str>, quoted: bool },
     /// Literal text that came from `$'...'` escapes such as `\x63` (a sign of obfuscation).
     Escaped(String),
     /// A `~` or `~user` prefix.
@@ -102,12 +105,12 @@ pub enum Part {
     Param {
         name: String,
         op: ParamOp,
-        arg: Option<Box<Word>>,
+        arg: Option<Box<Word<'a>>>,
     },
     /// `$(...)` or backticks.
-    Subst(Box<Script>),
+    Subst(Box<Script<'a>>),
     /// `<(...)` or `>(...)`: a file name for a pipe to the inner script.
-    ProcSubst(Box<Script>),
+    ProcSubst(Box<Script<'a>>),
     /// `$((...))` and other values the analyser cannot know.
     Unknown,
 }
@@ -125,13 +128,14 @@ pub enum ParamOp {
     Other,
 }
 
-impl Word {
+impl Word<'_> {
     /// The word's text when it is entirely literal.
     pub fn literal(&self) -> Option<String> {
         let mut s = String::new();
         for p in &self.parts {
             match p {
-                Part::Lit { text, .. } | Part::Escaped(text) => s.push_str(text),
+                Part::Lit { text, .. } => s.push_str(text),
+                Part::Escaped(text) => s.push_str(text),
                 _ => return None,
             }
         }
@@ -140,7 +144,7 @@ impl Word {
 }
 
 /// Parses a whole script.
-pub fn parse(src: &str) -> Result<Script, ParseError> {
+pub fn parse(src: &str) -> Result<Script<'_>, ParseError> {
     let mut p = Parser {
         s: src.as_bytes(),
         src,
@@ -252,7 +256,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A newline: reads the bodies of here-documents opened on the line that ends.
-    fn newline(&mut self, script: &mut Script) -> Result<(), ParseError> {
+    fn newline(&mut self, script: &mut Script<'a>) -> Result<(), ParseError> {
         self.i += 1;
         if self.pending.is_empty() {
             return Ok(());
@@ -265,7 +269,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn heredoc_body(&mut self, doc: &PendingDoc) -> Result<Word, ParseError> {
+    fn heredoc_body(&mut self, doc: &PendingDoc) -> Result<Word<'a>, ParseError> {
         let mut text = String::new();
         loop {
             if self.i >= self.s.len() {
@@ -292,7 +296,10 @@ impl<'a> Parser<'a> {
         }
         if doc.quoted {
             return Ok(Word {
-                parts: vec![Part::Lit { text, quoted: true }],
+                parts: smallvec::smallvec![Part::Lit {
+                    text: Cow::Owned(text),
+                    quoted: true
+                }],
             });
         }
         // Unquoted bodies expand `$`, backticks and backslashes, like double quotes.
@@ -305,10 +312,10 @@ impl<'a> Parser<'a> {
         };
         let mut w = Word::default();
         sub.dquoted_body(&mut w, None)?;
-        Ok(w)
+        Ok(w.into_owned())
     }
 
-    fn list(&mut self, stop: Stop) -> Result<Script, ParseError> {
+    fn list(&mut self, stop: Stop) -> Result<Script<'a>, ParseError> {
         let mut script = Script::default();
         loop {
             self.skip_blank();
@@ -332,7 +339,7 @@ impl<'a> Parser<'a> {
 
     /// A newline (with the here-document bodies it releases) or a run of `;` (`;;`, `;&` and
     /// `;;&` end case branches): consumed, `true`.
-    fn separator(&mut self, script: &mut Script) -> Result<bool, ParseError> {
+    fn separator(&mut self, script: &mut Script<'a>) -> Result<bool, ParseError> {
         match self.peek() {
             Some(b'\n') => {
                 self.newline(script)?;
@@ -350,7 +357,7 @@ impl<'a> Parser<'a> {
     }
 
     /// One pipeline into `script`, and the `&&`, `||` or `&` that follows it.
-    fn statement(&mut self, stop: Stop, script: &mut Script) -> Result<(), ParseError> {
+    fn statement(&mut self, stop: Stop, script: &mut Script<'a>) -> Result<(), ParseError> {
         let pipeline = self.pipeline(stop)?;
         if !pipeline.is_empty() {
             script.items.push(pipeline);
@@ -369,7 +376,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn skip_newlines(&mut self, script: &mut Script) -> Result<(), ParseError> {
+    fn skip_newlines(&mut self, script: &mut Script<'a>) -> Result<(), ParseError> {
         loop {
             self.skip_blank();
             if self.peek() == Some(b'\n') {
@@ -380,7 +387,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn pipeline(&mut self, stop: Stop) -> Result<Vec<Command>, ParseError> {
+    fn pipeline(&mut self, stop: Stop) -> Result<Vec<Command<'a>>, ParseError> {
         let mut cmds = Vec::new();
         loop {
             if let Some(c) = self.command(stop)? {
@@ -400,7 +407,7 @@ impl<'a> Parser<'a> {
     }
 
     /// One command; `None` for a bare control word such as `fi`.
-    fn command(&mut self, stop: Stop) -> Result<Option<Command>, ParseError> {
+    fn command(&mut self, stop: Stop) -> Result<Option<Command<'a>>, ParseError> {
         self.skip_blank();
         match self.peek() {
             Some(b'(') if self.peek_at(1) == Some(b'(') => {
@@ -489,8 +496,8 @@ impl<'a> Parser<'a> {
     fn command_position(
         &mut self,
         text: &str,
-        simple: &Simple,
-    ) -> Result<Option<Command>, ParseError> {
+        simple: &Simple<'a>,
+    ) -> Result<Option<Command<'a>>, ParseError> {
         if !simple.assigns.is_empty() || !simple.redirects.is_empty() {
             return Ok(None);
         }
@@ -515,7 +522,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A function's body: `{ ...; }`, `( ... )` or another compound command.
-    fn function_body(&mut self) -> Result<Script, ParseError> {
+    fn function_body(&mut self) -> Result<Script<'a>, ParseError> {
         let mut body = Script::default();
         self.skip_newlines(&mut body)?;
         self.enter()?;
@@ -531,7 +538,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Statements up to a control word `end` at command position (nesting counted).
-    fn until_word(&mut self, end: &str) -> Result<Script, ParseError> {
+    fn until_word(&mut self, end: &str) -> Result<Script<'a>, ParseError> {
         let mut script = Script::default();
         let mut level = 0usize;
         loop {
@@ -569,7 +576,7 @@ impl<'a> Parser<'a> {
         k
     }
 
-    fn for_loop(&mut self) -> Result<Command, ParseError> {
+    fn for_loop(&mut self) -> Result<Command<'a>, ParseError> {
         self.skip_blank();
         if self.starts("((") {
             // C-style `for ((...))`: no bound word.
@@ -615,7 +622,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn case(&mut self) -> Result<Command, ParseError> {
+    fn case(&mut self) -> Result<Command<'a>, ParseError> {
         self.skip_blank();
         let subject = self.word()?;
         let mut script = Script::default();
@@ -630,8 +637,8 @@ impl<'a> Parser<'a> {
             assigns: Vec::new(),
             words: vec![
                 Word {
-                    parts: vec![Part::Lit {
-                        text: ":".into(),
+                    parts: smallvec::smallvec![Part::Lit {
+                        text: Cow::Borrowed(":"),
                         quoted: false,
                     }],
                 },
@@ -754,7 +761,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn trailing_redirects(&mut self) -> Result<Vec<Redirect>, ParseError> {
+    fn trailing_redirects(&mut self) -> Result<Vec<Redirect<'a>>, ParseError> {
         let mut out = Vec::new();
         loop {
             self.skip_blank();
@@ -765,7 +772,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn redirect(&mut self) -> Result<Option<Redirect>, ParseError> {
+    fn redirect(&mut self) -> Result<Option<Redirect<'a>>, ParseError> {
         if !self.is_redirect_start() {
             return Ok(None);
         }
@@ -843,16 +850,16 @@ impl<'a> Parser<'a> {
     }
 
     /// One word (possibly empty when at a metacharacter).
-    fn word(&mut self) -> Result<Word, ParseError> {
+    fn word(&mut self) -> Result<Word<'a>, ParseError> {
         let mut w = Word::default();
-        let mut lit = String::new();
+        let mut lit: Cow<'a, str> = Cow::Borrowed("");
         let at_start = self.i;
         while let Some(b) = self.peek() {
             match b {
                 b'\'' => {
                     flush(&mut w, &mut lit);
                     let text = self.single_quoted()?;
-                    push_lit(&mut w, text, true);
+                    push_lit(&mut w, Cow::Borrowed(text), true);
                 }
                 b'"' => {
                     self.i += 1;
@@ -866,7 +873,7 @@ impl<'a> Parser<'a> {
                         Some(_) => {
                             let c = self.take_char();
                             flush(&mut w, &mut lit);
-                            push_lit(&mut w, c.encode_utf8(&mut [0; 4]), true);
+                            push_lit(&mut w, Cow::Owned(c.to_string()), true);
                         }
                         None => return Err(self.err("trailing backslash")),
                     }
@@ -892,8 +899,8 @@ impl<'a> Parser<'a> {
                     if self.peek().is_none_or(|c| c == b'/' || is_meta(c)) {
                         w.parts.push(Part::Tilde(user));
                     } else {
-                        lit.push('~');
-                        lit.push_str(&user);
+                        lit.to_mut().push('~');
+                        lit.to_mut().push_str(&user);
                     }
                 }
                 b'<' | b'>' if self.peek_at(1) == Some(b'(') => {
@@ -923,7 +930,7 @@ impl<'a> Parser<'a> {
                     if level != 0 {
                         return Err(self.err("unterminated extended glob"));
                     }
-                    lit.push_str(self.src.get(start..self.i).unwrap_or(""));
+                    push_src(&mut lit, self.src, start, self.i);
                 }
                 c if is_meta(c) || c == b'\r' => break,
                 _ => self.take_plain(&mut lit),
@@ -955,7 +962,7 @@ impl<'a> Parser<'a> {
 
     /// Appends the run of bytes that need no interpretation (in a word, outside quotes) in one
     /// copy; at least one character is taken.
-    fn take_plain(&mut self, lit: &mut String) {
+    fn take_plain(&mut self, lit: &mut Cow<'a, str>) {
         let start = self.i;
         let rest = self.s.get(start..).unwrap_or(&[]);
         let n = rest
@@ -963,16 +970,16 @@ impl<'a> Parser<'a> {
             .position(|&b| !(b.is_ascii_alphanumeric() || b"-_./,:=%^".contains(&b)))
             .unwrap_or(rest.len());
         if n == 0 {
-            lit.push(self.take_char());
+            lit.to_mut().push(self.take_char());
         } else {
             self.i += n;
-            lit.push_str(self.src.get(start..self.i).unwrap_or(""));
+            push_src(lit, self.src, start, self.i);
         }
     }
 
     /// Inside double quotes (or an unquoted here-document body when `close` is `None`).
-    fn dquoted_body(&mut self, w: &mut Word, close: Option<u8>) -> Result<(), ParseError> {
-        let mut lit = String::new();
+    fn dquoted_body(&mut self, w: &mut Word<'a>, close: Option<u8>) -> Result<(), ParseError> {
+        let mut lit: Cow<'a, str> = Cow::Borrowed("");
         loop {
             let Some(b) = self.peek() else {
                 if close.is_some() {
@@ -991,9 +998,9 @@ impl<'a> Parser<'a> {
                         Some(b'\n') => self.i += 1,
                         Some(c @ (b'$' | b'`' | b'"' | b'\\')) => {
                             self.i += 1;
-                            lit.push(char::from(c));
+                            lit.to_mut().push(char::from(c));
                         }
-                        _ => lit.push('\\'),
+                        _ => lit.to_mut().push('\\'),
                     }
                 }
                 b'$' => {
@@ -1005,19 +1012,19 @@ impl<'a> Parser<'a> {
                     self.backtick(w)?;
                 }
                 _ => {
-                    lit.push(self.take_char());
+                    lit.to_mut().push(self.take_char());
                 }
             }
         }
         flush_q(w, &mut lit);
         // `""` is an empty word, not no word.
         if w.parts.is_empty() {
-            push_lit(w, "", true);
+            push_lit(w, Cow::Borrowed(""), true);
         }
         Ok(())
     }
 
-    fn backtick(&mut self, w: &mut Word) -> Result<(), ParseError> {
+    fn backtick(&mut self, w: &mut Word<'a>) -> Result<(), ParseError> {
         self.i += 1;
         // Inside backticks `\`` `\\` `\$` are escapes: unescape, then parse the inner text.
         let mut inner = String::new();
@@ -1045,13 +1052,13 @@ impl<'a> Parser<'a> {
             depth: self.depth,
             pending: Vec::new(),
         };
-        let script = sub.list(Stop::Eof)?;
+        let script = sub.list(Stop::Eof)?.into_owned();
         self.depth -= 1;
         w.parts.push(Part::Subst(Box::new(script)));
         Ok(())
     }
 
-    fn dollar(&mut self, w: &mut Word) -> Result<(), ParseError> {
+    fn dollar(&mut self, w: &mut Word<'a>) -> Result<(), ParseError> {
         self.i += 1;
         match self.peek() {
             Some(b'(') if self.peek_at(1) == Some(b'(') => {
@@ -1079,7 +1086,7 @@ impl<'a> Parser<'a> {
                 if escaped {
                     w.parts.push(Part::Escaped(text));
                 } else {
-                    push_lit(w, &text, true);
+                    push_lit(w, Cow::Owned(text), true);
                 }
             }
             Some(b'"') => {
@@ -1110,12 +1117,12 @@ impl<'a> Parser<'a> {
                 });
             }
             // A lone `$` is literal.
-            _ => push_lit(w, "$", false),
+            _ => push_lit(w, Cow::Borrowed("$"), false),
         }
         Ok(())
     }
 
-    fn brace_param(&mut self, w: &mut Word) -> Result<(), ParseError> {
+    fn brace_param(&mut self, w: &mut Word<'a>) -> Result<(), ParseError> {
         let mut prefix_op = false;
         if matches!(self.peek(), Some(b'#' | b'!')) && self.peek_at(1) != Some(b'}') {
             prefix_op = true;
@@ -1179,7 +1186,7 @@ impl<'a> Parser<'a> {
         };
         // The operand: a word up to the matching `}` (quotes and expansions allowed).
         let mut arg = Word::default();
-        let mut lit = String::new();
+        let mut lit: Cow<'a, str> = Cow::Borrowed("");
         loop {
             match self.peek() {
                 None => return Err(self.err("unterminated `${`")),
@@ -1190,7 +1197,7 @@ impl<'a> Parser<'a> {
                 Some(b'\'') => {
                     flush(&mut arg, &mut lit);
                     let text = self.single_quoted()?;
-                    push_lit(&mut arg, text, true);
+                    push_lit(&mut arg, Cow::Borrowed(text), true);
                 }
                 Some(b'"') => {
                     self.i += 1;
@@ -1200,7 +1207,7 @@ impl<'a> Parser<'a> {
                 Some(b'\\') => {
                     self.i += 1;
                     if self.peek().is_some() {
-                        lit.push(self.take_char());
+                        lit.to_mut().push(self.take_char());
                     }
                 }
                 Some(b'$') => {
@@ -1212,7 +1219,7 @@ impl<'a> Parser<'a> {
                     self.backtick(&mut arg)?;
                 }
                 Some(_) => {
-                    lit.push(self.take_char());
+                    lit.to_mut().push(self.take_char());
                 }
             }
         }
@@ -1330,48 +1337,57 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn flush(w: &mut Word, lit: &mut String) {
+fn flush<'a>(w: &mut Word<'a>, lit: &mut Cow<'a, str>) {
     push_owned(w, lit, false);
 }
 
-fn flush_q(w: &mut Word, lit: &mut String) {
+fn flush_q<'a>(w: &mut Word<'a>, lit: &mut Cow<'a, str>) {
     push_owned(w, lit, true);
 }
 
 /// Moves the collected text into the word (no copy unless it merges with a literal before it).
-fn push_owned(w: &mut Word, lit: &mut String, quoted: bool) {
+fn push_owned<'a>(w: &mut Word<'a>, lit: &mut Cow<'a, str>, quoted: bool) {
     if lit.is_empty() {
         return;
     }
-    if let Some(Part::Lit { text: t, quoted: q }) = w.parts.last_mut() {
-        if *q == quoted {
-            t.push_str(lit);
-            lit.clear();
-            return;
-        }
-    }
-    w.parts.push(Part::Lit {
-        text: std::mem::take(lit),
-        quoted,
-    });
+    push_lit(w, std::mem::replace(lit, Cow::Borrowed("")), quoted);
 }
 
 /// Appends literal text, merging with a preceding literal of the same quoting.
-fn push_lit(w: &mut Word, text: &str, quoted: bool) {
+fn push_lit<'a>(w: &mut Word<'a>, text: Cow<'a, str>, quoted: bool) {
     if let Some(Part::Lit { text: t, quoted: q }) = w.parts.last_mut() {
         if *q == quoted {
-            t.push_str(text);
+            t.to_mut().push_str(&text);
             return;
         }
     }
-    w.parts.push(Part::Lit {
-        text: text.to_owned(),
-        quoted,
-    });
+    w.parts.push(Part::Lit { text, quoted });
+}
+
+/// Appends `src[start..end]` to `lit`: still borrowed when `lit` is empty or ends where the
+/// new text starts (an unbroken run of the source), copied otherwise.
+fn push_src<'a>(lit: &mut Cow<'a, str>, src: &'a str, start: usize, end: usize) {
+    let Some(piece) = src.get(start..end) else {
+        return;
+    };
+    if let Cow::Borrowed(b) = lit {
+        if b.is_empty() {
+            *lit = Cow::Borrowed(piece);
+            return;
+        }
+        let from = (b.as_ptr() as usize).checked_sub(src.as_ptr() as usize);
+        if let Some(from) = from.filter(|&f| f + b.len() == start) {
+            if let Some(run) = src.get(from..end) {
+                *lit = Cow::Borrowed(run);
+                return;
+            }
+        }
+    }
+    lit.to_mut().push_str(piece);
 }
 
 /// `NAME=value` at the start of a word (the name unquoted).
-fn split_assignment(w: &Word) -> Option<(String, Word)> {
+fn split_assignment<'a>(w: &Word<'a>) -> Option<(String, Word<'a>)> {
     let Some(Part::Lit {
         text,
         quoted: false,
@@ -1386,7 +1402,10 @@ fn split_assignment(w: &Word) -> Option<(String, Word)> {
         return None;
     }
     let mut value = Word::default();
-    let rest = text.get(eq + 1..).unwrap_or("");
+    let rest = match text {
+        Cow::Borrowed(b) => Cow::Borrowed(b.get(eq + 1..).unwrap_or("")),
+        Cow::Owned(o) => Cow::Owned(o.get(eq + 1..).unwrap_or("").to_owned()),
+    };
     if !rest.is_empty() {
         push_lit(&mut value, rest, false);
     }
@@ -1404,10 +1423,11 @@ fn split_assignment(w: &Word) -> Option<(String, Word)> {
             let user = after.get(..user_len).unwrap_or("");
             let tail = after.get(user_len..).unwrap_or("");
             if tail.is_empty() || tail.starts_with('/') {
-                let mut parts = vec![Part::Tilde(user.to_owned())];
+                let mut parts: SmallVec<[Part<'a>; 1]> =
+                    smallvec::smallvec![Part::Tilde(user.to_owned())];
                 if !tail.is_empty() {
                     parts.push(Part::Lit {
-                        text: tail.to_owned(),
+                        text: Cow::Owned(tail.to_owned()),
                         quoted: false,
                     });
                 }
@@ -1423,7 +1443,8 @@ fn unquote_delim(w: &Word) -> String {
     let mut s = String::new();
     for p in &w.parts {
         match p {
-            Part::Lit { text, .. } | Part::Escaped(text) => s.push_str(text),
+            Part::Lit { text, .. } => s.push_str(text),
+            Part::Escaped(text) => s.push_str(text),
             Part::Param { name, .. } => {
                 s.push('$');
                 s.push_str(name);
@@ -1436,8 +1457,8 @@ fn unquote_delim(w: &Word) -> String {
 
 /// Gives the body of a here-document to the last here-document redirect without a body in
 /// `script` (bodies arrive in the order the redirects were written).
-fn attach_heredoc(script: &mut Script, body: Word) {
-    fn visit(cmds: &mut [Command], body: &mut Option<Word>) {
+fn attach_heredoc<'a>(script: &mut Script<'a>, body: Word<'a>) {
+    fn visit<'a>(cmds: &mut [Command<'a>], body: &mut Option<Word<'a>>) {
         for c in cmds {
             if body.is_none() {
                 return;
@@ -1481,5 +1502,190 @@ fn attach_heredoc(script: &mut Script, body: Word) {
     let mut body = Some(body);
     for item in &mut script.items {
         visit(item, &mut body);
+    }
+}
+
+// ----- owned copies -----------------------------------------------------------------------
+// A script parsed from text built during parsing (backtick bodies, here-documents) cannot
+// borrow from it: these detach a tree from its source (into any lifetime, since nothing is
+// borrowed any more).
+
+impl Script<'_> {
+    pub fn into_owned<'b>(self) -> Script<'b> {
+        Script {
+            items: self
+                .items
+                .into_iter()
+                .map(|p| p.into_iter().map(Command::into_owned).collect())
+                .collect(),
+        }
+    }
+}
+
+impl Command<'_> {
+    pub fn into_owned<'b>(self) -> Command<'b> {
+        match self {
+            Command::Simple(s) => Command::Simple(Simple {
+                assigns: s
+                    .assigns
+                    .into_iter()
+                    .map(|(n, w)| (n, w.into_owned()))
+                    .collect(),
+                words: s.words.into_iter().map(Word::into_owned).collect(),
+                redirects: s.redirects.into_iter().map(Redirect::into_owned).collect(),
+            }),
+            Command::Group {
+                body,
+                subshell,
+                redirects,
+            } => Command::Group {
+                body: body.into_owned(),
+                subshell,
+                redirects: redirects.into_iter().map(Redirect::into_owned).collect(),
+            },
+            Command::For { var, words, body } => Command::For {
+                var,
+                words: words.into_iter().map(Word::into_owned).collect(),
+                body: body.into_owned(),
+            },
+            Command::Function { name, body } => Command::Function {
+                name,
+                body: body.into_owned(),
+            },
+        }
+    }
+}
+
+impl Redirect<'_> {
+    pub fn into_owned<'b>(self) -> Redirect<'b> {
+        Redirect {
+            op: self.op,
+            target: self.target.into_owned(),
+        }
+    }
+}
+
+impl Word<'_> {
+    pub fn into_owned<'b>(self) -> Word<'b> {
+        Word {
+            parts: self.parts.into_iter().map(Part::into_owned).collect(),
+        }
+    }
+}
+
+impl Part<'_> {
+    pub fn into_owned<'b>(self) -> Part<'b> {
+        match self {
+            Part::Lit { text, quoted } => Part::Lit {
+                text: Cow::Owned(text.into_owned()),
+                quoted,
+            },
+            Part::Escaped(t) => Part::Escaped(t),
+            Part::Tilde(t) => Part::Tilde(t),
+            Part::Param { name, op, arg } => Part::Param {
+                name,
+                op,
+                arg: arg.map(|w| Box::new(w.into_owned())),
+            },
+            Part::Subst(s) => Part::Subst(Box::new(s.into_owned())),
+            Part::ProcSubst(s) => Part::ProcSubst(Box::new(s.into_owned())),
+            Part::Unknown => Part::Unknown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn simple<'s, 'a>(script: &'s Script<'a>) -> &'s Simple<'a> {
+        match script.items.first().and_then(|p| p.first()) {
+            Some(Command::Simple(s)) => s,
+            other => panic!("not a simple command: {other:?}"),
+        }
+    }
+
+    fn lits(w: &Word<'_>) -> Vec<(String, bool, bool)> {
+        w.parts
+            .iter()
+            .map(|p| match p {
+                Part::Lit { text, quoted } => {
+                    (text.to_string(), *quoted, matches!(text, Cow::Borrowed(_)))
+                }
+                other => panic!("not a literal: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn plain_words_borrow_from_the_source() {
+        let s = parse("git diff --stat origin/main...HEAD").unwrap();
+        let words = &simple(&s).words;
+        assert_eq!(words.len(), 4);
+        for (w, want) in words
+            .iter()
+            .zip(["git", "diff", "--stat", "origin/main...HEAD"])
+        {
+            assert_eq!(lits(w), vec![(want.to_owned(), false, true)]);
+        }
+    }
+
+    #[test]
+    fn quoting_and_escapes_build_the_same_text() {
+        // Adjacent runs of one quoting merge; an escape or a quote change forces a copy.
+        let s = parse(r#"c\at 'a'"b" x'y'z ~/.ss""h"#).unwrap();
+        let w = &simple(&s).words;
+        assert_eq!(w.first().and_then(Word::literal).as_deref(), Some("cat"));
+        assert_eq!(lits(&w[1]), vec![("ab".to_owned(), true, false)]);
+        assert_eq!(
+            lits(&w[2]),
+            vec![
+                ("x".to_owned(), false, true),
+                ("y".to_owned(), true, true),
+                ("z".to_owned(), false, true)
+            ]
+        );
+        // `""` vanishes inside a word; the runs around it join into one literal.
+        assert!(matches!(w[3].parts.first(), Some(Part::Tilde(u)) if u.is_empty()));
+        assert_eq!(
+            lits(&Word {
+                parts: w[3].parts[1..].into()
+            }),
+            vec![("/.ssh".to_owned(), false, false)]
+        );
+    }
+
+    #[test]
+    fn nested_sources_are_detached() {
+        // Backtick bodies and here-documents are parsed from text built on the way.
+        let s = parse("echo `cat \\`echo ~/.ssh/id_rsa\\``; cat <<EOF\n$HOME/x\nEOF").unwrap();
+        let outer = simple(&s);
+        let Some(Part::Subst(inner)) = outer.words.get(1).and_then(|w| w.parts.first()) else {
+            panic!("no substitution: {outer:?}");
+        };
+        let inner = simple(inner);
+        assert_eq!(inner.words.len(), 2);
+        let Some(Command::Simple(cat)) = s.items.get(1).and_then(|p| p.first()) else {
+            panic!("no second command");
+        };
+        let body = &cat.redirects.first().unwrap().target;
+        assert!(matches!(body.parts.first(), Some(Part::Param { name, .. }) if name == "HOME"));
+        assert_eq!(
+            lits(&Word {
+                parts: body.parts[1..].into()
+            })[0]
+                .0,
+            "/x\n"
+        );
+    }
+
+    #[test]
+    fn assignments_split_and_keep_tildes() {
+        let s = parse("F=~/.aws/credentials G=a'b' cat $F").unwrap();
+        let a = &simple(&s).assigns;
+        assert_eq!(a[0].0, "F");
+        assert!(matches!(a[0].1.parts.first(), Some(Part::Tilde(_))));
+        assert_eq!(a[1].0, "G");
+        assert_eq!(a[1].1.literal().as_deref(), Some("ab"));
     }
 }
