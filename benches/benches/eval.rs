@@ -9,6 +9,10 @@ use crust_benches::{
 use crust_runtime::{Bundle, Field, ToolCall};
 use std::hint::black_box;
 
+/// Measured with the allocator the shipped binaries use (docs/DEPENDENCIES.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PATHS: &[&str] = &[
     "/home/user/project/src/main.rs",
     "/home/user/project/target/debug/build/crust-runtime-4f3a/out/generated.rs",

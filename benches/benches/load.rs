@@ -6,6 +6,10 @@ use crust_benches::builtin_bundle_file;
 use crust_runtime::Bundle;
 use std::hint::black_box;
 
+/// Measured with the allocator the shipped binaries use (docs/DEPENDENCIES.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn load(c: &mut Criterion) {
     let path = builtin_bundle_file();
     let mut g = c.benchmark_group("bundle_load");

@@ -14,6 +14,10 @@ use crust_benches::{builtin_bundle_file, decision_calls, fail, CWD, HOME};
 use crust_runtime::{Bundle, ToolCall};
 use std::hint::black_box;
 
+/// Measured with the allocator the shipped binaries use (docs/DEPENDENCIES.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut argv = std::env::args().skip(1);
     let name = argv.next().unwrap_or_else(|| "bash_200b_benign".into());

@@ -9,6 +9,11 @@ use crust_runtime::proxy::{Config, Route};
 use crust_runtime::Bundle;
 use std::process::ExitCode;
 
+/// A faster allocator for the many small, short-lived allocations of a decision and of
+/// the proxy's bodies (docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "crust-runtime",
