@@ -3,6 +3,10 @@
 //! and 64. Stops by itself; prints a table for docs/PERFORMANCE.md.
 //!
 //! `cargo bench -p crust-benches --bench proxy` (REQUESTS=N per cell, default 2000).
+//!
+//! The paced cells replay the stream the way a provider sends it: the first event after a
+//! time to first token (20 ms), then one event per millisecond. Against an instant mock the
+//! proxy's hop is all there is to see; against a paced one, whether it holds the answer back.
 //! `AUDIT=1` turns the encrypted audit log on (in a temporary directory); `AUDIT_BURST=N`
 //! also pushes N extra records into it from another thread just before each cell, to show a
 //! burst does not slow requests.
@@ -11,6 +15,7 @@ use bytes::Bytes;
 use crust_benches::{builtin_bundle_file, fail};
 use crust_runtime::proxy::{serve, Config, Route, Upstream};
 use crust_runtime::Bundle;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -18,7 +23,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Measured with the allocator the shipped binaries use (docs/DEPENDENCIES.md).
@@ -27,14 +34,36 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/e2e/fixtures");
 
-/// A minimal upstream: answers every POST with the fixture named by `x-test-scenario`.
-async fn mock(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let scenario = req
-        .headers()
-        .get("x-test-scenario")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+/// A body fed by a channel: the paced mock sends each event when its time comes.
+struct Paced(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for Paced {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|o| o.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+/// A minimal upstream: answers every POST with the fixture named by `x-test-scenario`; with
+/// `x-test-pace: TTFT_MS,GAP_MS` a stream is sent event by event at that pace.
+async fn mock(req: Request<Incoming>) -> Result<Response<BoxBody<Bytes, Infallible>>, Infallible> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let scenario = header("x-test-scenario");
+    let pace: Option<(u64, u64)> = header("x-test-pace")
+        .split_once(',')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
     let _ = req.into_body().collect().await;
     let (file, ctype) = if scenario.ends_with("_stream") {
         (format!("{FIXTURES}/{scenario}.sse"), "text/event-stream")
@@ -42,7 +71,26 @@ async fn mock(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallibl
         (format!("{FIXTURES}/{scenario}.json"), "application/json")
     };
     let body = std::fs::read(&file).unwrap_or_default();
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let body = match pace {
+        Some((ttft, gap)) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(64);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ttft)).await;
+                let text = String::from_utf8_lossy(&body).into_owned();
+                for (i, event) in text.split_inclusive("\n\n").enumerate() {
+                    if i > 0 {
+                        tokio::time::sleep(Duration::from_millis(gap)).await;
+                    }
+                    if tx.send(Bytes::from(event.to_owned())).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            BoxBody::new(Paced(rx))
+        }
+        None => BoxBody::new(Full::new(Bytes::from(body))),
+    };
+    let mut r = Response::new(body);
     if let Ok(v) = hyper::header::HeaderValue::from_str(ctype) {
         r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
     }
@@ -73,6 +121,9 @@ fn start_mock() -> SocketAddr {
                 let Ok((s, _)) = l.accept().await else {
                     continue;
                 };
+                // A paced stream writes an event after the headers went out: with Nagle, that
+                // write waits for the peer's delayed ACK (up to 40 ms) and hides the timing.
+                let _ = s.set_nodelay(true);
                 tokio::spawn(async move {
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(s), hyper::service::service_fn(mock))
@@ -116,6 +167,8 @@ type Metric = (&'static str, fn(&Sample) -> Duration);
 
 struct Sample {
     first: Duration,
+    /// The first frame carrying generated text (`text_delta`).
+    text: Duration,
     last: Duration,
 }
 
@@ -126,11 +179,13 @@ async fn one(
     addr: SocketAddr,
     path: &str,
     scenario: &str,
+    pace: &str,
     body: &Bytes,
 ) -> Sample {
     let req = Request::post(format!("http://{addr}{path}"))
         .header("content-type", "application/json")
         .header("x-test-scenario", scenario)
+        .header("x-test-pace", pace)
         .body(Full::new(body.clone()))
         .unwrap_or_else(|_| fail("bad request"));
     let start = Instant::now();
@@ -139,18 +194,25 @@ async fn one(
         .await
         .unwrap_or_else(|e| fail(&format!("request failed: {e}")));
     let mut body = resp.into_body();
-    let mut first = None;
+    let (mut first, mut text) = (None, None);
     while let Some(frame) = body.frame().await {
-        if frame.is_err() {
+        let Ok(frame) = frame else {
             fail("body error");
-        }
+        };
         if first.is_none() {
             first = Some(start.elapsed());
+        }
+        let has_text = frame
+            .data_ref()
+            .is_some_and(|d| d.windows(10).any(|w| w == b"text_delta"));
+        if text.is_none() && has_text {
+            text = Some(start.elapsed());
         }
     }
     let last = start.elapsed();
     Sample {
         first: first.unwrap_or(last),
+        text: text.unwrap_or(last),
         last,
     }
 }
@@ -159,14 +221,15 @@ async fn cell(
     addr: SocketAddr,
     path: &str,
     scenario: &str,
+    pace: &str,
     concurrency: usize,
     n: usize,
 ) -> Vec<Sample> {
     let client: Arc<HttpClient> = Arc::new(Client::builder(TokioExecutor::new()).build_http());
     let body = Bytes::from_static(br#"{"model":"m","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"go"}]}"#);
     // Warm the pools and caches.
-    for _ in 0..50 {
-        one(&client, addr, path, scenario, &body).await;
+    for _ in 0..50.min(n) {
+        one(&client, addr, path, scenario, pace, &body).await;
     }
     let per = n / concurrency;
     let mut tasks = Vec::new();
@@ -175,10 +238,11 @@ async fn cell(
         let body = body.clone();
         let path = path.to_owned();
         let scenario = scenario.to_owned();
+        let pace = pace.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut v = Vec::with_capacity(per);
             for _ in 0..per {
-                v.push(one(&client, addr, &path, &scenario, &body).await);
+                v.push(one(&client, addr, &path, &scenario, &pace, &body).await);
             }
             v
         }));
@@ -252,18 +316,30 @@ fn main() {
     let rt = runtime(None);
     println!("| body | concurrency | metric | direct p50 | proxy p50 | added p50 | direct p99 | proxy p99 | added p99 |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (label, path, scenario) in [
+    // Paced streams take ~40 ms each: a tenth of the requests.
+    let paced_n = (n / 10).max(64);
+    let mut ttft_ratios = Vec::new();
+    for (label, path, scenario, pace) in [
         (
             "JSON (Anthropic, 1 tool call)",
             "/v1/messages",
             "anth_benign",
+            "",
         ),
         (
             "SSE (Anthropic, text + 2 tool calls)",
             "/v1/messages",
             "anth_mixed_stream",
+            "",
+        ),
+        (
+            "SSE paced: 20 ms to first event, 1 ms apart (text + 2 tool calls)",
+            "/v1/messages",
+            "anth_mixed_stream",
+            "20,1",
         ),
     ] {
+        let n = if pace.is_empty() { n } else { paced_n };
         for c in [1usize, 64] {
             if let (Some(a), true) = (&auditor, burst > 0) {
                 let a = a.clone();
@@ -273,10 +349,14 @@ fn main() {
                     }
                 });
             }
-            let direct = rt.block_on(cell(upstream, path, scenario, c, n));
-            let via = rt.block_on(cell(proxy, path, scenario, c, n));
+            let direct = rt.block_on(cell(upstream, path, scenario, pace, c, n));
+            let via = rt.block_on(cell(proxy, path, scenario, pace, c, n));
             let metrics: &[Metric] = if scenario.ends_with("_stream") {
-                &[("first byte", |s| s.first), ("last byte", |s| s.last)]
+                &[
+                    ("first byte", |s| s.first),
+                    ("first text", |s| s.text),
+                    ("last byte", |s| s.last),
+                ]
             } else {
                 &[("whole response", |s| s.last)]
             };
@@ -293,8 +373,19 @@ fn main() {
                     "| {label} | {c} | {m} | {:.0} µs | {:.0} µs | {:+.0} µs | {:.0} µs | {:.0} µs | {:+.0} µs |",
                     us(d50), us(p50), us(p50) - us(d50), us(d99), us(p99), us(p99) - us(d99)
                 );
+                if *m == "first text" {
+                    ttft_ratios.push(format!(
+                        "{label}, c={c}: proxy/direct p50 {:.3}, p99 {:.3}",
+                        us(p50) / us(d50),
+                        us(p99) / us(d99)
+                    ));
+                }
             }
         }
+    }
+    println!("\ntime to first text byte, proxy against direct:");
+    for r in &ttft_ratios {
+        println!("  {r}");
     }
     println!(
         "\npeak RSS of the whole bench process (mock + proxy + client): {} MiB",
