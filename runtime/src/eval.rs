@@ -9,7 +9,7 @@
 
 use crate::bundle::meta::{CondOp, RuleMeta};
 use crate::bundle::Bundle;
-use crate::matcher::{GateScratch, GaveUp};
+use crate::matcher::{GateScan, GateScratch, GaveUp, LitHit};
 use crate::model::{Decision, Effect, Field, Operation, ToolCall, Verdict};
 use crate::normalize::{self, home_form, normalize_dir, PathContext};
 use std::borrow::Cow;
@@ -60,6 +60,9 @@ struct Scratch {
     stack: Vec<bool>,
     home_buf: String,
     gates: GateScratch,
+    /// Gate literal occurrences in an operation's first command value, reused for the
+    /// values that are slices of it.
+    command_hits: Vec<LitHit>,
     /// Transitions left for glob matching in this decision.
     glob_budget: usize,
 }
@@ -119,10 +122,50 @@ impl Bundle {
         }
     }
 
+    /// The operations of a call, as the engine extracts them (for tests of the engine's
+    /// shortcuts; decisions go through [`Bundle::evaluate`]).
+    #[doc(hidden)]
+    pub fn extract_operations(&self, call: &ToolCall<'_>) -> Result<Vec<Operation>, String> {
+        let home = normalize_dir(call.home.unwrap_or("/"), "/");
+        let cwd = match call.cwd {
+            Some(c) => normalize_dir(c, &home),
+            None => home.clone(),
+        };
+        let ctx = PathContext {
+            home: &home,
+            cwd: &cwd,
+        };
+        crate::extract::extract(
+            call.name,
+            call.args,
+            &ctx,
+            &self.meta.tables,
+            &self.table_index,
+        )
+    }
+
+    /// [`Bundle::explain`] over operations given rather than extracted (see
+    /// [`Bundle::extract_operations`]).
+    #[doc(hidden)]
+    pub fn explain_operations<'b>(
+        &'b self,
+        call: &ToolCall<'_>,
+        ops: Vec<Operation>,
+    ) -> Explanation<'b> {
+        let home = normalize_dir(call.home.unwrap_or("/"), "/");
+        let mut matches = Vec::new();
+        let (verdict, operations) = self.judge_ops(call, ops, &home, Some(&mut matches));
+        Explanation {
+            verdict,
+            operations,
+            matches,
+        }
+    }
+
     fn judge<'b>(
         &'b self,
         call: &ToolCall<'_>,
-        mut explain: Option<&mut Vec<RuleMatch>>,
+        explain: Option<&mut Vec<RuleMatch>>,
     ) -> (Verdict<'b>, Vec<Operation>) {
         let home = normalize_dir(call.home.unwrap_or("/"), "/");
         // Without a known cwd, relative paths resolve against home: for rules anchored in the
@@ -135,7 +178,7 @@ impl Bundle {
             home: &home,
             cwd: &cwd,
         };
-        let mut ops = match crate::extract::extract(
+        let ops = match crate::extract::extract(
             call.name,
             call.args,
             &ctx,
@@ -145,6 +188,16 @@ impl Bundle {
             Ok(ops) => ops,
             Err(why) => return (Verdict::malformed(why), Vec::new()),
         };
+        self.judge_ops(call, ops, &home, explain)
+    }
+
+    fn judge_ops<'b>(
+        &'b self,
+        call: &ToolCall<'_>,
+        mut ops: Vec<Operation>,
+        home: &str,
+        mut explain: Option<&mut Vec<RuleMatch>>,
+    ) -> (Verdict<'b>, Vec<Operation>) {
         if self.scan_secrets(&mut ops).is_err() {
             return (
                 Verdict::malformed("the text is too complex to scan for secrets"),
@@ -152,9 +205,9 @@ impl Bundle {
             );
         }
         let result = SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut s) => self.decide(call, &ops, &home, &mut s, explain.take()),
+            Ok(mut s) => self.decide(call, &ops, home, &mut s, explain.take()),
             // Re-entrancy cannot happen today; a fresh scratch keeps it correct if it ever does.
-            Err(_) => self.decide(call, &ops, &home, &mut Scratch::default(), explain.take()),
+            Err(_) => self.decide(call, &ops, home, &mut Scratch::default(), explain.take()),
         });
         let verdict = match result {
             Ok(v) => v,
@@ -182,6 +235,7 @@ impl Bundle {
             Field::Tool,
             &tool_lc,
             None,
+            GateScan::Scan,
             s,
             trail(&mut explain, &mut trail_store),
         )?;
@@ -226,6 +280,7 @@ impl Bundle {
                 s.home_buf = hb;
                 r?;
             }
+            let mut command_hits = std::mem::take(&mut s.command_hits);
             for field in [
                 Field::Path,
                 Field::Host,
@@ -234,13 +289,21 @@ impl Bundle {
                 Field::Signal,
                 Field::Secret,
             ] {
-                for v in op.values(field) {
+                for (k, v) in op.values(field).iter().enumerate() {
                     let mut hb = std::mem::take(&mut s.home_buf);
                     let has_home = field == Field::Path && home_form(v, home, &mut hb).is_some();
+                    let scan = match (field, op.command_slice(k)) {
+                        (Field::Command, Some(at)) => GateScan::Within(&command_hits, at),
+                        (Field::Command, None) if k == 0 && !op.command_slices.is_empty() => {
+                            GateScan::Record(&mut command_hits)
+                        }
+                        _ => GateScan::Scan,
+                    };
                     let r = self.field_value(
                         field,
                         v,
                         has_home.then_some(hb.as_str()),
+                        scan,
                         s,
                         trail(&mut explain, &mut trail_store),
                     );
@@ -248,6 +311,7 @@ impl Bundle {
                     r?;
                 }
             }
+            s.command_hits = command_hits;
             // Candidate rules: those fed by a true predicate, and those using `not`.
             for i in 0..s.true_list.len() {
                 let Some(&p) = s.true_list.get(i) else { break };
@@ -317,10 +381,22 @@ impl Bundle {
             return Ok(());
         }
         let mut found = Vec::new();
+        let mut hits = Vec::new();
         for op in ops.iter_mut() {
             found.clear();
-            for text in op.contents.iter().chain(&op.commands) {
+            for text in &op.contents {
                 self.find_secrets(text.as_bytes(), &mut found)?;
+            }
+            // Slices of the first command value hold exactly its prefix occurrences inside
+            // them: scanned once.
+            for (k, text) in op.commands.iter().enumerate() {
+                match op.command_slice(k) {
+                    Some(at) => self.find_secrets_within(text.as_bytes(), at, &hits, &mut found)?,
+                    None if k == 0 && !op.command_slices.is_empty() => {
+                        self.find_secrets_recording(text.as_bytes(), &mut found, &mut hits)?
+                    }
+                    None => self.find_secrets(text.as_bytes(), &mut found)?,
+                }
             }
             let formats = &self.meta.tables.secrets.formats;
             op.secrets.extend(
@@ -338,6 +414,7 @@ impl Bundle {
         field: Field,
         value: &str,
         home: Option<&str>,
+        scan: GateScan<'_>,
         s: &mut Scratch,
         trail: Trail<'_>,
     ) -> Result<(), GaveUp> {
@@ -347,6 +424,7 @@ impl Bundle {
             field,
             value.as_bytes(),
             home.map(str::as_bytes),
+            scan,
             &mut s.gates,
             &mut hits,
         );
@@ -367,7 +445,14 @@ impl Bundle {
     ) -> Result<(), GaveUp> {
         s.hits.clear();
         let mut hits = std::mem::take(&mut s.hits);
-        let r = self.match_value(Field::Arg, value.as_bytes(), None, &mut s.gates, &mut hits);
+        let r = self.match_value(
+            Field::Arg,
+            value.as_bytes(),
+            None,
+            GateScan::Scan,
+            &mut s.gates,
+            &mut hits,
+        );
         if let Some(fm) = self.meta.fields.get(Field::Arg.index()) {
             hits.retain(|&pid| {
                 fm.patterns

@@ -111,10 +111,17 @@ impl Bundle {
             None
         };
         GATES.with(|g| match g.try_borrow_mut() {
-            Ok(mut gs) => self.match_value(field, value.as_bytes(), h, &mut gs, out),
-            Err(_) => {
-                self.match_value(field, value.as_bytes(), h, &mut GateScratch::default(), out)
+            Ok(mut gs) => {
+                self.match_value(field, value.as_bytes(), h, GateScan::Scan, &mut gs, out)
             }
+            Err(_) => self.match_value(
+                field,
+                value.as_bytes(),
+                h,
+                GateScan::Scan,
+                &mut GateScratch::default(),
+                out,
+            ),
         })
     }
 
@@ -125,6 +132,7 @@ impl Bundle {
         field: Field,
         plain: &[u8],
         home: Option<&[u8]>,
+        scan: GateScan<'_>,
         gs: &mut GateScratch,
         out: &mut Vec<u32>,
     ) -> Result<(), GaveUp> {
@@ -145,7 +153,30 @@ impl Bundle {
                 home: home_marks,
                 opened,
             } = gs;
-            mark_gates(ac, &gate.lit_group, plain, *stamp, plain_marks, opened);
+            let mut mark = |lit: usize| {
+                mark_group(&gate.lit_group, lit, *stamp, plain_marks, opened);
+            };
+            match scan {
+                GateScan::Scan => {
+                    for m in ac.find_overlapping_iter(plain) {
+                        mark(m.pattern().as_usize());
+                    }
+                }
+                GateScan::Record(hits) => {
+                    hits.clear();
+                    for m in ac.find_overlapping_iter(plain) {
+                        mark(m.pattern().as_usize());
+                        hits.push(LitHit::new(m.pattern().as_usize(), m.start(), m.end()));
+                    }
+                }
+                GateScan::Within(hits, at) => {
+                    for h in hits {
+                        if h.within(at, plain.len()) {
+                            mark(h.lit as usize);
+                        }
+                    }
+                }
+            }
             if let Some(h) = home {
                 mark_gates(ac, &gate.lit_group, h, *stamp, home_marks, opened);
             }
@@ -184,18 +215,58 @@ fn mark_gates(
     opened: &mut Vec<u32>,
 ) {
     for m in ac.find_overlapping_iter(hay) {
-        if let Some(&g) = lit_group.get(m.pattern().as_usize()) {
-            if let Some(s) = marks.get_mut(g as usize) {
-                if *s != stamp {
-                    *s = stamp;
-                    // The other form may have opened it already.
-                    if !opened.contains(&g) {
-                        opened.push(g);
-                    }
+        mark_group(lit_group, m.pattern().as_usize(), stamp, marks, opened);
+    }
+}
+
+/// Opens the group of gate literal `lit`.
+fn mark_group(lit_group: &[u32], lit: usize, stamp: u32, marks: &mut [u32], opened: &mut Vec<u32>) {
+    if let Some(&g) = lit_group.get(lit) {
+        if let Some(s) = marks.get_mut(g as usize) {
+            if *s != stamp {
+                *s = stamp;
+                // The other form may have opened it already.
+                if !opened.contains(&g) {
+                    opened.push(g);
                 }
             }
         }
     }
+}
+
+/// One occurrence of a literal (a gate literal or a secret prefix) in a text.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LitHit {
+    pub lit: u32,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl LitHit {
+    pub fn new(lit: usize, start: usize, end: usize) -> Self {
+        LitHit {
+            lit: lit as u32,
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    /// Whether the occurrence lies wholly inside `[at, at + len)`.
+    pub fn within(&self, at: usize, len: usize) -> bool {
+        self.start as usize >= at && self.end as usize <= at + len
+    }
+}
+
+/// Where a value's gate literals come from. A value that is a slice of another value already
+/// scanned contains exactly the occurrences of that value that lie inside the slice, so its
+/// own scan is skipped (the command field's pipeline stages are slices of the command line).
+pub(crate) enum GateScan<'h> {
+    /// Scan the value.
+    Scan,
+    /// Scan the value and keep its occurrences.
+    Record(&'h mut Vec<LitHit>),
+    /// The value is the slice at this offset of the text these occurrences were recorded in.
+    Within(&'h [LitHit], usize),
 }
 
 fn run(dfa: &Dfa<'_>, g: &GroupMeta, value: &[u8], out: &mut Vec<u32>) -> Result<(), GaveUp> {

@@ -209,6 +209,10 @@ pub struct Operation {
     pub globs: Vec<String>,
     pub hosts: Vec<String>,
     pub commands: Vec<String>,
+    /// Command values that are byte for byte a slice of the first one, as (index in
+    /// `commands`, byte offset in `commands[0]`): the engine reuses the first value's literal
+    /// scans for them instead of scanning their text again.
+    pub command_slices: Vec<(usize, usize)>,
     pub contents: Vec<String>,
     pub signals: Vec<String>,
     /// Filled by the engine: ids of the secret formats found in contents and commands.
@@ -223,6 +227,7 @@ impl Operation {
             globs: Vec::new(),
             hosts: Vec::new(),
             commands: Vec::new(),
+            command_slices: Vec::new(),
             contents: Vec::new(),
             signals: Vec::new(),
             secrets: Vec::new(),
@@ -240,6 +245,26 @@ impl Operation {
             Field::Secret => &self.secrets,
             Field::Tool | Field::Arg => &[],
         }
+    }
+
+    /// Records `commands[index]` as the slice of `commands[0]` at `offset` if its bytes are
+    /// exactly that slice (so a wrong offset is harmless: nothing is recorded).
+    pub fn note_command_slice(&mut self, index: usize, offset: usize) {
+        let (Some(first), Some(value)) = (self.commands.first(), self.commands.get(index)) else {
+            return;
+        };
+        if index > 0 && first.as_bytes().get(offset..offset + value.len()) == Some(value.as_bytes())
+        {
+            self.command_slices.push((index, offset));
+        }
+    }
+
+    /// Where `commands[index]` sits in `commands[0]`, if it is a recorded slice.
+    pub fn command_slice(&self, index: usize) -> Option<usize> {
+        self.command_slices
+            .iter()
+            .find(|&&(i, _)| i == index)
+            .map(|&(_, off)| off)
     }
 }
 

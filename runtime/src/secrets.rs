@@ -8,7 +8,7 @@
 //! scan. Matches are reported as format ids, the values of the `secret` field.
 
 use crate::bundle::{Bundle, Dfa};
-use crate::matcher::GaveUp;
+use crate::matcher::{GaveUp, LitHit};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input, PatternID};
@@ -124,6 +124,64 @@ impl Bundle {
         self.scan_secrets_with(text, Some(found), |_, _, _| {})
     }
 
+    /// [`Bundle::find_secrets`] over a text whose slices are scanned next: its prefix
+    /// occurrences are kept in `hits` for [`Bundle::find_secrets_within`].
+    pub(crate) fn find_secrets_recording(
+        &self,
+        text: &[u8],
+        found: &mut Vec<u32>,
+        hits: &mut Vec<LitHit>,
+    ) -> Result<(), GaveUp> {
+        hits.clear();
+        let Some(ac) = self.secret_prefilter()? else {
+            return Ok(());
+        };
+        let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
+        for m in ac.find_overlapping_iter(text) {
+            hits.push(LitHit::new(m.pattern().as_usize(), m.start(), m.end()));
+            let lit = m.pattern().as_usize();
+            self.try_prefix(
+                text,
+                lit,
+                m.start(),
+                m.len(),
+                Some(found),
+                &mut budget,
+                &mut |_, _, _| {},
+            )?;
+        }
+        Ok(())
+    }
+
+    /// [`Bundle::find_secrets`] over `text`, the slice at `at` of a text whose prefix
+    /// occurrences are `hits`: the same occurrences, without scanning again.
+    pub(crate) fn find_secrets_within(
+        &self,
+        text: &[u8],
+        at: usize,
+        hits: &[LitHit],
+        found: &mut Vec<u32>,
+    ) -> Result<(), GaveUp> {
+        if self.secret_prefilter()?.is_none() {
+            return Ok(());
+        }
+        let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
+        for h in hits.iter().filter(|h| h.within(at, text.len())) {
+            let start = h.start as usize - at;
+            let len = (h.end - h.start) as usize;
+            self.try_prefix(
+                text,
+                h.lit as usize,
+                start,
+                len,
+                Some(found),
+                &mut budget,
+                &mut |_, _, _| {},
+            )?;
+        }
+        Ok(())
+    }
+
     /// `text` with every secret replaced by `[REDACTED:<format id>]`, for logs. Text the
     /// scanner gives up on is withheld entirely.
     pub fn redact(&self, text: &str) -> String {
@@ -159,38 +217,79 @@ impl Bundle {
         mut found: Option<&mut Vec<u32>>,
         mut hit: impl FnMut(u32, usize, usize),
     ) -> Result<(), GaveUp> {
+        let Some(ac) = self.secret_prefilter()? else {
+            return Ok(());
+        };
+        let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
+        for m in ac.find_overlapping_iter(text) {
+            let lit = m.pattern().as_usize();
+            self.try_prefix(
+                text,
+                lit,
+                m.start(),
+                m.len(),
+                found.as_deref_mut(),
+                &mut budget,
+                &mut hit,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The prefix prefilter, `None` when the policy has no secret formats; a bundle whose
+    /// secret automaton is missing gives up (fail closed).
+    fn secret_prefilter(&self) -> Result<Option<&AhoCorasick>, GaveUp> {
+        let (Some(ac), Some(section)) = (&self.secrets.ac, self.meta.tables.secrets.section) else {
+            return Ok(None);
+        };
+        match self.views.borrow_dependent().sections.get(section as usize) {
+            Some(Some(_)) => Ok(Some(ac)),
+            _ => Err(GaveUp),
+        }
+    }
+
+    /// One prefix occurrence: each format starting with it (and not yet in `found`) is run
+    /// from there and, if what it matches is genuine, reported.
+    #[allow(clippy::too_many_arguments)]
+    fn try_prefix(
+        &self,
+        text: &[u8],
+        lit: usize,
+        start: usize,
+        lit_len: usize,
+        mut found: Option<&mut Vec<u32>>,
+        budget: &mut usize,
+        hit: &mut impl FnMut(u32, usize, usize),
+    ) -> Result<(), GaveUp> {
         let table = &self.meta.tables.secrets;
-        let (Some(ac), Some(section)) = (&self.secrets.ac, table.section) else {
+        let Some(section) = table.section else {
             return Ok(());
         };
         let Some(Some(dfa)) = self.views.borrow_dependent().sections.get(section as usize) else {
             return Err(GaveUp);
         };
-        let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
-        for m in ac.find_overlapping_iter(text) {
-            let Some(formats) = self.secrets.lit_formats.get(m.pattern().as_usize()) else {
+        let Some(formats) = self.secrets.lit_formats.get(lit) else {
+            return Ok(());
+        };
+        for &fi in formats {
+            if found.as_deref().is_some_and(|f| f.contains(&fi)) {
+                continue;
+            }
+            let end = match dfa {
+                Dfa::Dense(d) => anchored_end(d, text, start, fi, budget)?,
+                Dfa::Sparse(d) => anchored_end(d, text, start, fi, budget)?,
+            };
+            let (Some(end), Some(format)) = (end, table.formats.get(fi as usize)) else {
                 continue;
             };
-            for &fi in formats {
-                if found.as_deref().is_some_and(|f| f.contains(&fi)) {
-                    continue;
+            let Some(candidate) = text.get(start..end) else {
+                continue;
+            };
+            if genuine(format, candidate, lit_len, &table.placeholders) {
+                if let Some(f) = found.as_deref_mut() {
+                    f.push(fi);
                 }
-                let end = match dfa {
-                    Dfa::Dense(d) => anchored_end(d, text, m.start(), fi, &mut budget)?,
-                    Dfa::Sparse(d) => anchored_end(d, text, m.start(), fi, &mut budget)?,
-                };
-                let (Some(end), Some(format)) = (end, table.formats.get(fi as usize)) else {
-                    continue;
-                };
-                let Some(candidate) = text.get(m.start()..end) else {
-                    continue;
-                };
-                if genuine(format, candidate, m.len(), &table.placeholders) {
-                    if let Some(f) = found.as_deref_mut() {
-                        f.push(fi);
-                    }
-                    hit(fi, m.start(), end);
-                }
+                hit(fi, start, end);
             }
         }
         Ok(())

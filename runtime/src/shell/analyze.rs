@@ -131,6 +131,9 @@ pub struct Analyzer<'a> {
     exec: Operation,
     budget: usize,
     nesting: usize,
+    /// Address range of the top-level command text: a word borrowed from it tells where its
+    /// command sits in `exec.commands[0]`.
+    top: (usize, usize),
 }
 
 type R<T> = Result<T, String>;
@@ -157,12 +160,14 @@ impl<'a> Analyzer<'a> {
             exec: Operation::new(Action::Execute),
             budget: BUDGET_BASE + input_len.saturating_mul(BUDGET_PER_BYTE),
             nesting: 0,
+            top: (0, 0),
         }
     }
 
     /// Parses and analyses `src`; the raw text goes to the command field.
     pub fn run(mut self, src: &str) -> R<Vec<Operation>> {
         self.exec.commands.push(src.to_owned());
+        self.top = (src.as_ptr() as usize, src.len());
         self.script_text(src)?;
         let mut ops = vec![self.exec];
         ops.append(&mut self.ops);
@@ -213,6 +218,12 @@ impl<'a> Analyzer<'a> {
                 .collect();
             let joined = parts.join(" | ");
             self.exec.commands.push(joined);
+            // Written as `a | b` in the command itself: a slice of it too.
+            let first_at = canon.first().and_then(|&k| self.exec.command_slice(k));
+            if let Some(off) = first_at {
+                let index = self.exec.commands.len() - 1;
+                self.exec.note_command_slice(index, off);
+            }
         }
         Ok(flow)
     }
@@ -358,7 +369,28 @@ impl<'a> Analyzer<'a> {
             }
         }
         self.exec.commands.push(canon_text);
-        Ok((out, Some(self.exec.commands.len() - 1)))
+        let index = self.exec.commands.len() - 1;
+        if let Some(off) = self.top_offset(s) {
+            self.exec.note_command_slice(index, off);
+        }
+        Ok((out, Some(index)))
+    }
+
+    /// Where a simple command may start in the top-level text: its first word's literal
+    /// text, when borrowed from that text (words of nested scripts are not).
+    fn top_offset(&self, s: &Simple) -> Option<usize> {
+        if !s.assigns.is_empty() {
+            return None;
+        }
+        let Some(Part::Lit {
+            text: std::borrow::Cow::Borrowed(t),
+            ..
+        }) = s.words.first().and_then(|w| w.parts.first())
+        else {
+            return None;
+        };
+        let at = (t.as_ptr() as usize).checked_sub(self.top.0)?;
+        (at < self.top.1).then_some(at)
     }
 
     fn redirect(&mut self, r: &parse::Redirect, stdin: &mut Option<Flow>) -> R<()> {
