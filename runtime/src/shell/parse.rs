@@ -194,6 +194,26 @@ const CONTROL: &[&str] = &[
     "time", "coproc",
 ];
 
+/// Bytes that need no interpretation in an unquoted word (one table lookup per byte).
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the index is below 256, checked by the loop"
+)]
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'_' | b'.' | b'/' | b',' | b':' | b'=' | b'%' | b'^'
+            );
+        b += 1;
+    }
+    t
+};
+
 fn is_meta(b: u8) -> bool {
     matches!(
         b,
@@ -967,7 +987,7 @@ impl<'a> Parser<'a> {
         let rest = self.s.get(start..).unwrap_or(&[]);
         let n = rest
             .iter()
-            .position(|&b| !(b.is_ascii_alphanumeric() || b"-_./,:=%^".contains(&b)))
+            .position(|&b| !PLAIN.get(usize::from(b)).copied().unwrap_or(false))
             .unwrap_or(rest.len());
         if n == 0 {
             lit.to_mut().push(self.take_char());
