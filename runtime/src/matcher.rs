@@ -168,12 +168,14 @@ impl Bundle {
                         mark(m.pattern().as_usize());
                         hits.push(LitHit::new(m.pattern().as_usize(), m.start(), m.end()));
                     }
+                    // Found in order of their end already; `hits_within` relies on it.
+                    if !hits.is_sorted_by_key(|h| h.end) {
+                        hits.sort_by_key(|h| h.end);
+                    }
                 }
                 GateScan::Within(hits, at) => {
-                    for h in hits {
-                        if h.within(at, plain.len()) {
-                            mark(h.lit as usize);
-                        }
+                    for h in hits_within(hits, at, plain.len()) {
+                        mark(h.lit as usize);
                     }
                 }
             }
@@ -255,6 +257,22 @@ impl LitHit {
     pub fn within(&self, at: usize, len: usize) -> bool {
         self.start as usize >= at && self.end as usize <= at + len
     }
+}
+
+/// The occurrences lying wholly inside `[at, at + len)`, from occurrences in order of their
+/// end (as a scan finds them): a binary search, then only those ending inside, so a command
+/// line of a thousand stages stays linear.
+pub(crate) fn hits_within(
+    hits: &[LitHit],
+    at: usize,
+    len: usize,
+) -> impl Iterator<Item = &LitHit> + '_ {
+    let from = hits.partition_point(|h| (h.end as usize) <= at);
+    hits.get(from..)
+        .unwrap_or(&[])
+        .iter()
+        .take_while(move |h| h.end as usize <= at + len)
+        .filter(move |h| h.within(at, len))
 }
 
 /// Where a value's gate literals come from. A value that is a slice of another value already

@@ -253,7 +253,10 @@ impl Operation {
         let (Some(first), Some(value)) = (self.commands.first(), self.commands.get(index)) else {
             return;
         };
-        if index > 0 && first.as_bytes().get(offset..offset + value.len()) == Some(value.as_bytes())
+        let in_order = self.command_slices.last().is_none_or(|&(i, _)| i < index);
+        if index > 0
+            && in_order
+            && first.as_bytes().get(offset..offset + value.len()) == Some(value.as_bytes())
         {
             self.command_slices.push((index, offset));
         }
@@ -261,9 +264,12 @@ impl Operation {
 
     /// Where `commands[index]` sits in `commands[0]`, if it is a recorded slice.
     pub fn command_slice(&self, index: usize) -> Option<usize> {
+        // Recorded as values are pushed, so sorted by index: a command line of a thousand
+        // stages must not make this quadratic.
         self.command_slices
-            .iter()
-            .find(|&&(i, _)| i == index)
+            .binary_search_by_key(&index, |&(i, _)| i)
+            .ok()
+            .and_then(|k| self.command_slices.get(k))
             .map(|&(_, off)| off)
     }
 }

@@ -8,7 +8,7 @@
 //! scan. Matches are reported as format ids, the values of the `secret` field.
 
 use crate::bundle::{Bundle, Dfa};
-use crate::matcher::{GaveUp, LitHit};
+use crate::matcher::{hits_within, GaveUp, LitHit};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input, PatternID};
@@ -150,6 +150,9 @@ impl Bundle {
                 &mut |_, _, _| {},
             )?;
         }
+        if !hits.is_sorted_by_key(|h| h.end) {
+            hits.sort_by_key(|h| h.end);
+        }
         Ok(())
     }
 
@@ -166,7 +169,7 @@ impl Bundle {
             return Ok(());
         }
         let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
-        for h in hits.iter().filter(|h| h.within(at, text.len())) {
+        for h in hits_within(hits, at, text.len()) {
             let start = h.start as usize - at;
             let len = (h.end - h.start) as usize;
             self.try_prefix(
