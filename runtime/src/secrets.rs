@@ -133,7 +133,7 @@ impl Bundle {
         hits: &mut Vec<LitHit>,
     ) -> Result<(), GaveUp> {
         hits.clear();
-        let Some(ac) = self.secret_prefilter()? else {
+        let Some((ac, dfa)) = self.secret_prefilter()? else {
             return Ok(());
         };
         let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
@@ -141,6 +141,7 @@ impl Bundle {
             hits.push(LitHit::new(m.pattern().as_usize(), m.start(), m.end()));
             let lit = m.pattern().as_usize();
             self.try_prefix(
+                dfa,
                 text,
                 lit,
                 m.start(),
@@ -165,14 +166,15 @@ impl Bundle {
         hits: &[LitHit],
         found: &mut Vec<u32>,
     ) -> Result<(), GaveUp> {
-        if self.secret_prefilter()?.is_none() {
+        let Some((_, dfa)) = self.secret_prefilter()? else {
             return Ok(());
-        }
+        };
         let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
         for h in hits_within(hits, at, text.len()) {
             let start = h.start as usize - at;
             let len = (h.end - h.start) as usize;
             self.try_prefix(
+                dfa,
                 text,
                 h.lit as usize,
                 start,
@@ -220,13 +222,14 @@ impl Bundle {
         mut found: Option<&mut Vec<u32>>,
         mut hit: impl FnMut(u32, usize, usize),
     ) -> Result<(), GaveUp> {
-        let Some(ac) = self.secret_prefilter()? else {
+        let Some((ac, dfa)) = self.secret_prefilter()? else {
             return Ok(());
         };
         let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
         for m in ac.find_overlapping_iter(text) {
             let lit = m.pattern().as_usize();
             self.try_prefix(
+                dfa,
                 text,
                 lit,
                 m.start(),
@@ -239,23 +242,27 @@ impl Bundle {
         Ok(())
     }
 
-    /// The prefix prefilter, `None` when the policy has no secret formats; a bundle whose
-    /// secret automaton is missing gives up (fail closed).
-    fn secret_prefilter(&self) -> Result<Option<&AhoCorasick>, GaveUp> {
+    /// The prefix prefilter and the formats' automaton, `None` when the policy has no secret
+    /// formats; a bundle whose secret automaton is missing gives up (fail closed).
+    fn secret_prefilter(&self) -> Result<Option<(&AhoCorasick, &Dfa<'_>)>, GaveUp> {
         let (Some(ac), Some(section)) = (&self.secrets.ac, self.meta.tables.secrets.section) else {
             return Ok(None);
         };
         match self.views.borrow_dependent().sections.get(section as usize) {
-            Some(Some(_)) => Ok(Some(ac)),
+            Some(Some(dfa)) => Ok(Some((ac, dfa))),
             _ => Err(GaveUp),
         }
     }
 
     /// One prefix occurrence: each format starting with it (and not yet in `found`) is run
     /// from there and, if what it matches is genuine, reported.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one occurrence and the state of the scan it belongs to"
+    )]
     fn try_prefix(
         &self,
+        dfa: &Dfa<'_>,
         text: &[u8],
         lit: usize,
         start: usize,
@@ -265,12 +272,6 @@ impl Bundle {
         hit: &mut impl FnMut(u32, usize, usize),
     ) -> Result<(), GaveUp> {
         let table = &self.meta.tables.secrets;
-        let Some(section) = table.section else {
-            return Ok(());
-        };
-        let Some(Some(dfa)) = self.views.borrow_dependent().sections.get(section as usize) else {
-            return Err(GaveUp);
-        };
         let Some(formats) = self.secrets.lit_formats.get(lit) else {
             return Ok(());
         };
