@@ -37,6 +37,18 @@ pub struct Case {
     pub rule: Option<String>,
 }
 
+impl Case {
+    /// The case's tool call, with the table's home and cwd where the case sets none.
+    pub fn call<'a>(&'a self, table: &'a Table) -> ToolCall<'a> {
+        ToolCall {
+            name: &self.tool,
+            args: &self.args,
+            cwd: Some(self.cwd.as_deref().unwrap_or(&table.cwd)),
+            home: Some(&table.home),
+        }
+    }
+}
+
 /// A parsed table.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -266,13 +278,7 @@ pub fn run_table(table: &Table, bundle: &Bundle, report: &mut Report) {
         report.coverage.entry(r.name.clone()).or_default();
     }
     for case in &table.cases {
-        let call = ToolCall {
-            name: &case.tool,
-            args: &case.args,
-            cwd: Some(case.cwd.as_deref().unwrap_or(&table.cwd)),
-            home: Some(&table.home),
-        };
-        let v = bundle.evaluate(&call);
+        let v = bundle.evaluate(&case.call(table));
         let got_rule = v.rule.as_deref().map(str::to_owned);
         let passed = v.decision == case.expect
             && match case.expect {

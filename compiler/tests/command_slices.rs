@@ -54,14 +54,8 @@ fn every_table_case_decides_the_same() {
         let table = parse_table(&t).unwrap();
         let bundle = load_policy(&table.policy).unwrap();
         for case in &table.cases {
-            let call = ToolCall {
-                name: &case.tool,
-                args: &case.args,
-                cwd: Some(case.cwd.as_deref().unwrap_or(&table.cwd)),
-                home: Some(&table.home),
-            };
             cases += 1;
-            sliced += usize::from(same_with_and_without_slices(&bundle, &call));
+            sliced += usize::from(same_with_and_without_slices(&bundle, &case.call(&table)));
         }
     }
     assert!(cases > 800, "{cases} cases");

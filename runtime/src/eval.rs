@@ -126,7 +126,14 @@ impl Bundle {
     /// shortcuts; decisions go through [`Bundle::evaluate`]).
     #[doc(hidden)]
     pub fn extract_operations(&self, call: &ToolCall<'_>) -> Result<Vec<Operation>, String> {
+        self.extract_with_home(call).1
+    }
+
+    /// The call's normalized home directory, and its operations.
+    fn extract_with_home(&self, call: &ToolCall<'_>) -> (String, Result<Vec<Operation>, String>) {
         let home = normalize_dir(call.home.unwrap_or("/"), "/");
+        // Without a known cwd, relative paths resolve against home: for rules anchored in the
+        // home directory that is the most cautious guess.
         let cwd = match call.cwd {
             Some(c) => normalize_dir(c, &home),
             None => home.clone(),
@@ -135,13 +142,14 @@ impl Bundle {
             home: &home,
             cwd: &cwd,
         };
-        crate::extract::extract(
+        let ops = crate::extract::extract(
             call.name,
             call.args,
             &ctx,
             &self.meta.tables,
             &self.table_index,
-        )
+        );
+        (home, ops)
     }
 
     /// [`Bundle::explain`] over operations given rather than extracted (see
@@ -167,28 +175,10 @@ impl Bundle {
         call: &ToolCall<'_>,
         explain: Option<&mut Vec<RuleMatch>>,
     ) -> (Verdict<'b>, Vec<Operation>) {
-        let home = normalize_dir(call.home.unwrap_or("/"), "/");
-        // Without a known cwd, relative paths resolve against home: for rules anchored in the
-        // home directory that is the most cautious guess.
-        let cwd = match call.cwd {
-            Some(c) => normalize_dir(c, &home),
-            None => home.clone(),
-        };
-        let ctx = PathContext {
-            home: &home,
-            cwd: &cwd,
-        };
-        let ops = match crate::extract::extract(
-            call.name,
-            call.args,
-            &ctx,
-            &self.meta.tables,
-            &self.table_index,
-        ) {
-            Ok(ops) => ops,
-            Err(why) => return (Verdict::malformed(why), Vec::new()),
-        };
-        self.judge_ops(call, ops, &home, explain)
+        match self.extract_with_home(call) {
+            (home, Ok(ops)) => self.judge_ops(call, ops, &home, explain),
+            (_, Err(why)) => (Verdict::malformed(why), Vec::new()),
+        }
     }
 
     fn judge_ops<'b>(

@@ -121,7 +121,7 @@ impl SecretScanner {
 impl Bundle {
     /// Appends to `found` the index of every secret format found in `text` (each once).
     pub(crate) fn find_secrets(&self, text: &[u8], found: &mut Vec<u32>) -> Result<(), GaveUp> {
-        self.scan_secrets_with(text, Some(found), |_, _, _| {})
+        self.scan_secrets_with(text, Some(found), None, |_, _, _| {})
     }
 
     /// [`Bundle::find_secrets`] over a text whose slices are scanned next: its prefix
@@ -133,24 +133,8 @@ impl Bundle {
         hits: &mut Vec<LitHit>,
     ) -> Result<(), GaveUp> {
         hits.clear();
-        let Some((ac, dfa)) = self.secret_prefilter()? else {
-            return Ok(());
-        };
-        let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
-        for m in ac.find_overlapping_iter(text) {
-            hits.push(LitHit::new(m.pattern().as_usize(), m.start(), m.end()));
-            let lit = m.pattern().as_usize();
-            self.try_prefix(
-                dfa,
-                text,
-                lit,
-                m.start(),
-                m.len(),
-                Some(found),
-                &mut budget,
-                &mut |_, _, _| {},
-            )?;
-        }
+        self.scan_secrets_with(text, Some(found), Some(hits), |_, _, _| {})?;
+        // Found in order of their end already; `hits_within` relies on it.
         if !hits.is_sorted_by_key(|h| h.end) {
             hits.sort_by_key(|h| h.end);
         }
@@ -191,8 +175,9 @@ impl Bundle {
     /// scanner gives up on is withheld entirely.
     pub fn redact(&self, text: &str) -> String {
         let mut spans: Vec<(usize, usize, u32)> = Vec::new();
-        let scanned =
-            self.scan_secrets_with(text.as_bytes(), None, |fi, a, b| spans.push((a, b, fi)));
+        let scanned = self.scan_secrets_with(text.as_bytes(), None, None, |fi, a, b| {
+            spans.push((a, b, fi))
+        });
         if scanned.is_err() {
             return "[REDACTED: too complex to scan]".into();
         }
@@ -220,6 +205,7 @@ impl Bundle {
         &self,
         text: &[u8],
         mut found: Option<&mut Vec<u32>>,
+        mut record: Option<&mut Vec<LitHit>>,
         mut hit: impl FnMut(u32, usize, usize),
     ) -> Result<(), GaveUp> {
         let Some((ac, dfa)) = self.secret_prefilter()? else {
@@ -228,6 +214,9 @@ impl Bundle {
         let mut budget = WORK_BASE + WORK_PER_BYTE * text.len();
         for m in ac.find_overlapping_iter(text) {
             let lit = m.pattern().as_usize();
+            if let Some(r) = record.as_deref_mut() {
+                r.push(LitHit::new(lit, m.start(), m.end()));
+            }
             self.try_prefix(
                 dfa,
                 text,
