@@ -388,6 +388,8 @@ impl Bundle {
                     None => self.find_secrets(text.as_bytes(), &mut found)?,
                 }
             }
+            // In the formats' order, whatever order the scan met them in.
+            found.sort_unstable();
             let formats = &self.meta.tables.secrets.formats;
             op.secrets.extend(
                 found
