@@ -10,7 +10,7 @@
 use crate::bundle::meta::{CondOp, RuleMeta};
 use crate::bundle::Bundle;
 use crate::matcher::{GateScan, GateScratch, GaveUp, LitHit};
-use crate::model::{Decision, Effect, Field, Operation, ToolCall, Verdict};
+use crate::model::{CommandScan, Decision, Effect, Field, Operation, ToolCall, Verdict};
 use crate::normalize::{self, home_form, normalize_dir, PathContext};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -282,9 +282,11 @@ impl Bundle {
                 for (k, v) in op.values(field).iter().enumerate() {
                     let mut hb = std::mem::take(&mut s.home_buf);
                     let has_home = field == Field::Path && home_form(v, home, &mut hb).is_some();
-                    let scan = match (field, op.command_slice(k)) {
-                        (Field::Command, Some(at)) => GateScan::Within(&command_hits, at),
-                        (Field::Command, None) if k == 0 && !op.command_slices.is_empty() => {
+                    let scan = match (field, op.command_scan(k)) {
+                        (Field::Command, CommandScan::SliceAt(at)) => {
+                            GateScan::Within(&command_hits, at)
+                        }
+                        (Field::Command, CommandScan::Source) => {
                             GateScan::Record(&mut command_hits)
                         }
                         _ => GateScan::Scan,
@@ -380,12 +382,14 @@ impl Bundle {
             // Slices of the first command value hold exactly its prefix occurrences inside
             // them: scanned once.
             for (k, text) in op.commands.iter().enumerate() {
-                match op.command_slice(k) {
-                    Some(at) => self.find_secrets_within(text.as_bytes(), at, &hits, &mut found)?,
-                    None if k == 0 && !op.command_slices.is_empty() => {
+                match op.command_scan(k) {
+                    CommandScan::SliceAt(at) => {
+                        self.find_secrets_within(text.as_bytes(), at, &hits, &mut found)?
+                    }
+                    CommandScan::Source => {
                         self.find_secrets_recording(text.as_bytes(), &mut found, &mut hits)?
                     }
-                    None => self.find_secrets(text.as_bytes(), &mut found)?,
+                    CommandScan::Alone => self.find_secrets(text.as_bytes(), &mut found)?,
                 }
             }
             // In the formats' order, whatever order the scan met them in.

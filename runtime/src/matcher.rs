@@ -153,29 +153,23 @@ impl Bundle {
                 home: home_marks,
                 opened,
             } = gs;
-            let mut mark = |lit: usize| {
-                mark_group(&gate.lit_group, lit, *stamp, plain_marks, opened);
-            };
+            let lit_group = &gate.lit_group;
             match scan {
                 GateScan::Scan => {
-                    for m in ac.find_overlapping_iter(plain) {
-                        mark(m.pattern().as_usize());
-                    }
+                    mark_gates(ac, lit_group, plain, *stamp, plain_marks, opened);
                 }
                 GateScan::Record(hits) => {
                     hits.clear();
                     for m in ac.find_overlapping_iter(plain) {
-                        mark(m.pattern().as_usize());
-                        hits.push(LitHit::new(m.pattern().as_usize(), m.start(), m.end()));
+                        let lit = m.pattern().as_usize();
+                        mark_group(lit_group, lit, *stamp, plain_marks, opened);
+                        hits.push(LitHit::new(lit, m.start(), m.end()));
                     }
-                    // Found in order of their end already; `hits_within` relies on it.
-                    if !hits.is_sorted_by_key(|h| h.end) {
-                        hits.sort_by_key(|h| h.end);
-                    }
+                    sort_by_end(hits);
                 }
                 GateScan::Within(hits, at) => {
                     for h in hits_within(hits, at, plain.len()) {
-                        mark(h.lit as usize);
+                        mark_group(lit_group, h.lit as usize, *stamp, plain_marks, opened);
                     }
                 }
             }
@@ -256,6 +250,14 @@ impl LitHit {
     /// Whether the occurrence lies wholly inside `[at, at + len)`.
     pub fn within(&self, at: usize, len: usize) -> bool {
         self.start as usize >= at && self.end as usize <= at + len
+    }
+}
+
+/// Puts recorded occurrences in order of their end, which [`hits_within`] needs (a
+/// left-to-right scan finds them so already; the SIMD prefix searchers do not).
+pub(crate) fn sort_by_end(hits: &mut [LitHit]) {
+    if !hits.is_sorted_by_key(|h| h.end) {
+        hits.sort_by_key(|h| h.end);
     }
 }
 

@@ -262,6 +262,16 @@ impl Operation {
         }
     }
 
+    /// How `commands[index]` is scanned for literals: on its own, as the text its slices
+    /// come from, or as one of those slices.
+    pub fn command_scan(&self, index: usize) -> CommandScan {
+        match self.command_slice(index) {
+            Some(at) => CommandScan::SliceAt(at),
+            None if index == 0 && !self.command_slices.is_empty() => CommandScan::Source,
+            None => CommandScan::Alone,
+        }
+    }
+
     /// Where `commands[index]` sits in `commands[0]`, if it is a recorded slice.
     pub fn command_slice(&self, index: usize) -> Option<usize> {
         // Recorded as values are pushed, so sorted by index: a command line of a thousand
@@ -272,6 +282,16 @@ impl Operation {
             .and_then(|k| self.command_slices.get(k))
             .map(|&(_, off)| off)
     }
+}
+
+/// See [`Operation::command_scan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandScan {
+    Alone,
+    /// `commands[0]`, with slices: its occurrences are kept for them.
+    Source,
+    /// A slice of `commands[0]` at this byte offset.
+    SliceAt(usize),
 }
 
 /// The outcome of a decision.

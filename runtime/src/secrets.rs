@@ -8,7 +8,7 @@
 //! scan. Matches are reported as format ids, the values of the `secret` field.
 
 use crate::bundle::{Bundle, Dfa};
-use crate::matcher::{hits_within, GaveUp, LitHit};
+use crate::matcher::{hits_within, sort_by_end, GaveUp, LitHit};
 use aho_corasick::{packed, AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind, Span};
 use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input, PatternID};
@@ -78,14 +78,17 @@ pub(crate) struct SecretScanner {
     lit_formats: Vec<Vec<u32>>,
 }
 
-/// Finds every occurrence of the formats' prefixes, overlapping ones included: one
-/// Aho-Corasick DFA over all of them, and for long texts SIMD searchers where the CPU has them.
+/// Finds every occurrence of the formats' prefixes, overlapping ones included: SIMD searchers
+/// for texts from [`PACKED_FROM`] bytes where the CPU has them, one Aho-Corasick automaton
+/// over all prefixes otherwise.
 struct Prefixes {
-    dfa: AhoCorasick,
+    /// An NFA when the SIMD searchers exist (it sees only short texts and builds fast), a
+    /// DFA when it scans everything.
+    automaton: AhoCorasick,
     /// SIMD (Teddy) searchers over groups of at most [`PACKED_GROUP`] literals. Each reports
     /// the longest literal at the leftmost position and is asked again from the next byte,
     /// so every position is visited; the shorter literals of the group that start there are
-    /// prefixes of the longest and come from `at_start`. About 3× faster than the DFA on
+    /// prefixes of the longest and come from `at_start`. About 3× faster than a DFA on
     /// ordinary text from 64 bytes up (measured: 75 against 107 ns at 64 bytes, 13 against
     /// 23 µs at 16 KiB); below that the searcher falls back to a slower method, hence
     /// [`PACKED_FROM`]. Empty where the CPU has no SIMD searcher.
@@ -139,13 +142,13 @@ impl Prefixes {
         } else {
             AhoCorasickKind::ContiguousNFA
         };
-        let dfa = AhoCorasickBuilder::new()
+        let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
             .kind(Some(kind))
             .build(lits)
             .map_err(|e| format!("secret prefixes: {e}"))?;
         Ok(Prefixes {
-            dfa,
+            automaton,
             packed: groups,
         })
     }
@@ -160,7 +163,7 @@ impl Prefixes {
         if text.len() >= PACKED_FROM && !self.packed.is_empty() {
             self.each_packed(text, &mut f)
         } else {
-            for m in self.dfa.find_overlapping_iter(text) {
+            for m in self.automaton.find_overlapping_iter(text) {
                 f(m.pattern().as_usize(), m.start(), m.end())?;
             }
             Ok(())
@@ -241,10 +244,7 @@ impl Bundle {
     ) -> Result<(), GaveUp> {
         hits.clear();
         self.scan_secrets_with(text, Some(found), Some(hits), |_, _, _| {})?;
-        // Found in order of their end already; `hits_within` relies on it.
-        if !hits.is_sorted_by_key(|h| h.end) {
-            hits.sort_by_key(|h| h.end);
-        }
+        sort_by_end(hits);
         Ok(())
     }
 
