@@ -3,8 +3,8 @@
 //! into the bundle's metadata; users add their own tools and commands the same way.
 
 use crate::model::Action;
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Both tables as the bundle stores them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

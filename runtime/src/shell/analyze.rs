@@ -8,7 +8,7 @@ use super::parse::{self, Command, ParamOp, Part, RedirOp, Script, Simple, Word};
 use crate::model::{Action, Operation};
 use crate::normalize::{self, PathContext};
 use crate::tables::{CmdKind, CommandSpec, FlagRole, TableIndex, Tables};
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 /// Nested re-analysis (`sh -c`, `eval`, here-documents fed to a shell) deeper than this fails.
 const MAX_NESTING: usize = 8;
@@ -146,15 +146,12 @@ impl<'a> Analyzer<'a> {
         input_len: usize,
     ) -> Self {
         let home = ctx.home;
-        let mut vars = HashMap::new();
-        vars.insert("HOME".to_owned(), vec![Val::lit(home)]);
-        vars.insert("PWD".to_owned(), vec![Val::lit(ctx.cwd)]);
         Analyzer {
             tables,
             index,
             home,
             cwds: vec![ctx.cwd.to_owned()],
-            vars,
+            vars: HashMap::new(),
             funcs: Vec::new(),
             ops: Vec::new(),
             exec: Operation::new(Action::Execute),
@@ -277,8 +274,31 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    /// The values of a variable: those the script bound, else the environment's (`HOME`,
+    /// `PWD`), else none.
+    fn var(&self, name: &str) -> Option<Vec<Val>> {
+        if let Some(v) = self.vars.get(name) {
+            return Some(v.clone());
+        }
+        let env = match name {
+            "HOME" => self.home,
+            "PWD" => self.cwds.first().map_or("", String::as_str),
+            _ => return None,
+        };
+        Some(vec![Val::lit(env)])
+    }
+
     fn bind(&mut self, name: &str, vals: Vec<Val>, add: bool) -> R<()> {
+        // A first binding of an environment variable starts from its value.
+        let env = if self.vars.contains_key(name) {
+            None
+        } else {
+            self.var(name)
+        };
         let slot = self.vars.entry(name.to_owned()).or_default();
+        if let Some(env) = env {
+            *slot = env;
+        }
         if !add {
             slot.clear();
         }
@@ -558,7 +578,7 @@ impl<'a> Analyzer<'a> {
     }
 
     fn param(&mut self, name: &str, op: ParamOp, arg: Option<&Word>) -> R<Vec<Val>> {
-        let known = self.vars.get(name).cloned();
+        let known = self.var(name);
         let mut base = match known {
             Some(v) => v,
             None => vec![Val::unknown()],

@@ -450,7 +450,11 @@ impl<'a> Parser<'a> {
             }
             _ => {}
         }
-        let mut simple = Simple::default();
+        // Most commands have a few words: one allocation instead of growing 1, 2, 4.
+        let mut simple = Simple {
+            words: Vec::with_capacity(4),
+            ..Simple::default()
+        };
         let mut first = true;
         loop {
             self.skip_blank();
