@@ -9,6 +9,7 @@
 //!
 //! Only the decision is counted (`--toggle-collect`, not the bundle's compile and load): the
 //! program total divided by N is the cost of one decision; the listing says where it goes.
+//! Run natively, it prints the wall time per decision (arguments already parsed).
 
 use crust_benches::{builtin_bundle_file, decision_calls, fail, CWD, HOME};
 use crust_runtime::{Bundle, ToolCall};
@@ -28,8 +29,11 @@ fn main() {
     let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     let args: serde_json::Value =
         serde_json::from_str(json).unwrap_or_else(|e| fail(&e.to_string()));
+    let t = std::time::Instant::now();
     let blocked = decide_all(&bundle, tool, &args, n);
-    println!("{name}: {n} decisions, {blocked} blocked");
+    let ns = t.elapsed().as_nanos() as f64 / n.max(1) as f64;
+    // Wall time per decision, arguments already parsed (criterion's figures include the JSON).
+    println!("{name}: {n} decisions, {blocked} blocked, {ns:.0} ns each");
 }
 
 /// The measured loop, kept out of line so callgrind can count it alone.
