@@ -456,6 +456,16 @@ impl<'a> Analyzer<'a> {
     /// Expands a word into arguments, appended to `out` (unquoted expansions split on
     /// whitespace; brace expansion applied).
     fn expand(&mut self, w: &Word, out: &mut Vec<Arg>) -> R<()> {
+        // Most words are one literal without braces: one value, no splitting.
+        if let [Part::Lit { text, quoted }] = w.parts.as_slice() {
+            if *quoted || !has_byte(text, b"{") {
+                self.spend(text.len())?;
+                let mut v = Val::lit(text);
+                v.glob = !quoted && has_byte(text, b"*?[");
+                out.push(Arg { alts: vec![v] });
+                return Ok(());
+            }
+        }
         let vals = self.expand_joined(w)?;
         let unquoted_braces = w
             .parts
@@ -662,13 +672,13 @@ impl<'a> Analyzer<'a> {
         let rest = args.get(1..).unwrap_or(&[]);
         // Every value the name may take is judged (a variable may hold several commands).
         let mut out = Flow::default();
-        let names: Vec<std::borrow::Cow<'_, str>> =
-            first.alts.iter().map(|v| command_name(&v.text)).collect();
-        for (k, name) in names.iter().enumerate() {
-            if names.get(..k).is_some_and(|before| before.contains(name)) {
+        for (k, v) in first.alts.iter().enumerate() {
+            let name = command_name(&v.text);
+            let before = first.alts.get(..k).unwrap_or(&[]);
+            if before.iter().any(|b| command_name(&b.text) == name) {
                 continue;
             }
-            let f = self.run_command(name, rest, stdin.clone())?;
+            let f = self.run_command(&name, rest, stdin.clone())?;
             out.decoded |= f.decoded;
             if out.text.is_none() {
                 out.text = f.text;
@@ -1308,8 +1318,13 @@ impl<'a> Parsed<'a> {
                     let mut role = None;
                     let mut att = None;
                     for (k, ch) in t.char_indices().skip(1) {
-                        let short = format!("-{ch}");
-                        if let Some(f) = spec.flags.iter().find(|f| f.flag == short) {
+                        let short = |f: &&crate::tables::FlagSpec| {
+                            f.flag.strip_prefix('-').is_some_and(|c| {
+                                let mut cs = c.chars();
+                                cs.next() == Some(ch) && cs.next().is_none()
+                            })
+                        };
+                        if let Some(f) = spec.flags.iter().find(short) {
                             match f.role {
                                 FlagRole::Value
                                 | FlagRole::Path(_)

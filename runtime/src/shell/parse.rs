@@ -876,6 +876,22 @@ impl<'a> Parser<'a> {
     /// One word (possibly empty when at a metacharacter).
     fn word(&mut self) -> Result<Word<'a>, ParseError> {
         let mut w = Word::default();
+        // Most words are one run of plain bytes up to a metacharacter: borrowed whole.
+        let rest = self.s.get(self.i..).unwrap_or(&[]);
+        let n = rest
+            .iter()
+            .position(|&b| !PLAIN.get(usize::from(b)).copied().unwrap_or(false))
+            .unwrap_or(rest.len());
+        if n > 0 && rest.get(n).is_none_or(|&c| is_meta(c) || c == b'\r') {
+            if let Some(text) = self.src.get(self.i..self.i + n) {
+                self.i += n;
+                w.parts.push(Part::Lit {
+                    text: Cow::Borrowed(text),
+                    quoted: false,
+                });
+                return Ok(w);
+            }
+        }
         let mut lit: Cow<'a, str> = Cow::Borrowed("");
         let at_start = self.i;
         while let Some(b) = self.peek() {
