@@ -652,10 +652,12 @@ impl<'a> Analyzer<'a> {
         // closed `[...]`.
         let (escaped, known, decoded, glob) =
             first.alts.first().map_or((false, false, false, true), |v| {
-                let closed = v
-                    .text
-                    .find('[')
-                    .is_some_and(|i| v.text.get(i + 1..).is_some_and(|r| r.contains(']')));
+                let closed = v.text.bytes().position(|b| b == b'[').is_some_and(|i| {
+                    v.text
+                        .as_bytes()
+                        .get(i + 1..)
+                        .is_some_and(|r| r.contains(&b']'))
+                });
                 let wild = has_byte(&v.text, b"*?") || closed;
                 (v.escaped, v.known, v.decoded, v.glob && wild)
             });

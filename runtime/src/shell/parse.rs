@@ -1435,7 +1435,8 @@ fn split_assignment<'a>(w: &Word<'a>) -> Option<(String, Word<'a>)> {
     else {
         return None;
     };
-    let eq = text.find('=')?;
+    // A byte loop: words are short, and most have no `=`.
+    let eq = text.bytes().position(|b| b == b'=')?;
     let name = text.get(..eq)?.trim_end_matches('+');
     let bytes = name.as_bytes();
     if !bytes.first().is_some_and(|&b| is_name_start(b)) || !bytes.iter().all(|&b| is_name(b)) {
