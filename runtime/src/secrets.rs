@@ -118,23 +118,37 @@ struct PackedGroup {
     at_start: Vec<Vec<u32>>,
 }
 
+/// Adds `owner` to the owners of `lit` in a list of distinct literals (appended if new).
+fn add_distinct<'a>(
+    lits: &mut Vec<&'a [u8]>,
+    owners: &mut Vec<Vec<u32>>,
+    lit: &'a [u8],
+    owner: u32,
+) {
+    match lits.iter().position(|l| *l == lit) {
+        Some(k) => {
+            if let Some(v) = owners.get_mut(k) {
+                v.push(owner);
+            }
+        }
+        None => {
+            lits.push(lit);
+            owners.push(vec![owner]);
+        }
+    }
+}
+
 impl Prefixes {
     fn build(whole: &[&[u8]]) -> Result<Prefixes, String> {
         let mut lits: Vec<&[u8]> = Vec::new();
         let mut cut_lits: Vec<Vec<u32>> = Vec::new();
         for (i, l) in whole.iter().enumerate() {
-            let cut = l.get(..CUT).unwrap_or(l);
-            match lits.iter().position(|c| *c == cut) {
-                Some(k) => {
-                    if let Some(v) = cut_lits.get_mut(k) {
-                        v.push(i as u32);
-                    }
-                }
-                None => {
-                    lits.push(cut);
-                    cut_lits.push(vec![i as u32]);
-                }
-            }
+            add_distinct(
+                &mut lits,
+                &mut cut_lits,
+                l.get(..CUT).unwrap_or(l),
+                i as u32,
+            );
         }
         let mut groups = Vec::new();
         for (g, chunk) in lits.chunks(PACKED_GROUP).enumerate() {
@@ -251,17 +265,7 @@ impl SecretScanner {
                 if p.is_empty() {
                     return Err(format!("secret format `{}` has an empty prefix", f.id));
                 }
-                match lits.iter().position(|l| *l == p.as_slice()) {
-                    Some(i) => {
-                        if let Some(v) = lit_formats.get_mut(i) {
-                            v.push(fi as u32);
-                        }
-                    }
-                    None => {
-                        lits.push(p);
-                        lit_formats.push(vec![fi as u32]);
-                    }
-                }
+                add_distinct(&mut lits, &mut lit_formats, p, fi as u32);
             }
         }
         let prefixes = if lits.is_empty() {
