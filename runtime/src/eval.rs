@@ -131,7 +131,7 @@ impl Bundle {
 
     /// The call's normalized home directory, and its operations.
     fn extract_with_home(&self, call: &ToolCall<'_>) -> (String, Result<Vec<Operation>, String>) {
-        let home = normalize_dir(call.home.unwrap_or("/"), "/");
+        let home = call_home(call);
         // Without a known cwd, relative paths resolve against home: for rules anchored in the
         // home directory that is the most cautious guess.
         let cwd = match call.cwd {
@@ -160,7 +160,7 @@ impl Bundle {
         call: &ToolCall<'_>,
         ops: Vec<Operation>,
     ) -> Explanation<'b> {
-        let home = normalize_dir(call.home.unwrap_or("/"), "/");
+        let home = call_home(call);
         let mut matches = Vec::new();
         let (verdict, operations) = self.judge_ops(call, ops, &home, Some(&mut matches));
         Explanation {
@@ -632,4 +632,9 @@ fn evidence_for(rule: &RuleMeta, trail: &[(u32, Evidence)]) -> Vec<Evidence> {
         }
     }
     out
+}
+
+/// The call's home directory, normalized (`/` when the caller gave none).
+fn call_home(call: &ToolCall<'_>) -> String {
+    normalize_dir(call.home.unwrap_or("/"), "/")
 }

@@ -59,6 +59,13 @@ impl Val {
             split: false,
         }
     }
+    /// Literal text of a word: unquoted glob characters make it a glob.
+    fn word_lit(s: &str, quoted: bool) -> Val {
+        Val {
+            glob: !quoted && has_byte(s, b"*?["),
+            ..Val::lit(s)
+        }
+    }
     fn unknown() -> Val {
         Val {
             text: normalize::UNKNOWN.to_string(),
@@ -460,9 +467,9 @@ impl<'a> Analyzer<'a> {
         if let [Part::Lit { text, quoted }] = w.parts.as_slice() {
             if *quoted || !has_byte(text, b"{") {
                 self.spend(text.len())?;
-                let mut v = Val::lit(text);
-                v.glob = !quoted && has_byte(text, b"*?[");
-                out.push(Arg { alts: vec![v] });
+                out.push(Arg {
+                    alts: vec![Val::word_lit(text, *quoted)],
+                });
                 return Ok(());
             }
         }
@@ -534,11 +541,7 @@ impl<'a> Analyzer<'a> {
 
     fn part(&mut self, p: &Part) -> R<Vec<Val>> {
         Ok(match p {
-            Part::Lit { text, quoted } => {
-                let mut v = Val::lit(text);
-                v.glob = !quoted && has_byte(text, b"*?[");
-                vec![v]
-            }
+            Part::Lit { text, quoted } => vec![Val::word_lit(text, *quoted)],
             Part::Escaped(text) => {
                 let mut v = Val::lit(text);
                 v.escaped = true;

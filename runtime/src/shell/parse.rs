@@ -877,12 +877,13 @@ impl<'a> Parser<'a> {
     fn word(&mut self) -> Result<Word<'a>, ParseError> {
         let mut w = Word::default();
         // Most words are one run of plain bytes up to a metacharacter: borrowed whole.
-        let rest = self.s.get(self.i..).unwrap_or(&[]);
-        let n = rest
-            .iter()
-            .position(|&b| !PLAIN.get(usize::from(b)).copied().unwrap_or(false))
-            .unwrap_or(rest.len());
-        if n > 0 && rest.get(n).is_none_or(|&c| is_meta(c) || c == b'\r') {
+        let n = self.plain_run();
+        if n > 0
+            && self
+                .s
+                .get(self.i + n)
+                .is_none_or(|&c| is_meta(c) || c == b'\r')
+        {
             if let Some(text) = self.src.get(self.i..self.i + n) {
                 self.i += n;
                 w.parts.push(Part::Lit {
@@ -1002,13 +1003,17 @@ impl<'a> Parser<'a> {
 
     /// Appends the run of bytes that need no interpretation (in a word, outside quotes) in one
     /// copy; at least one character is taken.
+    /// Length of the run of plain bytes (no interpretation needed) from the current one.
+    fn plain_run(&self) -> usize {
+        let rest = self.s.get(self.i..).unwrap_or(&[]);
+        rest.iter()
+            .position(|&b| !PLAIN.get(usize::from(b)).copied().unwrap_or(false))
+            .unwrap_or(rest.len())
+    }
+
     fn take_plain(&mut self, lit: &mut Cow<'a, str>) {
         let start = self.i;
-        let rest = self.s.get(start..).unwrap_or(&[]);
-        let n = rest
-            .iter()
-            .position(|&b| !PLAIN.get(usize::from(b)).copied().unwrap_or(false))
-            .unwrap_or(rest.len());
+        let n = self.plain_run();
         if n == 0 {
             lit.to_mut().push(self.take_char());
         } else {
