@@ -152,6 +152,8 @@ fn start_proxy(upstream: SocketAddr, audit: Option<crust_runtime::audit::Auditor
         max_body: 32 << 20,
         block_mode: Default::default(),
         audit,
+        limits: Default::default(),
+        remote: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {

@@ -39,6 +39,8 @@ pub struct StartArgs {
     pub no_audit: bool,
     #[command(flatten)]
     pub audit: crust_runtime::audit::AuditOptions,
+    #[command(flatten)]
+    pub serve: crust_runtime::proxy::ServeOptions,
 }
 
 fn home() -> PathBuf {
@@ -113,6 +115,13 @@ pub fn start(args: StartArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    let remote = match args.serve.remote() {
+        Ok(r) => r,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Exit::Usage;
+        }
+    };
     // Keep the watcher alive for the life of the proxy.
     let _watcher = rules
         .as_ref()
@@ -150,6 +159,8 @@ pub fn start(args: StartArgs) -> Exit {
         max_body: args.max_body_mib.saturating_mul(1 << 20),
         block_mode: args.block_mode,
         audit,
+        limits: args.serve.limits(),
+        remote,
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => Exit::Ok,

@@ -62,6 +62,8 @@ struct Args {
     audit_key_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     audit: crust_runtime::audit::AuditOptions,
+    #[command(flatten)]
+    serve: crust_runtime::proxy::ServeOptions,
 }
 
 fn main() -> ExitCode {
@@ -116,6 +118,13 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let remote = match args.serve.remote() {
+        Ok(r) => r,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return ExitCode::from(2);
+        }
+    };
     let policy_path = std::fs::canonicalize(&args.policy).unwrap_or(args.policy);
     let home = args
         .home
@@ -145,6 +154,8 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
         max_body: args.max_body_mib.saturating_mul(1 << 20),
         block_mode: args.block_mode,
         audit,
+        limits: args.serve.limits(),
+        remote,
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => ExitCode::SUCCESS,

@@ -147,9 +147,16 @@ pub fn offered_tools(api: Api, body: &Value) -> Vec<&str> {
 }
 
 /// The tool calls of a request's latest assistant turn (the calls whose results the request
-/// carries), judged; the first blocked one wins. Older turns were judged when they were the
-/// latest: judging them again would lock a conversation for good after a policy change.
-pub fn judge_history(api: Api, judge: &Judge<'_>, body: &Value) -> Decision {
+/// carries), then the text the client sends; the first block wins. Older calls were judged
+/// when they were the latest, and what they produced is in the text judged here: judging them
+/// again would lock a conversation for good after a policy change. `seen` holds the text
+/// already judged and allowed.
+pub fn judge_history(
+    api: Api,
+    judge: &Judge<'_>,
+    body: &Value,
+    seen: &super::outbound::Seen,
+) -> Decision {
     let mut first_block = None;
     let mut visit = |d: Decision| {
         if first_block.is_none() && d.is_block() {
@@ -212,82 +219,11 @@ pub fn judge_history(api: Api, judge: &Judge<'_>, body: &Value) -> Decision {
             }
         }
     }
-    // What the request sends out that is new this turn (the user's words, tool results) is
+    // What the request sends out (the user's words, tool results, anywhere in the history) is
     // judged as content, so content rules (secrets) stop it before it leaves the machine.
-    let text = outbound_text(api, body);
-    if !text.is_empty() {
-        let args = json!({ "text": text });
-        visit(judge.call(OUTBOUND_TOOL, Args::Object(&args)));
-    }
-    first_block.unwrap_or(Decision::Allow)
-}
-
-/// The pseudo tool under which outbound request text is judged (`tool is "crust:outbound"`
-/// in a rule narrows a content rule to it).
-pub const OUTBOUND_TOOL: &str = "crust:outbound";
-
-/// Text new in this request: every message after the last assistant message (Anthropic,
-/// Chat), or every item from the last user message on (Responses).
-fn outbound_text(api: Api, body: &Value) -> String {
-    let mut out = String::new();
-    let mut push = |v: &Value| collect_text(v, &mut out, 0);
-    match api {
-        Api::Anthropic | Api::Chat => {
-            let messages = body
-                .get("messages")
-                .and_then(Value::as_array)
-                .map_or(&[][..], Vec::as_slice);
-            let start = messages
-                .iter()
-                .rposition(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
-                .map_or(0, |k| k + 1);
-            for m in messages.get(start..).into_iter().flatten() {
-                if let Some(c) = m.get("content") {
-                    push(c);
-                }
-            }
-        }
-        Api::Responses => match body.get("input") {
-            Some(Value::String(s)) => out.push_str(s),
-            Some(Value::Array(items)) => {
-                let start = items
-                    .iter()
-                    .rposition(|i| i.get("role").and_then(Value::as_str) == Some("user"))
-                    .unwrap_or(0);
-                for i in items.get(start..).into_iter().flatten() {
-                    for key in ["content", "output"] {
-                        if let Some(c) = i.get(key) {
-                            push(c);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        },
-    }
-    out
-}
-
-/// Strings of a message content (a string, or blocks with `text` / `content`), newline-joined.
-fn collect_text(v: &Value, out: &mut String, depth: usize) {
-    if depth > 4 {
-        return;
-    }
-    match v {
-        Value::String(s) => {
-            out.push_str(s);
-            out.push('\n');
-        }
-        Value::Array(a) => a.iter().for_each(|x| collect_text(x, out, depth + 1)),
-        Value::Object(o) => {
-            for key in ["text", "content", "output"] {
-                if let Some(x) = o.get(key) {
-                    collect_text(x, out, depth + 1);
-                }
-            }
-        }
-        _ => {}
-    }
+    first_block.unwrap_or_else(|| {
+        super::outbound::judge_parts(judge, seen, &super::outbound::parts(api, body))
+    })
 }
 
 fn judge_chat_call(judge: &Judge<'_>, c: &Value) -> Decision {

@@ -107,7 +107,7 @@ pub fn judge_requests(judge: &Judge<'_>, body: &Value) -> Option<(String, Decisi
         let Some(params) = r.get("params") else {
             continue;
         };
-        let d = apis::judge_history(Api::Anthropic, judge, params);
+        let d = apis::judge_history(Api::Anthropic, judge, params, &Default::default());
         if d.is_block() {
             let id = r.get("custom_id").and_then(Value::as_str).unwrap_or("?");
             return Some((id.to_owned(), d));
@@ -145,12 +145,23 @@ pub fn judge_upload<'j>(
         } else if url.ends_with("/responses") {
             Api::Responses
         } else {
+            // A request of a shape without an adapter: its strings are judged as outbound text.
+            let text = super::outbound::all_strings(line.get("body").unwrap_or(&Value::Null));
+            let part = super::outbound::Part {
+                place: "the request body".into(),
+                text,
+            };
+            let d = super::outbound::judge_parts(&judge(Api::Chat), &Default::default(), &[part]);
+            if d.is_block() {
+                let id = line.get("custom_id").and_then(Value::as_str).unwrap_or("?");
+                return Ok(Some((id.to_owned(), d)));
+            }
             continue;
         };
         let Some(request) = line.get("body") else {
             continue;
         };
-        let d = apis::judge_history(api, &judge(api), request);
+        let d = apis::judge_history(api, &judge(api), request, &Default::default());
         if d.is_block() {
             let id = line.get("custom_id").and_then(Value::as_str).unwrap_or("?");
             return Ok(Some((id.to_owned(), d)));

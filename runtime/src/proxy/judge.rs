@@ -193,10 +193,20 @@ impl Judge<'_> {
 /// try again, so the next turn does not look for a way around it.
 pub fn notice(rule: &str, tool: &str, message: &str) -> String {
     let message = message.trim().trim_end_matches('.');
+    if tool == super::outbound::OUTBOUND_TOOL {
+        // Nothing was executed: the request itself was stopped before it left.
+        return format!("Blocked by Crust: {rule}: {message}. {OUTBOUND_TAIL}");
+    }
     format!(
         "Blocked by Crust: {rule}: {message}. The {tool} call was not executed; do not retry it or work around it."
     )
 }
+
+/// How a refused request's notice ends: what happened and how the user goes on (the text stays
+/// in the conversation, so every later request that carries it is refused too).
+pub const OUTBOUND_TAIL: &str = "This request was not sent to the model. The text stays in the \
+conversation and every later request that carries it is refused too: remove it (or the tool \
+output that holds it) from the conversation, or start a new session.";
 
 fn block(rule: &str, tool: &str, message: &str) -> Decision {
     Decision::Block {

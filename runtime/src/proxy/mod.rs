@@ -4,7 +4,7 @@
 //! call is complete.
 //!
 //! Stages: [`apis`] (where calls sit in each API's JSON), [`batch`] (batch requests and
-//! results files), [`judge`] (one call to a decision),
+//! results files), [`judge`] (one call to a decision), [`outbound`] (what a request sends out),
 //! [`sse`] (stream rewriting), [`server`] (sockets, upstream, hot swap, metrics).
 
 pub mod apis;
@@ -12,7 +12,10 @@ pub mod batch;
 pub mod decode;
 pub mod judge;
 mod metrics;
+pub mod outbound;
 pub mod server;
 pub mod sse;
 
-pub use server::{run, run_then_seal, serve, BlockMode, Config, Route, Upstream};
+pub use server::{
+    run, run_then_seal, serve, BlockMode, Config, Limits, Remote, Route, ServeOptions, Upstream,
+};

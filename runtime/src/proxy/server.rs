@@ -103,6 +103,119 @@ pub struct Config {
     pub block_mode: BlockMode,
     /// Where decisions are recorded (none: no audit log).
     pub audit: Option<crate::audit::Auditor>,
+    pub limits: Limits,
+    /// Who may use the proxy from another host (none: loopback peers only, and a listen
+    /// address that is not loopback is refused at start).
+    pub remote: Option<Remote>,
+}
+
+/// Bounds on what clients can hold: connections, time and memory.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long a client may take to send a request body.
+    pub body_timeout: Duration,
+    /// Request body bytes held in memory over all requests at once.
+    pub inflight_bytes: usize,
+    /// How long an HTTP/2 connection may stay silent (keep-alive pings unanswered) before it
+    /// is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            body_timeout: Duration::from_secs(60),
+            inflight_bytes: 256 << 20,
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The command-line flags for [`Limits`] and [`Remote`], shared by `crust-runtime` and
+/// `crust start`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeOptions {
+    /// Connections served at once (more wait in the listen backlog).
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request body.
+    #[arg(long, default_value_t = 60)]
+    pub body_timeout_secs: u64,
+    /// Request body MiB held in memory over all requests at once (more are refused with 503).
+    #[arg(long, default_value_t = 256)]
+    pub max_inflight_mib: usize,
+    /// Seconds an HTTP/2 connection may leave keep-alive pings unanswered before it is closed.
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Admit clients on other hosts (needs --client-token): they use the upstream key through
+    /// Crust, so they must prove they may.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// The token clients on other hosts send in `x-crust-token` (default: $CRUST_CLIENT_TOKEN).
+    #[arg(long)]
+    pub client_token: Option<String>,
+}
+
+impl ServeOptions {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections.max(1),
+            body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
+            inflight_bytes: self.max_inflight_mib.saturating_mul(1 << 20),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(2)),
+        }
+    }
+
+    /// Remote admission as asked for: none, or a token (an error if the flag has no token).
+    pub fn remote(&self) -> Result<Option<Remote>, String> {
+        if !self.allow_remote {
+            return Ok(None);
+        }
+        let token = self
+            .client_token
+            .clone()
+            .or_else(|| std::env::var("CRUST_CLIENT_TOKEN").ok())
+            .filter(|t| !t.is_empty())
+            .ok_or("--allow-remote needs --client-token TOKEN (or $CRUST_CLIENT_TOKEN)")?;
+        Ok(Some(Remote { token }))
+    }
+}
+
+/// Clients on other hosts: they must send this token in `x-crust-token`, since the proxy spends
+/// the upstream key on their behalf.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub token: String,
+}
+
+/// The header a remote client's token travels in (never forwarded upstream).
+const TOKEN_HEADER: &str = "x-crust-token";
+
+/// Loopback in either family, IPv4-mapped IPv6 included (`--listen [::]` sees IPv4 clients as
+/// `::ffff:127.0.0.1`).
+fn is_loopback(ip: std::net::IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+/// Whether `peer` may use the proxy: loopback always, other hosts with the token.
+fn admitted(remote: Option<&Remote>, peer: SocketAddr, headers: &HeaderMap) -> bool {
+    if is_loopback(peer.ip()) {
+        return true;
+    }
+    let Some(remote) = remote else {
+        return false;
+    };
+    headers
+        .get(TOKEN_HEADER)
+        .is_some_and(|v| constant_time_eq(v.as_bytes(), remote.token.as_bytes()))
+}
+
+/// Compares without an early exit, so timing does not tell how much of a token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Who sent a request, for the audit log.
@@ -189,6 +302,10 @@ struct Shared {
     config: Config,
     client: HttpsClient,
     metrics: Metrics,
+    /// Outbound text already judged and allowed.
+    seen: super::outbound::Seen,
+    /// Request body bytes in memory now.
+    inflight: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -247,6 +364,19 @@ pub async fn serve(
     let client: HttpsClient = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .build(https);
+    if !is_loopback(config.listen.ip()) && config.remote.is_none() {
+        return Err(std::io::Error::other(format!(
+            "refusing to listen on {}: clients on other hosts would use the upstream key through \
+             Crust; listen on loopback, or pass --allow-remote with --client-token TOKEN \
+             (remote clients send it in the {TOKEN_HEADER} header)",
+            config.listen
+        )));
+    }
+    if config.remote.as_ref().is_some_and(|r| r.token.len() < 16) {
+        return Err(std::io::Error::other(
+            "the client token must be at least 16 characters",
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let local = listener.local_addr()?;
     let shared = Arc::new(Shared {
@@ -254,7 +384,16 @@ pub async fn serve(
         config,
         client,
         metrics: Metrics::default(),
+        seen: Default::default(),
+        inflight: Default::default(),
     });
+    if let Some(r) = &shared.config.remote {
+        tracing::warn!(listen = %local, token_len = r.token.len(), "clients on other hosts are admitted with the client token");
+    }
+    let connections = Arc::new(tokio::sync::Semaphore::new(
+        shared.config.limits.max_connections.max(1),
+    ));
+    let mut accept_errors = AcceptErrors::default();
     let _watcher = watch(&shared);
     spawn_sighup(&shared);
     tracing::info!(listen = %local, upstream = %shared.config.route.describe(), "crust proxy listening");
@@ -264,45 +403,95 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(x) => x,
-                    Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
-                };
-                // Events are small writes: without this, Nagle's algorithm and delayed ACKs
-                // hold each one for tens of milliseconds.
-                let _ = stream.set_nodelay(true);
-                let shared = Arc::clone(&shared);
-                let service = hyper::service::service_fn(move |req| {
-                    let shared = Arc::clone(&shared);
-                    async move { Ok::<_, Infallible>(handle(shared, peer, req).await) }
-                });
-                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                // A client that never finishes its headers does not hold a connection forever.
-                builder
-                    .http1()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT);
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
+        // At the connection cap, new clients wait in the listen backlog instead of using up
+        // descriptors.
+        let permit = tokio::select! {
+            p = Arc::clone(&connections).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
             () = &mut shutdown => {
                 tracing::info!("shutting down: finishing in-flight requests");
                 break;
             }
-        }
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut shutdown => {
+                tracing::info!("shutting down: finishing in-flight requests");
+                break;
+            }
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of descriptors, accept fails at once until one is freed: pause instead
+                // of spinning, and log once per burst.
+                accept_errors.failed(&e);
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        accept_errors.recovered();
+        // Events are small writes: without this, Nagle's algorithm and delayed ACKs
+        // hold each one for tens of milliseconds.
+        let _ = stream.set_nodelay(true);
+        let shared_c = Arc::clone(&shared);
+        let service = hyper::service::service_fn(move |req| {
+            let shared = Arc::clone(&shared_c);
+            async move { Ok::<_, Infallible>(handle(shared, peer, req).await) }
+        });
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        // A client that never finishes its headers does not hold a connection forever, nor
+        // does an HTTP/2 peer that stops answering pings.
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT);
+        builder
+            .http2()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(Some(shared.config.limits.idle_timeout / 2))
+            .keep_alive_timeout(shared.config.limits.idle_timeout / 2);
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
     }
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("in-flight requests did not finish within 30 s"),
     }
     Ok(())
+}
+
+/// How long to wait after `accept` fails (out of descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A burst of failed accepts is logged once when it starts and once when it ends.
+#[derive(Default)]
+struct AcceptErrors {
+    failed: u64,
+}
+
+impl AcceptErrors {
+    fn failed(&mut self, e: &std::io::Error) {
+        if self.failed == 0 {
+            tracing::warn!(error = %e, "accept failed; pausing new connections until it recovers");
+        }
+        self.failed += 1;
+    }
+
+    fn recovered(&mut self) {
+        if self.failed > 0 {
+            tracing::warn!(failures = self.failed, "accepting connections again");
+            self.failed = 0;
+        }
+    }
 }
 
 /// Starts logging (`CRUST_LOG=debug|info|warn|error`; a level, not a filter, so no regex
@@ -432,6 +621,14 @@ async fn handle(
     if let Some(rest) = path.strip_prefix("/crust/") {
         return own_endpoint(&shared, peer, rest);
     }
+    if !admitted(shared.config.remote.as_ref(), peer, req.headers()) {
+        return error(
+            None,
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            &format!("crust: clients on other hosts must send the client token in {TOKEN_HEADER}"),
+        );
+    }
     if is_websocket_upgrade(req.headers()) {
         // Codex can ask for the Responses API over a WebSocket; frames would bypass the event
         // filter, so the upgrade is refused at once (no upstream call) and the client falls
@@ -446,31 +643,27 @@ async fn handle(
             .insert(hyper::header::ALLOW, HeaderValue::from_static("POST"));
         return r;
     }
-    let api = Api::classify(req.method(), &path);
+    // Odd spellings of a judged path (`/v1/Messages`, `%65`, `;x`, `/.`) are judged as the
+    // endpoint they could mean; the request is forwarded as the client wrote it.
+    let canon = super::outbound::canonical_path(&path);
+    let api = Api::classify(req.method(), &canon);
     let batch = api
         .is_none()
-        .then(|| Batch::classify(req.method(), &path))
+        .then(|| Batch::classify(req.method(), &canon))
         .flatten();
-    // The API whose error shape answers, and whether the exchange is inspected at all.
+    // The API whose error shape answers, and whether the answer is inspected at all.
     let shape = api.or(batch.map(Batch::api));
     let (parts, body) = req.into_parts();
     let hints = Hints::of(&parts.headers);
-    let body = match Limited::new(body, shared.config.max_body).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return error(
-                shape,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request_too_large",
-                "crust: the request body is larger than the proxy accepts",
-            );
-        }
+    let (body, _inflight) = match read_request_body(&shared, shape, body).await {
+        Ok(b) => b,
+        Err(refused) => return refused,
     };
     // A compressed request is judged decoded and forwarded as it came; one that cannot be
     // decoded is refused rather than forwarded unseen.
-    let decoded = match shape.map(|_| decode::coding(&parts.headers)) {
-        None | Some(Ok(None)) => None,
-        Some(Ok(Some(c))) => match decode_all(c, &body, shared.config.max_body) {
+    let decoded = match decode::coding(&parts.headers) {
+        Ok(None) => None,
+        Ok(Some(c)) => match decode_all(c, &body, shared.config.max_body) {
             Ok(d) => Some(d),
             Err(why) => {
                 return error(
@@ -481,7 +674,7 @@ async fn handle(
                 )
             }
         },
-        Some(Err(why)) => {
+        Err(why) => {
             return error(
                 shape,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -494,42 +687,44 @@ async fn handle(
     let snapshot = shared.snapshot();
     let mut cwd = None;
     let mut substitute = None;
+    // Whether an adapter judged the body; any other body is judged by its strings below.
+    let mut judged = false;
     if let Some(api) = api {
-        if let Ok(v) = serde_json::from_slice::<Value>(inspect) {
-            cwd = apis::agent_cwd(&v);
-            if shared.config.block_mode == BlockMode::Replace {
-                substitute = find_substitute(&snapshot, &apis::offered_tools(api, &v));
-            }
-            let model = v.get("model").and_then(Value::as_str).unwrap_or("");
-            let streaming = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
-            let judge = Judge {
-                bundle: &snapshot,
-                home: &shared.config.home,
-                cwd: cwd.as_deref(),
-                substitute: None,
-                audit: audit_ctx(&shared, api, "request", &hints),
-            };
-            let started = Instant::now();
-            let decision = apis::judge_history(api, &judge, &v);
-            shared.metrics.eval_time(started.elapsed());
-            if let Decision::Block { rule, notice } = decision {
-                shared.metrics.block(&rule);
-                tracing::info!(api = api.name(), rule = %rule, side = "request", "blocked");
-                return synthetic(api, model, &notice, streaming);
-            }
+        let v = match super::outbound::parse(inspect) {
+            Ok(v) => v,
+            Err(why) => return unparseable(api, &why),
+        };
+        judged = true;
+        cwd = apis::agent_cwd(&v);
+        if shared.config.block_mode == BlockMode::Replace {
+            substitute = find_substitute(&snapshot, &apis::offered_tools(api, &v));
+        }
+        let model = v.get("model").and_then(Value::as_str).unwrap_or("");
+        let streaming = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        let judge = Judge {
+            bundle: &snapshot,
+            home: &shared.config.home,
+            cwd: cwd.as_deref(),
+            substitute: None,
+            audit: audit_ctx(&shared, api, "request", &hints),
+        };
+        let started = Instant::now();
+        let decision = apis::judge_history(api, &judge, &v, &shared.seen);
+        shared.metrics.eval_time(started.elapsed());
+        if let Decision::Block { rule, notice } = decision {
+            shared.metrics.block(&rule);
+            tracing::info!(api = api.name(), rule = %rule, side = "request", "blocked");
+            return synthetic(api, model, &notice, streaming);
         }
     }
     if batch == Some(Batch::AnthropicCreate) {
         // Each request of the batch is judged like one request; one block refuses the batch
         // (no upstream call) with a client error, which SDKs do not retry.
-        let Ok(v) = serde_json::from_slice::<Value>(inspect) else {
-            return error(
-                shape,
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                "crust: the batch request is not JSON and cannot be inspected",
-            );
+        let v = match super::outbound::parse(inspect) {
+            Ok(v) => v,
+            Err(why) => return unparseable(Api::Anthropic, &why),
         };
+        judged = true;
         let judge = Judge {
             bundle: &snapshot,
             home: &shared.config.home,
@@ -584,8 +779,14 @@ async fn handle(
             }
         }
     }
+    if !judged {
+        if let Some(refused) = judge_other_body(&shared, &snapshot, shape, &parts, inspect, &hints)
+        {
+            return refused;
+        }
+    }
     // Forward: same method, path and headers (minus hop-by-hop), body byte for byte.
-    let Some(upstream) = shared.config.route.pick(&path, &parts.headers) else {
+    let Some(upstream) = shared.config.route.pick(&canon, &parts.headers) else {
         return error(
             api,
             StatusCode::BAD_GATEWAY,
@@ -751,6 +952,157 @@ async fn handle(
         Bytes::from(v.to_string())
     };
     Response::from_parts(rparts, full(out))
+}
+
+/// A request body that cannot be parsed: refused in the API's shape, never forwarded unjudged.
+fn unparseable(api: Api, why: &str) -> Response<BoxBody> {
+    error(
+        Some(api),
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        &format!("crust: {why}"),
+    )
+}
+
+/// A body no adapter judged (other endpoints, uploads, `count_tokens`): its strings, or its
+/// bytes, are judged as outbound text; one that claims to be JSON and does not parse is
+/// refused. Returns the refusal, if any.
+fn judge_other_body(
+    shared: &Shared,
+    snapshot: &Bundle,
+    shape: Option<Api>,
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+    hints: &Hints,
+) -> Option<Response<BoxBody>> {
+    let ctype = parts
+        .headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let text = match super::outbound::body_text(ctype, body) {
+        Ok(super::outbound::Body::Empty) => return None,
+        Ok(super::outbound::Body::Text(t)) => t,
+        Err(why) => {
+            return Some(error(
+                shape,
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("crust: {why}"),
+            ))
+        }
+    };
+    let api = shape.unwrap_or(Api::Anthropic);
+    let judge = Judge {
+        bundle: snapshot,
+        home: &shared.config.home,
+        cwd: None,
+        substitute: None,
+        audit: audit_ctx(shared, api, "request", hints),
+    };
+    let part = super::outbound::Part {
+        place: "the request body".into(),
+        text,
+    };
+    let started = Instant::now();
+    let decision = super::outbound::judge_parts(&judge, &shared.seen, &[part]);
+    shared.metrics.eval_time(started.elapsed());
+    match decision {
+        Decision::Allow => None,
+        Decision::Block { rule, notice } => {
+            shared.metrics.block(&rule);
+            tracing::info!(path = %parts.uri.path(), rule = %rule, side = "request", "blocked");
+            Some(error(
+                shape,
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("crust: {notice}"),
+            ))
+        }
+    }
+}
+
+/// Request bodies held in memory across all connections, released when the request is done.
+struct Inflight<'a> {
+    counter: &'a std::sync::atomic::AtomicUsize,
+    bytes: usize,
+}
+
+impl Inflight<'_> {
+    fn add(&mut self, n: usize, budget: usize) -> bool {
+        self.bytes += n;
+        let total = self
+            .counter
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed)
+            + n;
+        total <= budget
+    }
+}
+
+impl Drop for Inflight<'_> {
+    fn drop(&mut self) {
+        self.counter
+            .fetch_sub(self.bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A whole request body, within the size limit, the time limit and the budget of bytes in
+/// flight over all requests; otherwise the refusal to answer with.
+async fn read_request_body<'a>(
+    shared: &'a Shared,
+    shape: Option<Api>,
+    mut body: Incoming,
+) -> Result<(Bytes, Inflight<'a>), Response<BoxBody>> {
+    let limits = &shared.config.limits;
+    let mut inflight = Inflight {
+        counter: &shared.inflight,
+        bytes: 0,
+    };
+    let mut buf = bytes::BytesMut::new();
+    let deadline = tokio::time::Instant::now() + limits.body_timeout;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                return Err(error(
+                    shape,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout_error",
+                    "crust: the request body did not arrive in time",
+                ))
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(error(
+                    shape,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &format!("crust: the request body could not be read ({e})"),
+                ))
+            }
+            Ok(Some(Ok(f))) => f,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if buf.len() + data.len() > shared.config.max_body {
+            return Err(error(
+                shape,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                "crust: the request body is larger than the proxy accepts",
+            ));
+        }
+        if !inflight.add(data.len(), limits.inflight_bytes) {
+            return Err(error(
+                shape,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded_error",
+                "crust: too many request bytes are in flight; retry shortly",
+            ));
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok((buf.freeze(), inflight))
 }
 
 /// Batch objects: their `results_url` pointed back at the proxy.
@@ -1048,7 +1400,7 @@ fn error(api: Option<Api>, status: StatusCode, kind: &str, message: &str) -> Res
 }
 
 fn own_endpoint(shared: &Shared, peer: SocketAddr, rest: &str) -> Response<BoxBody> {
-    if !peer.ip().is_loopback() {
+    if !is_loopback(peer.ip()) {
         let mut r = Response::new(full(Bytes::from_static(b"forbidden\n")));
         *r.status_mut() = StatusCode::FORBIDDEN;
         return r;
@@ -1108,7 +1460,7 @@ const HOP_BY_HOP: &[&str] = &[
 
 fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
     for (k, v) in from {
-        if HOP_BY_HOP.contains(&k.as_str()) || k == hyper::header::HOST {
+        if HOP_BY_HOP.contains(&k.as_str()) || k == hyper::header::HOST || k == TOKEN_HEADER {
             continue;
         }
         to.append(k.clone(), v.clone());
