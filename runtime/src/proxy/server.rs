@@ -689,7 +689,10 @@ async fn handle(
     let mut substitute = None;
     // Whether an adapter judged the body; any other body is judged by its strings below.
     let mut judged = false;
-    if let Some(api) = api {
+    // A body with no bytes but whitespace (a GET of a stored answer) sends nothing to judge;
+    // the answer to it is still inspected by its API.
+    let blank = inspect.iter().all(u8::is_ascii_whitespace);
+    if let Some(api) = api.filter(|_| !blank) {
         let v = match super::outbound::parse(inspect) {
             Ok(v) => v,
             Err(why) => return unparseable(api, &why),
