@@ -1,11 +1,11 @@
-//! Crust's runtime: loads a compiled policy bundle (memory-mapped, fully validated, automata
+//! Crust's runtime: loads a compiled policy bundle (read into owned memory, fully validated, automata
 //! viewed in place) and judges agent tool calls against it.
 //!
 //! The pipeline on this side of the arrow: [`Bundle::load`] → [`ToolCall`] →
 //! operations (`extract`, driven by the [`tables`]; shell commands through [`shell`]) → normalized values (`normalize`) → one automaton pass per field
 //! value (`matcher`) → [`Verdict`] (`eval`). Nothing here builds or mutates a policy; the
 //! compiler (`crust-compiler`) is the only writer of bundles.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod audit;
 pub mod bundle;

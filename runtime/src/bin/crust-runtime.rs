@@ -125,7 +125,9 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let policy_path = std::fs::canonicalize(&args.policy).unwrap_or(args.policy);
+    // The path as given (made absolute, symlinks kept): a symlink-flip deploy changes what it
+    // names, and reloads must follow it.
+    let policy_path = std::path::absolute(&args.policy).unwrap_or(args.policy);
     let home = args
         .home
         .or_else(|| std::env::var("HOME").ok())

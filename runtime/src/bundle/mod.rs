@@ -1,9 +1,8 @@
-//! Loading a policy bundle: map the file, validate every byte that will be trusted, and keep
-//! zero-copy views of the automata that borrow the mapping.
+//! Loading a policy bundle: read the file into owned, aligned memory, validate every byte that
+//! will be trusted, and keep zero-copy views of the automata that borrow those bytes.
 
 pub mod format;
 pub mod meta;
-mod mmap;
 
 use format::{Header, SectionKind};
 use meta::Meta;
@@ -47,39 +46,102 @@ pub(crate) enum Dfa<'a> {
     Sparse(sparse::DFA<&'a [u8]>),
 }
 
-/// The bytes a bundle lives in: a file mapping, or an aligned owned buffer.
-pub(crate) enum Storage {
-    Mapped(memmap2::Mmap),
-    Owned {
-        buf: Vec<u8>,
-        start: usize,
-        len: usize,
-    },
+/// The bytes a bundle lives in: an owned buffer whose data starts on an 8-byte boundary, as a
+/// mapping's would, so the dense automata can be viewed in place.
+///
+/// Never a mapping of the file: a file rewritten in place (`cp new.bin policy.bin` truncates and
+/// writes; `rsync --inplace` and `dd conv=notrunc` write over it) would change the bytes under
+/// the validated views, or kill the process with SIGBUS. Owned bytes are validated once and
+/// cannot change afterwards.
+pub(crate) struct Storage {
+    buf: Vec<u8>,
+    start: usize,
+    len: usize,
 }
 
 impl Storage {
     fn bytes(&self) -> &[u8] {
-        match self {
-            Storage::Mapped(m) => m,
-            Storage::Owned { buf, start, len } => buf.get(*start..*start + *len).unwrap_or(&[]),
-        }
+        self.buf
+            .get(self.start..self.start + self.len)
+            .unwrap_or(&[])
     }
 
-    /// Copies `bytes` into a buffer whose data starts on an 8-byte boundary, as a mapping's
-    /// would, so the dense automata can be viewed in place.
-    fn owned(bytes: &[u8]) -> Storage {
-        let mut buf = vec![0u8; bytes.len() + 8];
+    /// An aligned, zeroed buffer of `len` bytes.
+    fn zeroed(len: usize) -> Storage {
+        let buf = vec![0u8; len + 8];
         let start = buf.as_ptr().align_offset(8).min(8);
-        if let Some(dst) = buf.get_mut(start..start + bytes.len()) {
-            dst.copy_from_slice(bytes);
+        Storage { buf, start, len }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.buf
+            .get_mut(self.start..self.start + self.len)
+            .unwrap_or(&mut [])
+    }
+
+    /// Copies `bytes` into an aligned buffer.
+    fn owned(bytes: &[u8]) -> Storage {
+        let mut s = Storage::zeroed(bytes.len());
+        s.bytes_mut().copy_from_slice(bytes);
+        s
+    }
+
+    /// Reads the whole file at `path` straight into an aligned buffer (one copy, as
+    /// `fs::read` makes). A file that grows or shrinks while it is read is refused; one whose
+    /// bytes change without a change of length is caught by the checksum.
+    fn read(path: &Path) -> std::io::Result<Storage> {
+        use std::io::{Error, ErrorKind, Read};
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_dir() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "it is a directory; give the bundle file (`policy.bin`) itself",
+            ));
         }
-        Storage::Owned {
-            buf,
-            start,
-            len: bytes.len(),
+        if !meta.is_file() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "it is not a regular file",
+            ));
         }
+        let len = usize::try_from(meta.len())
+            .ok()
+            .filter(|&n| n <= MAX_BUNDLE)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "it is larger than the {} MiB a bundle may be",
+                        MAX_BUNDLE >> 20
+                    ),
+                )
+            })?;
+        let mut s = Storage::zeroed(len);
+        file.read_exact(s.bytes_mut()).map_err(|e| {
+            if e.kind() == ErrorKind::UnexpectedEof {
+                Error::new(
+                    ErrorKind::InvalidData,
+                    "the file shrank while it was read (is it being written?)",
+                )
+            } else {
+                e
+            }
+        })?;
+        let mut extra = [0u8; 1];
+        if file.read(&mut extra)? != 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                "the file grew while it was read (is it being written?)",
+            ));
+        }
+        Ok(s)
     }
 }
+
+/// Largest bundle accepted: far above any real policy, low enough that a wrong path (a disk
+/// image) is refused before it is read into memory.
+const MAX_BUNDLE: usize = 1 << 30;
 
 /// The automata of a bundle, in section order (`None` for non-automaton sections).
 pub(crate) struct Automata<'a> {
@@ -116,16 +178,14 @@ impl std::fmt::Debug for Bundle {
 }
 
 impl Bundle {
-    /// Maps and validates the bundle at `path`.
+    /// Reads the bundle at `path` into owned memory and validates it.
     pub fn load(path: impl AsRef<Path>) -> Result<Bundle, LoadError> {
         let path = path.as_ref();
         let io = |source| LoadError::Io {
             path: path.display().to_string(),
             source,
         };
-        let file = File::open(path).map_err(io)?;
-        let map = mmap::map(&file).map_err(io)?;
-        Bundle::from_storage(Storage::Mapped(map))
+        Bundle::from_storage(Storage::read(path).map_err(io)?)
     }
 
     /// Validates a bundle held in memory (it is copied into an aligned buffer).

@@ -5,7 +5,8 @@
 //!
 //! Stages: [`apis`] (where calls sit in each API's JSON), [`batch`] (batch requests and
 //! results files), [`judge`] (one call to a decision), [`outbound`] (what a request sends out),
-//! [`sse`] (stream rewriting), [`server`] (sockets, upstream, hot swap, metrics).
+//! [`sse`] (stream rewriting), [`server`] (sockets, upstream, hot swap, metrics), `watch`
+//! (following the bundle file).
 
 pub mod apis;
 pub mod batch;
@@ -15,6 +16,7 @@ mod metrics;
 pub mod outbound;
 pub mod server;
 pub mod sse;
+mod watch;
 
 pub use server::{
     run, run_then_seal, serve, BlockMode, Config, Limits, Remote, Route, ServeOptions, Upstream,

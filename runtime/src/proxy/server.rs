@@ -394,7 +394,10 @@ pub async fn serve(
         shared.config.limits.max_connections.max(1),
     ));
     let mut accept_errors = AcceptErrors::default();
-    let _watcher = watch(&shared);
+    if let Some(path) = shared.config.policy_path.clone() {
+        let shared = Arc::clone(&shared);
+        super::watch::spawn(path, move || shared.reload());
+    }
     spawn_sighup(&shared);
     tracing::info!(listen = %local, upstream = %shared.config.route.describe(), "crust proxy listening");
     if let Some(tx) = ready {
@@ -561,49 +564,6 @@ fn spawn_sighup(shared: &Arc<Shared>) {
             }
         });
     }
-}
-
-/// Watches the bundle's directory (writers replace the file by rename) and reloads on change.
-fn watch(shared: &Arc<Shared>) -> Option<notify::RecommendedWatcher> {
-    use notify::{RecursiveMode, Watcher};
-    let path = shared.config.policy_path.clone()?;
-    let dir = path
-        .parent()
-        .map(PathBuf::from)
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| PathBuf::from("."));
-    let name = path.file_name()?.to_owned();
-    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev {
-            let ours = ev
-                .paths
-                .iter()
-                .any(|p| p.file_name() == Some(name.as_os_str()));
-            let settled = matches!(
-                ev.kind,
-                notify::EventKind::Create(_) | notify::EventKind::Modify(_)
-            );
-            if ours && settled {
-                let _ = tx.send(());
-            }
-        }
-    })
-    .ok()?;
-    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the bundle; reload with SIGHUP");
-        return None;
-    }
-    let shared = Arc::clone(shared);
-    tokio::spawn(async move {
-        while rx.recv().await.is_some() {
-            // Let a burst of events (write, rename) settle into one reload.
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            while rx.try_recv().is_ok() {}
-            shared.reload();
-        }
-    });
-    Some(watcher)
 }
 
 // ----- one request ---------------------------------------------------------------------------
