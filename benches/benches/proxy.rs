@@ -154,6 +154,7 @@ fn start_proxy(upstream: SocketAddr, audit: Option<crust_runtime::audit::Auditor
         audit,
         limits: Default::default(),
         remote: None,
+        protect: Vec::new(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {

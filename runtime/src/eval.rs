@@ -111,6 +111,32 @@ impl Bundle {
         self.judge(call, None).0
     }
 
+    /// Judges one tool call, then checks an allowed call's operations against the files the
+    /// running process uses (see [`crate::own`]).
+    pub fn evaluate_guarded<'b>(
+        &'b self,
+        call: &ToolCall<'_>,
+        own: &crate::own::OwnFiles,
+    ) -> Verdict<'b> {
+        let (verdict, ops) = self.judge(call, None);
+        if verdict.is_block() || own.is_empty() {
+            return verdict;
+        }
+        match own.touched_by(&ops) {
+            None => verdict,
+            Some(path) => Verdict {
+                decision: crate::model::Decision::Block,
+                rule: Some(std::borrow::Cow::Borrowed(crate::own::OWN_FILES_RULE)),
+                message: Some(std::borrow::Cow::Owned(format!(
+                    "`{path}` is a file this Crust process uses (its policy bundle, rules or \
+                     audit log). Agents may not read, change or remove it; ask the user to \
+                     change Crust's settings."
+                ))),
+                severity: Some(crate::model::Severity::Critical),
+            },
+        }
+    }
+
     /// Judges one tool call and reports every rule that matched, with its evidence.
     pub fn explain<'b>(&'b self, call: &ToolCall<'_>) -> Explanation<'b> {
         let mut matches = Vec::new();

@@ -15,6 +15,7 @@ pub mod extract;
 mod matcher;
 pub mod model;
 pub mod normalize;
+pub mod own;
 pub mod proxy;
 pub mod secrets;
 pub mod shell;

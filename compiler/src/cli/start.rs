@@ -161,6 +161,9 @@ pub fn start(args: StartArgs) -> Exit {
         audit,
         limits: args.serve.limits(),
         remote,
+        // The defaults are also under the built-in rules; a `--rules` directory elsewhere is
+        // protected only by this.
+        protect: rules.iter().cloned().collect(),
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => Exit::Ok,

@@ -132,6 +132,7 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
         .home
         .or_else(|| std::env::var("HOME").ok())
         .unwrap_or_else(|| "/".into());
+    let mut protect = Vec::new();
     let (audit, writer) = match &args.audit_log {
         None => (None, None),
         Some(log) => {
@@ -139,6 +140,8 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
                 .audit_key_dir
                 .clone()
                 .unwrap_or_else(|| std::path::Path::new(&home).join(".config/crust"));
+            protect.push(log.clone());
+            protect.push(dir.join(crust_runtime::audit::IDENTITY_FILE));
             match args.audit.open(&dir, log.clone()) {
                 Ok((a, w)) => (Some(a), Some(w)),
                 Err(e) => {
@@ -158,6 +161,7 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
         audit,
         limits: args.serve.limits(),
         remote,
+        protect,
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => ExitCode::SUCCESS,

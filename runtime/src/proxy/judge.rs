@@ -50,6 +50,8 @@ pub struct Judge<'a> {
     pub substitute: Option<&'a Substitute>,
     /// Where decisions are recorded, if the audit log is on.
     pub audit: Option<AuditContext<'a>>,
+    /// The files this process uses, protected wherever they are.
+    pub own: &'a crate::own::OwnFiles,
 }
 
 /// What the audit log records about the request a call came in.
@@ -173,12 +175,15 @@ impl Judge<'_> {
                 "its arguments are not a JSON object, so they cannot be checked",
             );
         }
-        let verdict = self.bundle.evaluate(&ToolCall {
-            name,
-            args: value,
-            cwd: self.cwd,
-            home: Some(self.home),
-        });
+        let verdict = self.bundle.evaluate_guarded(
+            &ToolCall {
+                name,
+                args: value,
+                cwd: self.cwd,
+                home: Some(self.home),
+            },
+            self.own,
+        );
         if verdict.is_block() {
             let rule = verdict.rule.as_deref().unwrap_or("crust");
             let message = verdict.message.as_deref().unwrap_or("blocked by policy");

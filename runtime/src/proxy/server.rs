@@ -107,6 +107,9 @@ pub struct Config {
     /// Who may use the proxy from another host (none: loopback peers only, and a listen
     /// address that is not loopback is refused at start).
     pub remote: Option<Remote>,
+    /// Files and directories this process uses besides the bundle (rules directory, audit
+    /// log, its key), protected from agents wherever they are.
+    pub protect: Vec<PathBuf>,
 }
 
 /// Bounds on what clients can hold: connections, time and memory.
@@ -306,6 +309,8 @@ struct Shared {
     seen: super::outbound::Seen,
     /// Request body bytes in memory now.
     inflight: std::sync::atomic::AtomicUsize,
+    /// The bundle and the files in `Config::protect`.
+    own: crate::own::OwnFiles,
 }
 
 impl Shared {
@@ -379,6 +384,13 @@ pub async fn serve(
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let local = listener.local_addr()?;
+    let own = crate::own::OwnFiles::new(
+        config
+            .policy_path
+            .iter()
+            .chain(config.protect.iter())
+            .cloned(),
+    );
     let shared = Arc::new(Shared {
         bundle: RwLock::new(Arc::new(bundle)),
         config,
@@ -386,6 +398,7 @@ pub async fn serve(
         metrics: Metrics::default(),
         seen: Default::default(),
         inflight: Default::default(),
+        own,
     });
     if let Some(r) = &shared.config.remote {
         tracing::warn!(listen = %local, token_len = r.token.len(), "clients on other hosts are admitted with the client token");
@@ -669,6 +682,7 @@ async fn handle(
             home: &shared.config.home,
             cwd: cwd.as_deref(),
             substitute: None,
+            own: &shared.own,
             audit: audit_ctx(&shared, api, "request", &hints),
         };
         let started = Instant::now();
@@ -693,6 +707,7 @@ async fn handle(
             home: &shared.config.home,
             cwd: None,
             substitute: None,
+            own: &shared.own,
             audit: audit_ctx(&shared, Api::Anthropic, "request", &hints),
         };
         if let Some((id, Decision::Block { rule, notice })) = batch::judge_requests(&judge, &v) {
@@ -718,6 +733,7 @@ async fn handle(
             home: &shared.config.home,
             cwd: None,
             substitute: None,
+            own: &shared.own,
             audit: audit_ctx(&shared, a, "request", &hints),
         };
         match batch::judge_upload(&judge, ctype, inspect) {
@@ -900,6 +916,7 @@ async fn handle(
         home: &shared.config.home,
         cwd: cwd.as_deref(),
         substitute: substitute.as_ref(),
+        own: &shared.own,
         audit: audit_ctx(&shared, api, "response", &hints),
     };
     let started = Instant::now();
@@ -961,6 +978,7 @@ fn judge_other_body(
         home: &shared.config.home,
         cwd: None,
         substitute: None,
+        own: &shared.own,
         audit: audit_ctx(shared, api, "request", hints),
     };
     let part = super::outbound::Part {
@@ -1136,6 +1154,7 @@ async fn batch_results(
         home: &shared.config.home,
         cwd: None,
         substitute: None,
+        own: &shared.own,
         audit: audit_ctx(shared, a, "response", hints),
     };
     let started = Instant::now();
@@ -1177,6 +1196,7 @@ async fn pump(
         home: &shared.config.home,
         cwd: ctx.cwd.as_deref(),
         substitute: ctx.substitute.as_ref(),
+        own: &shared.own,
         audit: audit_ctx(&shared, ctx.api, "response", &ctx.hints),
     };
     let mut parser = sse::Parser::default();

@@ -971,14 +971,16 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// Unknown commands: arguments that look like paths are read.
+    /// Unknown commands: arguments that look like paths are read, and so are bare names
+    /// (`tool -o policy.bin`, `tool id_rsa`): they name files in the working directory as
+    /// often as not, and what the command does with them is unknown.
     fn plain<'x>(&mut self, args: impl IntoIterator<Item = &'x Arg>) -> R<()> {
         for a in args {
             if a.text().starts_with('-') {
                 continue;
             }
             for v in &a.alts {
-                if looks_like_path(&v.text) && v.literal {
+                if (looks_like_path(&v.text) || looks_like_file_name(&v.text)) && v.literal {
                     self.path(Action::Read, v)?;
                 }
             }
@@ -1479,6 +1481,17 @@ fn looks_like_path(t: &str) -> bool {
         || t.starts_with("${HOME}")
         || t.starts_with('.')
         || t.contains('/')
+}
+
+/// A bare word that could name a file: no spaces, no `=` (an assignment or option), no `:`
+/// (a host, a URL, a `key:value`), not a number.
+fn looks_like_file_name(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 255
+        && !t
+            .bytes()
+            .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'=' | b':' | b'@'))
+        && !t.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `user@host:path` or `host:path` (scp, rsync): the host.

@@ -1,0 +1,110 @@
+//! The files a running Crust process uses are protected wherever they are, on top of the
+//! built-in rules: a bundle kept in a project, a `--rules` directory, an audit log elsewhere.
+
+#![allow(clippy::unwrap_used)]
+
+use crust_compiler::compile_sources;
+use crust_runtime::own::{OwnFiles, OWN_FILES_RULE};
+use crust_runtime::{Bundle, ToolCall};
+use serde_json::json;
+use std::path::PathBuf;
+
+fn bundle() -> Bundle {
+    let bytes = compile_sources(crust_compiler::builtin_sources())
+        .map_err(|e| e.render())
+        .unwrap()
+        .bytes;
+    Bundle::from_bytes(&bytes).unwrap()
+}
+
+fn own() -> OwnFiles {
+    OwnFiles::new([
+        PathBuf::from("/work/app/policy.bin"),
+        PathBuf::from("/opt/team-rules"),
+        PathBuf::from("/var/tmp/crust-audit/audit.log"),
+    ])
+}
+
+fn decide(b: &Bundle, o: &OwnFiles, tool: &str, args: serde_json::Value) -> Option<String> {
+    let v = b.evaluate_guarded(
+        &ToolCall {
+            name: tool,
+            args: &args,
+            cwd: Some("/work/app"),
+            home: Some("/home/user"),
+        },
+        o,
+    );
+    v.is_block()
+        .then(|| v.rule.unwrap_or_default().into_owned())
+}
+
+#[test]
+fn every_way_to_touch_the_running_bundle_is_blocked() {
+    let (b, o) = (bundle(), own());
+    let bash = |c: &str| json!({ "command": c });
+    for c in [
+        "crustc empty.yaml -o policy.bin",
+        "cp /tmp/empty.bin ./policy.bin",
+        "echo x > /work/app/policy.bin",
+        "rm -f policy.bin",
+        "mv policy.bin policy.old",
+        "dd if=/dev/zero of=policy.bin bs=1 count=64 conv=notrunc",
+        "rm -rf /opt/team-rules/../team-rules",
+        "mv /var/tmp/crust-audit /tmp/elsewhere",
+        "cp allow-all.yaml /opt/team-rules/",
+        "truncate -s 0 /var/tmp/crust-audit/audit.log",
+        "rm /work/app/*.bin",
+    ] {
+        assert_eq!(
+            decide(&b, &o, "Bash", bash(c)).as_deref(),
+            Some(OWN_FILES_RULE),
+            "{c}"
+        );
+    }
+    assert_eq!(
+        decide(
+            &b,
+            &o,
+            "Write",
+            json!({ "file_path": "/opt/team-rules/allow.yaml", "content": "x" })
+        )
+        .as_deref(),
+        Some(OWN_FILES_RULE)
+    );
+    assert_eq!(
+        decide(
+            &b,
+            &o,
+            "Edit",
+            json!({ "file_path": "policy.bin", "old_string": "a", "new_string": "b" })
+        )
+        .as_deref(),
+        Some(OWN_FILES_RULE)
+    );
+}
+
+#[test]
+fn near_misses_pass() {
+    let (b, o) = (bundle(), own());
+    for c in [
+        "ls /work/app",
+        "cargo build --release",
+        "crustc rules/ -o target/policy.bin",
+        "cat /opt/team-rules-draft/a.yaml",
+        "rm -rf target",
+        "cp policy.bin.example /tmp/x",
+    ] {
+        assert_eq!(decide(&b, &o, "Bash", json!({ "command": c })), None, "{c}");
+    }
+    // No own files (the stdin checker): nothing extra.
+    assert_eq!(
+        decide(
+            &b,
+            &OwnFiles::default(),
+            "Bash",
+            json!({ "command": "rm policy.bin" })
+        ),
+        None
+    );
+}

@@ -1,0 +1,247 @@
+//! The files this Crust process uses, wherever they are: the bundle it was started with (and
+//! the file a symlink names), the rules directory `crust start` compiles, the audit log and its
+//! key. The built-in rules protect Crust's default places; an operator may keep a bundle in a
+//! project (`crust-runtime --policy ./policy.bin`), where no rule written in advance can know
+//! it. An agent that rewrote that file would rewrite the rules that judge it, so every call is
+//! checked against the real paths as well, after the bundle's rules allow it.
+
+use crate::model::{Action, Operation};
+use crate::normalize;
+use std::path::{Path, PathBuf};
+
+/// The rule name a call touching one of the process's own files is blocked under.
+pub const OWN_FILES_RULE: &str = "crust:protect-own-files";
+
+/// Normalized absolute paths (files or directories) the process uses.
+#[derive(Debug, Clone, Default)]
+pub struct OwnFiles {
+    paths: Vec<String>,
+}
+
+impl OwnFiles {
+    /// The paths given, each as written (made absolute) and as the file system resolves it
+    /// (symlinks followed), so either spelling is caught.
+    pub fn new<I: IntoIterator<Item = PathBuf>>(given: I) -> OwnFiles {
+        let mut paths = Vec::new();
+        for p in given {
+            let abs = std::path::absolute(&p).unwrap_or_else(|_| p.clone());
+            let mut forms = vec![abs.clone()];
+            if let Ok(real) = std::fs::canonicalize(&abs) {
+                forms.push(real);
+            }
+            for f in forms {
+                let s = normalize::normalize_dir(&f.to_string_lossy(), "/");
+                let s = normalize::fold_text(&s).into_owned();
+                if s != "/" && !paths.contains(&s) {
+                    paths.push(s);
+                }
+            }
+        }
+        OwnFiles { paths }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
+    /// The first own path an operation touches: any action on the path or below it, and a
+    /// delete or move of a directory that holds it.
+    pub fn touched_by<'s>(&'s self, ops: &[Operation]) -> Option<&'s str> {
+        for op in ops {
+            let removes = matches!(op.action, Action::Delete | Action::Move);
+            for own in &self.paths {
+                let hit = op
+                    .paths
+                    .iter()
+                    .any(|p| within(p, own) || (removes && within(own, p)))
+                    || op.globs.iter().any(|g| {
+                        glob_may_match(g, own)
+                            || glob_may_match(g, &format!("{own}/x"))
+                            || (removes && ancestors(own).any(|a| glob_may_match(g, a)))
+                    });
+                if hit {
+                    return Some(own);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// `path` is `dir` or below it.
+fn within(path: &str, dir: &str) -> bool {
+    path == dir
+        || (path.starts_with(dir)
+            && (dir.ends_with('/') || path.as_bytes().get(dir.len()) == Some(&b'/')))
+}
+
+/// The proper ancestors of an absolute path, `/` excluded.
+fn ancestors(p: &str) -> impl Iterator<Item = &str> {
+    Path::new(p)
+        .ancestors()
+        .skip(1)
+        .filter_map(Path::to_str)
+        .filter(|a| *a != "/" && !a.is_empty())
+}
+
+/// Whether some path a glob stands for could be `path`. Over-approximates on purpose: `*` and
+/// `**` match any run of bytes (separators included), `?` and a bracket class any one byte.
+fn glob_may_match(glob: &str, path: &str) -> bool {
+    let g = glob.as_bytes();
+    let p = path.as_bytes();
+    // `reach[j]`: the glob prefix read so far can produce `p[..j]`.
+    let mut reach = vec![false; p.len() + 1];
+    if let Some(r) = reach.first_mut() {
+        *r = true;
+    }
+    let mut i = 0;
+    while let Some(&c) = g.get(i) {
+        let mut next = vec![false; p.len() + 1];
+        match c {
+            b'*' => {
+                while g.get(i + 1) == Some(&b'*') {
+                    i += 1;
+                }
+                let mut on = false;
+                for (j, slot) in next.iter_mut().enumerate() {
+                    on |= reach.get(j).copied().unwrap_or(false);
+                    *slot = on;
+                }
+            }
+            b'?' | b'[' => {
+                if c == b'[' {
+                    // Skip the class; an unclosed `[` is a literal.
+                    if let Some(end) = g
+                        .get(i + 2..)
+                        .and_then(|r| r.iter().position(|&b| b == b']'))
+                    {
+                        i += end + 2;
+                    } else {
+                        for j in 0..p.len() {
+                            if reach.get(j) == Some(&true) && p.get(j) == Some(&b'[') {
+                                if let Some(s) = next.get_mut(j + 1) {
+                                    *s = true;
+                                }
+                            }
+                        }
+                        reach = next;
+                        i += 1;
+                        continue;
+                    }
+                }
+                for j in 0..p.len() {
+                    if reach.get(j) == Some(&true) {
+                        if let Some(s) = next.get_mut(j + 1) {
+                            *s = true;
+                        }
+                    }
+                }
+            }
+            lit => {
+                for j in 0..p.len() {
+                    if reach.get(j) == Some(&true) && p.get(j) == Some(&lit) {
+                        if let Some(s) = next.get_mut(j + 1) {
+                            *s = true;
+                        }
+                    }
+                }
+            }
+        }
+        reach = next;
+        i += 1;
+    }
+    reach.last().copied().unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(action: Action, paths: &[&str], globs: &[&str]) -> Operation {
+        let mut o = Operation::new(action);
+        o.paths = paths.iter().map(|s| s.to_string()).collect();
+        o.globs = globs.iter().map(|s| s.to_string()).collect();
+        o
+    }
+
+    fn own() -> OwnFiles {
+        OwnFiles {
+            paths: vec!["/srv/app/policy.bin".into(), "/srv/rules".into()],
+        }
+    }
+
+    #[test]
+    fn the_file_itself_and_below_a_directory() {
+        let o = own();
+        assert!(o
+            .touched_by(&[op(Action::Write, &["/srv/app/policy.bin"], &[])])
+            .is_some());
+        assert!(o
+            .touched_by(&[op(Action::Read, &["/srv/rules/a.yaml"], &[])])
+            .is_some());
+        assert!(o
+            .touched_by(&[op(Action::Write, &["/srv/rules"], &[])])
+            .is_some());
+    }
+
+    #[test]
+    fn removing_a_directory_that_holds_it() {
+        let o = own();
+        assert!(o
+            .touched_by(&[op(Action::Delete, &["/srv/app"], &[])])
+            .is_some());
+        assert!(o.touched_by(&[op(Action::Move, &["/srv"], &[])]).is_some());
+        // Reading the directory that holds the bundle is ordinary.
+        assert!(o
+            .touched_by(&[op(Action::Read, &["/srv/app"], &[])])
+            .is_none());
+    }
+
+    #[test]
+    fn near_misses() {
+        let o = own();
+        assert!(o
+            .touched_by(&[op(Action::Write, &["/srv/app/policy.bin.bak"], &[])])
+            .is_none());
+        assert!(o
+            .touched_by(&[op(Action::Write, &["/srv/rules2/x"], &[])])
+            .is_none());
+        assert!(o
+            .touched_by(&[op(Action::Delete, &["/srv/app/target"], &[])])
+            .is_none());
+        assert!(o
+            .touched_by(&[op(Action::Write, &[], &["/srv/app/*.txt"])])
+            .is_none());
+    }
+
+    #[test]
+    fn globs_that_could_name_it() {
+        let o = own();
+        assert!(o
+            .touched_by(&[op(Action::Write, &[], &["/srv/app/*.bin"])])
+            .is_some());
+        assert!(o
+            .touched_by(&[op(Action::Read, &[], &["/srv/r?les/**"])])
+            .is_some());
+        assert!(o
+            .touched_by(&[op(Action::Delete, &[], &["/srv/*"])])
+            .is_some());
+        assert!(o
+            .touched_by(&[op(Action::Write, &[], &["/srv/app/pol[a-z]cy.bin"])])
+            .is_some());
+    }
+
+    #[test]
+    fn glob_matcher() {
+        assert!(glob_may_match("**", "/a/b"));
+        assert!(glob_may_match("/a/*/c", "/a/b/c"));
+        assert!(!glob_may_match("/a/*/d", "/a/b/c"));
+        assert!(glob_may_match("/a/[bc]", "/a/b"));
+        assert!(glob_may_match("/a/[", "/a/["));
+        assert!(!glob_may_match("", "/a"));
+    }
+}
