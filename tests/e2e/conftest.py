@@ -45,10 +45,12 @@ class Upstream:
 
 
 class Proxy:
-    def __init__(self, tmp, upstream_port, extra_args=(), extra_rules=None):
+    def __init__(self, tmp, upstream_port, extra_args=(), extra_rules=None, policy=None):
+        """`policy`: an existing bundle path to run on (not compiled here)."""
         self.dir = tmp
-        self.policy = os.path.join(tmp, "policy.bin")
-        compile_policy(self.policy, extra_rules)
+        self.policy = policy or os.path.join(tmp, "policy.bin")
+        if policy is None:
+            compile_policy(self.policy, extra_rules)
         self.stderr = open(os.path.join(tmp, "proxy.log"), "w+")
         env = dict(os.environ, HOME="/home/user", CRUST_LOG="info", NO_COLOR="1")
         self.proc = subprocess.Popen(

@@ -4,13 +4,12 @@ its directory removed and made again, a directory given instead of a file."""
 import http.client
 import json
 import os
-import re
 import shutil
 import subprocess
 import threading
 import time
 
-from conftest import BIN, ROOT, Proxy, compile_policy
+from conftest import BIN, Proxy, compile_policy
 
 MSGS = [{"role": "user", "content": "hi"}]
 BODY = json.dumps({"model": "m", "max_tokens": 8, "stream": True, "messages": MSGS})
@@ -37,26 +36,7 @@ def lenient_policy(out, tmp):
 
 def start(tmp, upstream_port, policy):
     """A proxy on an existing bundle path (the fixture compiles its own)."""
-    p = Proxy.__new__(Proxy)
-    p.dir = tmp
-    p.policy = policy
-    p.stderr = open(os.path.join(tmp, "proxy.log"), "w+")
-    env = dict(os.environ, HOME="/home/user", CRUST_LOG="info", NO_COLOR="1")
-    p.proc = subprocess.Popen(
-        [os.path.join(BIN, "crust-runtime"), "--policy", policy,
-         "--endpoint", f"http://127.0.0.1:{upstream_port}", "--listen", "127.0.0.1:0"],
-        stderr=p.stderr, env=env)
-    end = time.time() + 15
-    p.port = None
-    while time.time() < end and p.port is None:
-        p.stderr.seek(0)
-        m = re.search(r"listen=127\.0\.0\.1:(\d+)", p.stderr.read())
-        if m:
-            p.port = int(m.group(1))
-        else:
-            time.sleep(0.05)
-    assert p.port is not None, p.log()
-    return p
+    return Proxy(tmp, upstream_port, policy=policy)
 
 
 def wait_until(pred, timeout=8.0):
