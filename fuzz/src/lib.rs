@@ -8,24 +8,29 @@ use std::time::{Duration, Instant};
 pub const HOME: &str = "/home/user";
 pub const CWD: &str = "/home/user/project";
 
-/// The built-in policy. A policy that does not compile is a bug in the repository, so the
-/// target aborts loudly rather than fuzzing nothing.
-pub fn bundle() -> &'static Bundle {
-    static B: OnceLock<Bundle> = OnceLock::new();
-    B.get_or_init(|| {
-        let compiled = match crust_compiler::compile_sources(crust_compiler::builtin_sources()) {
-            Ok(c) => c,
+/// The built-in policy's bundle bytes. A policy that does not compile is a bug in the
+/// repository, so the target aborts loudly rather than fuzzing nothing.
+pub fn bundle_bytes() -> &'static [u8] {
+    static B: OnceLock<Vec<u8>> = OnceLock::new();
+    B.get_or_init(
+        || match crust_compiler::compile_sources(crust_compiler::builtin_sources()) {
+            Ok(c) => c.bytes,
             Err(e) => {
                 eprintln!("{}", e.render());
                 std::process::abort()
             }
-        };
-        match Bundle::from_bytes(&compiled.bytes) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("built-in bundle rejected: {e}");
-                std::process::abort()
-            }
+        },
+    )
+}
+
+/// The built-in policy.
+pub fn bundle() -> &'static Bundle {
+    static B: OnceLock<Bundle> = OnceLock::new();
+    B.get_or_init(|| match Bundle::from_bytes(bundle_bytes()) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("built-in bundle rejected: {e}");
+            std::process::abort()
         }
     })
 }
