@@ -152,6 +152,11 @@ pub enum FlagRole {
     Decode,
     /// Makes directory arguments recursive (`cp -r`).
     Recursive,
+    /// Takes a name pattern that selects files (`--include`, `--exclude`, `rg -g`): never a
+    /// file itself. (A `value` flag's value that looks like a path is judged as a read, so a
+    /// wrong table entry cannot hide a path; filters are the values that look like one and
+    /// are not.)
+    Filter,
 }
 
 /// Lookup indexes built at load; a name defined twice means its later entry (user files

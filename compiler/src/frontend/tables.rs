@@ -88,6 +88,7 @@ const FLAG_ROLES: &[&str] = &[
     "mode-delete",
     "decode",
     "recursive",
+    "filter",
 ];
 const ACTIONS: &[&str] = &[
     "read", "write", "delete", "copy", "move", "execute", "network",
@@ -308,6 +309,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "mode-delete" => FlagRole::Mode(Action::Delete),
                             "decode" => FlagRole::Decode,
                             "recursive" => FlagRole::Recursive,
+                            "filter" => FlagRole::Filter,
                             other => match action(other) {
                                 Some(a) => FlagRole::Path(a),
                                 None => {

@@ -295,6 +295,48 @@ impl<'a> Analyzer<'a> {
         Some(vec![Val::lit(env)])
     }
 
+    /// The current bindings of `names`, taken out so a nested scope can bind them.
+    fn save_vars(&mut self, names: &[String]) -> Vec<(String, Option<Vec<Val>>)> {
+        names
+            .iter()
+            .map(|n| (n.clone(), self.vars.remove(n)))
+            .collect()
+    }
+
+    /// Puts back what [`Analyzer::save_vars`] took out.
+    fn restore_vars(&mut self, saved: Vec<(String, Option<Vec<Val>>)>) {
+        for (n, v) in saved {
+            match v {
+                Some(v) => {
+                    self.vars.insert(n, v);
+                }
+                None => {
+                    self.vars.remove(&n);
+                }
+            }
+        }
+    }
+
+    /// `$0 $1 …` from the arguments, `$@`/`$*` as any of `$1…`, `$#` as their count.
+    fn bind_positional(&mut self, args: &[&Arg]) -> R<()> {
+        let mut rest = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            self.bind(&i.to_string(), a.alts.clone(), false)?;
+            if i > 0 {
+                rest.extend(a.alts.iter().cloned());
+            }
+        }
+        if !rest.is_empty() {
+            self.bind("@", rest.clone(), false)?;
+            self.bind("*", rest, false)?;
+        }
+        self.bind(
+            "#",
+            vec![Val::lit(&args.len().saturating_sub(1).to_string())],
+            false,
+        )
+    }
+
     fn bind(&mut self, name: &str, vals: Vec<Val>, add: bool) -> R<()> {
         // A first binding of an environment variable starts from its value.
         let env = if self.vars.contains_key(name) {
@@ -692,8 +734,9 @@ impl<'a> Analyzer<'a> {
         Ok(out)
     }
 
-    fn run_command(&mut self, name: &str, args: &[Arg], stdin: Flow) -> R<Flow> {
-        // Arguments of the form `--opt=VALUE` that look like paths are read, for every command.
+    /// Arguments of the form `--opt=VALUE` that look like paths are read: for commands the
+    /// table does not describe (a described command's flags are judged by their roles).
+    fn long_option_paths(&mut self, args: &[Arg]) -> R<()> {
         for a in args {
             for v in &a.alts {
                 // Tested first: most arguments are not long options.
@@ -709,10 +752,16 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn run_command(&mut self, name: &str, args: &[Arg], stdin: Flow) -> R<Flow> {
         if self.funcs.iter().any(|f| f == name) {
+            self.long_option_paths(args)?;
             return Ok(Flow::default());
         }
         let Some(spec) = self.spec(name) else {
+            self.long_option_paths(args)?;
             self.plain(args)?;
             return Ok(Flow {
                 text: None,
@@ -800,7 +849,38 @@ impl<'a> Analyzer<'a> {
                         .position(|a| !is_assignment(a.text()))
                         .unwrap_or(inner.len());
                     self.flag_paths(&p)?;
-                    return self.dispatch(inner.get(start..).unwrap_or(&[]), stdin);
+                    // The assignments are the wrapped command's environment
+                    // (`env F=~/.netrc sh -c 'cat $F'`).
+                    let assigned: Vec<&Arg> = args
+                        .get(..i)
+                        .unwrap_or(&[])
+                        .iter()
+                        .chain(inner.iter().take(start))
+                        .filter(|a| is_assignment(a.text()))
+                        .collect();
+                    let names: Vec<String> = assigned
+                        .iter()
+                        .filter_map(|a| a.text().split_once('=').map(|(k, _)| k.to_owned()))
+                        .collect();
+                    let saved = self.save_vars(&names);
+                    for a in assigned {
+                        let Some((k, _)) = a.text().split_once('=') else {
+                            continue;
+                        };
+                        let vals = a
+                            .alts
+                            .iter()
+                            .map(|v| {
+                                let mut x = v.clone();
+                                x.text = v.text.split_once('=').map_or("", |(_, r)| r).to_owned();
+                                x
+                            })
+                            .collect();
+                        self.bind(k, vals, false)?;
+                    }
+                    let out = self.dispatch(inner.get(start..).unwrap_or(&[]), stdin);
+                    self.restore_vars(saved);
+                    return out;
                 }
                 self.flag_paths(&p)?;
             }
@@ -808,9 +888,24 @@ impl<'a> Analyzer<'a> {
                 self.flag_paths(&p)?;
                 let shell = spec.kind == CmdKind::Shell;
                 if let Some(code) = &p.code {
-                    self.code(shell, code)?;
+                    if shell {
+                        // `sh -c CODE a0 a1…`: the arguments are `$0 $1 … $@` of the code.
+                        let saved = self.save_vars(&positional_names(p.positional.len()));
+                        self.bind_positional(&p.positional)?;
+                        let out = self.code(shell, code);
+                        self.restore_vars(saved);
+                        out?;
+                    } else {
+                        // An interpreter's code gets them as its argv; what it does with
+                        // them is unknown, so they are judged like an unknown command's.
+                        self.code(shell, code)?;
+                        self.plain(p.positional.iter().copied())?;
+                    }
                 } else if let Some(script) = p.positional.first().filter(|a| a.text() != "-") {
                     self.script_file(shell, script)?;
+                    // `python3 dump.py ~/.aws/credentials`: what the script does with its
+                    // arguments is unknown, so they are judged like an unknown command's.
+                    self.plain(p.positional.iter().skip(1).copied())?;
                 } else {
                     // The script arrives on standard input.
                     if stdin.decoded {
@@ -1334,6 +1429,7 @@ impl<'a> Parsed<'a> {
                         if let Some(f) = spec.flags.iter().find(short) {
                             match f.role {
                                 FlagRole::Value
+                                | FlagRole::Filter
                                 | FlagRole::Path(_)
                                 | FlagRole::AtPath(_)
                                 | FlagRole::Code
@@ -1350,7 +1446,7 @@ impl<'a> Parsed<'a> {
                     }
                     (role, att)
                 }
-                _ => (None, None),
+                (None, att) => (None, att.map(str::to_owned)),
             };
             // `xargs -i` / `-iSTR`: the replace string is optional and attached.
             if spec.kind == CmdKind::Xargs && role.is_none() && t.starts_with("-i") {
@@ -1362,10 +1458,18 @@ impl<'a> Parsed<'a> {
                 );
                 continue;
             }
-            let Some(role) = role else { continue };
+            let Some(role) = role else {
+                // A flag the table does not know: its attached value (`--out=PATH`) is judged
+                // as a path the command may read when it looks like one.
+                if let Some(v) = attached.filter(|v| looks_like_path(v)) {
+                    p.flag_paths.push((Action::Read, with_text(a, &v)));
+                }
+                continue;
+            };
             let takes_value = matches!(
                 role,
                 FlagRole::Value
+                    | FlagRole::Filter
                     | FlagRole::Path(_)
                     | FlagRole::AtPath(_)
                     | FlagRole::Code
@@ -1410,6 +1514,11 @@ impl<'a> Parsed<'a> {
                 (FlagRole::Value, Some(v)) => {
                     if spec.kind == CmdKind::Xargs && (flag == "-I" || flag == "--replace") {
                         p.replace = Some(v.text().to_owned());
+                    } else if v.alts.iter().any(|x| looks_like_path(&x.text)) {
+                        // A value that looks like a path is judged as one the command may
+                        // read: a switch listed as taking a value (`cat -n FILE`) must not
+                        // hide the file after it.
+                        p.flag_paths.push((Action::Read, v));
                     }
                 }
                 (other, _) => apply_switch(&mut p, other),
@@ -1481,6 +1590,13 @@ fn looks_like_path(t: &str) -> bool {
         || t.starts_with("${HOME}")
         || t.starts_with('.')
         || t.contains('/')
+}
+
+/// The names `sh -c` binds for `n` arguments.
+fn positional_names(n: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..n.max(10)).map(|i| i.to_string()).collect();
+    v.extend(["@", "*", "#"].map(String::from));
+    v
 }
 
 /// A bare word that could name a file: no spaces, no `=` (an assignment or option), no `:`
