@@ -317,11 +317,19 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// `$0 $1 …` from the arguments, `$@`/`$*` as any of `$1…`, `$#` as their count.
-    fn bind_positional(&mut self, args: &[&Arg]) -> R<()> {
+    /// `$0 $1 …` from the arguments, `$@`/`$*` as any of `$1…`, `$#` as their count. Code
+    /// that shifts sees later arguments in `$1…`, so each `$N` then stands for any of
+    /// `$N…`.
+    fn bind_positional(&mut self, args: &[&Arg], shifts: bool) -> R<()> {
         let mut rest = Vec::new();
         for (i, a) in args.iter().enumerate() {
-            self.bind(&i.to_string(), a.alts.clone(), false)?;
+            let mut vals = a.alts.clone();
+            if shifts && i > 0 {
+                for later in args.iter().skip(i + 1) {
+                    vals.extend(later.alts.iter().cloned());
+                }
+            }
+            self.bind(&i.to_string(), vals, false)?;
             if i > 0 {
                 rest.extend(a.alts.iter().cloned());
             }
@@ -891,7 +899,8 @@ impl<'a> Analyzer<'a> {
                     if shell {
                         // `sh -c CODE a0 a1…`: the arguments are `$0 $1 … $@` of the code.
                         let saved = self.save_vars(&positional_names(p.positional.len()));
-                        self.bind_positional(&p.positional)?;
+                        let shifts = code.alts.iter().any(|v| has_word(&v.text, "shift"));
+                        self.bind_positional(&p.positional, shifts)?;
                         let out = self.code(shell, code);
                         self.restore_vars(saved);
                         out?;
@@ -1503,7 +1512,15 @@ impl<'a> Parsed<'a> {
                         p.flag_paths.push((action, with_text(&v, f)));
                     }
                 }
-                (FlagRole::Code, Some(v)) => p.code = Some(v),
+                (FlagRole::Code, Some(v)) => {
+                    p.code = Some(v);
+                    if spec.kind == CmdKind::Shell {
+                        // Everything after a shell's `-c CODE` is `$0 $1 …` as written, `--`
+                        // and dashes included: the shell reads no more options.
+                        p.positional.extend(args.get(i..).unwrap_or(&[]));
+                        return p;
+                    }
+                }
                 (FlagRole::Pattern, _) => pattern_given = true,
                 (FlagRole::PatternFile, v) => {
                     pattern_given = true;
@@ -1590,6 +1607,16 @@ fn looks_like_path(t: &str) -> bool {
         || t.starts_with("${HOME}")
         || t.starts_with('.')
         || t.contains('/')
+}
+
+/// Whether `word` occurs in `text` as a whole word.
+fn has_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = i.checked_sub(1).and_then(|j| text.as_bytes().get(j));
+        let after = text.as_bytes().get(i + word.len());
+        !before.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            && !after.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    })
 }
 
 /// The names `sh -c` binds for `n` arguments.
