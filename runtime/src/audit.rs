@@ -528,14 +528,30 @@ pub fn now_ms() -> u64 {
 }
 
 /// A tool call's arguments for the log: compact JSON, secrets masked, at most `max` bytes.
+///
+/// Masking comes first and sees the whole text, so shortening can never cut a secret in two
+/// and keep a part the scanner would no longer recognize. JSON with escapes is masked in its
+/// plain form (`\u002d`, `\/` undone), the form the scanner's patterns are written for. The
+/// cut never falls inside a `[REDACTED:...]` marker.
 pub fn summarize(bundle: &crate::Bundle, args: &str, max: usize) -> String {
-    let masked = bundle.redact(args);
+    let plain = args
+        .contains('\\')
+        .then(|| serde_json::from_str::<serde_json::Value>(args).ok())
+        .flatten()
+        .map(|v| v.to_string());
+    let masked = bundle.redact(plain.as_deref().unwrap_or(args));
     if masked.len() <= max {
         return masked;
     }
     let mut end = max;
     while end > 0 && !masked.is_char_boundary(end) {
         end -= 1;
+    }
+    let head = masked.get(..end).unwrap_or("");
+    if let Some(open) = head.rfind("[REDACTED") {
+        if !head.get(open..).unwrap_or("").contains(']') {
+            end = open;
+        }
     }
     format!("{}…", masked.get(..end).unwrap_or(""))
 }

@@ -332,6 +332,12 @@ impl Bundle {
 
     /// `text` with every secret replaced by `[REDACTED:<format id>]`, for logs. Text the
     /// scanner gives up on is withheld entirely.
+    ///
+    /// A secret is masked whole, not only as far as its format's pattern reaches: a pattern
+    /// stops after a key's first line (enough to judge by), but a log must keep no line of it.
+    /// So a private key block runs to its END line, or, cut before it, to the end of its body;
+    /// and key blocks are masked even where no format matched them (a first line too short for
+    /// the pattern, a policy without the formats).
     pub fn redact(&self, text: &str) -> String {
         let mut spans: Vec<(usize, usize, u32)> = Vec::new();
         let scanned = self.scan_secrets_with(text.as_bytes(), None, None, |fi, a, b| {
@@ -340,18 +346,33 @@ impl Bundle {
         if scanned.is_err() {
             return "[REDACTED: too complex to scan]".into();
         }
+        spans.extend(key_blocks(text).map(|(a, b)| (a, b, KEY_BLOCK)));
+        for s in &mut spans {
+            s.1 = whole_secret_end(text, s.0, s.1);
+        }
         spans.sort_unstable();
         let formats = &self.meta.tables.secrets.formats;
+        let label = |fi: u32| match formats.get(fi as usize) {
+            Some(f) => f.id.as_str(),
+            None if fi == KEY_BLOCK => "private-key",
+            None => "secret",
+        };
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
-        for (a, b, fi) in spans {
-            if a < at {
-                at = at.max(b);
-                continue;
+        let mut spans = spans.into_iter().peekable();
+        while let Some((a, mut b, fi)) = spans.next() {
+            // Overlapping and touching spans become one mask, named by the first.
+            while let Some(&(na, nb, _)) = spans.peek() {
+                if na > b {
+                    break;
+                }
+                b = b.max(nb);
+                spans.next();
             }
             out.push_str(text.get(at..a).unwrap_or(""));
-            let id = formats.get(fi as usize).map_or("secret", |f| f.id.as_str());
-            out.push_str(&format!("[REDACTED:{id}]"));
+            out.push_str("[REDACTED:");
+            out.push_str(label(fi));
+            out.push(']');
             at = b;
         }
         out.push_str(text.get(at..).unwrap_or(""));
@@ -459,6 +480,147 @@ impl Bundle {
             .filter_map(|&i| formats.get(i as usize).map(|f| f.id.as_str()))
             .collect())
     }
+}
+
+/// The format index [`Bundle::redact`] gives key blocks it finds itself.
+const KEY_BLOCK: u32 = u32::MAX;
+
+/// PEM labels are short upper-case words (RFC 7468); a longer run is not a boundary line.
+const MAX_LABEL: usize = 64;
+
+/// Where a secret that matched `start..end` really ends. PEM blocks (RFC 7468) and PuTTY key
+/// files are framed by the standard, not by the policy, so their frames are known here: a
+/// PEM block ends with the `-----END <label>-----` line for its own label; a PuTTY file with
+/// its `Private-MAC:` line. When the end is missing (the text was cut), a PEM block runs to
+/// the end of its body and a PuTTY file to the end of the text. Every other secret ends where
+/// its pattern did.
+fn whole_secret_end(text: &str, start: usize, end: usize) -> usize {
+    let rest = text.get(start..).unwrap_or("");
+    if let Some(label) = pem_label(rest) {
+        let close = format!("-----END {label}-----");
+        return match text.get(end..).and_then(|t| t.find(&close)) {
+            Some(i) => end + i + close.len(),
+            None => pem_body_end(text.as_bytes(), end),
+        };
+    }
+    if rest.starts_with(PUTTY) {
+        const MAC: &str = "Private-MAC:";
+        return match text.get(end..).and_then(|t| t.find(MAC)) {
+            Some(i) => {
+                let after = end + i + MAC.len();
+                let value = text.as_bytes().get(after..).unwrap_or(&[]);
+                let spaces = value.iter().take_while(|&&b| b == b' ').count();
+                let hex = value
+                    .iter()
+                    .skip(spaces)
+                    .take_while(|b| b.is_ascii_hexdigit())
+                    .count();
+                after + spaces + hex
+            }
+            None => text.len(),
+        };
+    }
+    end
+}
+
+const PUTTY: &str = "PuTTY-User-Key-File-";
+
+/// The label of a PEM boundary line at the start of `text` (`-----BEGIN <label>-----`).
+fn pem_label(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("-----BEGIN ")?;
+    let close = rest.get(..MAX_LABEL.min(rest.len()))?.find("-----")?;
+    let label = rest.get(..close)?;
+    label
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ')
+        .then_some(label)
+}
+
+/// The private key blocks in `text` (PEM blocks whose label names a private key, PuTTY key
+/// files), as the spans of their first line, whether or not a secret format matched them.
+fn key_blocks(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let pem = text.match_indices("-----BEGIN ").filter_map(move |(i, _)| {
+        let label = pem_label(text.get(i..)?)?;
+        label
+            .contains("PRIVATE KEY")
+            .then_some((i, i + "-----BEGIN ".len() + label.len() + "-----".len()))
+    });
+    let putty = text.match_indices(PUTTY).map(|(i, m)| (i, i + m.len()));
+    pem.chain(putty)
+}
+
+/// The end of a PEM body that starts at `at` and has lost its END line: the lines of base64
+/// and `Name: value` headers that follow, with their line breaks raw or escaped as JSON or a
+/// shell string carries them (`\n`, `\\n`, and `\/` inside base64). An END line of another
+/// label directly after it is included.
+fn pem_body_end(t: &[u8], mut at: usize) -> usize {
+    let mut end = at;
+    let mut line_start = true;
+    loop {
+        let rest = t.get(at..).unwrap_or(&[]);
+        let Some(&first) = rest.first() else {
+            return end;
+        };
+        let escaped = rest.iter().take_while(|&&b| b == b'\\').count();
+        let after_escape = rest.get(escaped).copied();
+        if matches!(first, b'\n' | b'\r')
+            || (escaped > 0 && matches!(after_escape, Some(b'n' | b'r')))
+        {
+            at += if escaped > 0 { escaped + 1 } else { 1 };
+            line_start = true;
+            continue;
+        }
+        if line_start {
+            if rest.starts_with(b"-----END ") {
+                let close = rest
+                    .get(9..9 + MAX_LABEL)
+                    .unwrap_or(rest.get(9..).unwrap_or(&[]))
+                    .windows(5)
+                    .position(|w| w == b"-----");
+                return close.map_or(end, |c| at + 9 + c + 5);
+            }
+            if let Some(n) = header_len(rest) {
+                at += n;
+                end = at;
+                line_start = false;
+                continue;
+            }
+        }
+        let mut n = 0;
+        while let Some(&b) = rest.get(n) {
+            if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') {
+                n += 1;
+            } else if b == b'\\' && rest.get(n + 1) == Some(&b'/') {
+                n += 2;
+            } else {
+                break;
+            }
+        }
+        if n == 0 {
+            return end;
+        }
+        at += n;
+        end = at;
+        line_start = false;
+    }
+}
+
+/// The length of an RFC 1421 header line (`Proc-Type: 4,ENCRYPTED`) at the start of `t`, up
+/// to its line break.
+fn header_len(t: &[u8]) -> Option<usize> {
+    let name = t
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+        .count();
+    if name == 0 || t.get(name) != Some(&b':') {
+        return None;
+    }
+    let value = t
+        .iter()
+        .skip(name)
+        .take_while(|&&b| !matches!(b, b'\n' | b'\r' | b'\\' | b'"' | b'\''))
+        .count();
+    Some(name + value)
 }
 
 /// Runs pattern `pid` anchored at `start`; the end of its leftmost-first match, if any.
@@ -813,6 +975,37 @@ mod tests {
         assert!(!uri_password_real(b"postgres://app:${DB_PASS}@db", &d));
         assert!(!uri_password_real(b"postgres://app:****@db", &d));
         assert!(!uri_password_real(b"mysql://root:root@localhost", &d));
+    }
+
+    #[test]
+    fn key_block_ends() {
+        let key =
+            "-----BEGIN RSA PRIVATE KEY-----\nAAAA\nBBBB\n-----END RSA PRIVATE KEY-----\nrest";
+        let first_line = "-----BEGIN RSA PRIVATE KEY-----".len();
+        assert_eq!(
+            whole_secret_end(key, 0, first_line),
+            key.len() - "\nrest".len()
+        );
+        // Cut before the END line, raw or escaped line breaks: the end of the body.
+        for (text, end) in [
+            ("-----BEGIN PRIVATE KEY-----\nAAAA\nBB\n", 35),
+            (r"-----BEGIN PRIVATE KEY-----\nAA\/A\\nBB\", 39),
+            ("-----BEGIN PRIVATE KEY-----\nAAAA BBBB", 32),
+            ("-----BEGIN PRIVATE KEY-----\nA: b\nCC\nD\"x", 37),
+            ("-----BEGIN PRIVATE KEY-----\nAA\n-----END OTHER-----x", 50),
+            ("-----BEGIN PRIVATE KEY-----\nAA\n-----END OTHER", 30),
+            ("-----BEGIN PRIVATE KEY-----", 27),
+            ("-----BEGIN PRIVATE KEY-----\\", 27),
+        ] {
+            assert_eq!(whole_secret_end(text, 0, 27), end, "{text:?}");
+            assert!(end <= text.len());
+        }
+        assert_eq!(
+            key_blocks("x -----BEGIN PUBLIC KEY----- -----BEGIN EC PRIVATE KEY-----")
+                .collect::<Vec<_>>(),
+            vec![(29, 59)]
+        );
+        assert_eq!(pem_label("-----BEGIN lower-----"), None);
     }
 
     #[test]
