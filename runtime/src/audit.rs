@@ -3,10 +3,49 @@
 //! The request path only hands a record to a bounded channel (`try_send`); when the channel is
 //! full the record is counted as dropped, never waited for. A writer thread collects records
 //! and seals them in chunks (every [`LogConfig::chunk_records`] records or
-//! [`LogConfig::chunk_interval`]), each chunk an independent age file framed as
-//! `"CRA1"`, its length (u32, little-endian), then the ciphertext. A crash loses at most the
-//! unsealed tail; a torn last frame is detected and skipped while every earlier chunk stays
-//! readable. Files rotate by size and old ones are deleted past a retention count.
+//! [`LogConfig::chunk_interval`]), each chunk an independent age file. Files rotate by size and
+//! old ones are deleted past a retention count.
+//!
+//! # On-disk format (version 2)
+//!
+//! A log file is a sequence of frames, each one chunk, appended whole:
+//!
+//! | bytes | field |
+//! | --- | --- |
+//! | 0..8 | magic `89 43 52 41 32 0D 0A 1A` (`\x89CRA2\r\n\x1a`) |
+//! | 8..12 | ciphertext length, u32 little-endian (at most 64 MiB) |
+//! | 12..16 | CRC-32 of the ciphertext, u32 little-endian |
+//! | 16..20 | CRC-32 of bytes 0..16, u32 little-endian |
+//! | 20.. | the ciphertext: an age file (X25519 recipients) of JSON lines, one record each |
+//!
+//! Every frame decodes on its own, so no damage spreads past the frame it hits. A reader
+//! checks a frame in order: magic, header checksum (a flipped length is caught here, before
+//! it can swallow the frames after it), length within the file, ciphertext checksum, then
+//! age's own authentication (ChaCha20-Poly1305 with a header MAC) and each record. On any
+//! failure it resyncs: it searches for the next magic from the byte after the failed frame's
+//! start, never from where a length it cannot trust points. The magic is eight bytes with the
+//! high bit set in its first (so ASCII text, such as an age header, never holds it), and it
+//! also stands in ciphertext only by chance (2^-64 per position); a chance hit fails its
+//! header checksum and the search goes on. The ciphertext checksum tells changed bytes from a
+//! chunk sealed to other recipients, which decrypts to "no matching key" either way.
+//! Skipped bytes are reported as [`Damage`] regions (where, how many, why), never silently.
+//!
+//! A crash or a full disk leaves a frame cut short at the end of the file. The restarted
+//! writer appends after it; the reader skips the cut frame and reads every frame after it.
+//!
+//! Version 1 (`"CRA1"`, u32 little-endian length, ciphertext; no checksums) is still read,
+//! alone or mixed with version 2 frames in one file (a log upgraded in place), with the same
+//! resync; only version 2 frames are written.
+
+const MAGIC: [u8; 8] = [0x89, b'C', b'R', b'A', b'2', b'\r', b'\n', 0x1a];
+/// The version 1 frame magic (read, never written).
+const MAGIC_V1: &[u8; 4] = b"CRA1";
+/// Bytes before the ciphertext in a version 2 frame.
+const HEADER: usize = 20;
+/// Bytes before the ciphertext in a version 1 frame.
+const HEADER_V1: usize = 8;
+/// Largest chunk a reader accepts; a longer length field means a corrupt file.
+const MAX_CHUNK: usize = 64 << 20;
 
 use age::secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -17,9 +56,6 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const MAGIC: &[u8; 4] = b"CRA1";
-/// Largest chunk a reader accepts; a longer length field means a corrupt file.
-const MAX_CHUNK: usize = 64 << 20;
 /// The identity file in the config directory.
 pub const IDENTITY_FILE: &str = "audit-identity.txt";
 /// The log file in the data directory.
@@ -214,17 +250,7 @@ fn flush(cfg: &LogConfig, pending: &mut Vec<Record>) {
 
 /// Encrypts `records` as one chunk and appends it (rotating first if the file is full).
 fn seal(cfg: &LogConfig, records: &[Record]) -> Result<(), String> {
-    let mut plain = Vec::new();
-    for r in records {
-        serde_json::to_writer(&mut plain, r).map_err(|e| e.to_string())?;
-        plain.push(b'\n');
-    }
-    let cipher = encrypt(&plain, &cfg.recipients)?;
-    let len = u32::try_from(cipher.len()).map_err(|_| "chunk too large".to_string())?;
-    let mut frame = Vec::with_capacity(cipher.len() + 8);
-    frame.extend_from_slice(MAGIC);
-    frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&cipher);
+    let frame = frame(records, &cfg.recipients)?;
     let size = std::fs::metadata(&cfg.path).map(|m| m.len()).unwrap_or(0);
     if size > 0 && size + frame.len() as u64 > cfg.max_bytes {
         rotate(&cfg.path, cfg.keep);
@@ -233,6 +259,28 @@ fn seal(cfg: &LogConfig, records: &[Record]) -> Result<(), String> {
     f.write_all(&frame)
         .and_then(|()| f.sync_data())
         .map_err(|e| format!("cannot write {}: {e}", cfg.path.display()))
+}
+
+/// One chunk as a version 2 frame: `records` as JSON lines, encrypted to `recipients`.
+pub fn frame(records: &[Record], recipients: &[age::x25519::Recipient]) -> Result<Vec<u8>, String> {
+    let mut plain = Vec::new();
+    for r in records {
+        serde_json::to_writer(&mut plain, r).map_err(|e| e.to_string())?;
+        plain.push(b'\n');
+    }
+    let cipher = encrypt(&plain, recipients)?;
+    let len = u32::try_from(cipher.len())
+        .ok()
+        .filter(|&l| l as usize <= MAX_CHUNK)
+        .ok_or_else(|| "chunk too large".to_string())?;
+    let mut frame = Vec::with_capacity(cipher.len() + HEADER);
+    frame.extend_from_slice(&MAGIC);
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(&crc32fast::hash(&cipher).to_le_bytes());
+    let header_sum = crc32fast::hash(&frame);
+    frame.extend_from_slice(&header_sum.to_le_bytes());
+    frame.extend_from_slice(&cipher);
+    Ok(frame)
 }
 
 fn encrypt(plain: &[u8], recipients: &[age::x25519::Recipient]) -> Result<Vec<u8>, String> {
@@ -334,12 +382,89 @@ pub struct LogRead {
     pub records: Vec<Record>,
     /// Chunks read.
     pub chunks: usize,
-    /// The last chunk was cut short (a crash while sealing) and was skipped.
-    pub torn_tail: bool,
+    /// Bytes of the chunks read (with [`Damage::len`], every byte of the files read).
+    pub chunk_bytes: u64,
+    /// Regions that could not be read, in the order found.
+    pub damaged: Vec<Damage>,
+}
+
+impl LogRead {
+    /// Chunks sealed to other recipients (this identity cannot read them).
+    pub fn foreign_chunks(&self) -> usize {
+        self.damaged
+            .iter()
+            .filter(|d| d.what == DamageKind::OtherRecipients)
+            .count()
+    }
+}
+
+/// Bytes of a log file that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    pub file: PathBuf,
+    /// Where the region starts in the file, and its length.
+    pub offset: u64,
+    pub len: u64,
+    /// What was found at its start.
+    pub what: DamageKind,
+    /// The region runs to the end of the file.
+    pub at_end: bool,
+}
+
+/// Why a region was skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DamageKind {
+    /// A frame longer than the bytes left: a crash or a full disk while it was written (or,
+    /// at the end of the file being written, a write still in progress).
+    CutShort,
+    /// A frame header that fails its checksum (a changed length field).
+    BadHeader,
+    /// A frame whose ciphertext changed (its checksum or age's authentication fails).
+    Corrupt(String),
+    /// Bytes that are not a frame.
+    NotAFrame,
+    /// A chunk sealed to recipients this identity is not one of.
+    OtherRecipients,
+    /// A chunk that decrypted, with records that do not decode (the other records are kept).
+    BadRecords { bad: usize, of: usize },
+}
+
+impl std::fmt::Display for DamageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DamageKind::CutShort => {
+                f.write_str("a chunk cut short (a crash or a full disk while writing)")
+            }
+            DamageKind::BadHeader => f.write_str("a chunk header that fails its checksum"),
+            DamageKind::Corrupt(e) => write!(f, "a chunk whose bytes changed ({e})"),
+            DamageKind::NotAFrame => f.write_str("bytes that are not a chunk"),
+            DamageKind::OtherRecipients => {
+                f.write_str("a chunk sealed to other recipients (not readable with this identity)")
+            }
+            DamageKind::BadRecords { bad, of } => {
+                write!(f, "a chunk with {bad} of {of} records that do not decode")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} bytes at offset {}: {}",
+            self.file.display(),
+            self.len,
+            self.offset,
+            self.what
+        )
+    }
 }
 
 /// Reads and decrypts every chunk of the log at `path` (and its rotated predecessors, oldest
-/// first). A wrong identity is an error, never garbage.
+/// first), skipping and reporting what cannot be read. A log none of whose chunks this
+/// identity can read, and some of which are sealed to others, is an error (a wrong key),
+/// never an empty log.
 pub fn read_log(path: &Path, identity: &age::x25519::Identity) -> Result<LogRead, String> {
     let mut files: Vec<PathBuf> = (1..=64)
         .map(|n| PathBuf::from(format!("{}.{n}", path.display())))
@@ -354,75 +479,181 @@ pub fn read_log(path: &Path, identity: &age::x25519::Identity) -> Result<LogRead
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(format!("cannot read {}: {e}", f.display())),
         };
-        read_chunks(&bytes, identity, &f, &mut out)?;
+        read_chunks(&bytes, identity, &f, &mut out);
+    }
+    if out.chunks == 0 && out.foreign_chunks() > 0 {
+        return Err(format!(
+            "{}: the identity does not match this log's recipients (wrong key?)",
+            path.display()
+        ));
     }
     Ok(out)
 }
 
-/// Decrypts the frames of one file into `out`.
-pub fn read_chunks(
-    bytes: &[u8],
-    identity: &age::x25519::Identity,
-    name: &Path,
-    out: &mut LogRead,
-) -> Result<(), String> {
+/// What one frame start gave.
+enum Step {
+    /// A chunk read: its records, and where the next frame starts.
+    Read { records: Vec<Record>, end: usize },
+    /// A frame whose bytes are sound (checksums hold) but whose content cannot be used; its
+    /// length is trusted, so the next frame starts at `end`. The records that did decode are
+    /// kept.
+    Skip {
+        records: Vec<Record>,
+        end: usize,
+        what: DamageKind,
+    },
+    /// No readable frame here: resync from the next byte.
+    Bad(DamageKind),
+}
+
+/// Decrypts the frames of one file into `out`, resyncing past what cannot be read.
+pub fn read_chunks(bytes: &[u8], identity: &age::x25519::Identity, name: &Path, out: &mut LogRead) {
     let mut at = 0;
+    // The start of the damaged region being crossed, and what was found there.
+    let mut damaged: Option<(usize, DamageKind)> = None;
+    let close = |out: &mut LogRead, damaged: &mut Option<(usize, DamageKind)>, end: usize| {
+        if let Some((start, what)) = damaged.take() {
+            out.damaged.push(Damage {
+                file: name.to_path_buf(),
+                offset: start as u64,
+                len: (end - start) as u64,
+                what,
+                at_end: end == bytes.len(),
+            });
+        }
+    };
     while at < bytes.len() {
-        let rest = bytes.get(at..).unwrap_or(&[]);
-        let header = rest.get(..8);
-        let len = header.and_then(|h| {
-            (h.get(..4) == Some(MAGIC.as_slice()))
-                .then(|| h.get(4..8))
-                .flatten()
-                .and_then(|l| <[u8; 4]>::try_from(l).ok())
-                .map(|l| u32::from_le_bytes(l) as usize)
-        });
-        let body = len
-            .filter(|&l| l <= MAX_CHUNK)
-            .and_then(|l| rest.get(8..8 + l).map(|b| (l, b)));
-        let Some((len, body)) = body else {
-            // An incomplete frame can only be the last one (frames are appended whole and
-            // synced); anything else is a corrupt file.
-            if header.is_none_or(|h| h.get(..4) == Some(MAGIC.as_slice())) {
-                out.torn_tail = true;
-                return Ok(());
-            }
-            return Err(format!(
-                "{}: not an audit log (bad frame at byte {at})",
-                name.display()
-            ));
-        };
-        let last = at + 8 + len == bytes.len();
-        match decrypt(body, identity) {
-            Ok(plain) => {
-                for line in plain.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                    let r: Record = serde_json::from_slice(line)
-                        .map_err(|e| format!("{}: a record is not valid: {e}", name.display()))?;
-                    out.records.push(r);
-                }
+        match frame_at(bytes, at, identity) {
+            Step::Read { records, end } => {
+                close(out, &mut damaged, at);
+                out.records.extend(records);
                 out.chunks += 1;
+                out.chunk_bytes += (end - at) as u64;
+                at = end;
             }
-            Err(Failure::WrongIdentity) => {
-                return Err(format!(
-                    "{}: the identity does not match this log's recipients (wrong key?)",
-                    name.display()
-                ))
+            Step::Skip { records, end, what } => {
+                close(out, &mut damaged, at);
+                out.records.extend(records);
+                damaged = Some((at, what));
+                close(out, &mut damaged, end);
+                at = end;
             }
-            Err(Failure::Corrupt(_)) if last => {
-                out.torn_tail = true;
-                return Ok(());
-            }
-            Err(Failure::Corrupt(e)) => {
-                return Err(format!(
-                    "{}: chunk {} is corrupt: {e}",
-                    name.display(),
-                    out.chunks + 1
-                ))
+            Step::Bad(what) => {
+                if damaged.is_none() {
+                    damaged = Some((at, what));
+                }
+                at = next_magic(bytes, at + 1);
             }
         }
-        at += 8 + len;
     }
-    Ok(())
+    close(out, &mut damaged, bytes.len());
+}
+
+/// The first position from `from` where a frame magic (either version) starts, or the end.
+fn next_magic(bytes: &[u8], from: usize) -> usize {
+    let rest = bytes.get(from..).unwrap_or(&[]);
+    let hit = rest.iter().enumerate().position(|(i, &b)| {
+        let here = rest.get(i..).unwrap_or(&[]);
+        (b == MAGIC[0] && here.starts_with(&MAGIC)) || (b == b'C' && here.starts_with(MAGIC_V1))
+    });
+    hit.map_or(bytes.len(), |i| from + i)
+}
+
+/// Reads the frame that starts at `at`, if there is one.
+fn frame_at(bytes: &[u8], at: usize, identity: &age::x25519::Identity) -> Step {
+    let rest = bytes.get(at..).unwrap_or(&[]);
+    let le32 = |i: usize| {
+        rest.get(i..i + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_le_bytes)
+    };
+    let (start, len) = if rest.starts_with(&MAGIC) {
+        let (Some(len), Some(body_sum), Some(header_sum)) = (le32(8), le32(12), le32(16)) else {
+            return Step::Bad(DamageKind::CutShort);
+        };
+        if crc32fast::hash(rest.get(..16).unwrap_or(&[])) != header_sum || len as usize > MAX_CHUNK
+        {
+            // A header cut short by the frame appended after it reads as a bad checksum.
+            return Step::Bad(if next_magic(bytes, at + 1) < at + HEADER {
+                DamageKind::CutShort
+            } else {
+                DamageKind::BadHeader
+            });
+        }
+        let Some(body) = rest.get(HEADER..HEADER + len as usize) else {
+            return Step::Bad(DamageKind::CutShort);
+        };
+        if crc32fast::hash(body) != body_sum {
+            // Another frame starting inside this one's extent: this one was cut short and
+            // a writer appended after it (a restart after a crash or a full disk).
+            let end = at + HEADER + body.len();
+            return Step::Bad(if next_magic(bytes, at + 1) < end {
+                DamageKind::CutShort
+            } else {
+                DamageKind::Corrupt("checksum".into())
+            });
+        }
+        (HEADER, len as usize)
+    } else if rest.starts_with(MAGIC_V1) {
+        // Version 1 has no checksums: the length is trusted only once the chunk decrypts.
+        let Some(len) = le32(4).map(|l| l as usize).filter(|&l| l <= MAX_CHUNK) else {
+            let what = if rest.len() < HEADER_V1 {
+                DamageKind::CutShort
+            } else {
+                DamageKind::BadHeader
+            };
+            return Step::Bad(what);
+        };
+        if rest.len() < HEADER_V1 + len {
+            return Step::Bad(DamageKind::CutShort);
+        }
+        (HEADER_V1, len)
+    } else {
+        // The start of a magic, up to the next frame or the end of the file: a frame cut
+        // short inside its magic.
+        let upto = bytes.get(at..next_magic(bytes, at + 1)).unwrap_or(&[]);
+        let cut = !upto.is_empty() && (MAGIC.starts_with(upto) || MAGIC_V1.starts_with(upto));
+        return Step::Bad(if cut {
+            DamageKind::CutShort
+        } else {
+            DamageKind::NotAFrame
+        });
+    };
+    let end = at + start + len;
+    let body = rest.get(start..start + len).unwrap_or(&[]);
+    let v1 = start == HEADER_V1;
+    let plain = match decrypt(body, identity) {
+        Ok(p) => p,
+        // A version 2 frame's checksum held, so it is whole: sealed to someone else.
+        Err(Failure::WrongIdentity) if !v1 => {
+            return Step::Skip {
+                records: Vec::new(),
+                end,
+                what: DamageKind::OtherRecipients,
+            }
+        }
+        // Version 1 cannot tell a damaged recipient stanza from another recipient; a log of
+        // only such chunks is still reported as a wrong key by `read_log`.
+        Err(Failure::WrongIdentity) => return Step::Bad(DamageKind::OtherRecipients),
+        Err(Failure::Corrupt(e)) => return Step::Bad(DamageKind::Corrupt(e)),
+    };
+    let mut records = Vec::new();
+    let mut bad = 0;
+    for line in plain.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        match serde_json::from_slice::<Record>(line) {
+            Ok(r) => records.push(r),
+            Err(_) => bad += 1,
+        }
+    }
+    if bad > 0 {
+        let of = bad + records.len();
+        return Step::Skip {
+            records,
+            end,
+            what: DamageKind::BadRecords { bad, of },
+        };
+    }
+    Step::Read { records, end }
 }
 
 enum Failure {
@@ -611,36 +842,291 @@ mod tests {
             !bytes.windows(7).any(|w| w == b"echo 10"),
             "plaintext leaked"
         );
+        assert!(bytes.starts_with(&MAGIC));
         let read = read_log(&path, &id).unwrap();
         assert_eq!(read.records.len(), 1000);
         assert_eq!(read.chunks, 16);
-        assert!(!read.torn_tail);
+        assert!(read.damaged.is_empty());
+        assert_eq!(read.chunk_bytes, bytes.len() as u64);
         assert_eq!(read.records[999], rec(999));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// `n` frames of `per` records each (record numbers run on across frames), sealed to a
+    /// new identity.
+    fn frames(n: usize, per: usize) -> (Vec<Vec<u8>>, age::x25519::Identity) {
+        let id = age::x25519::Identity::generate();
+        let frames = (0..n)
+            .map(|k| {
+                let recs: Vec<Record> = (k * per..(k + 1) * per).map(rec).collect();
+                frame(&recs, &[id.to_public()]).unwrap()
+            })
+            .collect();
+        (frames, id)
+    }
+
+    /// Reads one file's bytes, checking that every byte is accounted for: in a chunk read or
+    /// in a damaged region, and the regions in order without overlap.
+    fn read(bytes: &[u8], id: &age::x25519::Identity) -> LogRead {
+        let mut out = LogRead::default();
+        read_chunks(bytes, id, Path::new("t"), &mut out);
+        let damaged: u64 = out.damaged.iter().map(|d| d.len).sum();
+        assert_eq!(
+            out.chunk_bytes + damaged,
+            bytes.len() as u64,
+            "{:?}",
+            out.damaged
+        );
+        for w in out.damaged.windows(2) {
+            assert!(w[0].offset + w[0].len <= w[1].offset, "{:?}", out.damaged);
+        }
+        out
+    }
+
+    /// Record numbers read, in order.
+    fn numbers(read: &LogRead) -> Vec<usize> {
+        read.records
+            .iter()
+            .map(|r| (r.time_ms - 1_795_000_000_000) as usize)
+            .collect()
+    }
+
     #[test]
     fn a_torn_last_chunk_is_skipped_at_every_offset() {
-        let dir = temp("torn");
+        let (frames, id) = frames(3, 10);
+        let bytes = frames.concat();
+        let last = frames[0].len() + frames[1].len();
+        for cut in last..bytes.len() {
+            let got = read(&bytes[..cut], &id);
+            assert_eq!(numbers(&got), (0..20).collect::<Vec<_>>(), "cut at {cut}");
+            if cut == last {
+                assert!(got.damaged.is_empty());
+            } else {
+                assert_eq!(got.damaged.len(), 1, "cut at {cut}");
+                let d = &got.damaged[0];
+                assert_eq!((d.offset, d.at_end), (last as u64, true), "cut at {cut}");
+                assert_eq!(d.what, DamageKind::CutShort, "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_writer_restarted_after_a_torn_chunk_appends_readable_chunks() {
+        let dir = temp("restart");
         let (path, id) = write(&dir, 30, 10);
         let bytes = std::fs::read(&path).unwrap();
-        // Start of the last frame: walk the frames.
-        let mut starts = Vec::new();
-        let mut at = 0;
-        while at < bytes.len() {
-            starts.push(at);
-            let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
-            at += 8 + len;
-        }
-        assert_eq!(starts.len(), 3);
-        let last = starts[2];
-        for cut in last..bytes.len() {
-            let mut out = LogRead::default();
-            read_chunks(&bytes[..cut], &id, Path::new("t"), &mut out).unwrap();
-            assert_eq!(out.records.len(), 20, "cut at {cut}");
-            assert_eq!(out.torn_tail, cut != last, "cut at {cut}");
+        // Cut the third chunk in its ciphertext, then in its header.
+        assert_eq!(read(&bytes, &id).chunks, 3);
+        let frame_len = |at: usize| {
+            HEADER + u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize
+        };
+        let third = frame_len(0) + frame_len(frame_len(0));
+        for cut in [bytes.len() - 100, third + 10, third + 3] {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let mut cfg = LogConfig::new(path.clone(), vec![id.to_public()]);
+            cfg.chunk_records = 10;
+            cfg.chunk_interval = Duration::from_secs(3600);
+            let (a, w) = start(cfg).unwrap();
+            for i in 100..120 {
+                a.record(rec(i));
+            }
+            drop(a);
+            w.finish();
+            let got = read_log(&path, &id).unwrap();
+            let want: Vec<usize> = (0..20).chain(100..120).collect();
+            assert_eq!(numbers(&got), want, "cut at {cut}");
+            assert_eq!(got.damaged.len(), 1, "cut at {cut}");
+            assert_eq!(got.damaged[0].what, DamageKind::CutShort);
+            assert_eq!(got.damaged[0].offset, third as u64);
+            assert_eq!(got.damaged[0].len, (cut - third) as u64);
+            assert!(!got.damaged[0].at_end);
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_flipped_byte_loses_only_its_chunk() {
+        let (frames, id) = frames(4, 5);
+        let starts: Vec<usize> = frames
+            .iter()
+            .scan(0, |at, f| {
+                let s = *at;
+                *at += f.len();
+                Some(s)
+            })
+            .collect();
+        let bytes = frames.concat();
+        for (k, f) in frames.iter().enumerate() {
+            // The age header (recipient stanza, MAC), the payload nonce, the ciphertext, the
+            // tag, the last byte.
+            for off in [
+                HEADER + 3,
+                HEADER + 60,
+                HEADER + 150,
+                f.len() / 2,
+                f.len() - 20,
+                f.len() - 1,
+            ] {
+                let mut bad = bytes.clone();
+                bad[starts[k] + off] ^= 0x01;
+                let got = read(&bad, &id);
+                let want: Vec<usize> = (0..20).filter(|n| n / 5 != k).collect();
+                assert_eq!(numbers(&got), want, "chunk {k}, byte {off}");
+                assert_eq!(got.damaged.len(), 1, "chunk {k}, byte {off}");
+                assert_eq!(got.damaged[0].offset, starts[k] as u64);
+                assert_eq!(got.damaged[0].len, f.len() as u64);
+                assert!(matches!(got.damaged[0].what, DamageKind::Corrupt(_)));
+            }
+        }
+    }
+
+    #[test]
+    fn a_corrupted_length_field_hides_no_later_chunk() {
+        let (frames, id) = frames(4, 5);
+        let at = frames[0].len();
+        let bytes = frames.concat();
+        // Every bit of the length, the checksums, and the magic of the second frame.
+        for byte in 0..HEADER {
+            for bit in 0..8 {
+                let mut bad = bytes.clone();
+                bad[at + byte] ^= 1 << bit;
+                let got = read(&bad, &id);
+                let want: Vec<usize> = (0..20).filter(|n| n / 5 != 1).collect();
+                assert_eq!(numbers(&got), want, "byte {byte} bit {bit}");
+                assert_eq!(got.damaged.len(), 1, "byte {byte} bit {bit}");
+                assert_eq!(got.damaged[0].offset, at as u64);
+                let what = &got.damaged[0].what;
+                if byte < 8 {
+                    assert_eq!(*what, DamageKind::NotAFrame);
+                } else {
+                    assert_eq!(*what, DamageKind::BadHeader);
+                }
+            }
+        }
+        // A length that points past the end of the file and one that points into the next
+        // frame, with a header checksum made to match: the ciphertext checksum still fails.
+        for len in [u32::MAX >> 8, (frames[1].len() + 40) as u32, 10] {
+            let mut bad = bytes.clone();
+            bad[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
+            let sum = crc32fast::hash(&bad[at..at + 16]);
+            bad[at + 16..at + 20].copy_from_slice(&sum.to_le_bytes());
+            let got = read(&bad, &id);
+            assert_eq!(
+                numbers(&got),
+                (0..20).filter(|n| n / 5 != 1).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_between_chunks_is_skipped_and_reported() {
+        let (frames, id) = frames(3, 4);
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect()
+        };
+        let mut fake_header = MAGIC.to_vec();
+        fake_header.extend_from_slice(&[0xff, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let garbages: Vec<Vec<u8>> = vec![
+            noise(1),
+            noise(333),
+            MAGIC[..5].to_vec(),
+            MAGIC.to_vec(),
+            fake_header,
+            b"CRA1\xff\xff".to_vec(),
+            b"CRA1\x10\x00\x00\x00age-encryption.org/v1\n".to_vec(),
+        ];
+        for g in &garbages {
+            let mut bytes = g.clone();
+            for f in &frames {
+                bytes.extend_from_slice(f);
+                bytes.extend_from_slice(g);
+            }
+            let got = read(&bytes, &id);
+            assert_eq!(numbers(&got), (0..12).collect::<Vec<_>>(), "{g:?}");
+            assert_eq!(got.damaged.len(), 4, "{g:?}");
+            assert!(got.damaged.iter().all(|d| d.len == g.len() as u64));
+            assert!(got.damaged[3].at_end);
+        }
+    }
+
+    #[test]
+    fn an_empty_file_and_a_file_of_garbage() {
+        let id = age::x25519::Identity::generate();
+        let got = read(&[], &id);
+        assert!(got.records.is_empty() && got.damaged.is_empty() && got.chunks == 0);
+        let garbage: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let got = read(&garbage, &id);
+        assert!(got.records.is_empty());
+        assert_eq!(got.damaged.len(), 1);
+        assert_eq!(got.damaged[0].what, DamageKind::NotAFrame);
+        assert_eq!(got.damaged[0].len, 5000);
+        // Through `read_log`: a file of garbage is read as damage, not as an error.
+        let dir = temp("garbage");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(LOG_FILE);
+        std::fs::write(&path, &garbage).unwrap();
+        let got = read_log(&path, &id).unwrap();
+        assert_eq!((got.records.len(), got.damaged.len()), (0, 1));
+        std::fs::write(&path, b"").unwrap();
+        let got = read_log(&path, &id).unwrap();
+        assert_eq!((got.records.len(), got.damaged.len()), (0, 0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A version 1 frame, as the writer before checksums sealed it.
+    fn frame_v1(records: &[Record], id: &age::x25519::Identity) -> Vec<u8> {
+        let mut plain = Vec::new();
+        for r in records {
+            serde_json::to_writer(&mut plain, r).unwrap();
+            plain.push(b'\n');
+        }
+        let cipher = encrypt(&plain, &[id.to_public()]).unwrap();
+        let mut f = MAGIC_V1.to_vec();
+        f.extend_from_slice(&(cipher.len() as u32).to_le_bytes());
+        f.extend_from_slice(&cipher);
+        f
+    }
+
+    #[test]
+    fn version_1_logs_stay_readable_alone_and_appended_to() {
+        let (v2, id) = frames(2, 3);
+        let v1: Vec<Vec<u8>> = (0..3)
+            .map(|k| frame_v1(&(10 + k * 3..13 + k * 3).map(rec).collect::<Vec<_>>(), &id))
+            .collect();
+        let old = v1.concat();
+        assert_eq!(numbers(&read(&old, &id)), (10..19).collect::<Vec<_>>());
+        // An old log whose last chunk was torn, then upgraded in place: the new writer appends
+        // version 2 frames after it.
+        let torn = &old[..old.len() - 30];
+        let mut mixed = torn.to_vec();
+        mixed.extend(v2.concat());
+        let got = read(&mixed, &id);
+        assert_eq!(numbers(&got), (10..16).chain(0..6).collect::<Vec<_>>());
+        assert_eq!(got.damaged.len(), 1);
+        // A flipped byte in an old chunk loses only that chunk.
+        let mut bad = old.clone();
+        bad[v1[0].len() + 100] ^= 4;
+        let got = read(&bad, &id);
+        assert_eq!(numbers(&got), (10..13).chain(16..19).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn chunks_sealed_to_others_are_counted_and_the_rest_read() {
+        let (mut frames, id) = frames(3, 2);
+        let other = age::x25519::Identity::generate();
+        frames.insert(1, frame(&[rec(50)], &[other.to_public()]).unwrap());
+        let got = read(&frames.concat(), &id);
+        assert_eq!(numbers(&got), (0..6).collect::<Vec<_>>());
+        assert_eq!(got.foreign_chunks(), 1);
+        assert_eq!(got.damaged[0].len, frames[1].len() as u64);
     }
 
     #[test]

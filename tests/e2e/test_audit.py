@@ -38,7 +38,7 @@ def test_decisions_are_logged_encrypted_and_readable(tmp_path, upstream):
     assert stat.S_IMODE(os.stat(ident).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
     raw = log.read_bytes()
-    assert raw.startswith(b"CRA1") and b"id_rsa" not in raw and b"Bash" not in raw
+    assert raw.startswith(b"\x89CRA2\r\n\x1a") and b"id_rsa" not in raw and b"Bash" not in raw
 
     out = crust_logs("--file", str(log), "--identity", str(ident), "--json", home=str(tmp_path))
     assert out.returncode == 0, out.stderr
@@ -127,3 +127,135 @@ def test_follow_prints_records_as_they_are_sealed(tmp_path, upstream):
             follower.wait(timeout=5)
         p.proc.send_signal(signal.SIGTERM)
         p.proc.wait(timeout=15)
+
+
+def _decide(client, scenario="anth_danger", text="hi"):
+    client.messages.create(model="m", max_tokens=8, extra_headers={"x-test-scenario": scenario},
+                           messages=[{"role": "user", "content": text}])
+
+
+def _wait_growth(log, size, timeout=10):
+    """Waits until the writer has sealed a chunk past `size` bytes (chunks are sealed each second)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if log.exists() and log.stat().st_size > size:
+            return log.stat().st_size
+        time.sleep(0.05)
+    raise TimeoutError(f"{log} did not grow past {size} bytes")
+
+
+def _stop(p):
+    p.proc.send_signal(signal.SIGTERM)
+    assert p.proc.wait(timeout=15) == 0
+
+
+def test_a_torn_chunk_and_a_restart_keep_every_intact_chunk(tmp_path, upstream):
+    """A crash while sealing leaves a cut chunk at the end; the restarted proxy appends after it.
+    `crust logs` reads the chunks before and after, and says on stderr that it skipped one."""
+    keys = tmp_path / "keys"
+    log = tmp_path / "audit.log"
+    args = ["--audit-log", str(log), "--audit-key-dir", str(keys)]
+    p = Proxy(str(tmp_path), upstream.port, extra_args=args)
+    try:
+        client = anthropic.Anthropic(base_url=p.url, api_key="sk-ant-test", max_retries=0)
+        _decide(client, "anth_danger", "first")
+        first_end = _wait_growth(log, 0)
+        _decide(client, "anth_benign", "second")
+        _wait_growth(log, first_end)
+    finally:
+        _stop(p)
+    # The second chunk loses its last bytes, as a full disk or a crash mid-write leaves it.
+    size = log.stat().st_size
+    with open(log, "r+b") as f:
+        f.truncate(first_end + (size - first_end) // 2)
+    p = Proxy(str(tmp_path), upstream.port, extra_args=args)
+    try:
+        client = anthropic.Anthropic(base_url=p.url, api_key="sk-ant-test", max_retries=0)
+        _decide(client, "anth_danger", "third")
+        _decide(client, "anth_benign", "fourth")
+    finally:
+        _stop(p)
+    out = crust_logs("--file", str(log), "--identity", str(keys / "audit-identity.txt"), "--json", home=str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    recs = [json.loads(l) for l in out.stdout.splitlines()]
+    # First chunk: the user's text and the blocked Read; after the restart: a block and an allow.
+    assert [json.loads(r["args"])["text"].strip() for r in recs if r["side"] == "request"] == ["first", "third", "fourth"]
+    assert [r["decision"] for r in recs if r["side"] == "response"] == ["block", "block", "allow"], recs
+    assert "skipped" in out.stderr and "damaged" in out.stderr, out.stderr
+
+
+def test_a_flipped_byte_loses_only_its_chunk(tmp_path, upstream):
+    keys = tmp_path / "keys"
+    log = tmp_path / "audit.log"
+    p = Proxy(str(tmp_path), upstream.port, extra_args=["--audit-log", str(log), "--audit-key-dir", str(keys)])
+    try:
+        client = anthropic.Anthropic(base_url=p.url, api_key="sk-ant-test", max_retries=0)
+        ends = [0]
+        for scenario in ["anth_danger", "anth_benign", "anth_danger"]:
+            _decide(client, scenario)
+            ends.append(_wait_growth(log, ends[-1]))
+    finally:
+        _stop(p)
+    ident = str(keys / "audit-identity.txt")
+    raw = bytearray(log.read_bytes())
+    for where, want in [(ends[1] + (ends[2] - ends[1]) // 2, ["block", "block"]),  # ciphertext of chunk 2
+                        (ends[1] + 9, ["block", "block"])]:  # the length field of chunk 2
+        bad = bytearray(raw)
+        bad[where] ^= 0x40
+        log.write_bytes(bytes(bad))
+        out = crust_logs("--file", str(log), "--identity", ident, "--json", home=str(tmp_path))
+        assert out.returncode == 0, out.stderr
+        recs = [json.loads(l) for l in out.stdout.splitlines()]
+        assert [r["decision"] for r in recs if r["side"] == "response"] == want
+        assert "damaged" in out.stderr
+
+
+def _rsa_pem():
+    """A real 2048-bit RSA key in PEM (PKCS#1, 25 lines), made by openssl or `cryptography`."""
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                 serialization.NoEncryption()).decode()
+    except ImportError:
+        out = subprocess.run(["openssl", "genrsa", "-traditional", "2048"], capture_output=True, text=True, check=True)
+        return out.stdout
+
+
+def test_a_private_key_in_arguments_is_masked_whole(tmp_path, upstream):
+    """Every line of a real key's body stays out of the log: in a tool call's arguments (whole,
+    and cut before its END line), and as a tool result sent back."""
+    keys = tmp_path / "keys"
+    log = tmp_path / "audit.log"
+    pem = _rsa_pem()
+    body = [l for l in pem.splitlines() if l and not l.startswith("-----")]
+    assert len(body) >= 20
+    cut = "\n".join(pem.splitlines()[:12])  # no END line
+    p = Proxy(str(tmp_path), upstream.port, extra_args=["--audit-log", str(log), "--audit-key-dir", str(keys)])
+    try:
+        client = anthropic.Anthropic(base_url=p.url, api_key="sk-ant-test", max_retries=0)
+        for i, content in enumerate([pem, cut, "see:\n" + pem + "\nand more"]):
+            history = [
+                {"role": "user", "content": "save the key"},
+                {"role": "assistant", "content": [
+                    {"type": "tool_use", "id": f"toolu_{i}", "name": "Write",
+                     "input": {"file_path": "/home/user/project/notes.txt", "content": content}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": content}]},
+            ]
+            try:
+                client.messages.create(model="m", max_tokens=8, extra_headers={"x-test-scenario": "anth_benign"},
+                                       messages=history)
+            except anthropic.APIStatusError:
+                pass  # refused on the request side: still recorded
+    finally:
+        _stop(p)
+    out = crust_logs("--file", str(log), "--identity", str(keys / "audit-identity.txt"), "--json", home=str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    recs = [json.loads(l) for l in out.stdout.splitlines()]
+    assert any(r["tool"] == "Write" for r in recs), recs
+    assert "[REDACTED:private-key]" in out.stdout
+    leaked = [l for l in body if l in out.stdout or l in out.stdout.replace("\\n", "\n")]
+    # Any 16 characters of the body count as a leak, not only whole lines.
+    pieces = [l[k:k + 16] for l in body for k in range(0, len(l) - 16, 8)]
+    assert not leaked and not [s for s in pieces if s in out.stdout], (len(leaked), len(body))

@@ -138,8 +138,8 @@ pub fn logs(a: LogsArgs) -> Exit {
                 }
             }
         }
-        if read.torn_tail {
-            eprintln!("note: the last chunk was cut short (a crash while writing) and was skipped");
+        for d in &read.damaged {
+            eprintln!("warning: skipped damaged bytes: {d}; their records are lost");
         }
         if !a.follow || a.stats {
             return Exit::Ok;
