@@ -210,6 +210,36 @@ def test_a_flipped_byte_loses_only_its_chunk(tmp_path, upstream):
         assert "damaged" in out.stderr
 
 
+def test_logs_into_a_closed_pipe_exit_quietly(tmp_path, upstream):
+    keys = tmp_path / "keys"
+    log = tmp_path / "audit.log"
+    p = Proxy(str(tmp_path), upstream.port, extra_args=["--audit-log", str(log), "--audit-key-dir", str(keys)])
+    try:
+        client = anthropic.Anthropic(base_url=p.url, api_key="sk-ant-test", max_retries=0)
+        for i in range(4):
+            _decide(client, "anth_danger" if i % 2 else "anth_benign", f"n{i}")
+    finally:
+        _stop(p)
+    ident = str(keys / "audit-identity.txt")
+    env = dict(os.environ, HOME=str(tmp_path))
+    crust = os.path.join(BIN, "crust")
+    # `head -1`: the reader goes away after one line.
+    piped = subprocess.run(f"'{crust}' logs --json --file '{log}' --identity '{ident}' | head -1; "
+                           "echo \"status ${PIPESTATUS[0]}\"", shell=True, executable="/bin/bash",
+                           capture_output=True, text=True, env=env)
+    first, status = piped.stdout.splitlines()
+    assert json.loads(first)["tool"] and status == "status 0", piped
+    assert "panicked" not in piped.stderr, piped.stderr
+    # A pipe closed before the first write, for every way of printing.
+    for mode in [["--json"], [], ["--stats"]]:
+        proc = subprocess.Popen([crust, "logs", *mode, "--file", str(log), "--identity", ident],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=15) == 0, (mode, err)
+        assert "panicked" not in err and "Broken pipe" not in err, (mode, err)
+
+
 def _rsa_pem():
     """A real 2048-bit RSA key in PEM (PKCS#1, 25 lines), made by openssl or `cryptography`."""
     try:

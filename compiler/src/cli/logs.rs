@@ -2,8 +2,9 @@
 
 use super::Exit;
 use crust_runtime::audit::{self, Record};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct LogsArgs {
@@ -78,6 +79,9 @@ pub fn format_time(ms: u64) -> String {
     )
 }
 
+/// How many damaged regions are listed one by one before the rest are summed up.
+const DAMAGE_LINES: usize = 20;
+
 pub fn logs(a: LogsArgs) -> Exit {
     let file = a
         .file
@@ -90,7 +94,7 @@ pub fn logs(a: LogsArgs) -> Exit {
     let identity = match audit::read_identity(&id_path) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("error: {e}");
+            diag(&format!("error: {e}"));
             return Exit::Usage;
         }
     };
@@ -98,7 +102,9 @@ pub fn logs(a: LogsArgs) -> Exit {
         None => None,
         Some((_, Some(d))) => Some(audit::now_ms().saturating_sub(d)),
         Some((s, None)) => {
-            eprintln!("error: `--since {s}`: expected a number and a unit (30s, 10m, 2h, 7d)");
+            diag(&format!(
+                "error: `--since {s}`: expected a number and a unit (30s, 10m, 2h, 7d)"
+            ));
             return Exit::Usage;
         }
     };
@@ -109,12 +115,16 @@ pub fn logs(a: LogsArgs) -> Exit {
                 .as_deref()
                 .is_none_or(|x| r.rule.as_deref() == Some(x))
     };
+    let follow = a.follow && !a.stats;
     let mut shown = 0usize;
+    // Damaged regions already reported (following reads the log again and again).
+    let mut reported: HashSet<(PathBuf, u64)> = HashSet::new();
+    let mut stdout = std::io::stdout().lock();
     loop {
         let read = match audit::read_log(&file, &identity) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: {e}");
+                diag(&format!("error: {e}"));
                 return Exit::Policy;
             }
         };
@@ -124,27 +134,92 @@ pub fn logs(a: LogsArgs) -> Exit {
         let fresh = read.records.get(shown..).unwrap_or(&[]);
         shown = read.records.len();
         let picked: Vec<&Record> = fresh.iter().filter(|r| keep(r)).collect();
-        if a.stats {
-            print!("{}", stats(&picked));
+        let text = if a.stats {
+            stats(&picked)
         } else {
-            for r in &picked {
-                if let Some(d) = r.dropped_before {
-                    println!("({d} records dropped here: the writer could not keep up)");
-                }
-                if a.json {
-                    println!("{}", serde_json::to_string(r).unwrap_or_default());
-                } else {
-                    println!("{}", line(r));
-                }
+            render(&picked, a.json)
+        };
+        // A reader that went away (`crust logs | head`) is not an error: stop quietly.
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Exit::Ok,
+            Err(e) => {
+                diag(&format!("error: cannot write the records: {e}"));
+                return Exit::Policy;
             }
         }
-        for d in &read.damaged {
-            eprintln!("warning: skipped damaged bytes: {d}; their records are lost");
-        }
-        if !a.follow || a.stats {
+        report_damage(&read.damaged, &file, follow, &mut reported);
+        if !follow {
             return Exit::Ok;
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// A diagnostic on stderr; a closed stderr is no reason to fail (nor to panic, as `eprintln!`
+/// would).
+fn diag(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+/// The records as stdout shows them: with `--json` one JSON object per line and nothing else
+/// (a drop is the record's `dropped_before` field); otherwise one line each, with a line
+/// where records were dropped.
+fn render(records: &[&Record], json: bool) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for r in records {
+        if json {
+            // A `Record` is strings and integers: serializing it cannot fail.
+            let _ = writeln!(s, "{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            if let Some(d) = r.dropped_before {
+                let _ = writeln!(
+                    s,
+                    "({d} records dropped here: the writer could not keep up, or could not write)"
+                );
+            }
+            let _ = writeln!(s, "{}", line(r));
+        }
+    }
+    s
+}
+
+/// Tells stderr about every damaged region not reported yet, each on a line (up to
+/// [`DAMAGE_LINES`]), then a summary. While following, a cut chunk at the end of the newest
+/// file is not reported: it may be a chunk being written; once a chunk follows it, it is.
+fn report_damage(
+    damaged: &[audit::Damage],
+    newest: &Path,
+    follow: bool,
+    reported: &mut HashSet<(PathBuf, u64)>,
+) {
+    let new: Vec<&audit::Damage> = damaged
+        .iter()
+        .filter(|d| {
+            !(follow && d.at_end && d.what == audit::DamageKind::CutShort && d.file == newest)
+        })
+        .filter(|d| reported.insert((d.file.clone(), d.offset)))
+        .collect();
+    for d in new.iter().take(DAMAGE_LINES) {
+        diag(&format!("warning: skipped damaged bytes: {d}"));
+    }
+    if new.len() > DAMAGE_LINES {
+        diag(&format!(
+            "warning: ... and {} more damaged regions",
+            new.len() - DAMAGE_LINES
+        ));
+    }
+    if !new.is_empty() {
+        let bytes: u64 = new.iter().map(|d| d.len).sum();
+        diag(&format!(
+            "warning: skipped {} damaged region{} ({bytes} bytes) of the audit log; the records in them are lost, every other chunk was read",
+            new.len(),
+            if new.len() == 1 { "" } else { "s" }
+        ));
     }
 }
 
@@ -191,6 +266,7 @@ fn stats(records: &[&Record]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -204,5 +280,34 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_time(1_795_536_985_123), "2026-11-24T16:16:25.123Z");
         assert_eq!(format_time(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn json_output_is_json_lines_only() {
+        let r = Record {
+            time_ms: 1_795_536_985_123,
+            session: None,
+            agent: None,
+            api: "openai-chat".into(),
+            side: "response".into(),
+            tool: "Bash".into(),
+            args: "{}".into(),
+            decision: "allow".into(),
+            rule: None,
+            severity: None,
+            eval_ns: 1000,
+            bundle: "crustc".into(),
+            bundle_checksum: "00".into(),
+            dropped_before: Some(7),
+        };
+        let json = render(&[&r, &r], true);
+        assert_eq!(json.lines().count(), 2);
+        for l in json.lines() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["dropped_before"], 7);
+        }
+        let text = render(&[&r], false);
+        assert!(text.starts_with("(7 records dropped here"), "{text}");
+        assert_eq!(text.lines().count(), 2);
     }
 }
