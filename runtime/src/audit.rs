@@ -1,10 +1,13 @@
 //! The encrypted audit log: every decision as one record, sealed in age-encrypted chunks.
 //!
-//! The request path only hands a record to a bounded channel (`try_send`); when the channel is
-//! full the record is counted as dropped, never waited for. A writer thread collects records
-//! and seals them in chunks (every [`LogConfig::chunk_records`] records or
-//! [`LogConfig::chunk_interval`]), each chunk an independent age file. Files rotate by size and
-//! old ones are deleted past a retention count.
+//! The request path only hands a record to a channel (`try_send`), never waits: when
+//! [`LogConfig::max_unsealed`] records are already accepted and not yet written, the record is
+//! counted as dropped, and the count goes into the next record written. A writer thread
+//! collects records and seals them in chunks (every [`LogConfig::chunk_records`] records or
+//! [`LogConfig::chunk_interval`]), each chunk an independent age file, appended with one write.
+//! What a crash (`kill -9` included) can lose is therefore at most `max_unsealed` records, none
+//! older than the interval. Files rotate by size and old ones are deleted past a retention
+//! count.
 //!
 //! # On-disk format (version 2)
 //!
