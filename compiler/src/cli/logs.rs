@@ -205,20 +205,32 @@ fn report_damage(
         .filter(|d| reported.insert((d.file.clone(), d.offset)))
         .collect();
     for d in new.iter().take(DAMAGE_LINES) {
-        diag(&format!("warning: skipped damaged bytes: {d}"));
+        diag(&format!("warning: skipped {d}"));
     }
     if new.len() > DAMAGE_LINES {
         diag(&format!(
-            "warning: ... and {} more damaged regions",
+            "warning: ... and {} more skipped regions",
             new.len() - DAMAGE_LINES
         ));
     }
-    if !new.is_empty() {
-        let bytes: u64 = new.iter().map(|d| d.len).sum();
+    let (foreign, damaged): (Vec<&audit::Damage>, Vec<&audit::Damage>) = new
+        .iter()
+        .partition(|d| d.what == audit::DamageKind::OtherRecipients);
+    if !damaged.is_empty() {
+        let bytes: u64 = damaged.iter().map(|d| d.len).sum();
         diag(&format!(
             "warning: skipped {} damaged region{} ({bytes} bytes) of the audit log; the records in them are lost, every other chunk was read",
-            new.len(),
-            if new.len() == 1 { "" } else { "s" }
+            damaged.len(),
+            if damaged.len() == 1 { "" } else { "s" }
+        ));
+    }
+    if !foreign.is_empty() {
+        diag(&format!(
+            "warning: skipped {} chunk{} sealed to other recipients; read {} with the identity {} sealed to",
+            foreign.len(),
+            if foreign.len() == 1 { "" } else { "s" },
+            if foreign.len() == 1 { "it" } else { "them" },
+            if foreign.len() == 1 { "it was" } else { "they were" },
         ));
     }
 }
