@@ -1,7 +1,8 @@
 """A local LLM upstream for end-to-end tests: replays recorded responses and logs requests.
 
 The fixture is chosen by the `x-test-scenario` header (which the proxy must forward):
-`fixtures/<scenario>.sse` is sent as an event stream, `fixtures/<scenario>.json` as JSON.
+`fixtures/<scenario>.sse` is sent as an event stream, `fixtures/<scenario>.json` as JSON, and the
+streams with framing games of `framing.py` by their names.
 Every request (method, path, headers, body) is appended to the log file as one JSON line.
 Usage: python3 mock_upstream.py PORT_FILE LOG_FILE
 """
@@ -12,6 +13,8 @@ import sys
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import framing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
@@ -136,6 +139,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.split("?")[0].endswith("/messages/batches"):
             return self._send(200, "application/json", self._batch("msgbatch_1"))
         scenario = self.headers.get("x-test-scenario", "")
+        if scenario in framing.SCENARIOS:
+            delay = float(self.headers.get("x-test-delay", "0"))
+            data = framing.SCENARIOS[scenario].encode()
+            return self._send(200, "text/event-stream", data, chunked=True, delay=delay)
         base = os.path.join(FIXTURES, os.path.basename(scenario))
         if os.path.exists(base + ".sse"):
             with open(base + ".sse", "rb") as f:

@@ -2,6 +2,7 @@
 //! how a blocked call is replaced, and what a synthetic answer looks like.
 
 use super::judge::{Args, Decision, Judge};
+use super::sse::Decider;
 use serde_json::{json, Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +75,7 @@ pub fn is_call_item(kind: &str) -> bool {
 }
 
 /// Judges one Responses output (or input) item that is a client-side call.
-pub fn judge_responses_item(judge: &Judge<'_>, item: &Value) -> Option<Decision> {
+pub fn judge_responses_item(judge: &dyn Decider, item: &Value) -> Option<Decision> {
     let kind = item.get("type")?.as_str()?;
     if !RESPONSES_CALLS.contains(&kind) {
         return None;
@@ -358,22 +359,30 @@ pub fn filter_response(api: Api, judge: &Judge<'_>, body: &mut Value) -> Vec<Str
     blocked
 }
 
+/// Decisions a stream already took on call items, by item id, with the item judged.
+pub type Decided = std::collections::HashMap<String, (Value, Decision)>;
+
 /// Replaces blocked call items of a Responses `output` with notice messages. `known` holds
-/// the decisions a stream already took, by item id: those items are not judged (or counted)
-/// again; the rules of new blocks are appended to `blocked`.
+/// the decisions a stream already took: an item equal to the one judged under its id is not
+/// judged (or counted) again, while one that reuses the id for other content is; the rules of
+/// new blocks are appended to `blocked`.
 pub fn filter_responses_output(
-    judge: &Judge<'_>,
+    judge: &dyn Decider,
     response: &mut Value,
     blocked: &mut Vec<String>,
-    known: &std::collections::HashMap<String, Decision>,
+    known: &Decided,
 ) {
     let Some(output) = response.get_mut("output").and_then(Value::as_array_mut) else {
         return;
     };
     for item in output.iter_mut() {
         let id = item.get("id").and_then(Value::as_str).map(str::to_owned);
-        let decision = match id.as_ref().and_then(|i| known.get(i)) {
-            Some(d) => Some(d.clone()),
+        let seen = id
+            .as_ref()
+            .and_then(|i| known.get(i))
+            .filter(|(judged, _)| judged == item);
+        let decision = match seen {
+            Some((_, d)) => Some(d.clone()),
             None => {
                 let d = judge_responses_item(judge, item);
                 if let Some(Decision::Block { rule, .. }) = &d {

@@ -1201,37 +1201,36 @@ async fn pump(
     };
     let mut parser = sse::Parser::default();
     let mut events = Vec::new();
-    let mut out = String::new();
+    let mut out = Vec::new();
     let mut plain = Vec::new();
-    let complete = loop {
+    // How the upstream's body ended (`Err`: cut, failed or unreadable), unless the client's
+    // stream was over first.
+    let mut upstream_open = true;
+    let ended: Result<(), String> = loop {
         let frame = match body.frame().await {
             None => {
+                upstream_open = false;
                 // A compressed stream cut before its end is incomplete, whatever it decoded to.
-                let ended = match ctx.decoder.take() {
-                    None => true,
-                    Some(d) => {
-                        plain.clear();
-                        let r = d.finish(&mut plain);
-                        if r.is_ok() && !plain.is_empty() {
-                            if let Err(why) = parser.feed(&plain, &mut events) {
-                                tracing::warn!(error = %why, "malformed upstream event stream");
-                                break false;
-                            }
-                            for ev in events.drain(..) {
-                                filter.event(&judge, ev, &mut out);
-                            }
-                        }
-                        if let Err(why) = &r {
-                            tracing::warn!(error = %why, "upstream stream could not be decoded");
-                        }
-                        r.is_ok()
+                if let Some(d) = ctx.decoder.take() {
+                    plain.clear();
+                    if let Err(why) = d
+                        .finish(&mut plain)
+                        .and_then(|()| parser.feed(&plain, &mut events))
+                    {
+                        break Err(why);
                     }
-                };
-                break ended && !parser.pending();
+                    for ev in events.drain(..) {
+                        filter.event(&judge, ev, &mut out);
+                    }
+                }
+                if parser.pending() {
+                    break Err("the upstream closed it in the middle of an event".into());
+                }
+                break Ok(());
             }
             Some(Err(e)) => {
-                tracing::warn!(error = %e, "upstream stream failed");
-                break false;
+                upstream_open = false;
+                break Err(format!("the upstream connection failed ({e})"));
             }
             Some(Ok(f)) => f,
         };
@@ -1243,15 +1242,13 @@ async fn pump(
             Some(d) => {
                 plain.clear();
                 if let Err(why) = d.feed(&data, &mut plain) {
-                    tracing::warn!(error = %why, "upstream stream could not be decoded");
-                    break false;
+                    break Err(why);
                 }
                 &plain
             }
         };
         if let Err(why) = parser.feed(data, &mut events) {
-            tracing::warn!(error = %why, "malformed upstream event stream");
-            break false;
+            break Err(why);
         }
         for ev in events.drain(..) {
             filter.event(&judge, ev, &mut out);
@@ -1264,8 +1261,13 @@ async fn pump(
         {
             return; // the client went away
         }
+        if filter.finished() {
+            break Ok(());
+        }
     };
-    filter.end(&judge, complete, &mut out);
+    // Unless the API's own end was sent, the client gets its error event: a cut stream is
+    // never passed off as a whole answer.
+    filter.end(&judge, ended, &mut out);
     for rule in filter.blocked() {
         shared.metrics.block(rule);
         tracing::info!(rule = %rule, side = "response", "blocked");
@@ -1273,7 +1275,28 @@ async fn pump(
     if !out.is_empty() {
         let _ = tx.send(Bytes::from(out)).await;
     }
+    drop(tx);
+    if upstream_open {
+        // The client's stream is over. What the upstream still sends (its body's last chunk,
+        // usually) is read and dropped, briefly and up to a bound, so that its connection
+        // goes back to the pool.
+        let drain = async {
+            let mut n = 0usize;
+            while let Some(Ok(f)) = body.frame().await {
+                n = n.saturating_add(f.data_ref().map_or(0, Bytes::len));
+                if n > DRAIN_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    }
 }
+
+/// How much of an upstream stream is read after the client's stream ended, and for how long,
+/// to keep the connection for the next request.
+const DRAIN_BYTES: usize = 64 << 10;
+const DRAIN_TIME: Duration = Duration::from_secs(1);
 
 /// A response body fed by a channel: each message is sent as soon as it arrives.
 struct ChannelBody(mpsc::Receiver<Bytes>);
