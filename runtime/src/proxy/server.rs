@@ -24,7 +24,6 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 /// Where requests go: one fixed upstream, or the provider each request is meant for.
 #[derive(Debug, Clone)]
@@ -866,22 +865,15 @@ async fn handle(
             Some(Ok(d)) => Some(d),
             Some(Err(why)) => return uninspectable(api, &why),
         };
-        let (tx, rx) = mpsc::channel::<Bytes>(64);
-        tokio::spawn(pump(
-            Arc::clone(&shared),
-            snapshot,
-            StreamContext {
-                api,
-                cwd,
-                substitute,
-                hints,
-                decoder,
-            },
-            filter,
-            rbody,
-            tx,
-        ));
-        return Response::from_parts(rparts, ChannelBody(rx).boxed());
+        let ctx = StreamContext {
+            api,
+            cwd,
+            substitute,
+            hints,
+            decoder,
+        };
+        let body = Filtered::new(Arc::clone(&shared), snapshot, ctx, filter, rbody);
+        return Response::from_parts(rparts, body.boxed());
     }
     let bytes = match Limited::new(rbody, shared.config.max_body).collect().await {
         Ok(b) => b.to_bytes(),
@@ -1172,7 +1164,6 @@ async fn batch_results(
     Response::from_parts(rparts, full(out))
 }
 
-/// Streams an upstream event stream through its filter to the client.
 /// What a streamed response is judged with.
 struct StreamContext {
     api: Api,
@@ -1183,113 +1174,147 @@ struct StreamContext {
     decoder: Option<decode::Decoder>,
 }
 
-async fn pump(
+/// An upstream event stream through its filter, as the client's response body. The client's
+/// connection polls it: each read of the upstream is parsed, judged and written in the same
+/// step, with no task or channel between the two sockets (a hop between tokio workers per
+/// read cost more than the filtering). The mutex only makes the state `Sync` for the boxed
+/// body; it is reached through `&mut`, never locked.
+struct Filtered(std::sync::Mutex<Stream>);
+
+struct Stream {
     shared: Arc<Shared>,
     snapshot: Arc<Bundle>,
-    mut ctx: StreamContext,
-    mut filter: Box<dyn Filter>,
-    mut body: Incoming,
-    tx: mpsc::Sender<Bytes>,
-) {
-    let judge = Judge {
-        bundle: &snapshot,
-        home: &shared.config.home,
-        cwd: ctx.cwd.as_deref(),
-        substitute: ctx.substitute.as_ref(),
-        own: &shared.own,
-        audit: audit_ctx(&shared, ctx.api, "response", &ctx.hints),
-    };
-    let mut parser = sse::Parser::default();
-    let mut events = Vec::new();
-    let mut out = Vec::new();
-    let mut plain = Vec::new();
-    // How the upstream's body ended (`Err`: cut, failed or unreadable), unless the client's
-    // stream was over first.
-    let mut upstream_open = true;
-    let ended: Result<(), String> = loop {
-        let frame = match body.frame().await {
-            None => {
-                upstream_open = false;
-                // A compressed stream cut before its end is incomplete, whatever it decoded to.
-                if let Some(d) = ctx.decoder.take() {
-                    plain.clear();
-                    if let Err(why) = d
-                        .finish(&mut plain)
-                        .and_then(|()| parser.feed(&plain, &mut events))
-                    {
-                        break Err(why);
-                    }
-                    for ev in events.drain(..) {
-                        filter.event(&judge, ev, &mut out);
-                    }
-                }
-                if parser.pending() {
-                    break Err("the upstream closed it in the middle of an event".into());
-                }
-                break Ok(());
-            }
-            Some(Err(e)) => {
-                upstream_open = false;
-                break Err(format!("the upstream connection failed ({e})"));
-            }
-            Some(Ok(f)) => f,
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        let data: &[u8] = match ctx.decoder.as_mut() {
-            None => &data,
+    ctx: StreamContext,
+    filter: Box<dyn Filter>,
+    /// `None` once it ended or was handed on to be drained.
+    upstream: Option<Incoming>,
+    parser: sse::Parser,
+    events: Vec<sse::Event>,
+    plain: Vec<u8>,
+    out: Vec<u8>,
+    /// The filter's end was written and its blocks counted.
+    ended: bool,
+}
+
+impl Filtered {
+    fn new(
+        shared: Arc<Shared>,
+        snapshot: Arc<Bundle>,
+        ctx: StreamContext,
+        filter: Box<dyn Filter>,
+        upstream: Incoming,
+    ) -> Filtered {
+        Filtered(std::sync::Mutex::new(Stream {
+            shared,
+            snapshot,
+            ctx,
+            filter,
+            upstream: Some(upstream),
+            parser: sse::Parser::default(),
+            events: Vec::new(),
+            plain: Vec::new(),
+            out: Vec::new(),
+            ended: false,
+        }))
+    }
+}
+
+impl Stream {
+    /// One read of the upstream, through the decoder, the parser and the filter.
+    fn feed(&mut self, data: &[u8]) -> Result<(), String> {
+        let data = match self.ctx.decoder.as_mut() {
+            None => data,
             Some(d) => {
-                plain.clear();
-                if let Err(why) = d.feed(&data, &mut plain) {
-                    break Err(why);
-                }
-                &plain
+                self.plain.clear();
+                d.feed(data, &mut self.plain)?;
+                &self.plain
             }
         };
-        if let Err(why) = parser.feed(data, &mut events) {
-            break Err(why);
-        }
-        for ev in events.drain(..) {
-            filter.event(&judge, ev, &mut out);
-        }
-        if !out.is_empty()
-            && tx
-                .send(Bytes::from(std::mem::take(&mut out)))
-                .await
-                .is_err()
-        {
-            return; // the client went away
-        }
-        if filter.finished() {
-            break Ok(());
-        }
-    };
-    // Unless the API's own end was sent, the client gets its error event: a cut stream is
-    // never passed off as a whole answer.
-    filter.end(&judge, ended, &mut out);
-    for rule in filter.blocked() {
-        shared.metrics.block(rule);
-        tracing::info!(rule = %rule, side = "response", "blocked");
+        self.parser.feed(data, &mut self.events)?;
+        self.filter_events();
+        Ok(())
     }
-    if !out.is_empty() {
-        let _ = tx.send(Bytes::from(out)).await;
-    }
-    drop(tx);
-    if upstream_open {
-        // The client's stream is over. What the upstream still sends (its body's last chunk,
-        // usually) is read and dropped, briefly and up to a bound, so that its connection
-        // goes back to the pool.
-        let drain = async {
-            let mut n = 0usize;
-            while let Some(Ok(f)) = body.frame().await {
-                n = n.saturating_add(f.data_ref().map_or(0, Bytes::len));
-                if n > DRAIN_BYTES {
-                    break;
-                }
-            }
+
+    fn filter_events(&mut self) {
+        let judge = Judge {
+            bundle: &self.snapshot,
+            home: &self.shared.config.home,
+            cwd: self.ctx.cwd.as_deref(),
+            substitute: self.ctx.substitute.as_ref(),
+            own: &self.shared.own,
+            audit: audit_ctx(&self.shared, self.ctx.api, "response", &self.ctx.hints),
         };
-        let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+        for ev in self.events.drain(..) {
+            self.filter.event(&judge, ev, &mut self.out);
+        }
+    }
+
+    /// The upstream's body ended cleanly: `Err` if it still was not whole (a compressed stream
+    /// cut before its end, whatever it decoded to; half an event).
+    fn close(&mut self) -> Result<(), String> {
+        if let Some(d) = self.ctx.decoder.take() {
+            self.plain.clear();
+            d.finish(&mut self.plain)?;
+            self.parser.feed(&self.plain, &mut self.events)?;
+            self.filter_events();
+        }
+        if self.parser.pending() {
+            return Err("the upstream closed it in the middle of an event".into());
+        }
+        Ok(())
+    }
+
+    /// Unless the API's own end was sent, the client gets its error event: a cut stream is
+    /// never passed off as a whole answer.
+    fn finish(&mut self, upstream: Result<(), String>) {
+        let judge = Judge {
+            bundle: &self.snapshot,
+            home: &self.shared.config.home,
+            cwd: self.ctx.cwd.as_deref(),
+            substitute: self.ctx.substitute.as_ref(),
+            own: &self.shared.own,
+            audit: audit_ctx(&self.shared, self.ctx.api, "response", &self.ctx.hints),
+        };
+        self.filter.end(&judge, upstream, &mut self.out);
+        for rule in self.filter.blocked() {
+            self.shared.metrics.block(rule);
+            tracing::info!(rule = %rule, side = "response", "blocked");
+        }
+        self.ended = true;
+    }
+
+    /// The client's stream is over while the upstream's is not: what it still sends (its
+    /// body's last chunk, usually already here) is read and dropped, up to a bound, so that
+    /// its connection goes back to the pool; if it is not here yet, a task waits a little for
+    /// it.
+    fn drain(&mut self, cx: &mut Context<'_>) {
+        let Some(mut up) = self.upstream.take() else {
+            return;
+        };
+        let mut n = 0usize;
+        loop {
+            match Pin::new(&mut up).poll_frame(cx) {
+                Poll::Ready(Some(Ok(f))) => {
+                    n = n.saturating_add(f.data_ref().map_or(0, Bytes::len));
+                    if n > DRAIN_BYTES {
+                        return;
+                    }
+                }
+                Poll::Ready(_) => return,
+                Poll::Pending => break,
+            }
+        }
+        tokio::spawn(async move {
+            let rest = async {
+                while let Some(Ok(f)) = up.frame().await {
+                    n = n.saturating_add(f.data_ref().map_or(0, Bytes::len));
+                    if n > DRAIN_BYTES {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(DRAIN_TIME, rest).await;
+        });
     }
 }
 
@@ -1298,17 +1323,53 @@ async fn pump(
 const DRAIN_BYTES: usize = 64 << 10;
 const DRAIN_TIME: Duration = Duration::from_secs(1);
 
-/// A response body fed by a channel: each message is sent as soon as it arrives.
-struct ChannelBody(mpsc::Receiver<Bytes>);
-
-impl Body for ChannelBody {
+impl Body for Filtered {
     type Data = Bytes;
     type Error = std::io::Error;
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        self.0.poll_recv(cx).map(|m| m.map(|b| Ok(Frame::data(b))))
+        let s = self
+            .0
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if !s.out.is_empty() {
+                let out = Bytes::from(std::mem::take(&mut s.out));
+                return Poll::Ready(Some(Ok(Frame::data(out))));
+            }
+            if s.ended {
+                s.drain(cx);
+                return Poll::Ready(None);
+            }
+            let Some(up) = s.upstream.as_mut() else {
+                s.finish(Ok(()));
+                continue;
+            };
+            match Pin::new(up).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    s.upstream = None;
+                    let whole = s.close();
+                    s.finish(whole);
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    s.upstream = None;
+                    s.finish(Err(format!("the upstream connection failed ({e})")));
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        if let Err(why) = s.feed(&data) {
+                            s.finish(Err(why));
+                        }
+                    }
+                    if s.filter.finished() && !s.ended {
+                        s.finish(Ok(()));
+                    }
+                }
+            }
+        }
     }
 }
 
