@@ -39,11 +39,13 @@ fuzz_target!(|data: &[u8]| {
     cuts.push(wire.len());
     cuts.sort_unstable();
 
+    let own = crust_runtime::own::OwnFiles::default();
     let judge = Judge {
         bundle: bundle(),
         home: HOME,
         cwd: Some(CWD),
         substitute: None,
+        own: &own,
         audit: None,
     };
     let api = head % 3;
@@ -85,7 +87,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(&out) else {
         fail("the filter wrote bytes that are not UTF-8", wire, &out);
     };
-    let events = sdk_events(text).unwrap_or_else(|| fail("the filter wrote a partial event", wire, &out));
+    let events =
+        sdk_events(text).unwrap_or_else(|| fail("the filter wrote a partial event", wire, &out));
     let calls = match api {
         0 => anthropic_calls(&events),
         1 => chat_calls(&events),
@@ -100,7 +103,11 @@ fuzz_target!(|data: &[u8]| {
             Call::Item(item) => judge_responses_item(&judge, item).unwrap_or(Decision::Allow),
         };
         if let Decision::Block { rule, .. } = decision {
-            fail(&format!("the client holds `{name}` {args:?}, which {rule} blocks"), wire, &out);
+            fail(
+                &format!("the client holds `{name}` {args:?}, which {rule} blocks"),
+                wire,
+                &out,
+            );
         }
     }
 });
@@ -193,22 +200,39 @@ fn anthropic_calls(events: &[(Option<String>, String)]) -> Result<Vec<(String, C
             if kind != "message_start" {
                 break; // "Unexpected event order": the SDK raises
             }
-            let start = v.pointer("/message/content").and_then(Value::as_array).cloned();
+            let start = v
+                .pointer("/message/content")
+                .and_then(Value::as_array)
+                .cloned();
             content = Some(start.unwrap_or_default());
             continue;
         };
         match kind {
-            "content_block_start" => blocks.push(v.get("content_block").cloned().unwrap_or(Value::Null)),
+            "content_block_start" => {
+                blocks.push(v.get("content_block").cloned().unwrap_or(Value::Null))
+            }
             "content_block_delta" => {
                 let Some(k) = v.get("index").and_then(|i| py_index(blocks.len(), i)) else {
                     break; // IndexError
                 };
                 let block = &mut blocks[k];
-                let tracks = matches!(block.get("type").and_then(Value::as_str), Some("tool_use" | "server_tool_use"));
-                if v.pointer("/delta/type").and_then(Value::as_str) == Some("input_json_delta") && tracks {
-                    let piece = v.pointer("/delta/partial_json").and_then(Value::as_str).unwrap_or("");
+                let tracks = matches!(
+                    block.get("type").and_then(Value::as_str),
+                    Some("tool_use" | "server_tool_use")
+                );
+                if v.pointer("/delta/type").and_then(Value::as_str) == Some("input_json_delta")
+                    && tracks
+                {
+                    let piece = v
+                        .pointer("/delta/partial_json")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
                     let key = k.to_string();
-                    let mut buf = bufs.get(&key).and_then(Value::as_str).unwrap_or("").to_owned();
+                    let mut buf = bufs
+                        .get(&key)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
                     buf.push_str(piece);
                     if !buf.is_empty() {
                         match serde_json::from_str::<Value>(&buf) {
@@ -225,7 +249,10 @@ fn anthropic_calls(events: &[(Option<String>, String)]) -> Result<Vec<(String, C
                 }
             }
             "content_block_stop" => {
-                if v.get("index").and_then(|i| py_index(blocks.len(), i)).is_none() {
+                if v.get("index")
+                    .and_then(|i| py_index(blocks.len(), i))
+                    .is_none()
+                {
                     break;
                 }
             }
@@ -237,8 +264,15 @@ fn anthropic_calls(events: &[(Option<String>, String)]) -> Result<Vec<(String, C
         .into_iter()
         .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
         .map(|b| {
-            let name = b.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
-            (name, Call::Object(b.get("input").cloned().unwrap_or(json!({}))))
+            let name = b
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            (
+                name,
+                Call::Object(b.get("input").cloned().unwrap_or(json!({}))),
+            )
         })
         .collect())
 }
@@ -246,9 +280,15 @@ fn anthropic_calls(events: &[(Option<String>, String)]) -> Result<Vec<(String, C
 /// The openai SDK's `accumulate_delta` (`lib/streaming/_deltas.py`): strings concatenate,
 /// `index` and `type` overwrite, lists of dicts with an `index` merge by it (Python indexing,
 /// inserting past the end).
-fn accumulate_delta(acc: &mut Map<String, Value>, delta: &Map<String, Value>) -> Result<(), String> {
+fn accumulate_delta(
+    acc: &mut Map<String, Value>,
+    delta: &Map<String, Value>,
+) -> Result<(), String> {
     for (key, d) in delta {
-        let indexed = |v: &Value| v.as_array().is_some_and(|a| a.iter().any(|e| e.get("index").is_some()));
+        let indexed = |v: &Value| {
+            v.as_array()
+                .is_some_and(|a| a.iter().any(|e| e.get("index").is_some()))
+        };
         if acc.get(key).is_none_or(Value::is_null) {
             if indexed(d) {
                 acc.insert(key.clone(), json!([]));
@@ -318,7 +358,9 @@ fn chat_calls(events: &[(Option<String>, String)]) -> Result<Vec<(String, Call)>
         let Ok(v) = serde_json::from_str::<Value>(data) else {
             break;
         };
-        if v.get("error").is_some_and(|e| !e.is_null() && e != &json!(false) && e != &json!("")) {
+        if v.get("error")
+            .is_some_and(|e| !e.is_null() && e != &json!(false) && e != &json!(""))
+        {
             break;
         }
         let Some(list) = v.get("choices").and_then(Value::as_array) else {
@@ -345,7 +387,11 @@ fn chat_calls(events: &[(Option<String>, String)]) -> Result<Vec<(String, Call)>
             continue;
         }
         for ch in list {
-            let delta = ch.get("delta").and_then(Value::as_object).cloned().unwrap_or_default();
+            let delta = ch
+                .get("delta")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             let k = ch.get("index").and_then(|i| py_index(messages.len(), i));
             let result = match k {
                 Some(k) => accumulate_delta(&mut messages[k], &delta),
@@ -363,10 +409,23 @@ fn chat_calls(events: &[(Option<String>, String)]) -> Result<Vec<(String, Call)>
     }
     let mut calls = Vec::new();
     for m in choices.unwrap_or_default() {
-        for tc in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+        for tc in m
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(c) = tc.get("custom") {
-                let name = c.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
-                let input = c.get("input").and_then(Value::as_str).unwrap_or("").to_owned();
+                let name = c
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                let input = c
+                    .get("input")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
                 calls.push((name, Call::Text(input)));
             } else if let Some(f) = tc.get("function") {
                 calls.push(chat_function(f));
@@ -380,7 +439,11 @@ fn chat_calls(events: &[(Option<String>, String)]) -> Result<Vec<(String, Call)>
 }
 
 fn chat_function(f: &Value) -> (String, Call) {
-    let name = f.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+    let name = f
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     match f.get("arguments") {
         Some(Value::String(s)) => (name, Call::Encoded(s.clone())),
         Some(v) => (name, Call::Object(v.clone())),
@@ -406,9 +469,17 @@ fn responses_calls(events: &[(Option<String>, String)]) -> Result<Vec<(String, C
                 }
             }
             "response.function_call_arguments.delta" | "response.custom_tool_call_input.delta" => {
-                let key = if v["type"] == "response.function_call_arguments.delta" { "arguments" } else { "input" };
+                let key = if v["type"] == "response.function_call_arguments.delta" {
+                    "arguments"
+                } else {
+                    "input"
+                };
                 if let Some(item) = index.and_then(|i| snapshot.get_mut(&i)) {
-                    let mut text = item.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+                    let mut text = item
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
                     text.push_str(v.get("delta").and_then(Value::as_str).unwrap_or(""));
                     item[key] = json!(text);
                 }
@@ -423,9 +494,17 @@ fn responses_calls(events: &[(Option<String>, String)]) -> Result<Vec<(String, C
     items.extend(snapshot.into_values());
     Ok(items
         .into_iter()
-        .filter(|i| i.get("type").and_then(Value::as_str).is_some_and(is_call_item))
+        .filter(|i| {
+            i.get("type")
+                .and_then(Value::as_str)
+                .is_some_and(is_call_item)
+        })
         .map(|i| {
-            let name = i.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+            let name = i
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             (name, Call::Item(i))
         })
         .collect())
