@@ -212,3 +212,83 @@ def test_remote_mode_strips_the_token_and_loopback_health_works_on_dual_stack(tm
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_out_of_descriptors_pauses_and_recovers(tmp_path, upstream):
+    """With its descriptors used up by idle clients, the proxy neither spins nor floods its log,
+    and serves again once they go."""
+    import resource
+
+    policy = os.path.join(str(tmp_path), "policy.bin")
+    compile_policy(policy)
+    log = open(os.path.join(str(tmp_path), "proxy.log"), "w+")
+    env = dict(os.environ, HOME="/home/user", CRUST_LOG="info", NO_COLOR="1")
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "crust-runtime"), "--policy", policy, "--endpoint",
+         f"http://127.0.0.1:{upstream.port}", "--listen", "127.0.0.1:0"],
+        stderr=log, env=env, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)))
+    held = []
+    try:
+        port = _port(proc, log)
+        for _ in range(120):
+            try:
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+            except OSError:
+                break
+        time.sleep(2)
+        log.seek(0)
+        text = log.read()
+        assert proc.poll() is None
+        # Logged once per burst, not once per failed accept.
+        assert 1 <= text.count("accept failed") <= 2, text[-2000:]
+        assert len(text) < 20_000
+        for s in held:
+            s.close()
+        held.clear()
+        end = time.time() + 10
+        ok = False
+        while time.time() < end and not ok:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/crust/health")
+                ok = c.getresponse().status == 200
+                c.close()
+            except OSError:
+                time.sleep(0.2)
+        assert ok, "the proxy did not serve again after the descriptors were freed"
+    finally:
+        for s in held:
+            s.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_request_bodies_in_flight_are_capped(tmp_path, upstream):
+    """Bodies held at once stay under --max-inflight-mib: beyond it a request gets 503 at once
+    instead of more memory."""
+    proc, log = _start(tmp_path, upstream, ["--listen", "127.0.0.1:0", "--max-inflight-mib", "8",
+                                            "--body-timeout-secs", "20"])
+    socks = []
+    try:
+        port = _port(proc, log)
+        # Four clients announce 6 MiB bodies and send half of each, so they are held.
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                      b"content-length: %d\r\n\r\n" % (6 << 20) + b" " * (3 << 20))
+            socks.append(s)
+        time.sleep(1)
+        statuses = []
+        for s in socks:
+            s.settimeout(0.5)
+            try:
+                statuses.append(s.recv(64).decode("latin-1").split(" ")[1])
+            except (socket.timeout, IndexError):
+                statuses.append(None)
+        assert "503" in statuses, statuses
+        assert proc.poll() is None
+    finally:
+        for s in socks:
+            s.close()
+        proc.terminate()
+        proc.wait(timeout=10)
