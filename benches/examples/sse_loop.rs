@@ -28,11 +28,13 @@ fn main() {
     let wire = std::fs::read(format!("{FIXTURES}/{name}.sse"))
         .unwrap_or_else(|e| fail(&format!("{name}: {e}")));
     let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let own = crust_runtime::own::OwnFiles::default();
     let judge = Judge {
         bundle: &bundle,
         home: HOME,
         cwd: Some(CWD),
         substitute: None,
+        own: &own,
         audit: None,
     };
     let mut bytes = 0;
