@@ -1174,6 +1174,19 @@ struct StreamContext {
     decoder: Option<decode::Decoder>,
 }
 
+/// How a stream's calls are judged: the request's snapshot and context (a free function over
+/// the fields, so the filter and its output can be borrowed beside it).
+fn stream_judge<'a>(shared: &'a Shared, snapshot: &'a Bundle, ctx: &'a StreamContext) -> Judge<'a> {
+    Judge {
+        bundle: snapshot,
+        home: &shared.config.home,
+        cwd: ctx.cwd.as_deref(),
+        substitute: ctx.substitute.as_ref(),
+        own: &shared.own,
+        audit: audit_ctx(shared, ctx.api, "response", &ctx.hints),
+    }
+}
+
 /// An upstream event stream through its filter, as the client's response body. The client's
 /// connection polls it: each read of the upstream is parsed, judged and written in the same
 /// step, with no task or channel between the two sockets (a hop between tokio workers per
@@ -1236,14 +1249,7 @@ impl Stream {
     }
 
     fn filter_events(&mut self) {
-        let judge = Judge {
-            bundle: &self.snapshot,
-            home: &self.shared.config.home,
-            cwd: self.ctx.cwd.as_deref(),
-            substitute: self.ctx.substitute.as_ref(),
-            own: &self.shared.own,
-            audit: audit_ctx(&self.shared, self.ctx.api, "response", &self.ctx.hints),
-        };
+        let judge = stream_judge(&self.shared, &self.snapshot, &self.ctx);
         for ev in self.events.drain(..) {
             self.filter.event(&judge, ev, &mut self.out);
         }
@@ -1267,14 +1273,7 @@ impl Stream {
     /// Unless the API's own end was sent, the client gets its error event: a cut stream is
     /// never passed off as a whole answer.
     fn finish(&mut self, upstream: Result<(), String>) {
-        let judge = Judge {
-            bundle: &self.snapshot,
-            home: &self.shared.config.home,
-            cwd: self.ctx.cwd.as_deref(),
-            substitute: self.ctx.substitute.as_ref(),
-            own: &self.shared.own,
-            audit: audit_ctx(&self.shared, self.ctx.api, "response", &self.ctx.hints),
-        };
+        let judge = stream_judge(&self.shared, &self.snapshot, &self.ctx);
         self.filter.end(&judge, upstream, &mut self.out);
         for rule in self.filter.blocked() {
             self.shared.metrics.block(rule);
