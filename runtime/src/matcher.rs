@@ -417,6 +417,9 @@ enum GlobEl {
     Byte(u8),
     /// `*`, `?`, and classes this matcher does not model exactly: any run without `/`.
     Seg,
+    /// Unknown text after a known directory (`build/$F`): one name, any text, even a leading
+    /// dot. Unlike a written wildcard it is never narrowed (see [`glob_on`]).
+    Name,
     /// The same at the start of a name, where the shell does not match a leading `.`.
     SegNoDot,
     /// `SegNoDot` run backwards (reverse automata): its last byte is not a dot, and it may be
@@ -463,23 +466,43 @@ fn glob_elements(glob: &str) -> Vec<GlobEl> {
             // taken as any text it would make every `build/…/.ssh/id_rsa` reachable.
             0xEE if b.get(i) == Some(&0x80) && b.get(i + 1) == Some(&0x80) && named => {
                 i += 2;
+                // `$A/$B`: the first unknown already stands for any run, `/` included.
+                if out.len() >= 2
+                    && out.get(out.len() - 2) == Some(&GlobEl::Any)
+                    && out.last() == Some(&GlobEl::Byte(b'/'))
+                {
+                    out.pop();
+                    continue;
+                }
                 match out.last() {
-                    Some(GlobEl::SegNoDot) => {
+                    Some(GlobEl::SegNoDot | GlobEl::Seg) => {
                         out.pop();
-                        out.push(GlobEl::Seg);
+                        out.push(GlobEl::Name);
                     }
-                    Some(GlobEl::Seg | GlobEl::Any | GlobEl::AnyVisible) => {}
-                    _ => out.push(GlobEl::Seg),
+                    Some(GlobEl::Name | GlobEl::Any | GlobEl::AnyVisible) => {}
+                    _ => out.push(GlobEl::Name),
                 }
             }
             // A subtree, or unknown text at the start (`$DIR/x`): any path at all.
             0xEE if b.get(i) == Some(&0x80) && matches!(b.get(i + 1), Some(&0x80 | &0x81)) => {
                 i += 2;
+                if out.len() >= 2
+                    && out.get(out.len() - 2) == Some(&GlobEl::Any)
+                    && out.last() == Some(&GlobEl::Byte(b'/'))
+                {
+                    out.pop();
+                }
                 // Any run absorbs the wildcards around it: `$X$Y*` is one element, so a run
                 // of unknowns costs one closure, not one each.
                 while matches!(
                     out.last(),
-                    Some(GlobEl::Seg | GlobEl::SegNoDot | GlobEl::Any | GlobEl::AnyVisible)
+                    Some(
+                        GlobEl::Seg
+                            | GlobEl::SegNoDot
+                            | GlobEl::Name
+                            | GlobEl::Any
+                            | GlobEl::AnyVisible
+                    )
                 ) {
                     out.pop();
                 }
@@ -544,7 +567,7 @@ fn glob_elements(glob: &str) -> Vec<GlobEl> {
 fn push_seg(out: &mut Vec<GlobEl>) {
     match out.last() {
         None | Some(GlobEl::Byte(b'/')) => out.push(GlobEl::SegNoDot),
-        Some(GlobEl::Seg | GlobEl::SegNoDot | GlobEl::Any | GlobEl::AnyVisible) => {}
+        Some(GlobEl::Seg | GlobEl::SegNoDot | GlobEl::Name | GlobEl::Any | GlobEl::AnyVisible) => {}
         _ => out.push(GlobEl::Seg),
     }
 }
@@ -612,17 +635,24 @@ impl Bundle {
             None => None,
         };
         let home_els = home.map(glob_elements);
+        // The home directory's own elements: all but the home form's rest.
+        let (plain_fixed, home_fixed) = match &home_els {
+            Some(h) if h.first() == Some(&GlobEl::Byte(b'~')) => {
+                (plain.len().saturating_sub(h.len().saturating_sub(1)), 1)
+            }
+            _ => (0, 0),
+        };
         let automata = &self.views.borrow_dependent().sections;
         for g in &fm.groups {
             let Some(Some(dfa)) = automata.get(g.section as usize) else {
                 continue;
             };
             if matches!(g.form, Form::Plain | Form::Both) {
-                glob_run(dfa, g, &plain, out)?;
+                glob_run(dfa, g, &plain, plain_fixed, out)?;
             }
             if let Some(h) = &home_els {
                 if matches!(g.form, Form::Home | Form::Both) {
-                    glob_run(dfa, g, h, out)?;
+                    glob_run(dfa, g, h, home_fixed, out)?;
                 }
             }
         }
@@ -638,15 +668,18 @@ struct GlobRun<'b> {
     must: Vec<u32>,
 }
 
+/// `fixed`: how many leading elements name the home directory (read as written when
+/// deciding whether a wildcard is narrowed).
 fn glob_run(
     dfa: &Dfa<'_>,
     g: &GroupMeta,
     els: &[GlobEl],
+    fixed: usize,
     out: &mut GlobRun<'_>,
 ) -> Result<(), GaveUp> {
     match dfa {
-        Dfa::Dense(d) => glob_on(d, d.byte_classes(), g, els, out),
-        Dfa::Sparse(d) => glob_on(d, d.byte_classes(), g, els, out),
+        Dfa::Dense(d) => glob_on(d, d.byte_classes(), g, els, fixed, out),
+        Dfa::Sparse(d) => glob_on(d, d.byte_classes(), g, els, fixed, out),
     }
 }
 
@@ -655,6 +688,7 @@ fn glob_on<A: Automaton>(
     classes: &regex_automata::util::alphabet::ByteClasses,
     g: &GroupMeta,
     els: &[GlobEl],
+    fixed: usize,
     out: &mut GlobRun<'_>,
 ) -> Result<(), GaveUp> {
     // One representative byte per equivalence class, plus `.` and `/` themselves: the
@@ -706,7 +740,33 @@ fn glob_on<A: Automaton>(
     // Whether some path the glob stands for leaves the automaton without a match; only
     // whole-value groups can tell, since a search group's hits depend on where matches start.
     let died = std::cell::Cell::new(search);
-    for el in els {
+    // The states neutral names would have reached: the literal bytes of the current name
+    // (`shadow1`), or of it and the name before it (`shadow2`), read as `NEUTRAL`; the
+    // first `fixed` elements (the home directory) are read as written.
+    let mut shadow1 = set.clone();
+    let mut shadow2 = set.clone();
+    let len = els.len();
+    for (k, el) in els.iter().enumerate() {
+        let at = if g.scan == Scan::WholeReverse {
+            len - 1 - k
+        } else {
+            k
+        };
+        let neutral = if at < fixed { None } else { Some(NEUTRAL) };
+        // A written wildcard stands for a protected name only where the glob's own literal
+        // text before it, in its name or the name before, already leads somewhere neutral
+        // names would not (`~/.aws/cred*`, `~/.kube/*`); otherwise it reads only text that
+        // patterns' wildcards match, so `README*` is not taken for `*.kdbx` nor `~/*` for
+        // `~/_netrc`.
+        let narrow = matches!(
+            el,
+            GlobEl::Seg
+                | GlobEl::SegNoDot
+                | GlobEl::SegNoDotRev { .. }
+                | GlobEl::AnyVisible
+                | GlobEl::AnyVisibleRev { .. }
+        ) && same_states(&set, &shadow2);
+        let reps: &[u8] = if narrow { &NARROW } else { &reps };
         let mut next: Vec<StateID> = Vec::new();
         let mut member: StateSet<StateID> = StateSet::default();
         let mut push = |s: StateID, next: &mut Vec<StateID>| -> Result<(), GaveUp> {
@@ -736,12 +796,12 @@ fn glob_on<A: Automaton>(
             }
             // Each wildcard is a closure over (state, flag) pairs, the flag holding the one
             // fact its rule needs about the bytes read so far; `keep` picks the end pairs.
-            GlobEl::Seg => {
+            GlobEl::Seg | GlobEl::Name => {
                 let pairs = closure(
                     dfa,
                     &set,
                     0,
-                    &reps,
+                    reps,
                     &mut budget,
                     search,
                     &mut report,
@@ -757,7 +817,7 @@ fn glob_on<A: Automaton>(
                     dfa,
                     &set,
                     0,
-                    &reps,
+                    reps,
                     &mut budget,
                     search,
                     &mut report,
@@ -774,7 +834,7 @@ fn glob_on<A: Automaton>(
                     dfa,
                     &set,
                     0,
-                    &reps,
+                    reps,
                     &mut budget,
                     search,
                     &mut report,
@@ -791,7 +851,7 @@ fn glob_on<A: Automaton>(
                     dfa,
                     &set,
                     0,
-                    &reps,
+                    reps,
                     &mut budget,
                     search,
                     &mut report,
@@ -810,7 +870,7 @@ fn glob_on<A: Automaton>(
                     dfa,
                     &set,
                     1,
-                    &reps,
+                    reps,
                     &mut budget,
                     search,
                     &mut report,
@@ -827,7 +887,7 @@ fn glob_on<A: Automaton>(
                     dfa,
                     &set,
                     0,
-                    &reps,
+                    reps,
                     &mut budget,
                     search,
                     &mut report,
@@ -848,7 +908,28 @@ fn glob_on<A: Automaton>(
                 }
             }
         }
-        budget = budget.checked_sub(next.len()).ok_or(GaveUp)?;
+        budget = budget
+            .checked_sub(next.len() + shadow1.len() + shadow2.len())
+            .ok_or(GaveUp)?;
+        match *el {
+            GlobEl::Byte(b'/') => {
+                shadow2 = advance(dfa, &shadow1, b'/');
+                shadow1 = next.clone();
+            }
+            GlobEl::Byte(b) => {
+                let b = neutral.unwrap_or(b);
+                shadow1 = advance(dfa, &shadow1, b);
+                shadow2 = advance(dfa, &shadow2, b);
+            }
+            GlobEl::Class(_) => {
+                shadow1 = advance(dfa, &shadow1, NEUTRAL);
+                shadow2 = advance(dfa, &shadow2, NEUTRAL);
+            }
+            _ => {
+                shadow1 = next.clone();
+                shadow2 = next.clone();
+            }
+        }
         set = next;
         if set.is_empty() {
             *out.budget = budget;
@@ -877,6 +958,27 @@ fn glob_on<A: Automaton>(
         out.must.extend(must.unwrap_or_default());
     }
     Ok(())
+}
+
+/// A byte no pattern writes: what a neutral name is made of. Patterns' wildcards match it.
+const NEUTRAL: u8 = 0x01;
+/// What a narrowed wildcard may read: neutral names and the separators between them.
+const NARROW: [u8; 2] = [NEUTRAL, b'/'];
+
+fn same_states(a: &[StateID], b: &[StateID]) -> bool {
+    a.len() == b.len() && a.iter().all(|s| b.contains(s))
+}
+
+/// The live states reached from `set` by reading `byte`.
+fn advance<A: Automaton>(dfa: &A, set: &[StateID], byte: u8) -> Vec<StateID> {
+    let mut out: Vec<StateID> = Vec::with_capacity(set.len());
+    for &s in set {
+        let t = dfa.next_state(s, byte);
+        if !dfa.is_dead_state(t) && !dfa.is_quit_state(t) && !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
 }
 
 /// Every (state, flag) pair reachable from `start` (with flag `flag0`) by reading any number of

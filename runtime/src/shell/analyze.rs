@@ -133,6 +133,8 @@ pub struct Analyzer<'a> {
     cwds: Vec<String>,
     vars: HashMap<String, Vec<Val>>,
     funcs: Vec<String>,
+    /// `$TMPDIR` as Crust's own environment has it (the agent's user's), else `/tmp`.
+    tmpdir: String,
     ops: Vec<Operation>,
     /// The operation collecting commands, signals and contents.
     exec: Operation,
@@ -160,6 +162,10 @@ impl<'a> Analyzer<'a> {
             cwds: vec![ctx.cwd.to_owned()],
             vars: HashMap::new(),
             funcs: Vec::new(),
+            tmpdir: std::env::var("TMPDIR")
+                .ok()
+                .filter(|t| t.starts_with('/'))
+                .map_or_else(|| "/tmp".to_owned(), |t| t.trim_end_matches('/').to_owned()),
             ops: Vec::new(),
             exec: Operation::new(Action::Execute),
             budget: BUDGET_BASE + input_len.saturating_mul(BUDGET_PER_BYTE),
@@ -290,6 +296,9 @@ impl<'a> Analyzer<'a> {
         let env = match name {
             "HOME" => self.home,
             "PWD" => self.cwds.first().map_or("", String::as_str),
+            // The user is the home directory's owner: Crust runs as the agent's user.
+            "USER" | "LOGNAME" => self.home.rsplit('/').next().unwrap_or(""),
+            "TMPDIR" => self.tmpdir.as_str(),
             _ => return None,
         };
         Some(vec![Val::lit(env)])
@@ -1304,6 +1313,26 @@ impl<'a> Analyzer<'a> {
     fn path(&mut self, action: Action, v: &Val) -> R<()> {
         if !v.literal || v.text.is_empty() {
             return Ok(());
+        }
+        // `rm -rf DIR/*` empties DIR: judged as a delete of DIR itself (temporary
+        // directories excepted: emptying them is routine clean-up).
+        if action == Action::Delete && v.glob {
+            if let Some(dir) = v.text.strip_suffix("/*").filter(|d| {
+                !d.is_empty()
+                    && !has_byte(d, b"*?[")
+                    && !d.contains(normalize::UNKNOWN)
+                    && !matches!(
+                        d.trim_end_matches('/'),
+                        "/tmp" | "/var/tmp" | "/private/tmp" | "/dev/shm"
+                    )
+            }) {
+                let whole = Val {
+                    text: dir.to_owned(),
+                    glob: false,
+                    ..v.clone()
+                };
+                self.path(Action::Delete, &whole)?;
+            }
         }
         // Unknown text at the start may be an absolute path.
         let text = if v.text.starts_with(normalize::UNKNOWN) {
