@@ -12,13 +12,14 @@ warned about, and `allow` for a case it says must pass. class says what an attac
 would do (see CLASSES); allow cases get class `safe`.
 
 Usage:
-    convert.py --dcg DIR --shellfirm DIR --cc-safety-net DIR [--out DIR]
+    convert.py --dcg DIR --shellfirm DIR --cc-safety-net DIR --claude-bash-guard DIR [--out DIR]
 
 DIR is a git directory (bare or not) of the upstream repository. Suites not given
 are left as they are. codex.tsv is written by hand (see its header).
 Python 3.11+ standard library only.
 """
 import argparse
+import ast
 import json
 import os
 import re
@@ -58,11 +59,11 @@ NET = r"\b(curl|wget|nc|ncat|netcat|scp|rsync|sftp|ftp|socat|telnet)\b"
 
 def outside(cmd):
     """Does the command name a path outside the project (absolute, home or parent)?"""
-    for m in re.finditer(r"(?:^|[\s\"'(=:,\[])(/[^\s\"';|&),\]]*|~[^\s\"';|&)]*|\$\{?HOME\}?\S*|\.\.(?:/\S*)?)", cmd):
+    for m in re.finditer(r"(?:^|[\s\"'(=:,\[])(/[^\s\"';|&),\]]*|~[^\s\"';|&)]*|\$\{?HOME\}?\S*|\$\{?TMPDIR\}?\S*|\.\.(?:/\S*)?)", cmd):
         if m.group(1).startswith("/dev/null"):
             continue
         return True
-    return bool(re.search(r"(^|\s)(\*|/\*)(\s|$)", cmd))
+    return bool(re.search(r"(^|\s)(\*|/\*)(\s|$)|/\.\./", cmd))
 
 
 DESTROY = re.compile(
@@ -80,7 +81,7 @@ INFRA = re.compile(
     r"docker|podman|psql|mysql|mysqladmin|mongo|mongosh|redis-cli|vault|gh|doctl|firebase|ansible|"
     r"nomad|consul|oc|eksctl|supabase|wrangler|npm|yarn|pnpm|cargo|pip|s3cmd|rclone|virsh|vagrant|"
     r"sqlite3|clickhouse|cqlsh|kafka|rabbitmqctl|etcdctl|elasticsearch|curl\s+-X\s*DELETE)\b|"
-    r"\b(DROP|TRUNCATE|DELETE\s+FROM|FLUSHALL|FLUSHDB|dropDatabase)\b", re.I)
+    r"(?i:\b(DROP|TRUNCATE|DELETE\s+FROM|FLUSHALL|FLUSHDB|dropDatabase)\b)")
 
 
 DISK = re.compile(r"/dev/(sd|nvme|hd|vd|xvd|disk|mmcblk|md)\w*|\b(gdisk|sgdisk|sfdisk|cfdisk|fdisk|parted|"
@@ -117,7 +118,7 @@ def _classify(cmd, hint=""):
             not re.search(r"crontab\s+-r|\bcrontab\s+-l\b", c):
         return "persistence"
     if re.search(r"\b(cat|less|more|head|tail|cp|grep|rg|strings|base64|xxd|od|tar|zip|gpg|openssl|"
-                 r"sqlite3|security|printenv|env|set|vault\s+(kv\s+)?(get|read)|aws\s+(secretsmanager\s+get|"
+                 r"sqlite3|security|printenv|vault\s+(kv\s+)?(get|read)|aws\s+(secretsmanager\s+get|"
                  r"ssm\s+get)|gcloud\s+auth\s+print|kubectl\s+get\s+secret)\b", c) and \
             (re.search(SECRET_PATH, c) or re.search(r"\bprintenv\b|^\s*env\s*$|^\s*set\s*$|print-access-token|"
                                                       r"get-secret-value|get\s+secret|find-generic-password", c)):
@@ -251,11 +252,21 @@ def conv_shellfirm(gitdir, out):
     files = git(gitdir, "ls-tree", "-r", "--name-only", commit).split("\n")
     rows, used = [], []
     for p in sorted(f for f in files if re.match(r"shellfirm/tests/checks/[^/]+\.yaml$", f)):
-        cur = None
+        cur = pending = None
         for line in git(gitdir, "show", f"{commit}:{p}").splitlines():
             m = re.match(r"^-\s+test:\s*(.*)$", line)
             if m:
                 cur = yaml_scalar(m.group(1))
+                continue
+            if re.match(r"^\s+expect_ids:\s*$", line) and cur is not None:
+                pending = cur          # block-style list follows
+                cur = None
+                continue
+            m = re.match(r"^\s+(?:-\s+(\S+)|\[\s*(\S[^\]]*)\])\s*$", line)
+            if m and pending is not None:
+                first = (m.group(1) or m.group(2)).split(",")[0]
+                rows.append(row("block", pending, first.strip().strip("\"'")))
+                pending = None
                 continue
             m = re.match(r"^\s+expect_ids:\s*\[(.*)\]\s*$", line)
             if m and cur is not None:
@@ -315,11 +326,97 @@ def conv_ccsn(gitdir, out):
           "depends on a test-specific cwd or temp directory are left out.")
 
 
+# ---------------------------------------------------------------- claude-bash-guard
+def conv_cbg(gitdir, out):
+    """tani-shi/claude-bash-guard: pytest asserts on match_deny / match_allow /
+    match_sensitive_path / evaluate_command. Read with ast, literals only."""
+    commit = git(gitdir, "rev-parse", "HEAD").strip()
+    path = "tests/test_rules.py"
+    tree = ast.parse(git(gitdir, "show", f"{commit}:{path}"))
+    rows = []
+
+    def lit(node, env):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in env:
+            return env[node.id]
+        return None
+
+    def call_of(node, env):
+        """(function name, literal first argument) of a call, or None."""
+        if isinstance(node, ast.Subscript):
+            node = node.value
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
+            v = lit(node.args[0], env)
+            if v is not None:
+                return node.func.id, v
+        return None
+
+    def verdict(fn, arg, op, other):
+        """Map one assertion to (expect, command) or None."""
+        if fn == "match_deny":
+            return ("block" if op == "isnot" else "allow"), arg
+        if fn == "match_allow" and op == "isnot":
+            return "allow", arg
+        if fn == "match_sensitive_path":
+            return ("block" if op == "isnot" else "allow"), f"cat {arg}"
+        if fn == "evaluate_command" and op == "eq" and other in ("deny", "allow"):
+            return ("block" if other == "deny" else "allow"), arg
+        return None
+
+    def visit(stmts, env, last):
+        for st in stmts:
+            if isinstance(st, ast.For) and isinstance(st.target, ast.Name) and \
+                    isinstance(st.iter, (ast.List, ast.Tuple)):
+                for elt in st.iter.elts:
+                    v = lit(elt, env)
+                    if v is not None:
+                        visit(st.body, {**env, st.target.id: v}, {})
+                continue
+            if isinstance(st, ast.Assign) and isinstance(st.value, ast.Call):
+                c = call_of(st.value, env)
+                tgt = st.targets[0]
+                names = [e.id for e in tgt.elts if isinstance(e, ast.Name)] if isinstance(tgt, ast.Tuple) else \
+                    ([tgt.id] if isinstance(tgt, ast.Name) else [])
+                if c and c[0] == "evaluate_command" and names:
+                    last[names[0]] = c[1]
+                continue
+            if isinstance(st, ast.Assert) and isinstance(st.test, ast.Compare) and len(st.test.ops) == 1:
+                t = st.test
+                op = {ast.IsNot: "isnot", ast.Is: "is", ast.Eq: "eq"}.get(type(t.ops[0]))
+                rhs = t.comparators[0]
+                other = rhs.value if isinstance(rhs, ast.Constant) else None
+                c = call_of(t.left, env)
+                if c is None and isinstance(t.left, ast.Name) and t.left.id in last:
+                    c = ("evaluate_command", last[t.left.id])
+                if c and op:
+                    if op in ("is", "isnot") and other is not None:
+                        continue
+                    v = verdict(c[0], c[1], op, other)
+                    if v:
+                        rows.append(row(v[0], v[1]) if not v[1].startswith("cat ") or v[0] == "allow"
+                                    else (v[0], "credential-read", v[1]))
+                continue
+            for field in ("body", "orelse"):
+                if hasattr(st, field) and isinstance(getattr(st, field), list):
+                    visit(getattr(st, field), env, last)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            visit(node.body, {}, {})
+    write(out, "claude-bash-guard", "tani-shi/claude-bash-guard", commit, [path], rows,
+          "match_deny(..) is not None and evaluate_command(..) == 'deny' are `block`;\n"
+          "match_allow(..) is not None, match_deny(..) is None and evaluate_command(..) == 'allow'\n"
+          "are `allow`. 'ask' verdicts are left out (the guard asks, it does not call them\n"
+          "dangerous). match_sensitive_path(P) cases become `cat P` (credential-read).")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dcg")
     ap.add_argument("--shellfirm")
     ap.add_argument("--cc-safety-net", dest="ccsn")
+    ap.add_argument("--claude-bash-guard", dest="cbg")
     ap.add_argument("--out", default=HERE)
     ap.add_argument("--classify", help="print the class of one command and exit")
     a = ap.parse_args()
@@ -332,6 +429,8 @@ def main():
         conv_shellfirm(gitdir_of(a.shellfirm), a.out)
     if a.ccsn:
         conv_ccsn(gitdir_of(a.ccsn), a.out)
+    if a.cbg:
+        conv_cbg(gitdir_of(a.cbg), a.out)
 
 
 if __name__ == "__main__":
