@@ -359,7 +359,9 @@ def conv_cbg(gitdir, out):
         if fn == "match_allow" and op == "isnot":
             return "allow", arg
         if fn == "match_sensitive_path":
-            return ("block" if op == "isnot" else "allow"), f"cat {arg}"
+            if re.match(r"^[A-Za-z]:\\", arg):
+                return None    # Windows paths: not meaningful for a POSIX shell
+            return ("block" if op == "isnot" else "allow"), f"cat {arg}", "credential-read"
         if fn == "evaluate_command" and op == "eq" and other in ("deny", "allow"):
             return ("block" if other == "deny" else "allow"), arg
         return None
@@ -393,9 +395,10 @@ def conv_cbg(gitdir, out):
                     if op in ("is", "isnot") and other is not None:
                         continue
                     v = verdict(c[0], c[1], op, other)
-                    if v:
-                        rows.append(row(v[0], v[1]) if not v[1].startswith("cat ") or v[0] == "allow"
-                                    else (v[0], "credential-read", v[1]))
+                    if v and len(v) == 3 and v[0] == "block":
+                        rows.append((v[0], v[2], v[1]))
+                    elif v:
+                        rows.append(row(v[0], v[1]))
                 continue
             for field in ("body", "orelse"):
                 if hasattr(st, field) and isinstance(getattr(st, field), list):
