@@ -228,7 +228,9 @@ def conv_dcg(gitdir, out):
             if m:
                 v = m.group(1)
                 if v.startswith('"'):
-                    v = json.JSONDecoder().raw_decode(v)[0]
+                    v, end = json.JSONDecoder().raw_decode(v)
+                    if m.group(1)[end:].strip():
+                        continue   # not one well-formed scalar upstream; skip
                 elif v.startswith("'"):
                     v = v[1:-1].replace("''", "'")
                 rows.append(row(exp, v, pack))
