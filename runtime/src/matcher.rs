@@ -427,8 +427,11 @@ enum GlobEl {
     SegNoDotRev {
         after_dot: bool,
     },
-    /// Unknown text: any run at all.
+    /// A subtree: any run at all.
     Any,
+    /// Unknown text at the start of a path (`$DIR/x`): any run, narrowed like a written
+    /// wildcard (see [`glob_on`]).
+    AnyUnknown,
     /// A written `**`: any run, but no name in it starts with a dot.
     AnyVisible,
     /// `AnyVisible` run backwards: no `.` is followed by `/`; when a `/` comes next, the run
@@ -468,7 +471,10 @@ fn glob_elements(glob: &str) -> Vec<GlobEl> {
                 i += 2;
                 // `$A/$B`: the first unknown already stands for any run, `/` included.
                 if out.len() >= 2
-                    && out.get(out.len() - 2) == Some(&GlobEl::Any)
+                    && matches!(
+                        out.get(out.len() - 2),
+                        Some(GlobEl::Any | GlobEl::AnyUnknown)
+                    )
                     && out.last() == Some(&GlobEl::Byte(b'/'))
                 {
                     out.pop();
@@ -479,34 +485,44 @@ fn glob_elements(glob: &str) -> Vec<GlobEl> {
                         out.pop();
                         out.push(GlobEl::Name);
                     }
-                    Some(GlobEl::Name | GlobEl::Any | GlobEl::AnyVisible) => {}
+                    Some(GlobEl::Name | GlobEl::Any | GlobEl::AnyUnknown | GlobEl::AnyVisible) => {}
                     _ => out.push(GlobEl::Name),
                 }
             }
             // A subtree, or unknown text at the start (`$DIR/x`): any path at all.
             0xEE if b.get(i) == Some(&0x80) && matches!(b.get(i + 1), Some(&0x80 | &0x81)) => {
+                let subtree = b.get(i + 1) == Some(&0x81);
                 i += 2;
                 if out.len() >= 2
-                    && out.get(out.len() - 2) == Some(&GlobEl::Any)
+                    && matches!(
+                        out.get(out.len() - 2),
+                        Some(GlobEl::Any | GlobEl::AnyUnknown)
+                    )
                     && out.last() == Some(&GlobEl::Byte(b'/'))
                 {
                     out.pop();
                 }
                 // Any run absorbs the wildcards around it: `$X$Y*` is one element, so a run
                 // of unknowns costs one closure, not one each.
-                while matches!(
-                    out.last(),
-                    Some(
-                        GlobEl::Seg
-                            | GlobEl::SegNoDot
-                            | GlobEl::Name
-                            | GlobEl::Any
-                            | GlobEl::AnyVisible
-                    )
-                ) {
+                // A subtree anywhere in the run makes it one (never narrowed).
+                let mut whole = subtree;
+                while let Some(
+                    last @ (GlobEl::Seg
+                    | GlobEl::SegNoDot
+                    | GlobEl::Name
+                    | GlobEl::Any
+                    | GlobEl::AnyUnknown
+                    | GlobEl::AnyVisible),
+                ) = out.last().copied()
+                {
+                    whole |= last == GlobEl::Any;
                     out.pop();
                 }
-                out.push(GlobEl::Any);
+                out.push(if whole {
+                    GlobEl::Any
+                } else {
+                    GlobEl::AnyUnknown
+                });
             }
             b'*' | b'?' => push_seg(&mut out),
             b'[' => {
@@ -567,7 +583,14 @@ fn glob_elements(glob: &str) -> Vec<GlobEl> {
 fn push_seg(out: &mut Vec<GlobEl>) {
     match out.last() {
         None | Some(GlobEl::Byte(b'/')) => out.push(GlobEl::SegNoDot),
-        Some(GlobEl::Seg | GlobEl::SegNoDot | GlobEl::Name | GlobEl::Any | GlobEl::AnyVisible) => {}
+        Some(
+            GlobEl::Seg
+            | GlobEl::SegNoDot
+            | GlobEl::Name
+            | GlobEl::Any
+            | GlobEl::AnyUnknown
+            | GlobEl::AnyVisible,
+        ) => {}
         _ => out.push(GlobEl::Seg),
     }
 }
@@ -761,6 +784,8 @@ fn glob_on<A: Automaton>(
         let narrow = matches!(
             el,
             GlobEl::Seg
+                | GlobEl::Name
+                | GlobEl::AnyUnknown
                 | GlobEl::SegNoDot
                 | GlobEl::SegNoDotRev { .. }
                 | GlobEl::AnyVisible
@@ -812,7 +837,7 @@ fn glob_on<A: Automaton>(
                     push(s, &mut next)?;
                 }
             }
-            GlobEl::Any => {
+            GlobEl::Any | GlobEl::AnyUnknown => {
                 let pairs = closure(
                     dfa,
                     &set,

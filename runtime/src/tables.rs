@@ -86,6 +86,44 @@ pub struct CommandSpec {
     pub decoder: bool,
     /// The first argument may be a flag cluster without a dash (`tar czf out.tgz dir`).
     pub bundled: bool,
+    /// What it prints, when the analysis can work that out from known text.
+    pub produces: Option<Produce>,
+}
+
+/// A text tool the shell analysis evaluates: its output, from known input, is computed and
+/// used where the shell would use it (an argument, a command name, a script fed to a shell).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Produce {
+    /// Its input unchanged (`cat`): standard input, or a file written earlier in the call.
+    Input,
+    /// `base64 -d` (with the decode flag; otherwise the output is not worked out).
+    Base64,
+    /// `base32 -d`.
+    Base32,
+    /// `xxd -r -p`: hex digits to bytes.
+    Hex,
+    /// Each line reversed.
+    Rev,
+    /// `tr SET1 SET2`, `tr -d SET`.
+    Tr,
+    /// `cut -d D -f LIST`, `cut -c LIST`.
+    Cut,
+    /// `sed s/LITERAL/TEXT/[g]` scripts.
+    Sed,
+    /// `awk '{print $N …}'` with `-F`.
+    Awk,
+    Head,
+    Tail,
+    Sort,
+    Uniq,
+    /// Lines in reverse order.
+    Tac,
+    /// Of its arguments.
+    Dirname,
+    Basename,
+    Realpath,
+    /// `which NAME`: where the command is (its name is what matters).
+    Which,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -120,6 +158,12 @@ pub enum CmdKind {
     Assign,
     /// `echo`, `printf`: their output is their arguments.
     Echo,
+    /// `alias NAME=VALUE`: later commands named NAME run VALUE.
+    Alias,
+    /// `read NAME…`: variables from standard input (a here-string, a here-document).
+    Read,
+    /// `ln`: sources are linked, not read; later paths through the link reach its target.
+    Link,
     /// Arguments are not files (unless they look like paths).
     #[default]
     Plain,
@@ -152,6 +196,9 @@ pub enum FlagRole {
     Decode,
     /// Makes directory arguments recursive (`cp -r`).
     Recursive,
+    /// Takes a directory the command works in (`tar -C`, `make -C`, `git -C`): its relative
+    /// paths resolve there.
+    Chdir,
     /// Takes a name pattern that selects files (`--include`, `--exclude`, `rg -g`): never a
     /// file itself. (A `value` flag's value that looks like a path is judged as a read, so a
     /// wrong table entry cannot hide a path; filters are the values that look like one and

@@ -18,7 +18,8 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crust_runtime::model::Action;
 use crust_runtime::secrets::{SecretCheck, SecretFormat};
 use crust_runtime::tables::{
-    canon_key, ArgRole, ArgSpec, CmdKind, CommandSpec, FlagRole, FlagSpec, Tables, ToolSpec,
+    canon_key, ArgRole, ArgSpec, CmdKind, CommandSpec, FlagRole, FlagSpec, Produce, Tables,
+    ToolSpec,
 };
 
 const TOOL_KEYS: &[&str] = &["names", "args", "action", "description"];
@@ -29,6 +30,7 @@ const COMMAND_KEYS: &[&str] = &[
     "flags",
     "recursive",
     "decoder",
+    "produces",
     "bundled-flags",
     "description",
 ];
@@ -72,7 +74,14 @@ const KINDS: &[&str] = &[
     "source",
     "assign",
     "echo",
+    "alias",
+    "read-vars",
+    "link",
     "plain",
+];
+const PRODUCES: &[&str] = &[
+    "input", "base64", "base32", "hex", "rev", "tr", "cut", "sed", "awk", "head", "tail", "sort",
+    "uniq", "tac", "dirname", "basename", "realpath", "which",
 ];
 const FLAG_ROLES: &[&str] = &[
     "value",
@@ -89,6 +98,7 @@ const FLAG_ROLES: &[&str] = &[
     "decode",
     "recursive",
     "filter",
+    "chdir",
 ];
 const ACTIONS: &[&str] = &[
     "read", "write", "delete", "copy", "move", "execute", "network",
@@ -265,6 +275,9 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "source" => CmdKind::Source,
                         "assign" => CmdKind::Assign,
                         "echo" => CmdKind::Echo,
+                        "alias" => CmdKind::Alias,
+                        "read-vars" => CmdKind::Read,
+                        "link" => CmdKind::Link,
                         "plain" => CmdKind::Plain,
                         other => match action(other) {
                             Some(a) => CmdKind::Files(a),
@@ -282,6 +295,33 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "bundled-flags" => spec.bundled = boolean(v, "bundled-flags", diags),
                 "recursive" => spec.recursive = boolean(v, "recursive", diags),
                 "decoder" => spec.decoder = boolean(v, "decoder", diags),
+                "produces" => {
+                    let t = v.as_str().unwrap_or("");
+                    spec.produces = Some(match t {
+                        "input" => Produce::Input,
+                        "base64" => Produce::Base64,
+                        "base32" => Produce::Base32,
+                        "hex" => Produce::Hex,
+                        "rev" => Produce::Rev,
+                        "tr" => Produce::Tr,
+                        "cut" => Produce::Cut,
+                        "sed" => Produce::Sed,
+                        "awk" => Produce::Awk,
+                        "head" => Produce::Head,
+                        "tail" => Produce::Tail,
+                        "sort" => Produce::Sort,
+                        "uniq" => Produce::Uniq,
+                        "tac" => Produce::Tac,
+                        "dirname" => Produce::Dirname,
+                        "basename" => Produce::Basename,
+                        "realpath" => Produce::Realpath,
+                        "which" => Produce::Which,
+                        other => {
+                            diags.push(unknown(v, "output kind", other, PRODUCES));
+                            continue;
+                        }
+                    });
+                }
                 "flags" => {
                     let Kind::Map(flags) = &v.kind else {
                         diags.push(Diagnostic::error(v.span, "`flags` must map flags to roles"));
@@ -310,6 +350,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "decode" => FlagRole::Decode,
                             "recursive" => FlagRole::Recursive,
                             "filter" => FlagRole::Filter,
+                            "chdir" => FlagRole::Chdir,
                             other => match action(other) {
                                 Some(a) => FlagRole::Path(a),
                                 None => {

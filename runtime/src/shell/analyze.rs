@@ -4,10 +4,11 @@
 //! wildcards, and structural findings (a fork bomb, decoded text fed to a shell) become
 //! signals that rules match. Work is bounded by a budget linear in the input's size.
 
+use super::eval;
 use super::parse::{self, Command, ParamOp, Part, RedirOp, Script, Simple, Word};
 use crate::model::{Action, Operation};
 use crate::normalize::{self, PathContext};
-use crate::tables::{CmdKind, CommandSpec, FlagRole, TableIndex, Tables};
+use crate::tables::{CmdKind, CommandSpec, FlagRole, Produce, TableIndex, Tables};
 use foldhash::{HashMap, HashMapExt};
 
 /// Nested re-analysis (`sh -c`, `eval`, here-documents fed to a shell) deeper than this fails.
@@ -24,6 +25,10 @@ pub mod signal {
     pub const DECODE_TO_SHELL: &str = "decode-to-shell";
     pub const ESCAPED_COMMAND: &str = "escaped-command-name";
     pub const GLOB_COMMAND: &str = "glob-command-name";
+    /// Text the analysis could not work out, produced by an obfuscation construct (a decoder
+    /// or transform of unknown input, indirect expansion of an unknown name, code from a
+    /// variable set outside the call), used as a command, its arguments or code.
+    pub const OPAQUE: &str = "opaque-command";
     /// A delete of the working directory or an ancestor of it (set by extraction).
     pub const DELETES_WORKING_TREE: &str = "deletes-working-tree";
 }
@@ -45,6 +50,12 @@ struct Val {
     escaped: bool,
     /// Came from an unquoted expansion (subject to word splitting).
     split: bool,
+    /// Unknown text made by an obfuscation construct (see [`signal::OPAQUE`]).
+    opaque: bool,
+    /// Unknown because a variable set outside the call was read.
+    outside: bool,
+    /// Unknown output of an explicit decoder (`base64 -d`, `xxd -r`) of unknown input.
+    hidden: bool,
 }
 
 impl Val {
@@ -57,6 +68,9 @@ impl Val {
             decoded: false,
             escaped: false,
             split: false,
+            opaque: false,
+            outside: false,
+            hidden: false,
         }
     }
     /// Literal text of a word: unquoted glob characters make it a glob.
@@ -75,6 +89,26 @@ impl Val {
             decoded: false,
             escaped: false,
             split: false,
+            opaque: false,
+            outside: false,
+            hidden: false,
+        }
+    }
+    fn opaque() -> Val {
+        Val {
+            opaque: true,
+            ..Val::unknown()
+        }
+    }
+    /// An unknown derived from `self` (its origin kept).
+    fn unknown_from(&self) -> Val {
+        Val {
+            decoded: self.decoded,
+            opaque: self.opaque,
+            outside: self.outside,
+            hidden: self.hidden,
+            split: self.split,
+            ..Val::unknown()
         }
     }
     fn cat(&mut self, o: &Val) {
@@ -85,6 +119,9 @@ impl Val {
         self.decoded |= o.decoded;
         self.escaped |= o.escaped;
         self.split |= o.split;
+        self.opaque |= o.opaque;
+        self.outside |= o.outside;
+        self.hidden |= o.hidden;
     }
 }
 
@@ -104,6 +141,18 @@ impl Arg {
     fn decoded(&self) -> bool {
         self.alts.iter().any(|v| v.decoded)
     }
+    /// Some value is unknown and made by an obfuscation construct.
+    fn opaque(&self) -> bool {
+        self.alts.iter().any(|v| !v.known && v.opaque)
+    }
+    /// Some value is unknown code made by an obfuscation construct, or wholly taken from a
+    /// variable set outside the call (`eval "$CMD"`; `sh -c "make $TARGET"` is analysed for
+    /// what is known).
+    fn opaque_code(&self) -> bool {
+        self.alts
+            .iter()
+            .any(|v| !v.known && (v.opaque || (v.outside && !v.literal)))
+    }
     fn lit(s: &str) -> Arg {
         Arg {
             alts: vec![Val::lit(s)],
@@ -114,10 +163,16 @@ impl Arg {
 /// What flows out of a command into the next stage of a pipeline.
 #[derive(Debug, Clone, Default)]
 struct Flow {
-    /// Known text (from `echo`, `printf`, a here-document).
+    /// Known text (from `echo`, `printf`, a here-document, a computed text tool).
     text: Option<String>,
     /// Produced by a decoder.
     decoded: bool,
+    /// Unknown text made by an obfuscation construct.
+    opaque: bool,
+    /// What a lister prints (`find DIR` prints `DIR/**`), when its text is not known.
+    items: Vec<Val>,
+    /// Unknown output of an explicit decoder.
+    hidden: bool,
 }
 
 /// The result of analysing one script.
@@ -132,7 +187,24 @@ pub struct Analyzer<'a> {
     /// Directories relative paths may resolve against (the call's cwd first, then `cd`s).
     cwds: Vec<String>,
     vars: HashMap<String, Vec<Val>>,
-    funcs: Vec<String>,
+    /// Shell functions defined in the call, run with their arguments where called.
+    funcs: HashMap<String, std::rc::Rc<Script<'static>>>,
+    /// Functions being run (a function calling itself is not entered again).
+    calling: Vec<String>,
+    /// `alias NAME=VALUE` definitions, and the names being expanded.
+    aliases: HashMap<String, String>,
+    expanding: Vec<String>,
+    /// Files written in the call with known text (absolute path to text): a script written
+    /// and then run or sourced is judged by its text.
+    files: HashMap<String, String>,
+    /// Symbolic links made in the call (absolute link path to absolute target).
+    links: Vec<(String, String)>,
+    /// The file the current command's output is redirected to, and whether it appends.
+    redirected: Option<(String, bool)>,
+    /// The current command's standard input, when known (for text tools).
+    stdin_text: Option<String>,
+    /// The command word when it is a path (`./x.sh`): a file written in the call runs.
+    run_path: Option<String>,
     /// `$TMPDIR` as Crust's own environment has it (the agent's user's), else `/tmp`.
     tmpdir: String,
     ops: Vec<Operation>,
@@ -161,7 +233,15 @@ impl<'a> Analyzer<'a> {
             home,
             cwds: vec![ctx.cwd.to_owned()],
             vars: HashMap::new(),
-            funcs: Vec::new(),
+            funcs: HashMap::new(),
+            calling: Vec::new(),
+            aliases: HashMap::new(),
+            expanding: Vec::new(),
+            files: HashMap::new(),
+            links: Vec::new(),
+            redirected: None,
+            stdin_text: None,
+            run_path: None,
             tmpdir: std::env::var("TMPDIR")
                 .ok()
                 .filter(|t| t.starts_with('/'))
@@ -271,11 +351,19 @@ impl<'a> Analyzer<'a> {
                 Ok((Flow::default(), None))
             }
             Command::Function { name, body } => {
-                self.funcs.push(name.clone());
+                self.spend(64)?;
+                self.funcs.insert(
+                    name.clone(),
+                    std::rc::Rc::new(Script::clone(body).into_owned()),
+                );
                 if calls_itself(name, body) {
                     self.signal(signal::FORK_BOMB);
                 }
-                self.script(body)?;
+                // Judged once as written (with no arguments), and again at each call.
+                self.calling.push(name.clone());
+                let out = self.script(body);
+                self.calling.pop();
+                out?;
                 Ok((Flow::default(), None))
             }
         }
@@ -299,6 +387,12 @@ impl<'a> Analyzer<'a> {
             // The user is the home directory's owner: Crust runs as the agent's user.
             "USER" | "LOGNAME" => self.home.rsplit('/').next().unwrap_or(""),
             "TMPDIR" => self.tmpdir.as_str(),
+            "IFS" => " \t\n",
+            // The call runs as `bash -c COMMAND`: no positional parameters.
+            "0" => "bash",
+            "#" => "0",
+            "@" | "*" => "",
+            n if n.bytes().all(|b| b.is_ascii_digit()) => "",
             _ => return None,
         };
         Some(vec![Val::lit(env)])
@@ -402,9 +496,11 @@ impl<'a> Analyzer<'a> {
             self.bind(&name, vals, true)?;
         }
         let mut stdin = input;
+        self.redirected = None;
         for r in &s.redirects {
             self.redirect(r, &mut stdin)?;
         }
+        let redirected = self.redirected.take();
         // The operation an output redirect wrote into (a new one, or the previous write it
         // was merged with): it receives the text the command prints, when that is known.
         let out_redirect = s
@@ -448,7 +544,26 @@ impl<'a> Analyzer<'a> {
             return Ok((Flow::default(), None));
         }
         let out = self.dispatch(&args, stdin.unwrap_or_default())?;
-        if let Some(text) = out.text.clone().or(stdin_text) {
+        let printed = out.text.clone().or(stdin_text);
+        // What the command wrote to a file: known text is kept for a later `bash FILE`.
+        if let Some((path, append)) = redirected {
+            match &printed {
+                Some(t) => {
+                    let slot = self.files.entry(path).or_default();
+                    if !append {
+                        slot.clear();
+                    }
+                    slot.push_str(t);
+                    if !t.ends_with('\n') {
+                        slot.push('\n');
+                    }
+                }
+                None => {
+                    self.files.remove(&path);
+                }
+            }
+        }
+        if let Some(text) = printed {
             if let Some(op) = write_op.and_then(|i| self.ops.get_mut(i)) {
                 self.budget = self.budget.saturating_sub(text.len());
                 op.contents.push(text);
@@ -486,8 +601,11 @@ impl<'a> Analyzer<'a> {
                 let v = vals.first().cloned().unwrap_or_else(|| Val::lit(""));
                 self.exec.contents.push(v.text.clone());
                 *stdin = Some(Flow {
-                    text: v.known.then_some(v.text),
                     decoded: v.decoded,
+                    opaque: !v.known && v.opaque,
+                    hidden: !v.known && v.hidden,
+                    text: v.known.then_some(v.text),
+                    items: Vec::new(),
                 });
             }
             RedirOp::Dup => {
@@ -501,6 +619,15 @@ impl<'a> Analyzer<'a> {
             }
             RedirOp::Read | RedirOp::Write | RedirOp::ReadWrite => {
                 let vals = self.expand_joined(&r.target)?;
+                if r.op != RedirOp::Read {
+                    if let [v] = vals.as_slice() {
+                        if v.known && !v.glob {
+                            if let Some(p) = self.resolve(&v.text)?.into_iter().next() {
+                                self.redirected = Some((p, r.append));
+                            }
+                        }
+                    }
+                }
                 for v in &vals {
                     if r.op != RedirOp::Write {
                         self.path(Action::Read, v)?;
@@ -538,27 +665,51 @@ impl<'a> Analyzer<'a> {
             .iter()
             .any(|p| matches!(p, Part::Lit { text, quoted: false } if text.contains('{')));
         let alts = if unquoted_braces {
-            let mut out = Vec::new();
+            let mut expanded = Vec::new();
+            let single = vals.len() == 1;
             for v in vals {
-                brace_expand(&v, &mut out, 0)?;
+                brace_expand(&v, &mut expanded, 0)?;
             }
-            out
+            // `{cat,key}` and `cp f{,.bak}` are several words; with several possible values
+            // the expansions stay alternatives of one.
+            if single && expanded.len() > 1 {
+                self.spend(expanded.len())?;
+                out.extend(expanded.into_iter().map(|v| Arg { alts: vec![v] }));
+                return Ok(());
+            }
+            expanded
         } else {
             vals
         };
         if alts.len() > MAX_ALTS * 4 {
             return Err("a word takes too many values to analyse".into());
         }
-        // Word splitting of unquoted expansions: `F="a b"; cat $F` runs `cat a b`.
-        let splits = |v: &Val| v.split && v.known && has_byte(&v.text, b" \t\n");
+        // Word splitting of unquoted expansions on `$IFS`: `F="a b"; cat $F` runs `cat a
+        // b`, and so does `cat${IFS}b` or `IFS=,; x=cat,b; $x`.
+        let ifs: Vec<char> = match self.var("IFS") {
+            Some(v) if v.len() == 1 && v.iter().all(|x| x.known) => v
+                .first()
+                .map(|x| x.text.chars().collect())
+                .unwrap_or_default(),
+            // Unknown or several possible separators: every one of them splits.
+            Some(v) => v.iter().flat_map(|x| x.text.chars()).collect(),
+            None => vec![' ', '\t', '\n'],
+        };
+        let splits = |v: &Val| v.split && v.known && v.text.chars().any(|c| ifs.contains(&c));
         if let [v] = alts.as_slice() {
             if splits(v) {
-                out.extend(v.text.split_whitespace().map(|t| {
-                    let mut x = v.clone();
-                    x.text = t.to_owned();
-                    x.literal = true;
-                    Arg { alts: vec![x] }
-                }));
+                out.extend(
+                    v.text
+                        .split(|c| ifs.contains(&c))
+                        .filter(|t| !t.is_empty())
+                        .map(|t| {
+                            let mut x = v.clone();
+                            x.text = t.to_owned();
+                            x.literal = true;
+                            x.glob = has_byte(t, b"*?[") && v.glob;
+                            Arg { alts: vec![x] }
+                        }),
+                );
                 return Ok(());
             }
         }
@@ -607,17 +758,22 @@ impl<'a> Analyzer<'a> {
                 vec![v]
             }
             Part::Tilde(user) => vec![Val::lit(&self.tilde(user))],
-            Part::Param { name, op, arg } => self.param(name, *op, arg.as_deref())?,
+            Part::Param { name, op, arg, rep } => {
+                self.param(name, *op, arg.as_deref(), rep.as_deref())?
+            }
             Part::Subst(script) => {
                 let flow = self.script(script)?;
                 vec![match flow.text {
                     Some(t) => {
                         let mut v = Val::lit(t.trim_end_matches('\n'));
                         v.split = true;
+                        v.decoded = flow.decoded;
                         v
                     }
                     None => Val {
                         decoded: flow.decoded,
+                        opaque: flow.opaque,
+                        hidden: flow.hidden,
                         ..Val::unknown()
                     },
                 }]
@@ -649,49 +805,154 @@ impl<'a> Analyzer<'a> {
         format!("{parent}/{user}")
     }
 
-    fn param(&mut self, name: &str, op: ParamOp, arg: Option<&Word>) -> R<Vec<Val>> {
-        let known = self.var(name);
-        let mut base = match known {
-            Some(v) => v,
-            None => vec![Val::unknown()],
-        };
+    fn param(
+        &mut self,
+        name: &str,
+        op: ParamOp,
+        arg: Option<&Word>,
+        rep: Option<&Word>,
+    ) -> R<Vec<Val>> {
+        if op == ParamOp::Indirect {
+            // `${!ref}`: the variable `ref` names; unknowable when the name is.
+            let mut out = Vec::new();
+            for n in self.var(name).unwrap_or_else(|| vec![Val::opaque()]) {
+                let valid = n.known
+                    && !n.text.is_empty()
+                    && n.text
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                match self.var(&n.text).filter(|_| valid) {
+                    Some(v) => out.extend(v),
+                    None if valid => out.push(Val {
+                        outside: true,
+                        ..Val::unknown()
+                    }),
+                    None => out.push(Val::opaque()),
+                }
+            }
+            for v in &mut out {
+                v.split = true;
+            }
+            return Ok(out);
+        }
+        let bound = self.var(name);
+        let unset = bound.is_none();
+        let mut base = bound.unwrap_or_else(|| {
+            vec![Val {
+                outside: true,
+                ..Val::unknown()
+            }]
+        });
         for v in &mut base {
             v.split = true;
         }
         let operand = match arg {
             Some(w) => self.expand_joined(w)?,
-            None => Vec::new(),
+            None => vec![Val::lit("")],
+        };
+        let second = match rep {
+            Some(w) => Some(self.expand_joined(w)?),
+            None => None,
+        };
+        // Known text through `f`, or an unknown that keeps where it came from.
+        let each = |base: Vec<Val>, operand: &[Val], f: &dyn Fn(&Val, &Val) -> Option<String>| {
+            let mut out = Vec::new();
+            for v in &base {
+                for o in operand {
+                    if !v.known || !o.known {
+                        let mut u = v.unknown_from();
+                        u.opaque |= o.opaque;
+                        out.push(u);
+                        continue;
+                    }
+                    match f(v, o) {
+                        Some(t) => {
+                            let mut x = v.clone();
+                            x.text = t;
+                            x.literal = !x.text.is_empty();
+                            x.glob = has_byte(&x.text, b"*?[") && v.glob;
+                            out.push(x);
+                        }
+                        None => out.push(v.unknown_from()),
+                    }
+                }
+            }
+            out
         };
         Ok(match op {
-            ParamOp::Plain => base,
+            ParamOp::Plain | ParamOp::Check => base,
             ParamOp::Default => {
-                // The value when set, the operand when unset or empty: both may happen.
-                let mut out: Vec<Val> =
-                    base.into_iter().filter(|v| v.literal || !v.known).collect();
-                out.extend(operand);
+                // The value when set (and not empty), the operand otherwise; an unknown
+                // value may be either.
+                let mut out = Vec::new();
+                let mut fallback = unset;
+                for v in base {
+                    if v.known && v.text.is_empty() {
+                        fallback = true;
+                        continue;
+                    }
+                    if !v.known {
+                        fallback = true;
+                    }
+                    out.push(v);
+                }
+                if fallback {
+                    out.extend(operand);
+                }
                 out
             }
-            ParamOp::StripPrefix | ParamOp::StripSuffix => {
+            ParamOp::Alt => {
                 let mut out = Vec::new();
                 for v in base {
-                    for o in &operand {
-                        if !v.known || !o.known || has_byte(&o.text, b"*?[") {
-                            out.push(Val::unknown());
-                            continue;
-                        }
-                        let mut x = v.clone();
-                        let stripped = if op == ParamOp::StripPrefix {
-                            v.text.strip_prefix(o.text.as_str())
-                        } else {
-                            v.text.strip_suffix(o.text.as_str())
-                        };
-                        x.text = stripped.unwrap_or(&v.text).to_owned();
-                        out.push(x);
+                    if !v.known || unset {
+                        out.push(Val::lit(""));
+                    }
+                    if !v.known || (!v.text.is_empty() && !unset) {
+                        out.extend(operand.iter().cloned());
                     }
                 }
                 out
             }
-            ParamOp::Other => vec![Val::unknown()],
+            ParamOp::StripPrefix { longest } | ParamOp::StripSuffix { longest } => {
+                let prefix = matches!(op, ParamOp::StripPrefix { .. });
+                each(base, &operand, &|v, o| {
+                    Some(eval::strip(&v.text, &o.text, o.glob, prefix, longest))
+                })
+            }
+            ParamOp::Replace(anchor) => {
+                let reps = second.unwrap_or_else(|| vec![Val::lit("")]);
+                let mut out = Vec::new();
+                for r in &reps {
+                    let r = r.clone();
+                    out.extend(each(base.clone(), &operand, &|v, o| {
+                        r.known
+                            .then(|| eval::replace(&v.text, &o.text, o.glob, &r.text, anchor))
+                    }));
+                }
+                out
+            }
+            ParamOp::Substring => {
+                let len = second.and_then(|l| l.into_iter().next());
+                each(base, &operand, &|v, o| match &len {
+                    Some(l) if !l.known => None,
+                    Some(l) => eval::substring(&v.text, &o.text, Some(&l.text)),
+                    None => eval::substring(&v.text, &o.text, None),
+                })
+            }
+            ParamOp::Case { upper, all } => each(base, &operand, &|v, o| {
+                o.text.is_empty().then(|| eval::case(&v.text, upper, all))
+            }),
+            ParamOp::Length => base
+                .into_iter()
+                .map(|v| {
+                    if v.known {
+                        Val::lit(&v.text.chars().count().to_string())
+                    } else {
+                        v.unknown_from()
+                    }
+                })
+                .collect(),
+            _ => base.iter().map(Val::unknown_from).collect(),
         })
     }
 
@@ -726,14 +987,31 @@ impl<'a> Analyzer<'a> {
         if escaped {
             self.signal(signal::ESCAPED_COMMAND);
         }
-        if !known {
-            if decoded {
-                self.signal(signal::DECODE_TO_SHELL);
-            }
-        } else if glob {
+        if decoded {
+            // Decoded text run as a command, whether or not the analysis worked it out.
+            self.signal(signal::DECODE_TO_SHELL);
+        }
+        if known && glob {
             self.signal(signal::GLOB_COMMAND);
         }
+        if first.alts.iter().any(|v| !v.known && v.opaque) {
+            self.signal(signal::OPAQUE);
+        }
         let rest = args.get(1..).unwrap_or(&[]);
+        // `alias ll='ls -l'; ll x`: the alias's words, then the arguments.
+        if let [v] = first.alts.as_slice() {
+            let value = self
+                .aliases
+                .get(v.text.as_str())
+                .filter(|_| v.known && !self.expanding.contains(&v.text))
+                .cloned();
+            if let Some(value) = value {
+                self.expanding.push(v.text.clone());
+                let out = self.alias_call(&value, rest, stdin);
+                self.expanding.pop();
+                return out;
+            }
+        }
         // Every value the name may take is judged (a variable may hold several commands).
         let mut out = Flow::default();
         for (k, v) in first.alts.iter().enumerate() {
@@ -742,10 +1020,16 @@ impl<'a> Analyzer<'a> {
             if before.iter().any(|b| command_name(&b.text) == name) {
                 continue;
             }
+            self.run_path = (v.known && v.text.contains('/')).then(|| v.text.clone());
             let f = self.run_command(&name, rest, stdin.clone())?;
             out.decoded |= f.decoded;
+            out.opaque |= f.opaque;
+            out.hidden |= f.hidden;
             if out.text.is_none() {
                 out.text = f.text;
+            }
+            if out.items.len() < MAX_ALTS {
+                out.items.extend(f.items);
             }
         }
         Ok(out)
@@ -772,31 +1056,245 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
-    fn run_command(&mut self, name: &str, args: &[Arg], stdin: Flow) -> R<Flow> {
-        if self.funcs.iter().any(|f| f == name) {
-            self.long_option_paths(args)?;
+    /// An alias's value run with the arguments after the alias's name.
+    fn alias_call(&mut self, value: &str, rest: &[Arg], stdin: Flow) -> R<Flow> {
+        self.spend(value.len())?;
+        if self.nesting > MAX_NESTING {
+            return Err("aliases nested too deeply to analyse".into());
+        }
+        let script = parse::parse(value).map_err(|e| format!("cannot parse alias: {e}"))?;
+        let simple = match script.items.as_slice() {
+            [p] => match p.as_slice() {
+                [Command::Simple(sc)] if sc.redirects.is_empty() && sc.assigns.is_empty() => {
+                    Some(sc)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        self.nesting += 1;
+        let out = match simple {
+            Some(sc) => {
+                let mut args = Vec::new();
+                let mut res = Ok(());
+                for w in &sc.words {
+                    res = res.and_then(|()| self.expand(w, &mut args));
+                }
+                args.extend(rest.iter().cloned());
+                res.and_then(|()| self.dispatch(&args, stdin))
+            }
+            None => {
+                let r = self.script(&script);
+                r.and_then(|f| self.plain(rest).map(|()| f))
+            }
+        };
+        self.nesting -= 1;
+        out
+    }
+
+    /// A function defined in the call, run with `args` as `$1 …`.
+    fn call_function(&mut self, name: &str, body: &Script<'static>, args: &[Arg]) -> R<Flow> {
+        if self.calling.iter().any(|f| f == name) || self.nesting > MAX_NESTING {
             return Ok(Flow::default());
         }
+        let saved = self.save_vars(&positional_names(args.len() + 1));
+        let mut bound: Vec<&Arg> = Vec::with_capacity(args.len() + 1);
+        let zero = Arg::lit(name);
+        bound.push(&zero);
+        bound.extend(args.iter());
+        let shifts = false;
+        let res = self.bind_positional(&bound, shifts);
+        self.calling.push(name.to_owned());
+        self.nesting += 1;
+        let out = res.and_then(|()| self.script(body));
+        self.nesting -= 1;
+        self.calling.pop();
+        self.restore_vars(saved);
+        out
+    }
+
+    /// The known text of a file written earlier in the call.
+    fn written(&self, raw: &str) -> R<Option<String>> {
+        if self.files.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .resolve(raw)?
+            .iter()
+            .find_map(|p| self.files.get(p).cloned()))
+    }
+
+    fn run_command(&mut self, name: &str, args: &[Arg], stdin: Flow) -> R<Flow> {
+        if let Some(body) = self.funcs.get(name).cloned() {
+            self.long_option_paths(args)?;
+            return self.call_function(name, &body, args);
+        }
         let Some(spec) = self.spec(name) else {
+            if args
+                .iter()
+                .any(|a| a.alts.iter().any(|v| !v.known && v.hidden))
+            {
+                self.signal(signal::OPAQUE);
+            }
+            // `./x.sh` written earlier in the call: its text runs with these arguments.
+            if let Some(text) = self
+                .run_path
+                .take()
+                .map(|p| self.written(&p))
+                .transpose()?
+                .flatten()
+            {
+                let saved = self.save_vars(&positional_names(args.len() + 1));
+                let zero = Arg::lit(name);
+                let mut bound: Vec<&Arg> = vec![&zero];
+                bound.extend(args.iter());
+                let res = self.bind_positional(&bound, false);
+                let out = res.and_then(|()| self.script_text(&text));
+                self.restore_vars(saved);
+                out?;
+            }
             self.long_option_paths(args)?;
             self.plain(args)?;
             return Ok(Flow {
-                text: None,
                 decoded: stdin.decoded,
+                opaque: stdin.opaque,
+                ..Flow::default()
             });
         };
+        // Arguments that are decoded text the analysis could not work out (a decoder whose
+        // input is not literal) hide what the command acts on.
+        if !matches!(
+            spec.kind,
+            CmdKind::Assign | CmdKind::Echo | CmdKind::Alias | CmdKind::Read
+        ) && args
+            .iter()
+            .any(|a| a.alts.iter().any(|v| !v.known && v.hidden))
+        {
+            self.signal(signal::OPAQUE);
+        }
         let p = Parsed::new(spec, args);
+        // `tar -C DIR`, `make -C DIR`, `git -C DIR`: relative paths resolve in DIR.
+        let moved = match &p.chdir {
+            Some(d) => {
+                let mut dirs = Vec::new();
+                for v in &d.alts {
+                    if v.literal {
+                        let t = if v.text.starts_with(normalize::UNKNOWN) {
+                            format!("/{}", v.text)
+                        } else {
+                            v.text.clone()
+                        };
+                        for r in self.resolve(&t)? {
+                            if !dirs.contains(&r) {
+                                dirs.push(r);
+                            }
+                        }
+                    }
+                }
+                (!dirs.is_empty()).then(|| std::mem::replace(&mut self.cwds, dirs))
+            }
+            None => None,
+        };
+        let out = self.run_spec(name, spec, &p, args, stdin);
+        if let Some(old) = moved {
+            self.cwds = old;
+        }
+        let mut out = out?;
+        if let Some(kind) = spec.produces {
+            if out.text.is_none() {
+                self.produce(kind, &p, args, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The output of a text tool the table marks with `produces`, worked out from known
+    /// input; an unknown output of a decoder or transform is opaque.
+    fn produce(&mut self, kind: Produce, p: &Parsed, args: &[Arg], out: &mut Flow) -> R<()> {
+        let input = match kind {
+            Produce::Dirname
+            | Produce::Basename
+            | Produce::Realpath
+            | Produce::Which
+            | Produce::Tr => out.text.take().or(self.stdin_text.take()),
+            _ if p.positional.is_empty() => self.stdin_text.take(),
+            _ => {
+                let mut all = Some(String::new());
+                for a in &p.positional {
+                    let t = if a.known() {
+                        self.written(a.text())?
+                    } else {
+                        None
+                    };
+                    match (t, all.as_mut()) {
+                        (Some(t), Some(acc)) => acc.push_str(&t),
+                        _ => all = None,
+                    }
+                }
+                all
+            }
+        };
+        let texts: Vec<&str> = args.iter().map(Arg::text).collect();
+        let known = args.iter().all(Arg::known);
+        let text = if !known {
+            None
+        } else if kind == Produce::Realpath {
+            let mut lines = String::new();
+            for a in &p.positional {
+                let r = self.resolve(a.text())?;
+                lines.push_str(r.first().map_or("", String::as_str));
+                lines.push('\n');
+            }
+            Some(lines)
+        } else {
+            self.spend(input.as_ref().map_or(0, String::len))?;
+            eval::produce(kind, &texts, input.as_deref(), p.decode)
+        };
+        match text {
+            Some(t) => out.text = Some(t),
+            None => {
+                let rewrites = matches!(
+                    kind,
+                    Produce::Rev
+                        | Produce::Tr
+                        | Produce::Cut
+                        | Produce::Sed
+                        | Produce::Awk
+                        | Produce::Base64
+                        | Produce::Base32
+                        | Produce::Hex
+                );
+                let encodes =
+                    matches!(kind, Produce::Base64 | Produce::Base32 | Produce::Hex) && !p.decode;
+                out.opaque |= rewrites && !encodes;
+                out.hidden |=
+                    p.decode && matches!(kind, Produce::Base64 | Produce::Base32 | Produce::Hex);
+            }
+        }
+        Ok(())
+    }
+
+    fn run_spec(
+        &mut self,
+        name: &str,
+        spec: &'a CommandSpec,
+        p: &Parsed,
+        args: &[Arg],
+        stdin: Flow,
+    ) -> R<Flow> {
+        // Known standard input, for a text tool's output.
+        self.stdin_text = stdin.text.clone();
         let decoded_out = p.decode || stdin.decoded;
         match spec.kind {
             CmdKind::Files(action) => {
                 let action = p.mode.unwrap_or(action);
-                self.flag_paths(&p)?;
+                self.flag_paths(p)?;
                 for a in &p.positional {
                     self.arg_path(action, a, p.recursive)?;
                 }
             }
             CmdKind::Copy | CmdKind::Move => {
-                self.flag_paths(&p)?;
+                self.flag_paths(p)?;
                 let (src_action, whole) = if spec.kind == CmdKind::Copy {
                     (Action::Read, Action::Copy)
                 } else {
@@ -815,11 +1313,29 @@ impl<'a> Analyzer<'a> {
                 for a in dst {
                     self.arg_path(Action::Write, a, false)?;
                     self.arg_path(whole, a, false)?;
+                    // Into a directory the copy is `DIR/<name>`: copying a hook into
+                    // `.git/hooks/` writes `.git/hooks/pre-commit`.
+                    for src in srcs {
+                        for sv in &src.alts {
+                            let base = sv.text.trim_end_matches('/');
+                            let base = base.rsplit('/').next().unwrap_or(base);
+                            if base.is_empty() || base == "." || base == ".." {
+                                continue;
+                            }
+                            for dv in &a.alts {
+                                let mut x = dv.clone();
+                                x.text = format!("{}/{base}", dv.text.trim_end_matches('/'));
+                                x.glob |= sv.glob;
+                                x.known &= sv.known;
+                                self.path(Action::Write, &x)?;
+                            }
+                        }
+                    }
                 }
             }
             CmdKind::Network | CmdKind::Remote => {
                 let first_op = self.ops.len();
-                self.flag_paths(&p)?;
+                self.flag_paths(p)?;
                 let mut net = Operation::new(Action::Network);
                 for (i, a) in p.positional.iter().enumerate() {
                     let t = a.text().to_owned();
@@ -865,7 +1381,7 @@ impl<'a> Analyzer<'a> {
                         .iter()
                         .position(|a| !is_assignment(a.text()))
                         .unwrap_or(inner.len());
-                    self.flag_paths(&p)?;
+                    self.flag_paths(p)?;
                     // The assignments are the wrapped command's environment
                     // (`env F=~/.netrc sh -c 'cat $F'`).
                     let assigned: Vec<&Arg> = args
@@ -899,10 +1415,10 @@ impl<'a> Analyzer<'a> {
                     self.restore_vars(saved);
                     return out;
                 }
-                self.flag_paths(&p)?;
+                self.flag_paths(p)?;
             }
             CmdKind::Shell | CmdKind::Interpreter => {
-                self.flag_paths(&p)?;
+                self.flag_paths(p)?;
                 let shell = spec.kind == CmdKind::Shell;
                 if let Some(code) = &p.code {
                     if shell {
@@ -929,6 +1445,9 @@ impl<'a> Analyzer<'a> {
                     if stdin.decoded {
                         self.signal(signal::DECODE_TO_SHELL);
                     }
+                    if stdin.opaque && stdin.text.is_none() {
+                        self.signal(signal::OPAQUE);
+                    }
                     if let Some(t) = &stdin.text {
                         self.code_text(shell, t)?;
                     }
@@ -938,10 +1457,22 @@ impl<'a> Analyzer<'a> {
                 if args.iter().any(Arg::decoded) {
                     self.signal(signal::DECODE_TO_SHELL);
                 }
+                if args.iter().any(Arg::opaque_code) {
+                    self.signal(signal::OPAQUE);
+                }
                 if args.iter().all(Arg::known) {
                     let joined: Vec<&str> = args.iter().map(Arg::text).collect();
                     let text = joined.join(" ");
                     self.script_text(&text)?;
+                } else {
+                    // Partly unknown: every known value of each word, as a script.
+                    for a in args {
+                        for v in &a.alts {
+                            if v.known && v.literal {
+                                let _ = self.script_text(&v.text);
+                            }
+                        }
+                    }
                 }
             }
             CmdKind::Source => {
@@ -950,27 +1481,73 @@ impl<'a> Analyzer<'a> {
                 }
             }
             CmdKind::Xargs => {
-                self.flag_paths(&p)?;
+                self.flag_paths(p)?;
                 if let Some(i) = p.rest_at {
                     let mut inner: Vec<Arg> = args.get(i..).unwrap_or(&[]).to_vec();
-                    let words: Vec<Arg> = match &stdin.text {
-                        Some(t) => t.split_whitespace().map(Arg::lit).collect(),
-                        None => Vec::new(),
-                    };
-                    if let Some(repl) = &p.replace {
+                    // GNU parallel: `CMD ::: a b c` takes its inputs from the line.
+                    let mut words: Vec<Arg> = Vec::new();
+                    if let Some(k) = inner.iter().position(|a| a.text() == ":::") {
+                        words.extend(
+                            inner
+                                .get(k + 1..)
+                                .unwrap_or(&[])
+                                .iter()
+                                .filter(|a| !a.text().starts_with(":::"))
+                                .cloned(),
+                        );
+                        inner.truncate(k);
+                    }
+                    // What standard input holds: known text split as xargs splits it, or
+                    // the paths a lister prints.
+                    let nul = args
+                        .get(..i)
+                        .unwrap_or(&[])
+                        .iter()
+                        .any(|a| matches!(a.text(), "-0" | "--null"));
+                    match &stdin.text {
+                        Some(t) if nul => words.extend(
+                            t.split(['\0', '\n'])
+                                .filter(|w| !w.is_empty())
+                                .map(Arg::lit),
+                        ),
+                        Some(t) => words.extend(t.split_whitespace().map(Arg::lit)),
+                        None if !stdin.items.is_empty() => words.push(Arg {
+                            alts: stdin.items.clone(),
+                        }),
+                        None => {}
+                    }
+                    for w in &mut words {
+                        for v in &mut w.alts {
+                            v.decoded |= stdin.decoded;
+                        }
+                    }
+                    // `{}` stands for each input in parallel (and is harmless for xargs).
+                    let repl = p.replace.clone().or_else(|| {
+                        inner
+                            .iter()
+                            .any(|a| a.text().contains("{}"))
+                            .then(|| "{}".to_owned())
+                    });
+                    if let Some(repl) = repl.filter(|r| !r.is_empty()) {
+                        let mut used = false;
                         for a in &mut inner {
                             if a.text().contains(repl.as_str()) {
+                                used = true;
                                 let mut alts = Vec::new();
                                 for w in &words {
-                                    let mut v =
-                                        Val::lit(&a.text().replace(repl.as_str(), w.text()));
-                                    v.decoded = stdin.decoded;
-                                    alts.push(v);
+                                    for wv in &w.alts {
+                                        let mut v = wv.clone();
+                                        v.text = a.text().replace(repl.as_str(), &wv.text);
+                                        alts.push(v);
+                                    }
                                 }
                                 if !alts.is_empty() {
                                     a.alts = alts;
                                 }
                             }
+                        }
+                        if !used {
+                            inner.extend(words);
                         }
                     } else {
                         inner.extend(words);
@@ -981,13 +1558,14 @@ impl<'a> Analyzer<'a> {
                     return self.dispatch(
                         &inner,
                         Flow {
-                            text: None,
                             decoded: stdin.decoded,
+                            opaque: stdin.opaque,
+                            ..Flow::default()
                         },
                     );
                 }
             }
-            CmdKind::Find => self.find(args)?,
+            CmdKind::Find => return self.find(name, args),
             CmdKind::Cd => {
                 let target = p.positional.first().map(|a| a.alts.clone());
                 match target {
@@ -1029,20 +1607,25 @@ impl<'a> Analyzer<'a> {
                 // prints the dashes: only `-n`/`-e`/`-E` (and `printf -v NAME`, `--`) are
                 // options, not anything that starts with `-`.
                 let mut rest = args;
+                let mut var = None;
+                let mut escapes = false;
                 loop {
                     let t = rest.first().map(Arg::text).unwrap_or("");
                     let skip = if name == "printf" {
                         match t {
-                            "-v" => 2,
+                            "-v" => {
+                                var = rest.get(1).map(|a| a.text().to_owned());
+                                2
+                            }
                             "--" => 1,
                             _ => 0,
                         }
                     } else {
-                        usize::from(
-                            t.len() > 1
-                                && t.starts_with('-')
-                                && t.bytes().skip(1).all(|b| matches!(b, b'n' | b'e' | b'E')),
-                        )
+                        let opt = t.len() > 1
+                            && t.starts_with('-')
+                            && t.bytes().skip(1).all(|b| matches!(b, b'n' | b'e' | b'E'));
+                        escapes |= opt && t.contains('e');
+                        usize::from(opt)
                     };
                     if skip == 0 {
                         break;
@@ -1051,27 +1634,138 @@ impl<'a> Analyzer<'a> {
                 }
                 let printed: Vec<&Arg> = rest.iter().collect();
                 let known = printed.iter().all(|a| a.known());
-                let text: Vec<&str> = printed.iter().map(|a| a.text()).collect();
-                let mut text = text.join(" ");
-                if name == "printf" {
-                    text = printf_literal(&text);
-                }
-                let escaped =
-                    name == "printf" && printed.iter().any(|a| has_numeric_escape(a.text()));
+                let words: Vec<&str> = printed.iter().map(|a| a.text()).collect();
+                let (text, numeric) = if name == "printf" {
+                    let format = words.first().copied().unwrap_or("");
+                    match eval::printf(format, words.get(1..).unwrap_or(&[])) {
+                        Some(x) => x,
+                        None => (words.join(" "), true),
+                    }
+                } else if escapes {
+                    let (t, n) = eval::escapes(&words.join(" "));
+                    (t + "\n", n)
+                } else {
+                    (words.join(" ") + "\n", false)
+                };
                 self.exec.contents.push(text.clone());
+                let decoded = numeric || printed.iter().any(|a| a.decoded());
+                let opaque = printed.iter().any(|a| a.opaque());
+                if let Some(var) = var {
+                    // `printf -v NAME …` assigns instead of printing.
+                    let mut v = if known {
+                        Val::lit(&text)
+                    } else {
+                        Val {
+                            opaque,
+                            ..Val::unknown()
+                        }
+                    };
+                    v.decoded = decoded;
+                    self.bind(&var, vec![v], false)?;
+                    return Ok(Flow::default());
+                }
                 return Ok(Flow {
-                    text: (known && !escaped).then_some(text),
-                    decoded: escaped || printed.iter().any(|a| a.decoded()),
+                    text: known.then_some(text),
+                    decoded,
+                    opaque,
+                    items: Vec::new(),
+                    hidden: !known && printed.iter().any(|a| a.alts.iter().any(|v| v.hidden)),
                 });
             }
+            CmdKind::Alias => {
+                for a in &p.positional {
+                    if let Some((k, v)) = a.text().split_once('=') {
+                        if a.known() && !k.is_empty() {
+                            self.aliases.insert(k.to_owned(), v.to_owned());
+                        }
+                    }
+                }
+            }
+            CmdKind::Read => {
+                // `read [-r] NAME…` from a here-string or here-document: the first line,
+                // split on `$IFS`, the last name taking the rest.
+                let names: Vec<&str> = p
+                    .positional
+                    .iter()
+                    .map(|a| a.text())
+                    .filter(|t| is_assignment(&format!("{t}=")))
+                    .collect();
+                let names = if names.is_empty() {
+                    vec!["REPLY"]
+                } else {
+                    names
+                };
+                let line = stdin
+                    .text
+                    .as_deref()
+                    .map(|t| t.lines().next().unwrap_or(""));
+                let mut fields: Vec<String> = match line {
+                    Some(l) => l.split_whitespace().map(str::to_owned).collect(),
+                    None => Vec::new(),
+                };
+                for (k, n) in names.iter().enumerate() {
+                    let v = match line {
+                        Some(_) if k + 1 == names.len() => {
+                            Val::lit(&std::mem::take(&mut fields).join(" "))
+                        }
+                        Some(_) if !fields.is_empty() => Val::lit(&fields.remove(0)),
+                        Some(_) => Val::lit(""),
+                        None => Val {
+                            opaque: stdin.opaque,
+                            decoded: stdin.decoded,
+                            ..Val::unknown()
+                        },
+                    };
+                    let mut v = v;
+                    v.decoded |= stdin.decoded;
+                    self.bind(n, vec![v], false)?;
+                }
+            }
+            CmdKind::Link => {
+                // `ln -s TARGET LINK`: the target is exposed through the link (judged as a
+                // read of it, whole when it is a directory), the link is written, and later
+                // paths through the link reach the target.
+                self.flag_paths(p)?;
+                let n = p.positional.len();
+                let (targets, link) = if n >= 2 {
+                    p.positional.split_at(n - 1)
+                } else {
+                    (p.positional.as_slice(), &[][..])
+                };
+                for a in targets {
+                    self.arg_path(Action::Read, a, true)?;
+                }
+                let mut link_paths = Vec::new();
+                for a in link {
+                    self.arg_path(Action::Write, a, false)?;
+                    if a.known() {
+                        link_paths.extend(self.resolve(a.text())?);
+                    }
+                }
+                if link.is_empty() {
+                    link_paths.push(self.cwds.first().cloned().unwrap_or_default());
+                }
+                for t in targets.iter().filter(|t| t.known()) {
+                    for to in self.resolve(t.text())? {
+                        let base = to.rsplit('/').next().unwrap_or("").to_owned();
+                        for l in &link_paths {
+                            if self.links.len() < MAX_ALTS {
+                                self.links.push((l.clone(), to.clone()));
+                                self.links.push((format!("{l}/{base}"), to.clone()));
+                            }
+                        }
+                    }
+                }
+            }
             CmdKind::Plain => {
-                self.flag_paths(&p)?;
+                self.flag_paths(p)?;
                 self.plain(p.positional.iter().copied())?;
             }
         }
         Ok(Flow {
-            text: None,
             decoded: decoded_out,
+            opaque: stdin.opaque,
+            ..Flow::default()
         })
     }
 
@@ -1113,6 +1807,9 @@ impl<'a> Analyzer<'a> {
         if code.decoded() {
             self.signal(signal::DECODE_TO_SHELL);
         }
+        if code.opaque() || (shell && code.opaque_code()) {
+            self.signal(signal::OPAQUE);
+        }
         let alts = code.alts.clone();
         for v in alts {
             if v.known {
@@ -1138,6 +1835,12 @@ impl<'a> Analyzer<'a> {
             } else {
                 self.path(Action::Read, v)?;
                 self.path(Action::Execute, v)?;
+                // Written earlier in the call: judged by its text.
+                if v.known {
+                    if let Some(t) = self.written(&v.text)? {
+                        self.code_text(shell, &t)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -1165,16 +1868,55 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
-    fn find(&mut self, args: &[Arg]) -> R<()> {
+    /// `find ROOT… EXPR` and `fd [PATTERN] [ROOT…] [-x CMD…]`: what they delete, write and
+    /// run on each file; with no action, the files they print (for `| xargs`).
+    fn find(&mut self, name: &str, args: &[Arg]) -> R<Flow> {
+        let fd = name.starts_with("fd");
         let mut roots = Vec::new();
         let mut i = 0;
-        while let Some(a) = args.get(i) {
-            let t = a.text();
-            if t.starts_with('-') || t == "(" || t == "!" {
-                break;
+        if fd {
+            // `fd` takes its options anywhere; the pattern, then roots; `-x`/`-X` end it.
+            let mut positional = Vec::new();
+            while let Some(a) = args.get(i) {
+                let t = a.text();
+                if matches!(t, "-x" | "--exec" | "-X" | "--exec-batch") {
+                    break;
+                }
+                if !t.starts_with('-') {
+                    positional.push(a.clone());
+                } else if matches!(
+                    t,
+                    "-e" | "--extension"
+                        | "-t"
+                        | "--type"
+                        | "-d"
+                        | "--max-depth"
+                        | "-E"
+                        | "--exclude"
+                        | "-j"
+                        | "--threads"
+                        | "-S"
+                        | "--size"
+                        | "--changed-within"
+                        | "--changed-before"
+                        | "-o"
+                        | "--owner"
+                        | "--base-directory"
+                ) {
+                    i += 1;
+                }
+                i += 1;
             }
-            roots.push(a.clone());
-            i += 1;
+            roots.extend(positional.into_iter().skip(1));
+        } else {
+            while let Some(a) = args.get(i) {
+                let t = a.text();
+                if t.starts_with('-') || t == "(" || t == "!" {
+                    break;
+                }
+                roots.push(a.clone());
+                i += 1;
+            }
         }
         if roots.is_empty() {
             roots.push(Arg::lit("."));
@@ -1222,8 +1964,46 @@ impl<'a> Analyzer<'a> {
             }
         }
         let each = Arg { alts: each };
+        let mut acted = false;
         while let Some(a) = args.get(i) {
             i += 1;
+            if fd && matches!(a.text(), "-x" | "--exec" | "-X" | "--exec-batch") {
+                // The rest is the command; `{}` (or the end) stands for each file.
+                let mut inner: Vec<Arg> = args.get(i..).unwrap_or(&[]).to_vec();
+                let mut used = false;
+                for b in &mut inner {
+                    if b.text().contains("{}") {
+                        used = true;
+                        b.alts = each
+                            .alts
+                            .iter()
+                            .map(|v| Val {
+                                text: b.text().replace("{}", &v.text),
+                                ..v.clone()
+                            })
+                            .collect();
+                    }
+                }
+                if !used {
+                    inner.push(each.clone());
+                }
+                self.dispatch(&inner, Flow::default())?;
+                return Ok(Flow::default());
+            }
+            if matches!(
+                a.text(),
+                "-delete"
+                    | "-exec"
+                    | "-execdir"
+                    | "-ok"
+                    | "-okdir"
+                    | "-fprint"
+                    | "-fprint0"
+                    | "-fprintf"
+                    | "-fls"
+            ) {
+                acted = true;
+            }
             match a.text() {
                 "-delete" => self.arg_path(Action::Delete, &each, false)?,
                 "-fprint" | "-fprint0" | "-fprintf" | "-fls" => {
@@ -1257,7 +2037,10 @@ impl<'a> Analyzer<'a> {
                 _ => {}
             }
         }
-        Ok(())
+        Ok(Flow {
+            items: if acted { Vec::new() } else { each.alts },
+            ..Flow::default()
+        })
     }
 
     // ----- paths ------------------------------------------------------------------------
@@ -1317,6 +2100,16 @@ impl<'a> Analyzer<'a> {
         // `rm -rf DIR/*` empties DIR: judged as a delete of DIR itself (temporary
         // directories excepted: emptying them is routine clean-up).
         if action == Action::Delete && v.glob {
+            // `rm -rf "$ROOT/"*` with `$ROOT` unknown may empty `/` or the home directory.
+            if v.text.strip_suffix("/*").is_some_and(|d| {
+                !d.is_empty()
+                    && d.split(normalize::UNKNOWN)
+                        .all(|x| x.is_empty() || x == "/")
+            }) {
+                for root in ["/", "~"] {
+                    self.path(Action::Delete, &Val::lit(root))?;
+                }
+            }
             if let Some(dir) = v.text.strip_suffix("/*").filter(|d| {
                 !d.is_empty()
                     && !has_byte(d, b"*?[")
@@ -1341,6 +2134,24 @@ impl<'a> Analyzer<'a> {
             v.text.clone()
         };
         let mut resolved = self.resolve(&text)?;
+        // Through a link made in the call, the path reaches the link's target.
+        if !self.links.is_empty() {
+            let mut via = Vec::new();
+            for r in &resolved {
+                for (l, t) in &self.links {
+                    if let Some(rest) = r.strip_prefix(l.as_str()) {
+                        if rest.is_empty() || rest.starts_with('/') {
+                            via.push(format!("{t}{rest}"));
+                        }
+                    }
+                }
+            }
+            for p in via {
+                if !resolved.contains(&p) {
+                    resolved.push(p);
+                }
+            }
+        }
         if v.glob {
             let cwd = self.cwds.first().map_or("/", String::as_str);
             for r in &mut resolved {
@@ -1380,6 +2191,8 @@ struct Parsed<'a> {
     rest_at: Option<usize>,
     /// `xargs -I STR`.
     replace: Option<String>,
+    /// `-C DIR`: where the command works.
+    chdir: Option<Arg>,
 }
 
 impl<'a> Parsed<'a> {
@@ -1394,6 +2207,7 @@ impl<'a> Parsed<'a> {
             has_target_flag: false,
             rest_at: None,
             replace: None,
+            chdir: None,
         };
         let wraps = matches!(spec.kind, CmdKind::Wrapper | CmdKind::Xargs);
         let mut skip = usize::from(spec.skip);
@@ -1472,6 +2286,7 @@ impl<'a> Parsed<'a> {
                                 | FlagRole::AtPath(_)
                                 | FlagRole::Code
                                 | FlagRole::Pattern
+                                | FlagRole::Chdir
                                 | FlagRole::PatternFile => {
                                     let rest = t.get(k + ch.len_utf8()..).unwrap_or("");
                                     role = Some(f.role);
@@ -1512,6 +2327,7 @@ impl<'a> Parsed<'a> {
                     | FlagRole::AtPath(_)
                     | FlagRole::Code
                     | FlagRole::Pattern
+                    | FlagRole::Chdir
                     | FlagRole::PatternFile
             );
             let value = if !takes_value {
@@ -1550,6 +2366,7 @@ impl<'a> Parsed<'a> {
                         return p;
                     }
                 }
+                (FlagRole::Chdir, Some(v)) => p.chdir = Some(v),
                 (FlagRole::Pattern, _) => pattern_given = true,
                 (FlagRole::PatternFile, v) => {
                     pattern_given = true;
@@ -1736,18 +2553,6 @@ fn string_literals(code: &str) -> Vec<&str> {
         }
     }
     out
-}
-
-fn has_numeric_escape(t: &str) -> bool {
-    let b = t.as_bytes();
-    b.windows(2).any(|w| {
-        w.first() == Some(&b'\\') && matches!(w.get(1), Some(b'x' | b'0'..=b'7' | b'u' | b'U'))
-    })
-}
-
-/// `printf FORMAT ARGS`: the literal text when the format has only `%s` and simple escapes.
-fn printf_literal(text: &str) -> String {
-    text.replace("\\n", "\n").replace("%s", "")
 }
 
 /// Brace expansion of `{a,b}` groups (first group, recursively), capped.

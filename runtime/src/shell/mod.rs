@@ -2,6 +2,7 @@
 //! turns a parsed script into operations through the command table ([`analyze`]).
 
 pub mod analyze;
+pub mod eval;
 pub mod parse;
 
 pub use analyze::{signal, Analyzer};

@@ -68,6 +68,8 @@ pub struct Simple<'a> {
 pub struct Redirect<'a> {
     pub op: RedirOp,
     pub target: Word<'a>,
+    /// `>>`, `&>>`: the output is appended.
+    pub append: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +108,8 @@ pub enum Part<'a> {
         name: String,
         op: ParamOp,
         arg: Option<Box<Word<'a>>>,
+        /// The second operand (`${x/pat/REP}`, `${x:off:LEN}`).
+        rep: Option<Box<Word<'a>>>,
     },
     /// `$(...)` or backticks.
     Subst(Box<Script<'a>>),
@@ -118,14 +122,45 @@ pub enum Part<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamOp {
     Plain,
-    /// `:-`, `-`, `:=`, `=`: the value, or the word when unset.
+    /// `:-`, `-`, `:=`, `=`: the value, or the word when unset (or empty, with `:`).
     Default,
-    /// `#`, `##`: strip a prefix.
-    StripPrefix,
-    /// `%`, `%%`: strip a suffix.
-    StripSuffix,
-    /// Anything else (`:+`, `/pat/rep`, `:off:len`, `#name`, `!name` ...).
+    /// `:+`, `+`: the word when set, else nothing.
+    Alt,
+    /// `:?`, `?`: the value (the shell stops when it is unset).
+    Check,
+    /// `#`, `##`: strip the shortest or longest prefix matching the pattern.
+    StripPrefix {
+        longest: bool,
+    },
+    /// `%`, `%%`: the same at the end.
+    StripSuffix {
+        longest: bool,
+    },
+    /// `/pat/rep` (first), `//` (all), `/#` (at the start), `/%` (at the end): `arg` is the
+    /// pattern, `rep` the replacement.
+    Replace(Anchor),
+    /// `:offset` and `:offset:length`: `arg` is the offset, `rep` the length.
+    Substring,
+    /// `^`, `^^`, `,`, `,,`: the first or every character upper- or lower-cased.
+    Case {
+        upper: bool,
+        all: bool,
+    },
+    /// `${#name}`: the length.
+    Length,
+    /// `${!name}`: the value of the variable `name` names.
+    Indirect,
+    /// Anything else (`${!prefix*}`, `@Q`, `~`): not worked out.
     Other,
+}
+
+/// Where `${name/pat/rep}` replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    First,
+    All,
+    Start,
+    End,
 }
 
 impl Word<'_> {
@@ -810,6 +845,7 @@ impl<'a> Parser<'a> {
         while self.peek().is_some_and(|b| b.is_ascii_digit()) {
             self.i += 1;
         }
+        let append = self.starts("&>>") || self.starts(">>");
         let op = if self.starts("&>>") {
             self.i += 3;
             RedirOp::Write
@@ -837,6 +873,7 @@ impl<'a> Parser<'a> {
             let r = Redirect {
                 op: RedirOp::HereDoc,
                 target: Word::default(),
+                append: false,
             };
             self.pending.push(PendingDoc {
                 delim,
@@ -870,7 +907,7 @@ impl<'a> Parser<'a> {
             return Err(self.err("redirection without a target"));
         }
         let target = self.word()?;
-        Ok(Some(Redirect { op, target }))
+        Ok(Some(Redirect { op, target, append }))
     }
 
     /// One word (possibly empty when at a metacharacter).
@@ -1148,6 +1185,7 @@ impl<'a> Parser<'a> {
                     name,
                     op: ParamOp::Plain,
                     arg: None,
+                    rep: None,
                 });
             }
             Some(c)
@@ -1159,6 +1197,7 @@ impl<'a> Parser<'a> {
                     name: char::from(c).to_string(),
                     op: ParamOp::Plain,
                     arg: None,
+                    rep: None,
                 });
             }
             // A lone `$` is literal.
@@ -1168,11 +1207,14 @@ impl<'a> Parser<'a> {
     }
 
     fn brace_param(&mut self, w: &mut Word<'a>) -> Result<(), ParseError> {
-        let mut prefix_op = false;
-        if matches!(self.peek(), Some(b'#' | b'!')) && self.peek_at(1) != Some(b'}') {
-            prefix_op = true;
-            self.i += 1;
-        }
+        // `${#name}` (length) and `${!name}` (indirect); `${#}` and `${!}` are parameters.
+        let prefix = match self.peek() {
+            Some(c @ (b'#' | b'!')) if self.peek_at(1) != Some(b'}') => {
+                self.i += 1;
+                Some(c)
+            }
+            _ => None,
+        };
         let start = self.i;
         if self.peek().is_some_and(|c| {
             c.is_ascii_digit() || matches!(c, b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-')
@@ -1188,55 +1230,118 @@ impl<'a> Parser<'a> {
             return Err(self.err("bad parameter expansion"));
         }
         // Array subscript.
+        let mut subscript = false;
         if self.peek() == Some(b'[') {
+            subscript = true;
             while self.peek().is_some_and(|c| c != b']') {
                 self.i += 1;
             }
             self.i += 1;
         }
-        let op = if self.peek() == Some(b'}') {
-            self.i += 1;
-            w.parts.push(if prefix_op {
-                Part::Unknown
-            } else {
-                Part::Param {
-                    name,
-                    op: ParamOp::Plain,
-                    arg: None,
-                }
-            });
-            return Ok(());
+        let mut op = if self.peek() == Some(b'}') {
+            ParamOp::Plain
         } else if self.starts(":-") || self.starts(":=") {
             self.i += 2;
             ParamOp::Default
+        } else if self.starts(":+") {
+            self.i += 2;
+            ParamOp::Alt
+        } else if self.starts(":?") {
+            self.i += 2;
+            ParamOp::Check
         } else if matches!(self.peek(), Some(b'-' | b'=')) {
             self.i += 1;
             ParamOp::Default
-        } else if self.starts("##") || self.starts("%%") {
-            let op = if self.peek() == Some(b'#') {
-                ParamOp::StripPrefix
+        } else if self.peek() == Some(b'+') {
+            self.i += 1;
+            ParamOp::Alt
+        } else if self.peek() == Some(b'?') {
+            self.i += 1;
+            ParamOp::Check
+        } else if self.peek() == Some(b':') {
+            self.i += 1;
+            ParamOp::Substring
+        } else if matches!(self.peek(), Some(b'#' | b'%')) {
+            let first = self.peek() == Some(b'#');
+            self.i += 1;
+            let longest = self.peek() == Some(if first { b'#' } else { b'%' });
+            if longest {
+                self.i += 1;
+            }
+            if first {
+                ParamOp::StripPrefix { longest }
             } else {
-                ParamOp::StripSuffix
+                ParamOp::StripSuffix { longest }
+            }
+        } else if self.peek() == Some(b'/') {
+            self.i += 1;
+            let anchor = match self.peek() {
+                Some(b'/') => Anchor::All,
+                Some(b'#') => Anchor::Start,
+                Some(b'%') => Anchor::End,
+                _ => Anchor::First,
             };
-            self.i += 2;
-            op
-        } else if self.peek() == Some(b'#') {
+            if anchor != Anchor::First {
+                self.i += 1;
+            }
+            ParamOp::Replace(anchor)
+        } else if matches!(self.peek(), Some(b'^' | b',')) {
+            let upper = self.peek() == Some(b'^');
             self.i += 1;
-            ParamOp::StripPrefix
-        } else if self.peek() == Some(b'%') {
-            self.i += 1;
-            ParamOp::StripSuffix
+            let all = self.peek() == Some(if upper { b'^' } else { b',' });
+            if all {
+                self.i += 1;
+            }
+            ParamOp::Case { upper, all }
         } else {
             ParamOp::Other
         };
-        // The operand: a word up to the matching `}` (quotes and expansions allowed).
+        // The operands: words up to the matching `}` (quotes and expansions allowed), split
+        // at the first `/` of a replacement or `:` of a substring.
+        let split = match op {
+            ParamOp::Replace(_) => Some(b'/'),
+            ParamOp::Substring => Some(b':'),
+            _ => None,
+        };
+        let (arg, rep) = if op == ParamOp::Plain {
+            self.i += 1;
+            (None, None)
+        } else {
+            let (arg, stopped) = self.param_word(split)?;
+            let rep = if stopped {
+                Some(Box::new(self.param_word(None)?.0))
+            } else {
+                None
+            };
+            (Some(Box::new(arg)), rep)
+        };
+        match prefix {
+            Some(b'#') if op == ParamOp::Plain && !subscript => op = ParamOp::Length,
+            Some(b'!') if op == ParamOp::Plain && !subscript => op = ParamOp::Indirect,
+            Some(_) => op = ParamOp::Other,
+            None if subscript => op = ParamOp::Other,
+            None => {}
+        }
+        w.parts.push(Part::Param { name, op, arg, rep });
+        Ok(())
+    }
+
+    /// One operand of `${…}`: up to the closing `}` (consumed), or up to `split` (consumed;
+    /// then the second value is true).
+    fn param_word(&mut self, split: Option<u8>) -> Result<(Word<'a>, bool), ParseError> {
         let mut arg = Word::default();
         let mut lit: Cow<'a, str> = Cow::Borrowed("");
+        let mut stopped = false;
         loop {
             match self.peek() {
                 None => return Err(self.err("unterminated `${`")),
                 Some(b'}') => {
                     self.i += 1;
+                    break;
+                }
+                Some(c) if Some(c) == split => {
+                    self.i += 1;
+                    stopped = true;
                     break;
                 }
                 Some(b'\'') => {
@@ -1252,7 +1357,10 @@ impl<'a> Parser<'a> {
                 Some(b'\\') => {
                     self.i += 1;
                     if self.peek().is_some() {
-                        lit.to_mut().push(self.take_char());
+                        // An escaped character is literal, never a glob character.
+                        flush(&mut arg, &mut lit);
+                        let c = self.take_char();
+                        push_lit(&mut arg, Cow::Owned(c.to_string()), true);
                     }
                 }
                 Some(b'$') => {
@@ -1269,16 +1377,7 @@ impl<'a> Parser<'a> {
             }
         }
         flush(&mut arg, &mut lit);
-        w.parts.push(if prefix_op {
-            Part::Unknown
-        } else {
-            Part::Param {
-                name,
-                op,
-                arg: Some(Box::new(arg)),
-            }
-        });
-        Ok(())
+        Ok((arg, stopped))
     }
 
     /// `$'...'` after the opening quote: the decoded text, and whether a numeric escape
@@ -1607,6 +1706,7 @@ impl Redirect<'_> {
         Redirect {
             op: self.op,
             target: self.target.into_owned(),
+            append: self.append,
         }
     }
 }
@@ -1628,10 +1728,11 @@ impl Part<'_> {
             },
             Part::Escaped(t) => Part::Escaped(t),
             Part::Tilde(t) => Part::Tilde(t),
-            Part::Param { name, op, arg } => Part::Param {
+            Part::Param { name, op, arg, rep } => Part::Param {
                 name,
                 op,
                 arg: arg.map(|w| Box::new(w.into_owned())),
+                rep: rep.map(|w| Box::new(w.into_owned())),
             },
             Part::Subst(s) => Part::Subst(Box::new(s.into_owned())),
             Part::ProcSubst(s) => Part::ProcSubst(Box::new(s.into_owned())),
