@@ -942,7 +942,23 @@ fn glob_on<A: Automaton>(
                 shadow1 = next.clone();
             }
             GlobEl::Byte(b) => {
-                let b = neutral.unwrap_or(b);
+                // Separators inside a name (`x.1`, `a.tar.gz`, `pkg_build-1`) are read as
+                // written: only a leading dot (a hidden name) and the words are text of
+                // their own.
+                let orig = |i: usize| {
+                    if g.scan == Scan::WholeReverse {
+                        els.get(len - 1 - i)
+                    } else {
+                        els.get(i)
+                    }
+                };
+                let leading =
+                    at == 0 || at.checked_sub(1).and_then(orig) == Some(&GlobEl::Byte(b'/'));
+                let b = if matches!(b, b'.' | b'_' | b'-') && !leading {
+                    b
+                } else {
+                    neutral.unwrap_or(b)
+                };
                 shadow1 = advance(dfa, &shadow1, b);
                 shadow2 = advance(dfa, &shadow2, b);
             }

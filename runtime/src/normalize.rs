@@ -326,8 +326,9 @@ pub fn within_project(path: &str, cwd: &str, home: &str) -> bool {
     cwd != "/" && !under(home, cwd) && under(path, cwd)
 }
 
-/// A written glob outside the project may reach anything: its `**` enters hidden directories
-/// too. Inside the project it keeps the shell's meaning.
+/// A glob given to a tool (Glob) outside the project may reach anything: the tool's `**` may
+/// enter hidden directories. Inside the project it keeps the shell's meaning. (Shell globs
+/// always keep bash's meaning: `*` and `**` do not match hidden names.)
 pub fn deepen_glob(glob: &str, cwd: &str, home: &str) -> String {
     if within_project(glob, cwd, home) {
         glob.to_owned()

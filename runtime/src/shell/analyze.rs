@@ -56,6 +56,9 @@ struct Val {
     outside: bool,
     /// Unknown output of an explicit decoder (`base64 -d`, `xxd -r`) of unknown input.
     hidden: bool,
+    /// A name a `for` loop took from a glob (`for t in tests/*`): the files it matched, not
+    /// a wildcard written to hide a command's name.
+    listed: bool,
 }
 
 impl Val {
@@ -71,6 +74,7 @@ impl Val {
             opaque: false,
             outside: false,
             hidden: false,
+            listed: false,
         }
     }
     /// Literal text of a word: unquoted glob characters make it a glob.
@@ -92,6 +96,7 @@ impl Val {
             opaque: false,
             outside: false,
             hidden: false,
+            listed: false,
         }
     }
     fn opaque() -> Val {
@@ -338,7 +343,13 @@ impl<'a> Analyzer<'a> {
                     let mut args = Vec::new();
                     self.expand(w, &mut args)?;
                     for a in args {
-                        alts.extend(a.alts);
+                        alts.extend(a.alts.into_iter().map(|mut v| {
+                            // Only a directory's entries: a wildcard in the directory part
+                            // (`/???/c?t`) still hides a name.
+                            let dir = v.text.rsplit_once('/').map_or("", |(d, _)| d);
+                            v.listed = v.glob && !has_byte(dir, b"*?[");
+                            v
+                        }));
                     }
                 }
                 if !var.is_empty() {
@@ -982,7 +993,7 @@ impl<'a> Analyzer<'a> {
                         .is_some_and(|r| r.contains(&b']'))
                 });
                 let wild = has_byte(&v.text, b"*?") || closed;
-                (v.escaped, v.known, v.decoded, v.glob && wild)
+                (v.escaped, v.known, v.decoded, v.glob && wild && !v.listed)
             });
         if escaped {
             self.signal(signal::ESCAPED_COMMAND);
@@ -2150,12 +2161,6 @@ impl<'a> Analyzer<'a> {
                 if !resolved.contains(&p) {
                     resolved.push(p);
                 }
-            }
-        }
-        if v.glob {
-            let cwd = self.cwds.first().map_or("/", String::as_str);
-            for r in &mut resolved {
-                *r = normalize::deepen_glob(r, cwd, self.home);
             }
         }
         self.spend(resolved.iter().map(String::len).sum())?;

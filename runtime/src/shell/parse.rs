@@ -1085,6 +1085,11 @@ impl<'a> Parser<'a> {
                         _ => lit.to_mut().push('\\'),
                     }
                 }
+                // Inside double quotes `$"` and `$'` are a literal dollar sign (`"^${R}$"`).
+                b'$' if matches!(self.peek_at(1), Some(b'"' | b'\'') | None) => {
+                    self.i += 1;
+                    lit.to_mut().push('$');
+                }
                 b'$' => {
                     flush_q(w, &mut lit);
                     self.dollar(w)?;
