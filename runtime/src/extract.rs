@@ -330,51 +330,15 @@ impl Extraction<'_, '_> {
     /// `*** Begin Patch` envelopes (Codex) and unified diffs: the files they add, update,
     /// move or delete, and the lines they add as content.
     fn patch(&mut self, body: &str, contents: &mut Vec<String>) -> Result<(), String> {
-        let mut writes = Vec::new();
-        let mut deletes = Vec::new();
-        let mut added = String::new();
-        let mut minus: Option<&str> = None;
-        for line in body.lines() {
-            let l = line.trim_end_matches('\r');
-            if let Some(p) = l
-                .strip_prefix("*** Add File:")
-                .or_else(|| l.strip_prefix("*** Update File:"))
-                .or_else(|| l.strip_prefix("*** Move to:"))
-            {
-                writes.push(p.trim().to_owned());
-            } else if let Some(p) = l.strip_prefix("*** Delete File:") {
-                deletes.push(p.trim().to_owned());
-            } else if let Some(p) = l.strip_prefix("--- ") {
-                minus = Some(diff_path(p));
-            } else if let Some(p) = l.strip_prefix("+++ ") {
-                let p = diff_path(p);
-                if p == "/dev/null" {
-                    if let Some(m) = minus.filter(|m| *m != "/dev/null") {
-                        deletes.push(m.to_owned());
-                    }
-                } else {
-                    writes.push(p.to_owned());
-                }
-                minus = None;
-            } else if let Some(a) = l.strip_prefix('+') {
-                added.push_str(a);
-                added.push('\n');
-            }
+        let p = crate::patch::parse(body)?;
+        for w in &p.writes {
+            self.path(Action::Write, w)?;
         }
-        if writes.is_empty() && deletes.is_empty() {
-            return Err(
-                "patch names no file (expected `*** Add/Update/Delete File:` or `+++` lines)"
-                    .into(),
-            );
+        for d in &p.deletes {
+            self.path(Action::Delete, d)?;
         }
-        for w in writes {
-            self.path(Action::Write, &w)?;
-        }
-        for d in deletes {
-            self.path(Action::Delete, &d)?;
-        }
-        if !added.is_empty() {
-            contents.push(added);
+        if !p.added.is_empty() {
+            contents.push(p.added);
         }
         Ok(())
     }
@@ -407,13 +371,6 @@ impl Extraction<'_, '_> {
         self.ops.push(primary);
         Ok(())
     }
-}
-
-fn diff_path(p: &str) -> &str {
-    let p = p.split('\t').next().unwrap_or(p).trim();
-    p.strip_prefix("a/")
-        .or_else(|| p.strip_prefix("b/"))
-        .unwrap_or(p)
 }
 
 /// A string or an array of strings.

@@ -16,6 +16,7 @@ mod matcher;
 pub mod model;
 pub mod normalize;
 pub mod own;
+pub mod patch;
 pub mod proxy;
 pub mod secrets;
 pub mod shell;

@@ -1135,7 +1135,40 @@ impl<'a> Analyzer<'a> {
             .find_map(|p| self.files.get(p).cloned()))
     }
 
+    /// Codex's `apply_patch PATCH` (or the patch on standard input): judged like the patch
+    /// tool, each file written with the lines the patch adds.
+    fn apply_patch(&mut self, args: &[Arg], stdin: &Flow) -> R<Flow> {
+        let text = match args.first() {
+            Some(a) if a.known() => Some(a.text().to_owned()),
+            Some(_) => None,
+            None => stdin.text.clone(),
+        };
+        let text = text.ok_or("apply_patch is given a patch the analysis cannot read")?;
+        self.spend(text.len())?;
+        let p = crate::patch::parse(&text)?;
+        for w in &p.writes {
+            self.path(Action::Write, &Val::lit(w))?;
+        }
+        if !p.added.is_empty() {
+            if let Some(op) = self
+                .ops
+                .iter_mut()
+                .rev()
+                .find(|o| o.action == Action::Write)
+            {
+                op.contents.push(p.added.clone());
+            }
+        }
+        for d in &p.deletes {
+            self.path(Action::Delete, &Val::lit(d))?;
+        }
+        Ok(Flow::default())
+    }
+
     fn run_command(&mut self, name: &str, args: &[Arg], stdin: Flow) -> R<Flow> {
+        if matches!(name, "apply_patch" | "applypatch") && !self.funcs.contains_key(name) {
+            return self.apply_patch(args, &stdin);
+        }
         if let Some(body) = self.funcs.get(name).cloned() {
             self.long_option_paths(args)?;
             return self.call_function(name, &body, args);
