@@ -149,17 +149,42 @@ fn decisions(c: &mut Criterion) {
 /// substitutions, variables doubling, brace products) that would explode an interpreter.
 fn scaling(c: &mut Criterion) {
     let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
-    type Shape = (&'static str, fn(usize) -> String);
-    let shapes: [Shape; 3] = [
-        ("list", |n| {
-            "cat src/a.rs | grep -e x && ".repeat(n) + "true"
-        }),
-        ("doubling_vars", |n| "a=$a$a; ".repeat(n) + "cat $a"),
-        ("brace_products", |n| "echo {a,b}{c,d}{e,f}; ".repeat(n)),
+    type Shape = (&'static str, fn(usize) -> String, [usize; 2]);
+    let shapes: [Shape; 4] = [
+        (
+            "list",
+            |n| "cat src/a.rs | grep -e x && ".repeat(n) + "true",
+            [32, 512],
+        ),
+        (
+            "doubling_vars",
+            |n| "a=$a$a; ".repeat(n) + "cat $a",
+            [32, 512],
+        ),
+        (
+            "brace_products",
+            |n| "echo {a,b}{c,d}{e,f}; ".repeat(n),
+            [32, 512],
+        ),
+        // Functions called with arguments, nested substitutions and text tools: each
+        // definition is judged once and at its call (about 100 KB at the larger size).
+        (
+            "functions_substs",
+            |n| {
+                (0..n)
+                    .map(|i| {
+                        format!(
+                            "f{i}() {{ cat \"$(dirname \"$(echo src/$1 | rev | rev)\")/{i}.rs\"; }}; f{i} a.rs; "
+                        )
+                    })
+                    .collect()
+            },
+            [64, 1024],
+        ),
     ];
     let mut g = c.benchmark_group("shell_scaling");
-    for (name, make) in shapes {
-        for n in [32, 512] {
+    for (name, make, sizes) in shapes {
+        for n in sizes {
             let args = serde_json::json!({ "command": make(n) });
             let len = args["command"].as_str().map_or(0, str::len);
             g.bench_function(format!("{name}/{len}B"), |bn| {

@@ -697,18 +697,17 @@ impl<'a> Analyzer<'a> {
         }
         // Word splitting of unquoted expansions on `$IFS`: `F="a b"; cat $F` runs `cat a
         // b`, and so does `cat${IFS}b` or `IFS=,; x=cat,b; $x`.
-        let ifs: Vec<char> = match self.var("IFS") {
-            Some(v) if v.len() == 1 && v.iter().all(|x| x.known) => v
-                .first()
-                .map(|x| x.text.chars().collect())
-                .unwrap_or_default(),
-            // Unknown or several possible separators: every one of them splits.
-            Some(v) => v.iter().flat_map(|x| x.text.chars()).collect(),
-            None => vec![' ', '\t', '\n'],
-        };
-        let splits = |v: &Val| v.split && v.known && v.text.chars().any(|c| ifs.contains(&c));
         if let [v] = alts.as_slice() {
-            if splits(v) {
+            // Looked up only for a known expansion: most words have none.
+            let ifs: Vec<char> = if !(v.split && v.known) {
+                Vec::new()
+            } else if let Some(bound) = self.vars.get("IFS") {
+                // Several possible separators: every one of them splits.
+                bound.iter().flat_map(|x| x.text.chars()).collect()
+            } else {
+                vec![' ', '\t', '\n']
+            };
+            if v.text.chars().any(|c| ifs.contains(&c)) {
                 out.extend(
                     v.text
                         .split(|c| ifs.contains(&c))
@@ -1010,7 +1009,12 @@ impl<'a> Analyzer<'a> {
         }
         let rest = args.get(1..).unwrap_or(&[]);
         // `alias ll='ls -l'; ll x`: the alias's words, then the arguments.
-        if let [v] = first.alts.as_slice() {
+        let aliased = if self.aliases.is_empty() {
+            &[][..]
+        } else {
+            first.alts.as_slice()
+        };
+        if let [v] = aliased {
             let value = self
                 .aliases
                 .get(v.text.as_str())
@@ -1169,7 +1173,10 @@ impl<'a> Analyzer<'a> {
         if matches!(name, "apply_patch" | "applypatch") && !self.funcs.contains_key(name) {
             return self.apply_patch(args, &stdin);
         }
-        if let Some(body) = self.funcs.get(name).cloned() {
+        if let Some(body) = (!self.funcs.is_empty())
+            .then(|| self.funcs.get(name).cloned())
+            .flatten()
+        {
             self.long_option_paths(args)?;
             return self.call_function(name, &body, args);
         }
@@ -1327,7 +1334,11 @@ impl<'a> Analyzer<'a> {
         stdin: Flow,
     ) -> R<Flow> {
         // Known standard input, for a text tool's output.
-        self.stdin_text = stdin.text.clone();
+        self.stdin_text = if spec.produces.is_some() {
+            stdin.text.clone()
+        } else {
+            None
+        };
         let decoded_out = p.decode || stdin.decoded;
         match spec.kind {
             CmdKind::Files(action) => {
