@@ -660,6 +660,28 @@ impl<'a> Analyzer<'a> {
     /// Expands a word into arguments, appended to `out` (unquoted expansions split on
     /// whitespace; brace expansion applied).
     fn expand(&mut self, w: &Word, out: &mut Vec<Arg>) -> R<()> {
+        // `"$@"`, `$@` and `$*` are one word per positional parameter.
+        if let [Part::Param {
+            name,
+            op: ParamOp::Plain,
+            ..
+        }] = w.parts.as_slice()
+        {
+            if name == "@" || name == "*" {
+                if let Some(n) = self
+                    .var("#")
+                    .and_then(|v| v.first().and_then(|x| x.text.parse::<usize>().ok()))
+                {
+                    for i in 1..=n.min(64) {
+                        if let Some(vals) = self.var(&i.to_string()) {
+                            self.spend(1)?;
+                            out.push(Arg { alts: vals });
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+        }
         // Most words are one literal without braces: one value, no splitting.
         if let [Part::Lit { text, quoted }] = w.parts.as_slice() {
             if *quoted || !has_byte(text, b"{") {
@@ -702,8 +724,22 @@ impl<'a> Analyzer<'a> {
             let ifs: Vec<char> = if !(v.split && v.known) {
                 Vec::new()
             } else if let Some(bound) = self.vars.get("IFS") {
-                // Several possible separators: every one of them splits.
-                bound.iter().flat_map(|x| x.text.chars()).collect()
+                // Several possible separators: every one of them splits. Only expansions
+                // split: a separator written literally in the word (`/$1/$2` with `IFS=/`)
+                // stays.
+                let written: String = w
+                    .parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        Part::Lit { text, .. } => Some(text.as_ref()),
+                        _ => None,
+                    })
+                    .collect();
+                bound
+                    .iter()
+                    .flat_map(|x| x.text.chars())
+                    .filter(|c| !written.contains(*c))
+                    .collect()
             } else {
                 vec![' ', '\t', '\n']
             };
@@ -768,15 +804,27 @@ impl<'a> Analyzer<'a> {
                 vec![v]
             }
             Part::Tilde(user) => vec![Val::lit(&self.tilde(user))],
-            Part::Param { name, op, arg, rep } => {
-                self.param(name, *op, arg.as_deref(), rep.as_deref())?
+            Part::Param {
+                name,
+                op,
+                arg,
+                rep,
+                quoted,
+            } => {
+                let mut vals = self.param(name, *op, arg.as_deref(), rep.as_deref())?;
+                if *quoted {
+                    for v in &mut vals {
+                        v.split = false;
+                    }
+                }
+                vals
             }
-            Part::Subst(script) => {
+            Part::Subst(script, quoted) => {
                 let flow = self.script(script)?;
                 vec![match flow.text {
                     Some(t) => {
                         let mut v = Val::lit(t.trim_end_matches('\n'));
-                        v.split = true;
+                        v.split = !quoted;
                         v.decoded = flow.decoded;
                         v
                     }
@@ -842,6 +890,40 @@ impl<'a> Analyzer<'a> {
             }
             for v in &mut out {
                 v.split = true;
+            }
+            return Ok(out);
+        }
+        // `${@:off:len}`: a slice of the positional parameters.
+        if matches!(name, "@" | "*") && op == ParamOp::Substring {
+            let count = self
+                .var("#")
+                .and_then(|v| v.first().and_then(|x| x.text.parse::<i64>().ok()))
+                .unwrap_or(0);
+            let off = match arg {
+                Some(w) => w.literal().and_then(|t| t.trim().parse::<i64>().ok()),
+                None => None,
+            };
+            let len = match rep {
+                Some(w) => w.literal().and_then(|t| t.trim().parse::<i64>().ok()),
+                None => Some(count),
+            };
+            let mut out = Vec::new();
+            if let (Some(off), Some(len)) = (off, len) {
+                let start = if off < 0 { count + off + 1 } else { off }.max(0);
+                let end = if len < 0 {
+                    count + len + 1
+                } else {
+                    start + len
+                }
+                .min(count + 1);
+                for i in start.max(1)..end.max(start.max(1)) {
+                    out.extend(self.var(&i.to_string()).unwrap_or_default());
+                }
+            } else {
+                out.extend(self.var("@").unwrap_or_default());
+            }
+            if out.is_empty() {
+                out.push(Val::lit(""));
             }
             return Ok(out);
         }
@@ -1172,6 +1254,18 @@ impl<'a> Analyzer<'a> {
     fn run_command(&mut self, name: &str, args: &[Arg], stdin: Flow) -> R<Flow> {
         if matches!(name, "apply_patch" | "applypatch") && !self.funcs.contains_key(name) {
             return self.apply_patch(args, &stdin);
+        }
+        // `set -- a b c` sets the positional parameters.
+        if name == "set" {
+            if let Some(k) = args.iter().position(|a| a.text() == "--") {
+                let zero = Arg::lit("bash");
+                let mut bound: Vec<&Arg> = vec![&zero];
+                bound.extend(args.get(k + 1..).unwrap_or(&[]).iter());
+                for n in positional_names(bound.len()) {
+                    self.vars.remove(&n);
+                }
+                self.bind_positional(&bound, false)?;
+            }
         }
         if let Some(body) = (!self.funcs.is_empty())
             .then(|| self.funcs.get(name).cloned())

@@ -110,9 +110,11 @@ pub enum Part<'a> {
         arg: Option<Box<Word<'a>>>,
         /// The second operand (`${x/pat/REP}`, `${x:off:LEN}`).
         rep: Option<Box<Word<'a>>>,
+        /// Inside double quotes: not split into words (`"$@"` still makes one per argument).
+        quoted: bool,
     },
-    /// `$(...)` or backticks.
-    Subst(Box<Script<'a>>),
+    /// `$(...)` or backticks; whether inside double quotes (then not split into words).
+    Subst(Box<Script<'a>>, bool),
     /// `<(...)` or `>(...)`: a file name for a pipe to the inner script.
     ProcSubst(Box<Script<'a>>),
     /// `$((...))` and other values the analyser cannot know.
@@ -186,6 +188,7 @@ pub fn parse(src: &str) -> Result<Script<'_>, ParseError> {
         i: 0,
         depth: 0,
         pending: Vec::new(),
+        quoted: false,
     };
     let script = p.list(Stop::Eof)?;
     p.skip_blank();
@@ -220,6 +223,8 @@ struct Parser<'a> {
     depth: usize,
     /// Here-documents opened on the current line, in order; their bodies follow the newline.
     pending: Vec<PendingDoc>,
+    /// Inside double quotes: expansions made here are not split into words.
+    quoted: bool,
 }
 
 /// Words that end or continue control structures: skipped at command position, because the
@@ -364,6 +369,7 @@ impl<'a> Parser<'a> {
             i: 0,
             depth: self.depth,
             pending: Vec::new(),
+            quoted: false,
         };
         let mut w = Word::default();
         sub.dquoted_body(&mut w, None)?;
@@ -1061,6 +1067,13 @@ impl<'a> Parser<'a> {
 
     /// Inside double quotes (or an unquoted here-document body when `close` is `None`).
     fn dquoted_body(&mut self, w: &mut Word<'a>, close: Option<u8>) -> Result<(), ParseError> {
+        let outer = std::mem::replace(&mut self.quoted, true);
+        let out = self.dquoted_inner(w, close);
+        self.quoted = outer;
+        out
+    }
+
+    fn dquoted_inner(&mut self, w: &mut Word<'a>, close: Option<u8>) -> Result<(), ParseError> {
         let mut lit: Cow<'a, str> = Cow::Borrowed("");
         loop {
             let Some(b) = self.peek() else {
@@ -1138,10 +1151,11 @@ impl<'a> Parser<'a> {
             i: 0,
             depth: self.depth,
             pending: Vec::new(),
+            quoted: false,
         };
         let script = sub.list(Stop::Eof)?.into_owned();
         self.depth -= 1;
-        w.parts.push(Part::Subst(Box::new(script)));
+        w.parts.push(Part::Subst(Box::new(script), self.quoted));
         Ok(())
     }
 
@@ -1155,9 +1169,13 @@ impl<'a> Parser<'a> {
             Some(b'(') => {
                 self.enter()?;
                 self.i += 1;
-                let inner = self.list(Stop::Paren)?;
+                // The inner command has its own quoting.
+                let quoted = std::mem::replace(&mut self.quoted, false);
+                let inner = self.list(Stop::Paren);
+                self.quoted = quoted;
+                let inner = inner?;
                 self.depth -= 1;
-                w.parts.push(Part::Subst(Box::new(inner)));
+                w.parts.push(Part::Subst(Box::new(inner), quoted));
             }
             Some(b'[') => {
                 self.arith_block(b'[', b']')?;
@@ -1191,6 +1209,7 @@ impl<'a> Parser<'a> {
                     op: ParamOp::Plain,
                     arg: None,
                     rep: None,
+                    quoted: self.quoted,
                 });
             }
             Some(c)
@@ -1203,6 +1222,7 @@ impl<'a> Parser<'a> {
                     op: ParamOp::Plain,
                     arg: None,
                     rep: None,
+                    quoted: self.quoted,
                 });
             }
             // A lone `$` is literal.
@@ -1327,7 +1347,13 @@ impl<'a> Parser<'a> {
             None if subscript => op = ParamOp::Other,
             None => {}
         }
-        w.parts.push(Part::Param { name, op, arg, rep });
+        w.parts.push(Part::Param {
+            name,
+            op,
+            arg,
+            rep,
+            quoted: self.quoted,
+        });
         Ok(())
     }
 
@@ -1733,13 +1759,20 @@ impl Part<'_> {
             },
             Part::Escaped(t) => Part::Escaped(t),
             Part::Tilde(t) => Part::Tilde(t),
-            Part::Param { name, op, arg, rep } => Part::Param {
+            Part::Param {
+                name,
+                op,
+                arg,
+                rep,
+                quoted,
+            } => Part::Param {
                 name,
                 op,
                 arg: arg.map(|w| Box::new(w.into_owned())),
                 rep: rep.map(|w| Box::new(w.into_owned())),
+                quoted,
             },
-            Part::Subst(s) => Part::Subst(Box::new(s.into_owned())),
+            Part::Subst(s, q) => Part::Subst(Box::new(s.into_owned()), q),
             Part::ProcSubst(s) => Part::ProcSubst(Box::new(s.into_owned())),
             Part::Unknown => Part::Unknown,
         }
@@ -1812,7 +1845,7 @@ mod tests {
         // Backtick bodies and here-documents are parsed from text built on the way.
         let s = parse("echo `cat \\`echo ~/.ssh/id_rsa\\``; cat <<EOF\n$HOME/x\nEOF").unwrap();
         let outer = simple(&s);
-        let Some(Part::Subst(inner)) = outer.words.get(1).and_then(|w| w.parts.first()) else {
+        let Some(Part::Subst(inner, _)) = outer.words.get(1).and_then(|w| w.parts.first()) else {
             panic!("no substitution: {outer:?}");
         };
         let inner = simple(inner);
