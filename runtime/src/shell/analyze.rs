@@ -1462,22 +1462,13 @@ impl<'a> Analyzer<'a> {
                 for a in dst {
                     self.arg_path(Action::Write, a, false)?;
                     self.arg_path(whole, a, false)?;
-                    // Into a directory the copy is `DIR/<name>`: copying a hook into
-                    // `.git/hooks/` writes `.git/hooks/pre-commit`.
-                    for src in srcs {
-                        for sv in &src.alts {
-                            let base = sv.text.trim_end_matches('/');
-                            let base = base.rsplit('/').next().unwrap_or(base);
-                            if base.is_empty() || base == "." || base == ".." {
-                                continue;
-                            }
-                            for dv in &a.alts {
-                                let mut x = dv.clone();
-                                x.text = format!("{}/{base}", dv.text.trim_end_matches('/'));
-                                x.glob |= sv.glob;
-                                x.known &= sv.known;
-                                self.path(Action::Write, &x)?;
-                            }
+                    self.write_into_dir(srcs, a)?;
+                }
+                // `cp -t DIR SRC…`: the same, into the flag's directory.
+                if p.has_target_flag {
+                    for (action, d) in &p.flag_paths {
+                        if *action == Action::Write {
+                            self.write_into_dir(srcs, d)?;
                         }
                     }
                 }
@@ -1669,6 +1660,33 @@ impl<'a> Analyzer<'a> {
                         for v in &mut w.alts {
                             v.decoded |= stdin.decoded;
                         }
+                    }
+                    // GNU parallel runs its command line through a shell: a quoted template
+                    // (`parallel 'rm -rf {}' ::: ~`) is code with each input in it.
+                    if name == "parallel"
+                        && inner
+                            .iter()
+                            .any(|a| a.text().contains([' ', ';', '|', '&']))
+                    {
+                        let template: Vec<&str> = inner.iter().map(Arg::text).collect();
+                        let template = template.join(" ");
+                        let values: Vec<String> = words
+                            .iter()
+                            .flat_map(|w| w.alts.iter().map(|v| v.text.clone()))
+                            .take(MAX_ALTS)
+                            .collect();
+                        if values.is_empty() {
+                            self.script_text(&template)?;
+                        }
+                        for v in values {
+                            let code = if template.contains("{}") {
+                                template.replace("{}", &v)
+                            } else {
+                                format!("{template} {v}")
+                            };
+                            self.script_text(&code)?;
+                        }
+                        return Ok(Flow::default());
                     }
                     // `{}` stands for each input in parallel (and is harmless for xargs).
                     let repl = p.replace.clone().or_else(|| {
@@ -1918,6 +1936,28 @@ impl<'a> Analyzer<'a> {
         })
     }
 
+    /// Into a directory a copy or move is `DIR/<name>`: copying a hook into `.git/hooks/`
+    /// writes `.git/hooks/pre-commit`.
+    fn write_into_dir(&mut self, srcs: &[&Arg], dir: &Arg) -> R<()> {
+        for src in srcs {
+            for sv in &src.alts {
+                let base = sv.text.trim_end_matches('/');
+                let base = base.rsplit('/').next().unwrap_or(base);
+                if base.is_empty() || base == "." || base == ".." {
+                    continue;
+                }
+                for dv in &dir.alts {
+                    let mut x = dv.clone();
+                    x.text = format!("{}/{base}", dv.text.trim_end_matches('/'));
+                    x.glob |= sv.glob;
+                    x.known &= sv.known;
+                    self.path(Action::Write, &x)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn push_cwd(&mut self, d: String) {
         if !self.cwds.contains(&d) {
             if self.cwds.len() >= 4 {
@@ -2101,7 +2141,7 @@ impl<'a> Analyzer<'a> {
                 let tail = match &name {
                     Some(n) if !n.contains('/') => format!("{deep}/{n}"),
                     _ if deep.is_empty() => "/*".to_owned(),
-                    _ => deep,
+                    _ => deep.clone(),
                 };
                 each.push(Val {
                     text: format!("{base}{tail}"),
@@ -2110,6 +2150,20 @@ impl<'a> Analyzer<'a> {
                     known: false,
                     ..v.clone()
                 });
+                // The subtree may be empty: a direct child of the root (`find ~/.kube -name
+                // config` lists `~/.kube/config`).
+                if let Some(n) = name
+                    .as_ref()
+                    .filter(|n| !n.contains('/') && !deep.is_empty())
+                {
+                    each.push(Val {
+                        text: format!("{base}/{n}"),
+                        glob: true,
+                        literal: true,
+                        known: false,
+                        ..v.clone()
+                    });
+                }
             }
         }
         let each = Arg { alts: each };
@@ -2283,6 +2337,32 @@ impl<'a> Analyzer<'a> {
             v.text.clone()
         };
         let mut resolved = self.resolve(&text)?;
+        // A glob whose leading names match the home directory's (`/h?me/user`, `/*/user`)
+        // reaches it: judged also with the home directory written out.
+        if v.glob {
+            let home: Vec<char> = self.home.chars().collect();
+            let home_parts = self.home.split('/').filter(|x| !x.is_empty()).count();
+            let mut via_home = Vec::new();
+            for r in &resolved {
+                if r.starts_with(self.home) || home_parts == 0 {
+                    continue;
+                }
+                let parts: Vec<&str> = r.split('/').filter(|x| !x.is_empty()).collect();
+                let Some(lead) = parts.get(..home_parts) else {
+                    continue;
+                };
+                let lead_glob: Vec<char> = format!("/{}", lead.join("/")).chars().collect();
+                if has_byte(&lead.concat(), b"*?[") && eval::glob_match(&lead_glob, &home) {
+                    let rest = parts.get(home_parts..).unwrap_or(&[]).join("/");
+                    via_home.push(if rest.is_empty() {
+                        self.home.to_owned()
+                    } else {
+                        format!("{}/{rest}", self.home)
+                    });
+                }
+            }
+            resolved.extend(via_home);
+        }
         // Through a link made in the call, the path reaches the link's target.
         if !self.links.is_empty() {
             let mut via = Vec::new();
