@@ -648,7 +648,15 @@ impl<'a> Analyzer<'a> {
                     }
                 }
                 if r.op == RedirOp::Read {
-                    *stdin = Some(Flow::default());
+                    // A file written earlier in the call feeds its text.
+                    let text = match vals.as_slice() {
+                        [v] if v.known => self.written(&v.text)?,
+                        _ => None,
+                    };
+                    *stdin = Some(Flow {
+                        text,
+                        ..Flow::default()
+                    });
                 }
             }
         }
@@ -873,7 +881,12 @@ impl<'a> Analyzer<'a> {
         if op == ParamOp::Indirect {
             // `${!ref}`: the variable `ref` names; unknowable when the name is.
             let mut out = Vec::new();
-            for n in self.var(name).unwrap_or_else(|| vec![Val::opaque()]) {
+            for n in self.var(name).unwrap_or_else(|| {
+                vec![Val {
+                    hidden: true,
+                    ..Val::opaque()
+                }]
+            }) {
                 let valid = n.known
                     && !n.text.is_empty()
                     && n.text
@@ -885,7 +898,10 @@ impl<'a> Analyzer<'a> {
                         outside: true,
                         ..Val::unknown()
                     }),
-                    None => out.push(Val::opaque()),
+                    None => out.push(Val {
+                        hidden: true,
+                        ..Val::opaque()
+                    }),
                 }
             }
             for v in &mut out {
@@ -952,8 +968,10 @@ impl<'a> Analyzer<'a> {
             for v in &base {
                 for o in operand {
                     if !v.known || !o.known {
+                        // An operator over text from outside the call (`${CMD//X/}`) builds
+                        // a value the reader cannot see.
                         let mut u = v.unknown_from();
-                        u.opaque |= o.opaque;
+                        u.opaque |= o.opaque || v.outside;
                         out.push(u);
                         continue;
                     }
@@ -1437,6 +1455,23 @@ impl<'a> Analyzer<'a> {
         match spec.kind {
             CmdKind::Files(action) => {
                 let action = p.mode.unwrap_or(action);
+                // What `tee` writes is its input: kept for a later `bash FILE`.
+                if action == Action::Write && spec.produces == Some(Produce::Input) {
+                    for a in &p.positional {
+                        if a.known() {
+                            for f in self.resolve(a.text())? {
+                                match &stdin.text {
+                                    Some(t) => {
+                                        self.files.insert(f, t.clone());
+                                    }
+                                    None => {
+                                        self.files.remove(&f);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 self.flag_paths(p)?;
                 for a in &p.positional {
                     self.arg_path(action, a, p.recursive)?;
@@ -1458,6 +1493,18 @@ impl<'a> Analyzer<'a> {
                 for a in srcs {
                     self.arg_path(src_action, a, p.recursive)?;
                     self.arg_path(whole, a, false)?;
+                }
+                // A file written earlier in the call keeps its text under the new name.
+                if let ([src], [dst]) = (srcs, dst) {
+                    if src.known() && dst.known() {
+                        if let Some(t) = self.written(src.text())? {
+                            let base = src.text().rsplit('/').next().unwrap_or("").to_owned();
+                            for d in self.resolve(dst.text())? {
+                                self.files.insert(format!("{d}/{base}"), t.clone());
+                                self.files.insert(d, t.clone());
+                            }
+                        }
+                    }
                 }
                 for a in dst {
                     self.arg_path(Action::Write, a, false)?;
@@ -1575,7 +1622,11 @@ impl<'a> Analyzer<'a> {
                         self.code(shell, code)?;
                         self.plain(p.positional.iter().copied())?;
                     }
-                } else if let Some(script) = p.positional.first().filter(|a| a.text() != "-") {
+                } else if let Some(script) = p
+                    .positional
+                    .first()
+                    .filter(|a| a.text() != "-" && !is_stdin_path(a.text()))
+                {
                     self.script_file(shell, script)?;
                     // `python3 dump.py ~/.aws/credentials`: what the script does with its
                     // arguments is unknown, so they are judged like an unknown command's.
@@ -1597,7 +1648,11 @@ impl<'a> Analyzer<'a> {
                 if args.iter().any(Arg::decoded) {
                     self.signal(signal::DECODE_TO_SHELL);
                 }
-                if args.iter().any(Arg::opaque_code) {
+                // Code from outside the call, even inside known text (`eval echo \$$V`).
+                if args
+                    .iter()
+                    .any(|a| a.alts.iter().any(|v| !v.known && (v.opaque || v.outside)))
+                {
                     self.signal(signal::OPAQUE);
                 }
                 if args.iter().all(Arg::known) {
@@ -1617,6 +1672,11 @@ impl<'a> Analyzer<'a> {
             }
             CmdKind::Source => {
                 if let Some(script) = p.positional.first() {
+                    if is_stdin_path(script.text()) {
+                        if let Some(t) = &stdin.text {
+                            self.code_text(true, t)?;
+                        }
+                    }
                     self.script_file(true, script)?;
                 }
             }
@@ -1900,7 +1960,12 @@ impl<'a> Analyzer<'a> {
                     (p.positional.as_slice(), &[][..])
                 };
                 for a in targets {
-                    self.arg_path(Action::Read, a, true)?;
+                    // A name with an extension is a file: only a directory's link exposes
+                    // what is below it.
+                    let base = a.text().trim_end_matches('/');
+                    let base = base.rsplit('/').next().unwrap_or(base);
+                    let dir_like = !base.trim_start_matches('.').contains('.');
+                    self.arg_path(Action::Read, a, dir_like)?;
                 }
                 let mut link_paths = Vec::new();
                 for a in link {
@@ -2676,6 +2741,11 @@ fn looks_like_path(t: &str) -> bool {
         || t.starts_with("${HOME}")
         || t.starts_with('.')
         || t.contains('/')
+}
+
+/// A path that names standard input (`bash /dev/stdin <<< CODE`).
+fn is_stdin_path(t: &str) -> bool {
+    matches!(t, "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0")
 }
 
 /// Whether `word` occurs in `text` as a whole word.
