@@ -210,6 +210,9 @@ pub struct Analyzer<'a> {
     stdin_text: Option<String>,
     /// The command word when it is a path (`./x.sh`): a file written in the call runs.
     run_path: Option<String>,
+    /// `shopt -s dotglob` (or `nocaseglob`, `extglob`, a `GLOBIGNORE`): wildcards may match
+    /// hidden names and more, so every wildcard is taken as any text.
+    wide_globs: bool,
     /// `$TMPDIR` as Crust's own environment has it (the agent's user's), else `/tmp`.
     tmpdir: String,
     ops: Vec<Operation>,
@@ -247,6 +250,7 @@ impl<'a> Analyzer<'a> {
             redirected: None,
             stdin_text: None,
             run_path: None,
+            wide_globs: false,
             tmpdir: std::env::var("TMPDIR")
                 .ok()
                 .filter(|t| t.starts_with('/'))
@@ -504,6 +508,8 @@ impl<'a> Analyzer<'a> {
         // Assignments alone set variables; before a command they are its environment. Either
         // way later expansions may see them (a superset of what bash does).
         for (name, vals) in assigned {
+            // A `GLOBIGNORE` turns on `dotglob`.
+            self.wide_globs |= name == "GLOBIGNORE";
             self.bind(&name, vals, true)?;
         }
         let mut stdin = input;
@@ -1272,6 +1278,14 @@ impl<'a> Analyzer<'a> {
     fn run_command(&mut self, name: &str, args: &[Arg], stdin: Flow) -> R<Flow> {
         if matches!(name, "apply_patch" | "applypatch") && !self.funcs.contains_key(name) {
             return self.apply_patch(args, &stdin);
+        }
+        if name == "shopt"
+            && args.iter().any(|a| a.text() == "-s")
+            && args.iter().any(|a| {
+                matches!(a.text(), "dotglob" | "nocaseglob" | "extglob" | "nullglob") || !a.known()
+            })
+        {
+            self.wide_globs = true;
         }
         // `set -- a b c` sets the positional parameters.
         if name == "set" {
@@ -2396,11 +2410,16 @@ impl<'a> Analyzer<'a> {
             }
         }
         // Unknown text at the start may be an absolute path.
-        let text = if v.text.starts_with(normalize::UNKNOWN) {
+        let mut text = if v.text.starts_with(normalize::UNKNOWN) {
             format!("/{}", v.text)
         } else {
             v.text.clone()
         };
+        let mut is_glob = v.glob;
+        if self.wide_globs && (v.glob || text.contains('(')) {
+            text = widen_glob(&text);
+            is_glob = true;
+        }
         let mut resolved = self.resolve(&text)?;
         // A glob whose leading names match the home directory's (`/h?me/user`, `/*/user`)
         // reaches it: judged also with the home directory written out.
@@ -2448,7 +2467,7 @@ impl<'a> Analyzer<'a> {
         }
         self.spend(resolved.iter().map(String::len).sum())?;
         let mut op = Operation::new(action);
-        if v.glob {
+        if is_glob {
             op.globs = resolved;
         } else {
             op.paths = resolved;
@@ -2741,6 +2760,27 @@ fn looks_like_path(t: &str) -> bool {
         || t.starts_with("${HOME}")
         || t.starts_with('.')
         || t.contains('/')
+}
+
+/// Every wildcard (and extended-glob group) as any text, hidden names and `/` included.
+fn widen_glob(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '@' | '!' | '+' | '*' | '?' if chars.peek() == Some(&'(') => {
+                for x in chars.by_ref() {
+                    if x == ')' {
+                        break;
+                    }
+                }
+                out.push(normalize::SUBTREE);
+            }
+            '*' | '?' => out.push(normalize::SUBTREE),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// A path that names standard input (`bash /dev/stdin <<< CODE`).

@@ -511,6 +511,44 @@ impl<'a> Parser<'a> {
                 continue;
             }
             if b == b'(' {
+                // `a=(x y)`, `declare -a a=(x y)`: an array. Each element is one value the
+                // variable may hold.
+                let after_eq = self.i > 0 && self.s.get(self.i - 1) == Some(&b'=');
+                let array_word = simple
+                    .words
+                    .last()
+                    .and_then(Word::literal)
+                    .filter(|t| t.ends_with('='));
+                if after_eq && (array_word.is_some() || simple.assigns.last().is_some()) {
+                    self.i += 1;
+                    let mut elems = Vec::new();
+                    loop {
+                        self.skip_blank();
+                        match self.peek() {
+                            None => return Err(self.err("unterminated array `(`")),
+                            Some(b')') => {
+                                self.i += 1;
+                                break;
+                            }
+                            Some(b'\n') => self.i += 1,
+                            Some(_) => elems.push(self.word()?),
+                        }
+                    }
+                    if let Some(prefix) = array_word {
+                        simple.words.pop();
+                        for e in elems {
+                            let mut w = Word::default();
+                            push_lit(&mut w, Cow::Owned(prefix.clone()), true);
+                            w.parts.extend(e.parts);
+                            simple.words.push(w);
+                        }
+                    } else if let Some((name, _)) = simple.assigns.pop() {
+                        for e in elems {
+                            simple.assigns.push((name.clone(), e));
+                        }
+                    }
+                    continue;
+                }
                 if first && simple.words.is_empty() {
                     break;
                 }
@@ -1344,7 +1382,7 @@ impl<'a> Parser<'a> {
             Some(b'#') if op == ParamOp::Plain && !subscript => op = ParamOp::Length,
             Some(b'!') if op == ParamOp::Plain && !subscript => op = ParamOp::Indirect,
             Some(_) => op = ParamOp::Other,
-            None if subscript => op = ParamOp::Other,
+            // `${a[i]}`, `${a[@]}`: any of the array's values.
             None => {}
         }
         w.parts.push(Part::Param {
@@ -1573,6 +1611,11 @@ fn split_assignment<'a>(w: &Word<'a>) -> Option<(String, Word<'a>)> {
     // A byte loop: words are short, and most have no `=`.
     let eq = text.bytes().position(|b| b == b'=')?;
     let name = text.get(..eq)?.trim_end_matches('+');
+    // `a[0]=x`: an element of the array `a`.
+    let name = match name.split_once('[') {
+        Some((n, sub)) if sub.ends_with(']') => n,
+        _ => name,
+    };
     let bytes = name.as_bytes();
     if !bytes.first().is_some_and(|&b| is_name_start(b)) || !bytes.iter().all(|&b| is_name(b)) {
         return None;
