@@ -1724,6 +1724,13 @@ impl<'a> Analyzer<'a> {
                                 .filter(|w| !w.is_empty())
                                 .map(Arg::lit),
                         ),
+                        // With a replace string each input is a whole line.
+                        Some(t) if p.replace.is_some() => words.extend(
+                            t.lines()
+                                .map(str::trim)
+                                .filter(|l| !l.is_empty())
+                                .map(Arg::lit),
+                        ),
                         Some(t) => words.extend(t.split_whitespace().map(Arg::lit)),
                         None if !stdin.items.is_empty() => words.push(Arg {
                             alts: stdin.items.clone(),
@@ -1735,8 +1742,8 @@ impl<'a> Analyzer<'a> {
                             v.decoded |= stdin.decoded;
                         }
                     }
-                    // GNU parallel runs its command line through a shell: a quoted template
-                    // (`parallel 'rm -rf {}' ::: ~`) is code with each input in it.
+                    // GNU parallel joins its command words into a line a shell runs: a quoted
+                    // template (`parallel 'rm -rf {}' ::: ~`) is code with each input in it.
                     if name == "parallel"
                         && inner
                             .iter()
@@ -1760,7 +1767,7 @@ impl<'a> Analyzer<'a> {
                             };
                             self.script_text(&code)?;
                         }
-                        return Ok(Flow::default());
+                        // Also judged as separate words (how xargs would run them).
                     }
                     // `{}` stands for each input in parallel (and is harmless for xargs).
                     let repl = p.replace.clone().or_else(|| {
@@ -2682,8 +2689,14 @@ impl<'a> Parsed<'a> {
                     }
                 }
                 (FlagRole::Value, Some(v)) => {
-                    if spec.kind == CmdKind::Xargs && (flag == "-I" || flag == "--replace") {
-                        p.replace = Some(v.text().to_owned());
+                    if spec.kind == CmdKind::Xargs
+                        && (matches!(flag, "-I" | "-J" | "--replace")
+                            || t.starts_with("-I")
+                            || t.starts_with("-J"))
+                    {
+                        // `--replace=` alone means `{}`.
+                        let r = v.text();
+                        p.replace = Some(if r.is_empty() { "{}" } else { r }.to_owned());
                     } else if v.alts.iter().any(|x| looks_like_path(&x.text)) {
                         // A value that looks like a path is judged as one the command may
                         // read: a switch listed as taking a value (`cat -n FILE`) must not
