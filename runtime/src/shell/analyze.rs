@@ -193,15 +193,15 @@ pub struct Analyzer<'a> {
     cwds: Vec<String>,
     vars: HashMap<String, Vec<Val>>,
     /// Shell functions defined in the call, run with their arguments where called.
-    funcs: HashMap<String, std::rc::Rc<Script<'static>>>,
+    funcs: CallMap<std::rc::Rc<Script<'static>>>,
     /// Functions being run (a function calling itself is not entered again).
     calling: Vec<String>,
     /// `alias NAME=VALUE` definitions, and the names being expanded.
-    aliases: HashMap<String, String>,
+    aliases: CallMap<String>,
     expanding: Vec<String>,
     /// Files written in the call with known text (absolute path to text): a script written
     /// and then run or sourced is judged by its text.
-    files: HashMap<String, String>,
+    files: CallMap<String>,
     /// Symbolic links made in the call (absolute link path to absolute target).
     links: Vec<(String, String)>,
     /// The file the current command's output is redirected to, and whether it appends.
@@ -214,7 +214,7 @@ pub struct Analyzer<'a> {
     /// hidden names and more, so every wildcard is taken as any text.
     wide_globs: bool,
     /// `$TMPDIR` as Crust's own environment has it (the agent's user's), else `/tmp`.
-    tmpdir: String,
+    tmpdir: &'static str,
     ops: Vec<Operation>,
     /// The operation collecting commands, signals and contents.
     exec: Operation,
@@ -226,6 +226,11 @@ pub struct Analyzer<'a> {
 }
 
 type R<T> = Result<T, String>;
+
+/// Maps a call builds as it goes (functions, aliases, files written). Most calls define none,
+/// so they start without drawing a random seed; the work budget bounds what a hostile
+/// command can put in them.
+type CallMap<V> = std::collections::HashMap<String, V, foldhash::fast::FixedState>;
 
 impl<'a> Analyzer<'a> {
     pub fn new(
@@ -241,20 +246,17 @@ impl<'a> Analyzer<'a> {
             home,
             cwds: vec![ctx.cwd.to_owned()],
             vars: HashMap::new(),
-            funcs: HashMap::new(),
+            funcs: CallMap::default(),
             calling: Vec::new(),
-            aliases: HashMap::new(),
+            aliases: CallMap::default(),
             expanding: Vec::new(),
-            files: HashMap::new(),
+            files: CallMap::default(),
             links: Vec::new(),
             redirected: None,
             stdin_text: None,
             run_path: None,
             wide_globs: false,
-            tmpdir: std::env::var("TMPDIR")
-                .ok()
-                .filter(|t| t.starts_with('/'))
-                .map_or_else(|| "/tmp".to_owned(), |t| t.trim_end_matches('/').to_owned()),
+            tmpdir: tmpdir(),
             ops: Vec::new(),
             exec: Operation::new(Action::Execute),
             budget: BUDGET_BASE + input_len.saturating_mul(BUDGET_PER_BYTE),
@@ -401,7 +403,7 @@ impl<'a> Analyzer<'a> {
             "PWD" => self.cwds.first().map_or("", String::as_str),
             // The user is the home directory's owner: Crust runs as the agent's user.
             "USER" | "LOGNAME" => self.home.rsplit('/').next().unwrap_or(""),
-            "TMPDIR" => self.tmpdir.as_str(),
+            "TMPDIR" => self.tmpdir,
             "IFS" => " \t\n",
             // The call runs as `bash -c COMMAND`: no positional parameters.
             "0" => "bash",
@@ -563,9 +565,12 @@ impl<'a> Analyzer<'a> {
         let out = self.dispatch(&args, stdin.unwrap_or_default())?;
         let printed = out.text.clone().or(stdin_text);
         // What the command wrote to a file: known text is kept for a later `bash FILE`.
-        if let Some((path, append)) = redirected {
+        if let Some((raw, append)) = redirected {
             match &printed {
                 Some(t) => {
+                    let Some(path) = self.resolve(&raw)?.into_iter().next() else {
+                        return Err("a redirect target resolves to no path".into());
+                    };
                     let slot = self.files.entry(path).or_default();
                     if !append {
                         slot.clear();
@@ -575,9 +580,12 @@ impl<'a> Analyzer<'a> {
                         slot.push('\n');
                     }
                 }
-                None => {
-                    self.files.remove(&path);
+                None if !self.files.is_empty() => {
+                    for path in self.resolve(&raw)? {
+                        self.files.remove(&path);
+                    }
                 }
+                None => {}
             }
         }
         if let Some(text) = printed {
@@ -639,9 +647,8 @@ impl<'a> Analyzer<'a> {
                 if r.op != RedirOp::Read {
                     if let [v] = vals.as_slice() {
                         if v.known && !v.glob {
-                            if let Some(p) = self.resolve(&v.text)?.into_iter().next() {
-                                self.redirected = Some((p, r.append));
-                            }
+                            // Resolved only if the command's text turns out to be known.
+                            self.redirected = Some((v.text.clone(), r.append));
                         }
                     }
                 }
@@ -1411,8 +1418,16 @@ impl<'a> Analyzer<'a> {
                 all
             }
         };
-        let texts: Vec<&str> = args.iter().map(Arg::text).collect();
-        let known = args.iter().all(Arg::known);
+        let needs_input = !matches!(
+            kind,
+            Produce::Dirname | Produce::Basename | Produce::Realpath | Produce::Which
+        );
+        let known = args.iter().all(Arg::known) && (input.is_some() || !needs_input);
+        let texts: Vec<&str> = if known {
+            args.iter().map(Arg::text).collect()
+        } else {
+            Vec::new()
+        };
         let text = if !known {
             None
         } else if kind == Produce::Realpath {
@@ -2794,6 +2809,17 @@ fn widen_glob(t: &str) -> String {
         }
     }
     out
+}
+
+/// `$TMPDIR` of Crust's own environment, read once.
+fn tmpdir() -> &'static str {
+    static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        std::env::var("TMPDIR")
+            .ok()
+            .filter(|t| t.starts_with('/'))
+            .map_or_else(|| "/tmp".to_owned(), |t| t.trim_end_matches('/').to_owned())
+    })
 }
 
 /// A path that names standard input (`bash /dev/stdin <<< CODE`).
