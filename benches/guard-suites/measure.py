@@ -2,7 +2,7 @@
 """Measure Crust against other guards' test suites and the benign command set.
 
 Runs every case of benches/guard-suites/*.tsv, plus the benign set
-(policy-tests/benign-commands.yaml and policy-tests/benign-known-fp.txt), through
+(policy-tests/benign-commands.yaml, and a benign-known-fp.txt list if one is kept), through
 `crust-runtime --json --home /home/user --cwd /home/user/project` in one batch,
 each as a Bash tool call, and prints per suite and per class:
 attacks blocked / total and safe cases allowed / total.

@@ -524,7 +524,30 @@ fn glob_elements(glob: &str) -> Vec<GlobEl> {
                     GlobEl::AnyUnknown
                 });
             }
-            b'*' | b'?' => push_seg(&mut out),
+            b'*' => push_seg(&mut out),
+            // `?` is exactly one character: any byte but `/` (and not a dot that starts a
+            // name). A non-ASCII character is several bytes; those names are matched as
+            // if `?` were `*`.
+            b'?' => {
+                let at_start = matches!(out.last(), None | Some(GlobEl::Byte(b'/')));
+                if b.iter().any(|x| !x.is_ascii()) {
+                    push_seg(&mut out);
+                } else {
+                    let mut set = [true; 128];
+                    if let Some(s) = set.get_mut(usize::from(b'/')) {
+                        *s = false;
+                    }
+                    if at_start {
+                        if let Some(s) = set.get_mut(usize::from(b'.')) {
+                            *s = false;
+                        }
+                    }
+                    if let Some(s) = set.first_mut() {
+                        *s = false;
+                    }
+                    out.push(GlobEl::Class(set));
+                }
+            }
             b'[' => {
                 let start = i;
                 let negated = matches!(b.get(i), Some(b'!' | b'^'));
@@ -769,6 +792,7 @@ fn glob_on<A: Automaton>(
     let mut shadow1 = set.clone();
     let mut shadow2 = set.clone();
     let len = els.len();
+    let hidden = hidden_wildcards(els, g.scan == Scan::WholeReverse);
     for (k, el) in els.iter().enumerate() {
         let at = if g.scan == Scan::WholeReverse {
             len - 1 - k
@@ -790,7 +814,8 @@ fn glob_on<A: Automaton>(
                 | GlobEl::SegNoDotRev { .. }
                 | GlobEl::AnyVisible
                 | GlobEl::AnyVisibleRev { .. }
-        ) && same_states(&set, &shadow2);
+        ) && same_states(&set, &shadow2)
+            && !hidden.get(at).copied().unwrap_or(false);
         let reps: &[u8] = if narrow { &NARROW } else { &reps };
         let mut next: Vec<StateID> = Vec::new();
         let mut member: StateSet<StateID> = StateSet::default();
@@ -999,6 +1024,39 @@ fn glob_on<A: Automaton>(
         out.must.extend(must.unwrap_or_default());
     }
     Ok(())
+}
+
+/// For each element (in written order), whether it is a wildcard in a name that is a dot
+/// followed only by wildcards (`.*`, `.??*`): "every hidden name", which points into the
+/// families of hidden files whichever direction an automaton reads.
+fn hidden_wildcards(els: &[GlobEl], reverse: bool) -> Vec<bool> {
+    let len = els.len();
+    let at = |i: usize| {
+        if reverse {
+            els.get(len - 1 - i)
+        } else {
+            els.get(i)
+        }
+    };
+    let mut out = vec![false; len];
+    let mut start = 0;
+    while start < len {
+        let mut end = start;
+        while end < len && at(end) != Some(&GlobEl::Byte(b'/')) {
+            end += 1;
+        }
+        let wild = |e: Option<&GlobEl>| !matches!(e, Some(GlobEl::Byte(_)) | None);
+        if end > start + 1
+            && at(start) == Some(&GlobEl::Byte(b'.'))
+            && (start + 1..end).all(|i| wild(at(i)))
+        {
+            for flag in out.iter_mut().take(end).skip(start + 1) {
+                *flag = true;
+            }
+        }
+        start = end + 1;
+    }
+    out
 }
 
 /// A byte no pattern writes: what a neutral name is made of. Patterns' wildcards match it.
