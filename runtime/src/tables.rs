@@ -199,6 +199,9 @@ pub enum FlagRole {
     /// Takes a directory the command works in (`tar -C`, `make -C`, `git -C`): its relative
     /// paths resolve there.
     Chdir,
+    /// Takes a `key=value` setting (`git -c`): a value that is a command (`!cmd`, or a key
+    /// that names a program to run, such as `core.sshCommand`) is judged as shell code.
+    Setting,
     /// Takes a name pattern that selects files (`--include`, `--exclude`, `rg -g`): never a
     /// file itself. (A `value` flag's value that looks like a path is judged as a read, so a
     /// wrong table entry cannot hide a path; filters are the values that look like one and

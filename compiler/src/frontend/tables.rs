@@ -99,6 +99,7 @@ const FLAG_ROLES: &[&str] = &[
     "recursive",
     "filter",
     "chdir",
+    "setting",
 ];
 const ACTIONS: &[&str] = &[
     "read", "write", "delete", "copy", "move", "execute", "network",
@@ -351,6 +352,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "recursive" => FlagRole::Recursive,
                             "filter" => FlagRole::Filter,
                             "chdir" => FlagRole::Chdir,
+                            "setting" => FlagRole::Setting,
                             other => match action(other) {
                                 Some(a) => FlagRole::Path(a),
                                 None => {

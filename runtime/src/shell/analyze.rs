@@ -681,6 +681,16 @@ impl<'a> Analyzer<'a> {
     /// Expands a word into arguments, appended to `out` (unquoted expansions split on
     /// whitespace; brace expansion applied).
     fn expand(&mut self, w: &Word, out: &mut Vec<Arg>) -> R<()> {
+        // `${a[@]}`: one word per element.
+        if let [Part::Param {
+            op: ParamOp::All, ..
+        }] = w.parts.as_slice()
+        {
+            let vals = self.expand_joined(w)?;
+            self.spend(vals.len())?;
+            out.extend(vals.into_iter().map(|v| Arg { alts: vec![v] }));
+            return Ok(());
+        }
         // `"$@"`, `$@` and `$*` are one word per positional parameter.
         if let [Part::Param {
             name,
@@ -1003,7 +1013,31 @@ impl<'a> Analyzer<'a> {
             out
         };
         Ok(match op {
-            ParamOp::Plain | ParamOp::Check => base,
+            ParamOp::Plain | ParamOp::Check | ParamOp::All => base,
+            ParamOp::Transform(letter) => base
+                .into_iter()
+                .map(|v| {
+                    if !v.known {
+                        return v;
+                    }
+                    let text = match letter {
+                        b'E' => {
+                            let (t, numeric) = eval::escapes(&v.text);
+                            let mut x = Val::lit(&t);
+                            x.decoded = numeric;
+                            x.split = v.split;
+                            return x;
+                        }
+                        b'U' => eval::case(&v.text, true, true),
+                        b'u' => eval::case(&v.text, true, false),
+                        b'L' => eval::case(&v.text, false, true),
+                        // `@Q` quotes for re-use as input: the same text once read again.
+                        b'Q' => return v,
+                        _ => return v.unknown_from(),
+                    };
+                    Val { text, ..v }
+                })
+                .collect(),
             ParamOp::Default => {
                 // The value when set (and not empty), the operand otherwise; an unknown
                 // value may be either.
@@ -1339,9 +1373,11 @@ impl<'a> Analyzer<'a> {
             }
             self.long_option_paths(args)?;
             self.plain(args)?;
+            // Known text through a tool the analysis does not model (`… | gzip | gunzip`,
+            // `… | openssl base64 -d`) comes out as text it cannot see.
             return Ok(Flow {
                 decoded: stdin.decoded,
-                opaque: stdin.opaque,
+                opaque: stdin.opaque || stdin.text.is_some(),
                 ..Flow::default()
             });
         };
@@ -1357,6 +1393,9 @@ impl<'a> Analyzer<'a> {
             self.signal(signal::OPAQUE);
         }
         let p = Parsed::new(spec, args);
+        for setting in &p.settings {
+            self.setting(setting)?;
+        }
         // `tar -C DIR`, `make -C DIR`, `git -C DIR`: relative paths resolve in DIR.
         let moved = match &p.chdir {
             Some(d) => {
@@ -1379,6 +1418,7 @@ impl<'a> Analyzer<'a> {
             }
             None => None,
         };
+        let had_text = stdin.text.is_some();
         let out = self.run_spec(name, spec, &p, args, stdin);
         if let Some(old) = moved {
             self.cwds = old;
@@ -1388,6 +1428,11 @@ impl<'a> Analyzer<'a> {
             if out.text.is_none() {
                 self.produce(kind, &p, args, &mut out)?;
             }
+        }
+        // Known text in, unknown text out: made from the command's text by a step the
+        // analysis does not model.
+        if had_text && out.text.is_none() && out.items.is_empty() {
+            out.opaque = true;
         }
         Ok(out)
     }
@@ -1558,7 +1603,11 @@ impl<'a> Analyzer<'a> {
                     if spec.kind == CmdKind::Remote && i > 0 {
                         break;
                     }
-                    if let Some(h) = remote_host(&t) {
+                    if let Some(local) = t.strip_prefix("file://") {
+                        // `curl file:///home/u/.netrc` reads the file.
+                        let local = local.strip_prefix("localhost").unwrap_or(local);
+                        self.arg_path(Action::Read, &with_text(a, local), false)?;
+                    } else if let Some(h) = remote_host(&t) {
                         net.hosts.push(h);
                     } else if let Some(h) =
                         normalize::host_of(&t).filter(|_| t.contains("://") || !looks_like_path(&t))
@@ -1733,7 +1782,20 @@ impl<'a> Analyzer<'a> {
                         .unwrap_or(&[])
                         .iter()
                         .any(|a| matches!(a.text(), "-0" | "--null"));
-                    match &stdin.text {
+                    // `xargs -a FILE`: inputs from a file (or a `<(…)` with known text).
+                    let from_file = args.get(..i).unwrap_or(&[]).windows(2).find_map(|w| {
+                        let [f, v] = w else { return None };
+                        matches!(f.text(), "-a" | "--arg-file")
+                            .then(|| {
+                                v.text()
+                                    .strip_prefix("<(")
+                                    .and_then(|t| t.strip_suffix(')'))
+                            })
+                            .flatten()
+                            .map(str::to_owned)
+                    });
+                    let stdin_text = from_file.or_else(|| stdin.text.clone());
+                    match &stdin_text {
                         Some(t) if nul => words.extend(
                             t.split(['\0', '\n'])
                                 .filter(|w| !w.is_empty())
@@ -1846,10 +1908,16 @@ impl<'a> Analyzer<'a> {
                 }
             }
             CmdKind::Assign => {
+                // Attributes: `-n` (a name for another variable), `-l`/`-u` (case).
+                let attrs: String = args
+                    .iter()
+                    .map(Arg::text)
+                    .filter(|t| t.starts_with('-') && !t.contains('='))
+                    .collect();
                 for a in &p.positional {
                     if let Some((k, _)) = a.text().split_once('=') {
                         if is_assignment(a.text()) {
-                            let vals: Vec<Val> = a
+                            let mut vals: Vec<Val> = a
                                 .alts
                                 .iter()
                                 .map(|v| {
@@ -1859,6 +1927,29 @@ impl<'a> Analyzer<'a> {
                                     x
                                 })
                                 .collect();
+                            if attrs.contains('n') {
+                                // `declare -n r=HOME`: `$r` is `$HOME`.
+                                let mut refd = Vec::new();
+                                for v in &vals {
+                                    match self.var(&v.text).filter(|_| v.known) {
+                                        Some(x) => refd.extend(x),
+                                        None if v.known => refd.push(Val {
+                                            outside: true,
+                                            ..Val::unknown()
+                                        }),
+                                        None => refd.push(Val {
+                                            hidden: true,
+                                            ..Val::opaque()
+                                        }),
+                                    }
+                                }
+                                vals = refd;
+                            }
+                            if attrs.contains('l') || attrs.contains('u') {
+                                for v in &mut vals {
+                                    v.text = eval::case(&v.text, attrs.contains('u'), true);
+                                }
+                            }
                             let k = k.trim_end_matches('+').to_owned();
                             self.bind(&k, vals, true)?;
                         }
@@ -1945,6 +2036,43 @@ impl<'a> Analyzer<'a> {
                 }
             }
             CmdKind::Read => {
+                // `mapfile NAME` / `readarray NAME` / `read -a NAME`: an array, every line
+                // (or field) one of its values.
+                let array_flag = args.iter().position(|a| {
+                    let t = a.text();
+                    t.starts_with('-') && !t.starts_with("--") && t.ends_with('a')
+                });
+                let whole_lines = matches!(name, "mapfile" | "readarray");
+                if whole_lines || array_flag.is_some() {
+                    let var = match array_flag {
+                        Some(i) => args.get(i + 1).map(|a| a.text().to_owned()),
+                        None => p.positional.last().map(|a| a.text().to_owned()),
+                    }
+                    .unwrap_or_else(|| "MAPFILE".to_owned());
+                    let ifs: Vec<char> = match self.vars.get("IFS") {
+                        Some(b) => b.iter().flat_map(|x| x.text.chars()).collect(),
+                        None => vec![' ', '\t', '\n'],
+                    };
+                    let vals: Vec<Val> = match &stdin.text {
+                        Some(t) if whole_lines => t.lines().map(Val::lit).collect(),
+                        Some(t) => t
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .split(|c| ifs.contains(&c))
+                            .filter(|f| !f.is_empty())
+                            .map(Val::lit)
+                            .collect(),
+                        None => vec![Val {
+                            opaque: stdin.opaque,
+                            decoded: stdin.decoded,
+                            ..Val::unknown()
+                        }],
+                    };
+                    let vals: Vec<Val> = vals.into_iter().take(MAX_ALTS).collect();
+                    self.bind(&var, vals, false)?;
+                    return Ok(Flow::default());
+                }
                 // `read [-r] NAME…` from a here-string or here-document: the first line,
                 // split on `$IFS`, the last name taking the rest.
                 let names: Vec<&str> = p
@@ -2035,6 +2163,38 @@ impl<'a> Analyzer<'a> {
             opaque: stdin.opaque,
             ..Flow::default()
         })
+    }
+
+    /// `git -c key=value`: a value git runs as a command (`alias.x=!cmd`, `core.sshCommand`,
+    /// `core.fsmonitor`, a pager, an editor, a diff or merge driver, a credential helper) is
+    /// judged as shell code; `core.hooksPath` makes a directory's files run as hooks.
+    fn setting(&mut self, a: &Arg) -> R<()> {
+        for v in &a.alts {
+            let Some((key, value)) = v.text.split_once('=') else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            let runs = value.starts_with('!')
+                || SETTINGS_THAT_RUN.iter().any(|k| {
+                    key == *k
+                        || (k.starts_with('.') && key.ends_with(k))
+                        || key.starts_with(&format!("{k}."))
+                });
+            if key == "core.hookspath" {
+                let mut x = v.clone();
+                x.text = format!("{}/*", value.trim_end_matches('/'));
+                x.glob = true;
+                self.path(Action::Execute, &x)?;
+            } else if runs {
+                let code = value.strip_prefix('!').unwrap_or(value);
+                if v.known {
+                    self.code_text(true, code)?;
+                } else if !v.literal || v.opaque || v.hidden {
+                    self.signal(signal::OPAQUE);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Into a directory a copy or move is `DIR/<name>`: copying a hook into `.git/hooks/`
@@ -2443,6 +2603,11 @@ impl<'a> Analyzer<'a> {
             is_glob = true;
         }
         let mut resolved = self.resolve(&text)?;
+        // `/dev/fd/N/../..` climbs from wherever descriptor N points: the `..`s may reach the
+        // root, so the rest is also judged from there.
+        if let Some(rest) = fd_relative(&text) {
+            resolved.push(format!("/{rest}"));
+        }
         // A glob whose leading names match the home directory's (`/h?me/user`, `/*/user`)
         // reaches it: judged also with the home directory written out.
         if v.glob {
@@ -2522,6 +2687,8 @@ struct Parsed<'a> {
     replace: Option<String>,
     /// `-C DIR`: where the command works.
     chdir: Option<Arg>,
+    /// `-c key=value` settings.
+    settings: Vec<Arg>,
 }
 
 impl<'a> Parsed<'a> {
@@ -2537,6 +2704,7 @@ impl<'a> Parsed<'a> {
             rest_at: None,
             replace: None,
             chdir: None,
+            settings: Vec::new(),
         };
         let wraps = matches!(spec.kind, CmdKind::Wrapper | CmdKind::Xargs);
         let mut skip = usize::from(spec.skip);
@@ -2616,6 +2784,7 @@ impl<'a> Parsed<'a> {
                                 | FlagRole::Code
                                 | FlagRole::Pattern
                                 | FlagRole::Chdir
+                                | FlagRole::Setting
                                 | FlagRole::PatternFile => {
                                     let rest = t.get(k + ch.len_utf8()..).unwrap_or("");
                                     role = Some(f.role);
@@ -2657,6 +2826,7 @@ impl<'a> Parsed<'a> {
                     | FlagRole::Code
                     | FlagRole::Pattern
                     | FlagRole::Chdir
+                    | FlagRole::Setting
                     | FlagRole::PatternFile
             );
             let value = if !takes_value {
@@ -2677,13 +2847,25 @@ impl<'a> Parsed<'a> {
                     p.flag_paths.push((action, v));
                 }
                 (FlagRole::AtPath(action), Some(v)) => {
-                    let t = v.text().to_owned();
-                    let file = t
-                        .strip_prefix('@')
-                        .or_else(|| t.split_once("=@").map(|(_, f)| f))
-                        .or_else(|| t.strip_prefix('<'));
-                    if let Some(f) = file.filter(|f| !f.is_empty() && *f != "-") {
-                        p.flag_paths.push((action, with_text(&v, f)));
+                    // Every value the argument may take (`-F f=@{}` over several files).
+                    let alts: Vec<Val> = v
+                        .alts
+                        .iter()
+                        .filter_map(|x| {
+                            let t = x.text.as_str();
+                            let file = t
+                                .strip_prefix('@')
+                                .or_else(|| t.split_once("=@").map(|(_, f)| f))
+                                .or_else(|| t.strip_prefix('<'))
+                                .filter(|f| !f.is_empty() && *f != "-")?;
+                            let mut y = x.clone();
+                            y.text = file.to_owned();
+                            y.literal = file != "**";
+                            Some(y)
+                        })
+                        .collect();
+                    if !alts.is_empty() {
+                        p.flag_paths.push((action, Arg { alts }));
                     }
                 }
                 (FlagRole::Code, Some(v)) => {
@@ -2696,6 +2878,7 @@ impl<'a> Parsed<'a> {
                     }
                 }
                 (FlagRole::Chdir, Some(v)) => p.chdir = Some(v),
+                (FlagRole::Setting, Some(v)) => p.settings.push(v),
                 (FlagRole::Pattern, _) => pattern_given = true,
                 (FlagRole::PatternFile, v) => {
                     pattern_given = true;
@@ -2811,6 +2994,33 @@ fn widen_glob(t: &str) -> String {
     out
 }
 
+/// git settings whose value is a program git runs (a key, a `.suffix` of one, or a section
+/// prefix). From git-config(1).
+const SETTINGS_THAT_RUN: &[&str] = &[
+    "core.sshcommand",
+    "core.fsmonitor",
+    "core.pager",
+    "core.editor",
+    "core.askpass",
+    "core.gitproxy",
+    "sequence.editor",
+    "diff.external",
+    "diff.tool",
+    "gpg.program",
+    "gpg.ssh.program",
+    "credential.helper",
+    "uploadpack.packobjectshook",
+    "pager",
+    ".textconv",
+    ".command",
+    ".cmd",
+    ".driver",
+    ".clean",
+    ".smudge",
+    ".process",
+    ".program",
+];
+
 /// `$TMPDIR` of Crust's own environment, read once.
 fn tmpdir() -> &'static str {
     static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -2820,6 +3030,25 @@ fn tmpdir() -> &'static str {
             .filter(|t| t.starts_with('/'))
             .map_or_else(|| "/tmp".to_owned(), |t| t.trim_end_matches('/').to_owned())
     })
+}
+
+/// The path after `/dev/fd/N/` (or `/proc/*/fd/N/`) and the `..` steps that follow it.
+fn fd_relative(t: &str) -> Option<&str> {
+    let rest = t.strip_prefix("/dev/fd/").or_else(|| {
+        t.strip_prefix("/proc/")
+            .and_then(|r| r.split_once("/fd/").map(|(_, x)| x))
+    })?;
+    let (n, mut rest) = rest.split_once('/')?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) || !rest.starts_with("..") {
+        return None;
+    }
+    while let Some(r) = rest
+        .strip_prefix("../")
+        .or_else(|| (rest == "..").then_some(""))
+    {
+        rest = r;
+    }
+    Some(rest)
 }
 
 /// A path that names standard input (`bash /dev/stdin <<< CODE`).
@@ -2927,6 +3156,32 @@ fn string_literals(code: &str) -> Vec<&str> {
     out
 }
 
+/// The items of a brace sequence `X..Y`: numbers or single letters.
+fn brace_sequence(body: &str) -> Option<Vec<String>> {
+    let (a, b) = body.split_once("..")?;
+    let b = b.split_once("..").map_or(b, |(x, _)| x);
+    if let (Ok(x), Ok(y)) = (a.parse::<i64>(), b.parse::<i64>()) {
+        if (x - y).abs() > 64 {
+            return Some(vec![String::new(); 65]);
+        }
+        let v: Vec<String> = if x <= y {
+            (x..=y).map(|n| n.to_string()).collect()
+        } else {
+            (y..=x).rev().map(|n| n.to_string()).collect()
+        };
+        return Some(v);
+    }
+    let (mut x, mut y) = (a.chars(), b.chars());
+    let (Some(x), None, Some(y), None) = (x.next(), x.next(), y.next(), y.next()) else {
+        return None;
+    };
+    if !(x.is_ascii_alphabetic() && y.is_ascii_alphabetic()) {
+        return None;
+    }
+    let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+    Some((lo..=hi).map(String::from).collect())
+}
+
 /// Brace expansion of `{a,b}` groups (first group, recursively), capped.
 fn brace_expand(v: &Val, out: &mut Vec<Val>, depth: usize) -> R<()> {
     if out.len() > MAX_ALTS * 4 || depth > 8 {
@@ -2954,10 +3209,35 @@ fn brace_expand(v: &Val, out: &mut Vec<Val>, depth: usize) -> R<()> {
             _ => {}
         }
     }
-    let (Some(close), false) = (close, commas.is_empty()) else {
+    let Some(close) = close else {
         out.push(v.clone());
         return Ok(());
     };
+    if commas.is_empty() {
+        // `{a..c}`, `{1..3}`: a sequence.
+        let body = t.get(open + 1..close).unwrap_or("");
+        let pre = t.get(..open).unwrap_or("");
+        let post = t.get(close + 1..).unwrap_or("");
+        let Some(items) = brace_sequence(body) else {
+            out.push(v.clone());
+            return Ok(());
+        };
+        if items.len() > MAX_ALTS {
+            // A long run of numbers (`{1..100}`): one value, a number not worked out.
+            let mut x = v.clone();
+            x.text = format!("{pre}{}{post}", normalize::UNKNOWN);
+            x.known = false;
+            x.glob = true;
+            out.push(x);
+            return Ok(());
+        }
+        for it in items {
+            let mut x = v.clone();
+            x.text = format!("{pre}{it}{post}");
+            brace_expand(&x, out, depth + 1)?;
+        }
+        return Ok(());
+    }
     let pre = t.get(..open).unwrap_or("");
     let post = t.get(close + 1..).unwrap_or("");
     let mut bounds = vec![open];

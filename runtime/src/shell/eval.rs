@@ -915,32 +915,60 @@ fn sed_command(cmd: &str, text: &str) -> Option<String> {
                 .collect(),
         );
     }
-    // Regular expressions are not modelled: only literal patterns.
-    if pat.is_empty()
-        || pat.chars().any(|c| {
-            matches!(
-                c,
-                '.' | '*' | '[' | ']' | '^' | '$' | '\\' | '+' | '?' | '(' | ')' | '{' | '}' | '|'
-            )
-        })
+    // Regular expressions are not modelled beyond literal text, escaped characters and the
+    // `^`/`$` anchors.
+    let (start, pat) = match pat.strip_prefix('^') {
+        Some(p) => (true, p),
+        None => (false, pat.as_str()),
+    };
+    let (end, pat) = match pat.strip_suffix('$').filter(|p| !p.ends_with('\\')) {
+        Some(p) => (true, p),
+        None => (false, pat),
+    };
+    let mut lit = String::new();
+    let mut chars = pat.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => lit.push(chars.next()?),
+            '.' | '*' | '[' | ']' | '^' | '$' | '+' | '?' | '(' | ')' | '{' | '}' | '|' => {
+                return None
+            }
+            _ => lit.push(c),
+        }
+    }
+    if (lit.is_empty() && !start && !end)
         || rep.contains('&')
         || rep.contains('\\')
         || !flags.chars().all(|c| c == 'g')
     {
         return None;
     }
-    let global = flags.contains('g');
+    let global = flags.contains('g') && !start && !end;
+    let one = |l: &str| -> String {
+        if start && end {
+            if l == lit {
+                rep.clone()
+            } else {
+                l.to_owned()
+            }
+        } else if start {
+            match l.strip_prefix(lit.as_str()) {
+                Some(r) => format!("{rep}{r}"),
+                None => l.to_owned(),
+            }
+        } else if end {
+            match l.strip_suffix(lit.as_str()) {
+                Some(r) => format!("{r}{rep}"),
+                None => l.to_owned(),
+            }
+        } else if global {
+            l.replace(lit.as_str(), rep)
+        } else {
+            l.replacen(lit.as_str(), rep, 1)
+        }
+    };
     Some(
-        text.lines()
-            .map(|l| {
-                if global {
-                    l.replace(pat.as_str(), rep)
-                } else {
-                    l.replacen(pat.as_str(), rep, 1)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        text.lines().map(one).collect::<Vec<_>>().join("\n")
             + if text.ends_with('\n') { "\n" } else { "" },
     )
 }
@@ -1061,6 +1089,14 @@ mod tests {
             Some("~/.ssh/id_rsa")
         );
         assert_eq!(p(Produce::Sed, &["s/.*/x/"], "abc", false), None);
+        assert_eq!(
+            p(Produce::Sed, &["s/\\.txt$//"], "a/.netrc.txt\n", false).as_deref(),
+            Some("a/.netrc\n")
+        );
+        assert_eq!(
+            p(Produce::Sed, &["s/^x/~/"], "x/.ssh", false).as_deref(),
+            Some("~/.ssh")
+        );
         assert_eq!(
             p(Produce::Awk, &["{print $2}"], "x cat", false).as_deref(),
             Some("cat\n")

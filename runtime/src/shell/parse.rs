@@ -152,6 +152,10 @@ pub enum ParamOp {
     Length,
     /// `${!name}`: the value of the variable `name` names.
     Indirect,
+    /// `${a[@]}`, `${a[*]}`: every element of an array, one word each.
+    All,
+    /// `${x@E}` (escapes expanded), `${x@U}`, `${x@u}`, `${x@L}`, `${x@Q}`…: the letter.
+    Transform(u8),
     /// Anything else (`${!prefix*}`, `@Q`, `~`): not worked out.
     Other,
 }
@@ -1294,8 +1298,10 @@ impl<'a> Parser<'a> {
         }
         // Array subscript.
         let mut subscript = false;
+        let mut every = false;
         if self.peek() == Some(b'[') {
             subscript = true;
+            every = matches!(self.peek_at(1), Some(b'@' | b'*')) && self.peek_at(2) == Some(b']');
             while self.peek().is_some_and(|c| c != b']') {
                 self.i += 1;
             }
@@ -1356,6 +1362,13 @@ impl<'a> Parser<'a> {
                 self.i += 1;
             }
             ParamOp::Case { upper, all }
+        } else if self.peek() == Some(b'@')
+            && self.peek_at(1).is_some_and(|c| c.is_ascii_alphabetic())
+            && self.peek_at(2) == Some(b'}')
+        {
+            let letter = self.peek_at(1).unwrap_or(b'Q');
+            self.i += 2;
+            ParamOp::Transform(letter)
         } else {
             ParamOp::Other
         };
@@ -1366,7 +1379,7 @@ impl<'a> Parser<'a> {
             ParamOp::Substring => Some(b':'),
             _ => None,
         };
-        let (arg, rep) = if op == ParamOp::Plain {
+        let (arg, rep) = if matches!(op, ParamOp::Plain | ParamOp::Transform(_)) {
             self.i += 1;
             (None, None)
         } else {
@@ -1382,7 +1395,8 @@ impl<'a> Parser<'a> {
             Some(b'#') if op == ParamOp::Plain && !subscript => op = ParamOp::Length,
             Some(b'!') if op == ParamOp::Plain && !subscript => op = ParamOp::Indirect,
             Some(_) => op = ParamOp::Other,
-            // `${a[i]}`, `${a[@]}`: any of the array's values.
+            // `${a[@]}`: every element, one word each; `${a[i]}`: any of the values.
+            None if every && op == ParamOp::Plain => op = ParamOp::All,
             None => {}
         }
         w.parts.push(Part::Param {
