@@ -129,6 +129,17 @@ fn check_with_a_bundle_and_explain() {
 }
 
 #[test]
+fn explain_marks_what_the_analysis_could_not_work_out() {
+    let (_, out) = crust(
+        &["explain", "--home", "/h", "--cwd", "/p"],
+        "{\"tool\":\"Bash\",\"args\":{\"command\":\"cat \\\"$F\\\" ~/.ssh/*\"}}\n",
+    );
+    assert!(out.contains("command=\"cat <?> /h/.ssh/*\""), "{out}");
+    assert!(out.contains("glob=\"/h/.ssh/*\""), "{out}");
+    assert!(out.contains("unresolved: `<?>`"), "{out}");
+}
+
+#[test]
 fn test_command_reports_and_exits() {
     let tables = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy-tests");
     let (code, out) = crust(&["test", &tables.display().to_string(), "--coverage"], "");

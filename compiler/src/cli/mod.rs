@@ -308,7 +308,7 @@ pub fn explain_line(bundle: &Bundle, line: &str, opts: &CheckOptions) -> String 
         let ops: Vec<_> = ex
             .operations
             .iter()
-            .map(|o| serde_json::json!({"action": o.action.name(), "paths": o.paths, "hosts": o.hosts, "commands": o.commands, "contents": o.contents}))
+            .map(|o| serde_json::json!({"action": o.action.name(), "paths": o.paths, "globs": o.globs, "hosts": o.hosts, "commands": o.commands, "contents": o.contents, "signals": o.signals}))
             .collect();
         let matches: Vec<_> = ex
             .matches
@@ -324,17 +324,27 @@ pub fn explain_line(bundle: &Bundle, line: &str, opts: &CheckOptions) -> String 
         return serde_json::json!({"verdict": verdict_value(&ex.verdict), "operations": ops, "matches": matches}).to_string();
     }
     let mut s = human(&ex.verdict);
+    let mut unresolved = false;
     for (i, o) in ex.operations.iter().enumerate() {
         s.push_str(&format!("\n  op {i}: {}", o.action));
         for (f, vs) in [
             ("path", &o.paths),
+            ("glob", &o.globs),
             ("host", &o.hosts),
             ("command", &o.commands),
+            ("signal", &o.signals),
         ] {
             for v in vs {
-                s.push_str(&format!(" {f}={v:?}"));
+                unresolved |= v.contains(crust_runtime::normalize::UNKNOWN);
+                s.push_str(&format!(" {f}={:?}", readable(v)));
             }
         }
+    }
+    if unresolved {
+        s.push_str(
+            "\n  unresolved: `<?>` marks text the analysis could not work out (a variable set \
+             outside the command, a tool's output); `<**>` any path below a directory",
+        );
     }
     for m in &ex.matches {
         let kind = match (m.effect, m.locked) {
@@ -347,10 +357,21 @@ pub fn explain_line(bundle: &Bundle, line: &str, opts: &CheckOptions) -> String 
             m.rule, m.operation
         ));
         for e in &m.evidence {
-            s.push_str(&format!("\n    {} {:?} ~ {}", e.field, e.value, e.pattern));
+            s.push_str(&format!(
+                "\n    {} {:?} ~ {}",
+                e.field,
+                readable(&e.value),
+                e.pattern
+            ));
         }
     }
     s
+}
+
+/// The analysis's markers for unknown text and whole subtrees, as a reader sees them.
+fn readable(v: &str) -> String {
+    v.replace(crust_runtime::normalize::UNKNOWN, "<?>")
+        .replace(crust_runtime::normalize::SUBTREE, "<**>")
 }
 
 fn verdict_value(v: &crust_runtime::Verdict<'_>) -> serde_json::Value {
