@@ -681,6 +681,16 @@ impl<'a> Analyzer<'a> {
     /// Expands a word into arguments, appended to `out` (unquoted expansions split on
     /// whitespace; brace expansion applied).
     fn expand(&mut self, w: &Word, out: &mut Vec<Arg>) -> R<()> {
+        // Most words are one literal without braces: one value, no splitting.
+        if let [Part::Lit { text, quoted }] = w.parts.as_slice() {
+            if *quoted || !has_byte(text, b"{") {
+                self.spend(text.len())?;
+                out.push(Arg {
+                    alts: vec![Val::word_lit(text, *quoted)],
+                });
+                return Ok(());
+            }
+        }
         // `${a[@]}`: one word per element.
         if let [Part::Param {
             op: ParamOp::All, ..
@@ -711,16 +721,6 @@ impl<'a> Analyzer<'a> {
                     }
                     return Ok(());
                 }
-            }
-        }
-        // Most words are one literal without braces: one value, no splitting.
-        if let [Part::Lit { text, quoted }] = w.parts.as_slice() {
-            if *quoted || !has_byte(text, b"{") {
-                self.spend(text.len())?;
-                out.push(Arg {
-                    alts: vec![Val::word_lit(text, *quoted)],
-                });
-                return Ok(());
             }
         }
         let vals = self.expand_joined(w)?;
