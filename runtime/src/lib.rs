@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod bundle;
 pub mod check;
+pub mod code;
 mod eval;
 pub mod extract;
 mod matcher;

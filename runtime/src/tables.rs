@@ -15,6 +15,91 @@ pub struct Tables {
     pub shape: ShapeSpec,
     /// Credential formats the content scanner reports through the `secret` field.
     pub secrets: crate::secrets::SecretTable,
+    /// Interpreted languages: what their library calls do to files, processes and the
+    /// network, for code given in a command (`python3 -c`, `node -e`).
+    pub languages: Vec<LanguageSpec>,
+}
+
+/// One interpreted language: its syntax family and the calls the code analysis knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LanguageSpec {
+    pub name: String,
+    /// Lower-case command names that run code of this language.
+    pub interpreters: Vec<String>,
+    pub syntax: Syntax,
+    pub calls: Vec<CallSpec>,
+}
+
+/// How a language writes strings, comments, variables and concatenation: the lexer and the
+/// evaluator follow these; what calls mean is data ([`CallSpec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Syntax {
+    Python,
+    JavaScript,
+    Perl,
+    Ruby,
+    Php,
+}
+
+/// Library calls that share a meaning. A name matches a call whose dotted name (`os.system`,
+/// `child_process.execSync`, `FileUtils.rm_rf`; `::` and `->` read as `.`) equals it or ends
+/// with `.` and the name, and a method of that name on any value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallSpec {
+    pub names: Vec<String>,
+    pub does: Capability,
+}
+
+/// What a call does, for the code analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Capability {
+    /// Reads, writes or deletes the path in its first argument (the receiver when it has
+    /// none: `Path(p).unlink()`); deletes take every argument (`unlink "a", "b"`).
+    Path(Action),
+    /// `open(path, mode)`: a read, or a write when a mode says so (`w`, `a`, `>`, `+`).
+    Open,
+    /// Copies or moves its first argument to its second.
+    Copy,
+    Move,
+    /// Runs its argument as a shell command line.
+    Shell,
+    /// Runs a process: an argv list (or program and list), or a string as a command line.
+    Exec,
+    /// Runs its argument as code of the same language.
+    Eval,
+    /// Fetches a URL or connects to a host named in its arguments.
+    Network,
+    /// Opens a network socket (with a host when one is named).
+    Socket,
+    /// Wires a descriptor to another (`os.dup2`): with a socket, a process talks to the peer.
+    Dup,
+    /// Starts a copy of the process.
+    Fork,
+    /// Loads a module: the value is the module (`require('fs')`, `__import__('os')`).
+    Import,
+    /// The home directory.
+    Home,
+    /// `~` at the start of its argument becomes the home directory.
+    ExpandHome,
+    /// An environment variable named by its argument.
+    Env,
+    /// Joins its arguments as path segments (`os.path.join`, `Path(a, b)`).
+    PathJoin,
+    /// `sep.join(list)`, `list.join(sep)`, `join(sep, list)`.
+    Join,
+    /// Its value is its argument (or receiver): `.decode()`, `.toString()`, `.strip()`.
+    Same,
+    /// `sprintf`-style formatting of its arguments.
+    Format,
+    /// Characters from code points (`chr`, `String.fromCharCode`).
+    Chr,
+    /// Decoders of their argument.
+    Base64,
+    Hex,
+    /// zlib, gzip or raw deflate data, whichever it is.
+    Inflate,
+    /// `Buffer.from(text, encoding)`: decodes when the encoding is `base64` or `hex`.
+    Buffer,
 }
 
 /// One tool (several names may share it).
@@ -215,6 +300,8 @@ pub enum FlagRole {
 pub struct TableIndex {
     pub tools: HashMap<String, u32>,
     pub commands: HashMap<String, u32>,
+    /// Interpreter command name to language.
+    pub languages: HashMap<String, u32>,
 }
 
 impl Tables {
@@ -228,6 +315,11 @@ impl Tables {
         for (i, c) in self.commands.iter().enumerate() {
             for n in &c.names {
                 idx.commands.insert(n.clone(), i as u32);
+            }
+        }
+        for (i, l) in self.languages.iter().enumerate() {
+            for n in &l.interpreters {
+                idx.languages.insert(n.clone(), i as u32);
             }
         }
         idx

@@ -18,8 +18,8 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crust_runtime::model::Action;
 use crust_runtime::secrets::{SecretCheck, SecretFormat};
 use crust_runtime::tables::{
-    canon_key, ArgRole, ArgSpec, CmdKind, CommandSpec, FlagRole, FlagSpec, Produce, Tables,
-    ToolSpec,
+    canon_key, ArgRole, ArgSpec, CallSpec, Capability, CmdKind, CommandSpec, FlagRole, FlagSpec,
+    LanguageSpec, Produce, Syntax, Tables, ToolSpec,
 };
 
 const TOOL_KEYS: &[&str] = &["names", "args", "action", "description"];
@@ -33,6 +33,36 @@ const COMMAND_KEYS: &[&str] = &[
     "produces",
     "bundled-flags",
     "description",
+];
+const LANGUAGE_KEYS: &[&str] = &["name", "syntax", "interpreters", "calls", "description"];
+const SYNTAXES: &[&str] = &["python", "javascript", "perl", "ruby", "php"];
+const CAPABILITIES: &[&str] = &[
+    "read",
+    "write",
+    "delete",
+    "open",
+    "copy",
+    "move",
+    "shell",
+    "exec",
+    "eval",
+    "network",
+    "socket",
+    "dup",
+    "fork",
+    "import",
+    "home",
+    "expand-home",
+    "env",
+    "path-join",
+    "join",
+    "same",
+    "format",
+    "chr",
+    "base64",
+    "hex",
+    "inflate",
+    "buffer",
 ];
 const SHAPE_KEYS: &[&str] = &["path", "url", "command", "content"];
 const SECRETS_KEYS: &[&str] = &["formats", "placeholders"];
@@ -538,4 +568,143 @@ fn secret_format(pairs: &[(Node, Node)], diags: &mut Diagnostics) -> Option<Secr
         }
     }
     ok.then_some(f)
+}
+
+fn capability(s: &str) -> Option<Capability> {
+    Some(match s {
+        "read" => Capability::Path(Action::Read),
+        "write" => Capability::Path(Action::Write),
+        "delete" => Capability::Path(Action::Delete),
+        "open" => Capability::Open,
+        "copy" => Capability::Copy,
+        "move" => Capability::Move,
+        "shell" => Capability::Shell,
+        "exec" => Capability::Exec,
+        "eval" => Capability::Eval,
+        "network" => Capability::Network,
+        "socket" => Capability::Socket,
+        "dup" => Capability::Dup,
+        "fork" => Capability::Fork,
+        "import" => Capability::Import,
+        "home" => Capability::Home,
+        "expand-home" => Capability::ExpandHome,
+        "env" => Capability::Env,
+        "path-join" => Capability::PathJoin,
+        "join" => Capability::Join,
+        "same" => Capability::Same,
+        "format" => Capability::Format,
+        "chr" => Capability::Chr,
+        "base64" => Capability::Base64,
+        "hex" => Capability::Hex,
+        "inflate" => Capability::Inflate,
+        "buffer" => Capability::Buffer,
+        _ => return None,
+    })
+}
+
+/// `languages:`: interpreted languages and what their library calls do.
+///
+/// ```yaml
+/// languages:
+///   - name: python
+///     syntax: python
+///     interpreters: [python3]
+///     calls:
+///       shell: [os.system, os.popen]
+///       delete: [os.remove, shutil.rmtree]
+/// ```
+///
+/// A language defined again (a user file after the built-in one) adds its interpreters and
+/// calls to the earlier entry.
+pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
+    for pairs in entries(section, "languages", diags) {
+        let mut name = None;
+        let mut syntax = None;
+        let mut interpreters = Vec::new();
+        let mut calls = Vec::new();
+        for (k, v) in pairs {
+            match k.as_str().unwrap_or("") {
+                "name" => match v.as_str() {
+                    Some(s) if !s.trim().is_empty() => name = Some(s.trim().to_lowercase()),
+                    _ => diags.push(Diagnostic::error(v.span, "`name` must be a string")),
+                },
+                "description" => {}
+                "syntax" => {
+                    let s = v.as_str().unwrap_or("");
+                    syntax = match s {
+                        "python" => Some(Syntax::Python),
+                        "javascript" => Some(Syntax::JavaScript),
+                        "perl" => Some(Syntax::Perl),
+                        "ruby" => Some(Syntax::Ruby),
+                        "php" => Some(Syntax::Php),
+                        other => {
+                            diags.push(unknown(v, "syntax", other, SYNTAXES));
+                            None
+                        }
+                    };
+                }
+                "interpreters" => interpreters = names(v, diags),
+                "calls" => {
+                    let Kind::Map(caps) = &v.kind else {
+                        diags.push(Diagnostic::error(
+                            v.span,
+                            "`calls` must map what calls do to lists of call names",
+                        ));
+                        continue;
+                    };
+                    for (ck, cv) in caps {
+                        let c = ck.as_str().unwrap_or("");
+                        let Some(does) = capability(c) else {
+                            diags.push(unknown(ck, "call meaning", c, CAPABILITIES));
+                            continue;
+                        };
+                        let mut names = Vec::new();
+                        for n in list(cv, c, diags) {
+                            match n.as_str() {
+                                Some(s)
+                                    if !s.trim().is_empty() && !s.contains(char::is_whitespace) =>
+                                {
+                                    names.push(s.trim().replace("::", ".").replace("->", "."))
+                                }
+                                _ => diags.push(Diagnostic::error(
+                                    n.span,
+                                    "a call name must be a non-empty word such as `os.system`",
+                                )),
+                            }
+                        }
+                        calls.push(CallSpec { names, does });
+                    }
+                }
+                other => diags.push(unknown(k, "key in a language entry", other, LANGUAGE_KEYS)),
+            }
+        }
+        let Some(name) = name else {
+            diags.push(Diagnostic::error(
+                section.span,
+                "a language entry needs `name`",
+            ));
+            continue;
+        };
+        if let Some(l) = tables.languages.iter_mut().find(|l| l.name == name) {
+            l.interpreters.extend(interpreters);
+            l.calls.extend(calls);
+            if let Some(s) = syntax {
+                l.syntax = s;
+            }
+            continue;
+        }
+        let Some(syntax) = syntax else {
+            diags.push(Diagnostic::error(
+                section.span,
+                format!("language `{name}` needs `syntax` ({})", SYNTAXES.join(", ")),
+            ));
+            continue;
+        };
+        tables.languages.push(LanguageSpec {
+            name,
+            interpreters,
+            syntax,
+            calls,
+        });
+    }
 }

@@ -21,7 +21,15 @@ use crate::ir::{Cond, Disable, FieldPred, Pattern, PatternKind, Policy, Rule};
 use crate::source::Span;
 use crust_runtime::model::{Action, ActionSet, Effect, Field, Severity};
 
-const TOP_KEYS: &[&str] = &["version", "rules", "tools", "commands", "shape", "secrets"];
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "rules",
+    "tools",
+    "commands",
+    "shape",
+    "secrets",
+    "languages",
+];
 const RULE_KEYS: &[&str] = &[
     "name",
     "block",
@@ -81,6 +89,10 @@ pub fn load(file: u32, text: &str, policy: &mut Policy, diags: &mut Diagnostics)
                     "secrets" => {
                         has_tables = true;
                         super::tables::secrets(v, &mut policy.tables, diags);
+                    }
+                    "languages" => {
+                        has_tables = true;
+                        super::tables::languages(v, &mut policy.tables, diags);
                     }
                     "version" => {
                         if !matches!(v.as_str(), Some("1") | Some("0")) {

@@ -8,7 +8,7 @@ use super::eval;
 use super::parse::{self, Command, ParamOp, Part, RedirOp, Script, Simple, Word};
 use crate::model::{Action, Operation};
 use crate::normalize::{self, PathContext};
-use crate::tables::{CmdKind, CommandSpec, FlagRole, Produce, TableIndex, Tables};
+use crate::tables::{CmdKind, CommandSpec, FlagRole, LanguageSpec, Produce, TableIndex, Tables};
 use foldhash::{HashMap, HashMapExt};
 
 /// Nested re-analysis (`sh -c`, `eval`, here-documents fed to a shell) deeper than this fails.
@@ -208,6 +208,8 @@ pub struct Analyzer<'a> {
     redirected: Option<(String, bool)>,
     /// The current command's standard input, when known (for text tools).
     stdin_text: Option<String>,
+    /// The language of the interpreter being analysed (`python3 -c`), when the table has it.
+    lang: Option<&'a LanguageSpec>,
     /// The command word when it is a path (`./x.sh`): a file written in the call runs.
     run_path: Option<String>,
     /// `shopt -s dotglob` (or `nocaseglob`, `extglob`, a `GLOBIGNORE`): wildcards may match
@@ -254,6 +256,7 @@ impl<'a> Analyzer<'a> {
             links: Vec::new(),
             redirected: None,
             stdin_text: None,
+            lang: None,
             run_path: None,
             wide_globs: false,
             tmpdir: tmpdir(),
@@ -1685,42 +1688,18 @@ impl<'a> Analyzer<'a> {
             CmdKind::Shell | CmdKind::Interpreter => {
                 self.flag_paths(p)?;
                 let shell = spec.kind == CmdKind::Shell;
-                if let Some(code) = &p.code {
-                    if shell {
-                        // `sh -c CODE a0 a1…`: the arguments are `$0 $1 … $@` of the code.
-                        let saved = self.save_vars(&positional_names(p.positional.len()));
-                        let shifts = code.alts.iter().any(|v| has_word(&v.text, "shift"));
-                        self.bind_positional(&p.positional, shifts)?;
-                        let out = self.code(shell, code);
-                        self.restore_vars(saved);
-                        out?;
-                    } else {
-                        // An interpreter's code gets them as its argv; what it does with
-                        // them is unknown, so they are judged like an unknown command's.
-                        self.code(shell, code)?;
-                        self.plain(p.positional.iter().copied())?;
-                    }
-                } else if let Some(script) = p
-                    .positional
-                    .first()
-                    .filter(|a| a.text() != "-" && !is_stdin_path(a.text()))
-                {
-                    self.script_file(shell, script)?;
-                    // `python3 dump.py ~/.aws/credentials`: what the script does with its
-                    // arguments is unknown, so they are judged like an unknown command's.
-                    self.plain(p.positional.iter().skip(1).copied())?;
-                } else {
-                    // The script arrives on standard input.
-                    if stdin.decoded {
-                        self.signal(signal::DECODE_TO_SHELL);
-                    }
-                    if stdin.opaque && stdin.text.is_none() {
-                        self.signal(signal::OPAQUE);
-                    }
-                    if let Some(t) = &stdin.text {
-                        self.code_text(shell, t)?;
-                    }
+                let saved_lang = self.lang;
+                if !shell {
+                    let tables = self.tables;
+                    self.lang = self
+                        .index
+                        .languages
+                        .get(name)
+                        .and_then(|&i| tables.languages.get(i as usize));
                 }
+                let out = self.interpreter(shell, p, &stdin);
+                self.lang = saved_lang;
+                out?;
             }
             CmdKind::Eval => {
                 if args.iter().any(Arg::decoded) {
@@ -2252,6 +2231,47 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
+    /// A shell or an interpreter: code in a flag, a script file, or standard input.
+    fn interpreter(&mut self, shell: bool, p: &Parsed, stdin: &Flow) -> R<()> {
+        if let Some(code) = &p.code {
+            if shell {
+                // `sh -c CODE a0 a1…`: the arguments are `$0 $1 … $@` of the code.
+                let saved = self.save_vars(&positional_names(p.positional.len()));
+                let shifts = code.alts.iter().any(|v| has_word(&v.text, "shift"));
+                self.bind_positional(&p.positional, shifts)?;
+                let out = self.code(shell, code);
+                self.restore_vars(saved);
+                out?;
+            } else {
+                // An interpreter's code gets them as its argv; what it does with
+                // them is unknown, so they are judged like an unknown command's.
+                self.code(shell, code)?;
+                self.plain(p.positional.iter().copied())?;
+            }
+        } else if let Some(script) = p
+            .positional
+            .first()
+            .filter(|a| a.text() != "-" && !is_stdin_path(a.text()))
+        {
+            self.script_file(shell, script)?;
+            // `python3 dump.py ~/.aws/credentials`: what the script does with its
+            // arguments is unknown, so they are judged like an unknown command's.
+            self.plain(p.positional.iter().skip(1).copied())?;
+        } else {
+            // The script arrives on standard input.
+            if stdin.decoded {
+                self.signal(signal::DECODE_TO_SHELL);
+            }
+            if stdin.opaque && stdin.text.is_none() {
+                self.signal(signal::OPAQUE);
+            }
+            if let Some(t) = &stdin.text {
+                self.code_text(shell, t)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Code given to a shell (`-c`) or interpreter (`-c`, `-e`).
     fn code(&mut self, shell: bool, code: &Arg) -> R<()> {
         if code.decoded() {
@@ -2301,9 +2321,13 @@ impl<'a> Analyzer<'a> {
             self.script_text(text)?;
             return Ok(());
         }
-        // Interpreter code: string literals that look like paths or URLs.
+        // Interpreter code: what its calls do, where the language table has it; and
+        // string literals that look like paths or URLs.
         self.spend(text.len())?;
         self.exec.commands.push(text.to_owned());
+        if let Some(lang) = self.lang {
+            self.code_effects(lang, text)?;
+        }
         for lit in string_literals(text) {
             if lit.contains("://") {
                 if let Some(h) = normalize::host_of(lit) {
@@ -2316,6 +2340,85 @@ impl<'a> Analyzer<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Judges what interpreter code does: its paths, the command lines and processes it
+    /// runs (through the shell analysis), the hosts it reaches, and its signals.
+    fn code_effects(&mut self, lang: &LanguageSpec, text: &str) -> R<()> {
+        use crate::code::{self, Effect};
+        let effects = code::analyze(lang, text, &mut self.budget)?;
+        for e in effects {
+            match e {
+                Effect::Path(action, t) => {
+                    let v = self.code_val(&t);
+                    self.path(action, &v)?;
+                }
+                Effect::Shell(t) => {
+                    if t.chars()
+                        .all(|c| c == normalize::UNKNOWN || c.is_whitespace())
+                    {
+                        self.signal(code::signal::OPAQUE_CODE);
+                    } else if t.contains(normalize::UNKNOWN) {
+                        // Known parts are judged; the unknown ones stand for any word.
+                        let t = t.replace(normalize::UNKNOWN, "*");
+                        let _ = self.script_text(&t);
+                    } else {
+                        self.script_text(&t)?;
+                    }
+                }
+                Effect::Argv(words) => {
+                    let args: Vec<Arg> = words
+                        .iter()
+                        .map(|w| Arg {
+                            alts: vec![self.code_val(w)],
+                        })
+                        .collect();
+                    if args.first().is_some_and(|a| !a.known()) {
+                        self.signal(code::signal::OPAQUE_CODE);
+                    }
+                    self.nesting += 1;
+                    let out = self.dispatch(&args, Flow::default());
+                    self.nesting -= 1;
+                    out?;
+                }
+                Effect::Net(h) => {
+                    let host = if h.contains("://") {
+                        normalize::host_of(&h)
+                    } else {
+                        normalize::host_of(&format!("tcp://{h}"))
+                    };
+                    if let Some(h) = host {
+                        let mut net = Operation::new(Action::Network);
+                        net.hosts.push(h);
+                        self.ops.push(net);
+                    }
+                }
+                Effect::Signal(s) => self.signal(s),
+            }
+        }
+        Ok(())
+    }
+
+    /// A value of interpreter code as a word: `~` is the home directory (`expanduser`,
+    /// `Path.home()`), unknown parts are wildcards.
+    fn code_val(&self, t: &str) -> Val {
+        let text = match t.strip_prefix('~') {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                format!("{}{rest}", self.home)
+            }
+            _ => t.to_owned(),
+        };
+        if text.contains(normalize::UNKNOWN) {
+            Val {
+                text,
+                glob: true,
+                literal: true,
+                known: false,
+                ..Val::unknown()
+            }
+        } else {
+            Val::word_lit(&text, false)
+        }
     }
 
     /// `find ROOT… EXPR` and `fd [PATTERN] [ROOT…] [-x CMD…]`: what they delete, write and

@@ -1,0 +1,1618 @@
+//! Code inside commands: `python3 -c`, `node -e`, `perl -e`, `ruby -e`, `php -r`, and scripts
+//! fed to an interpreter. The code is lexed ([`lex`]) and evaluated abstractly: string
+//! literals and how they are joined, home and environment lookups, modules and the values
+//! variables hold are worked out, and every call the language table knows becomes an
+//! [`Effect`] (a path read, written or deleted, a command line or argv run, a host reached).
+//! Literal payloads passed to decoders are decoded and followed (into `exec`, into a process
+//! call). Code that runs text the analysis cannot work out is reported, never taken as
+//! harmless. Nothing is executed; work is bounded by a budget linear in the input.
+
+pub mod lex;
+
+use crate::model::Action;
+use crate::normalize::UNKNOWN;
+use crate::tables::{Capability, LanguageSpec, Syntax};
+use lex::{Interp, Lit, Tok};
+use std::collections::HashMap;
+
+/// Code analysed inside code (`exec(b64decode(…))`) deeper than this is refused.
+const MAX_DEPTH: usize = 4;
+/// Longest text a value may hold; longer text is cut and marked unknown.
+const MAX_TEXT: usize = 256 * 1024;
+/// Elements kept of a list.
+const MAX_LIST: usize = 256;
+
+/// Structural findings of the code analysis, matched by rules through the `signal` field.
+pub mod signal {
+    /// Code runs text it builds at run time that the analysis could not work out (a command
+    /// line, an argv, or code for `exec`/`eval`).
+    pub const OPAQUE_CODE: &str = "opaque-code";
+    /// A network socket and a process wired together (a reverse or bind shell).
+    pub const PROCESS_ON_SOCKET: &str = "process-on-socket";
+}
+
+/// What the code does. Text may contain [`UNKNOWN`] where a part could not be worked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Path(Action, String),
+    /// A command line run by a shell.
+    Shell(String),
+    /// A process run with these arguments (the program first).
+    Argv(Vec<String>),
+    /// A host (or URL) reached.
+    Net(String),
+    Signal(&'static str),
+}
+
+/// Analyses `code` written in `lang`, spending from `budget` (fails when it runs out).
+pub fn analyze(lang: &LanguageSpec, code: &str, budget: &mut usize) -> Result<Vec<Effect>, String> {
+    let mut ev = Ev {
+        lang,
+        toks: Vec::new(),
+        pos: 0,
+        vars: HashMap::new(),
+        effects: Vec::new(),
+        budget: *budget,
+        depth: 0,
+        socket: false,
+        process: false,
+        dup: false,
+        fork: false,
+        loops: false,
+    };
+    let out = ev.run(code);
+    *budget = ev.budget;
+    out?;
+    if ev.socket && (ev.process || ev.dup) {
+        ev.effects.push(Effect::Signal(signal::PROCESS_ON_SOCKET));
+    }
+    if ev.fork && ev.loops {
+        ev.effects
+            .push(Effect::Signal(crate::shell::signal::FORK_BOMB));
+    }
+    Ok(ev.effects)
+}
+
+/// An abstract value.
+#[derive(Debug, Clone, PartialEq)]
+enum V {
+    Unknown,
+    /// Text; [`UNKNOWN`] marks parts not worked out.
+    Str(String),
+    Bytes(Vec<u8>),
+    Num(i64),
+    List(Vec<V>),
+    /// A module, class or function by its dotted name (`os.path`, `child_process`).
+    Name(String),
+    /// A method of a value, not yet called.
+    Method(Box<V>, String),
+}
+
+impl V {
+    /// The value as text, when it is text.
+    fn text(&self) -> Option<String> {
+        match self {
+            V::Str(s) => Some(s.clone()),
+            V::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            V::Num(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+    /// The value as text, unknown values as the unknown marker.
+    fn text_or_unknown(&self) -> String {
+        self.text().unwrap_or_else(|| UNKNOWN.to_string())
+    }
+    fn bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            V::Bytes(b) => Some(b.clone()),
+            V::Str(s) if !s.contains(UNKNOWN) => Some(s.as_bytes().to_vec()),
+            _ => None,
+        }
+    }
+    fn is_texty(&self) -> bool {
+        matches!(self, V::Str(_) | V::Bytes(_))
+    }
+    /// Texts held (a list's elements flattened).
+    fn texts(&self, out: &mut Vec<String>) {
+        match self {
+            V::List(items) => items.iter().for_each(|v| v.texts(out)),
+            v => {
+                if let Some(t) = v.text() {
+                    out.push(t);
+                }
+            }
+        }
+    }
+}
+
+fn cap(mut s: String) -> String {
+    if s.len() > MAX_TEXT {
+        let mut k = MAX_TEXT;
+        while !s.is_char_boundary(k) {
+            k -= 1;
+        }
+        s.truncate(k);
+        s.push(UNKNOWN);
+    }
+    s
+}
+
+#[derive(Default)]
+struct Args {
+    pos: Vec<V>,
+    kw: Vec<(String, V)>,
+}
+
+struct Ev<'a> {
+    lang: &'a LanguageSpec,
+    toks: Vec<Tok>,
+    pos: usize,
+    vars: HashMap<String, V>,
+    effects: Vec<Effect>,
+    budget: usize,
+    depth: usize,
+    socket: bool,
+    process: bool,
+    dup: bool,
+    fork: bool,
+    loops: bool,
+}
+
+/// Words that are syntax, not values.
+const KEYWORDS: &[&str] = &[
+    "if",
+    "elif",
+    "else",
+    "elsif",
+    "unless",
+    "then",
+    "end",
+    "begin",
+    "def",
+    "class",
+    "return",
+    "try",
+    "except",
+    "finally",
+    "with",
+    "as",
+    "lambda",
+    "not",
+    "and",
+    "or",
+    "in",
+    "is",
+    "use",
+    "no",
+    "my",
+    "our",
+    "local",
+    "let",
+    "const",
+    "var",
+    "new",
+    "function",
+    "fn",
+    "sub",
+    "pass",
+    "await",
+    "async",
+    "yield",
+    "typeof",
+    "instanceof",
+    "void",
+    "delete",
+    "throw",
+    "raise",
+    "catch",
+    "case",
+    "when",
+    "switch",
+    "default",
+    "break",
+    "continue",
+    "next",
+    "last",
+    "redo",
+    "global",
+    "nonlocal",
+    "del",
+    "assert",
+    "rescue",
+    "ensure",
+    "module",
+    "package",
+    "static",
+    "public",
+    "private",
+    "protected",
+    "echo",
+    "of",
+    "import",
+    "from",
+    "require_once",
+    "include",
+    "include_once",
+    "do",
+    "while",
+    "for",
+    "foreach",
+    "until",
+    "loop",
+];
+
+const LOOPS: &[&str] = &[
+    "while", "for", "foreach", "until", "loop", "do", "times", "each",
+];
+
+impl Ev<'_> {
+    fn spend(&mut self, n: usize) -> Result<(), String> {
+        self.budget = self
+            .budget
+            .checked_sub(n.max(1))
+            .ok_or("the code in the command is too complex to analyse")?;
+        Ok(())
+    }
+
+    fn run(&mut self, code: &str) -> Result<(), String> {
+        if self.depth >= MAX_DEPTH {
+            self.effects.push(Effect::Signal(signal::OPAQUE_CODE));
+            return Ok(());
+        }
+        self.spend(code.len())?;
+        let toks = lex::lex(code, self.lang.syntax);
+        self.spend(toks.len() * 4)?;
+        let saved = (std::mem::replace(&mut self.toks, toks), self.pos);
+        self.pos = 0;
+        self.depth += 1;
+        let out = self.statements(None);
+        self.depth -= 1;
+        self.toks = saved.0;
+        self.pos = saved.1;
+        out
+    }
+
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+    fn peek_at(&self, k: usize) -> Option<&Tok> {
+        self.toks.get(self.pos + k)
+    }
+    fn is_punct(&self, p: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Punct(x)) if *x == p)
+    }
+    fn eat(&mut self, p: &str) -> bool {
+        if self.is_punct(p) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn skip_newlines(&mut self) {
+        while matches!(self.peek(), Some(Tok::Newline)) {
+            self.pos += 1;
+        }
+    }
+
+    /// Statements until the end or the closing bracket `close` (consumed).
+    fn statements(&mut self, close: Option<&str>) -> Result<(), String> {
+        while let Some(t) = self.peek() {
+            if let (Tok::Punct(p), Some(c)) = (t, close) {
+                if *p == c {
+                    self.pos += 1;
+                    return Ok(());
+                }
+            }
+            let before = self.pos;
+            self.statement()?;
+            if self.pos == before {
+                self.pos += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn statement(&mut self) -> Result<(), String> {
+        self.spend(1)?;
+        let Some(t) = self.peek().cloned() else {
+            return Ok(());
+        };
+        match t {
+            Tok::Newline | Tok::Punct(";") | Tok::Punct(":") | Tok::Punct("}") => {
+                self.pos += 1;
+            }
+            Tok::Punct("{") => {
+                self.pos += 1;
+                self.statements(Some("}"))?;
+            }
+            Tok::Ident(w) => match w.as_str() {
+                "import" if matches!(self.lang.syntax, Syntax::Python | Syntax::JavaScript) => {
+                    self.pos += 1;
+                    self.import()?;
+                }
+                "from" if self.lang.syntax == Syntax::Python => {
+                    self.pos += 1;
+                    self.import_from();
+                }
+                "let" | "const" | "var" | "my" | "our" | "local" | "global" => {
+                    self.pos += 1;
+                    self.assignment_or_expr()?;
+                }
+                w if LOOPS.contains(&w) => {
+                    self.loops = true;
+                    self.pos += 1;
+                }
+                w if KEYWORDS.contains(&w) => self.pos += 1,
+                _ => self.assignment_or_expr()?,
+            },
+            _ => self.assignment_or_expr()?,
+        }
+        Ok(())
+    }
+
+    /// `import os, subprocess as sp` (Python); `import x from 'm'`, `import {a as b} from 'm'`,
+    /// `import * as m from 'm'` (JavaScript).
+    fn import(&mut self) -> Result<(), String> {
+        if self.lang.syntax == Syntax::Python {
+            loop {
+                let Some(Tok::Ident(m)) = self.peek().cloned() else {
+                    return Ok(());
+                };
+                self.pos += 1;
+                let mut name = m;
+                while self.is_punct(".") {
+                    self.pos += 1;
+                    if let Some(Tok::Ident(x)) = self.peek().cloned() {
+                        name.push('.');
+                        name.push_str(&x);
+                        self.pos += 1;
+                    }
+                }
+                if matches!(self.peek(), Some(Tok::Ident(a)) if a == "as") {
+                    self.pos += 1;
+                    if let Some(Tok::Ident(alias)) = self.peek().cloned() {
+                        self.pos += 1;
+                        self.vars.insert(alias, V::Name(name));
+                    }
+                }
+                if !self.eat(",") {
+                    return Ok(());
+                }
+            }
+        }
+        // JavaScript: names first, then `from 'module'`.
+        let mut binds: Vec<(String, Option<String>)> = Vec::new();
+        let start = self.pos;
+        while let Some(t) = self.peek().cloned() {
+            match t {
+                Tok::Ident(f) if f == "from" => break,
+                Tok::Str(_) | Tok::Newline | Tok::Punct(";") => break,
+                Tok::Punct("*") => {
+                    self.pos += 1;
+                    if matches!(self.peek(), Some(Tok::Ident(a)) if a == "as") {
+                        self.pos += 1;
+                        if let Some(Tok::Ident(n)) = self.peek().cloned() {
+                            binds.push((n, None));
+                        }
+                    }
+                }
+                Tok::Punct("{") => {
+                    self.pos += 1;
+                    while let Some(Tok::Ident(n)) = self.peek().cloned() {
+                        self.pos += 1;
+                        let mut local = n.clone();
+                        if matches!(self.peek(), Some(Tok::Ident(a)) if a == "as") {
+                            self.pos += 1;
+                            if let Some(Tok::Ident(l)) = self.peek().cloned() {
+                                self.pos += 1;
+                                local = l;
+                            }
+                        }
+                        binds.push((local, Some(n)));
+                        if !self.eat(",") {
+                            break;
+                        }
+                    }
+                }
+                Tok::Ident(n) if self.pos == start => binds.push((n, None)),
+                _ => {}
+            }
+            self.pos += 1;
+            if self.pos > start + 64 {
+                break;
+            }
+        }
+        if matches!(self.peek(), Some(Tok::Ident(f)) if f == "from") {
+            self.pos += 1;
+        }
+        if let Some(Tok::Str(l)) = self.peek().cloned() {
+            self.pos += 1;
+            let m = module_name(&self.lit(&l)?.text_or_unknown());
+            for (local, member) in binds {
+                let v = match member {
+                    Some(x) => V::Name(format!("{m}.{x}")),
+                    None => V::Name(m.clone()),
+                };
+                self.vars.insert(local, v);
+            }
+        }
+        Ok(())
+    }
+
+    /// `from os import system as s, popen`.
+    fn import_from(&mut self) {
+        let mut module = String::new();
+        while let Some(t) = self.peek().cloned() {
+            match t {
+                Tok::Ident(w) if w == "import" => break,
+                Tok::Ident(w) => module.push_str(&w),
+                Tok::Punct(".") => module.push('.'),
+                _ => return,
+            }
+            self.pos += 1;
+        }
+        self.pos += 1;
+        self.eat("(");
+        while let Some(Tok::Ident(n)) = self.peek().cloned() {
+            self.pos += 1;
+            let mut local = n.clone();
+            if matches!(self.peek(), Some(Tok::Ident(a)) if a == "as") {
+                self.pos += 1;
+                if let Some(Tok::Ident(l)) = self.peek().cloned() {
+                    self.pos += 1;
+                    local = l;
+                }
+            }
+            self.vars.insert(local, V::Name(format!("{module}.{n}")));
+            self.skip_newlines();
+            if !self.eat(",") {
+                break;
+            }
+            self.skip_newlines();
+        }
+    }
+
+    fn assignment_or_expr(&mut self) -> Result<(), String> {
+        // Destructuring: `const {execSync: run} = require('child_process')`.
+        if self.is_punct("{") && self.lang.syntax == Syntax::JavaScript {
+            let save = self.pos;
+            self.pos += 1;
+            let mut binds = Vec::new();
+            while let Some(Tok::Ident(n)) = self.peek().cloned() {
+                self.pos += 1;
+                let mut local = n.clone();
+                if self.eat(":") {
+                    if let Some(Tok::Ident(l)) = self.peek().cloned() {
+                        self.pos += 1;
+                        local = l;
+                    }
+                }
+                binds.push((local, n));
+                if !self.eat(",") {
+                    break;
+                }
+            }
+            if self.eat("}") && self.eat("=") {
+                let v = self.expr()?;
+                for (local, member) in binds {
+                    let m = self.member(v.clone(), &member);
+                    self.vars.insert(local, m);
+                }
+                return Ok(());
+            }
+            self.pos = save;
+        }
+        // `name = value`, `$name = value`, `name += value`; `a, b = …` is left alone.
+        let target = match (self.peek(), self.peek_at(1)) {
+            (Some(Tok::Ident(n) | Tok::Var(n)), Some(Tok::Punct(op)))
+                if matches!(*op, "=" | "+=" | "~=" | ".=" | "||=" | "<<") =>
+            {
+                Some((n.clone(), *op))
+            }
+            _ => None,
+        };
+        if let Some((name, op)) = target {
+            if op == "<<" && !matches!(self.lang.syntax, Syntax::Ruby) {
+                self.expr()?;
+                return Ok(());
+            }
+            self.pos += 2;
+            let v = self.expr()?;
+            let key = var_key(&name);
+            let v = if op == "=" {
+                v
+            } else {
+                let old = self.vars.get(&key).cloned().unwrap_or(V::Unknown);
+                concat(old, v)
+            };
+            self.vars.insert(key, v);
+            return Ok(());
+        }
+        self.expr()?;
+        Ok(())
+    }
+
+    fn expr(&mut self) -> Result<V, String> {
+        self.spend(1)?;
+        let mut l = self.unary()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Punct(p)) => *p,
+                Some(Tok::Ident(w)) if matches!(w.as_str(), "or" | "and" | "x") => match w.as_str()
+                {
+                    "or" => "||",
+                    "and" => "&&",
+                    _ => "x",
+                },
+                Some(Tok::Ident(w)) if w == "if" && self.lang.syntax == Syntax::Python => {
+                    // `a if cond else b`: both branches may be the value.
+                    self.pos += 1;
+                    self.unary()?;
+                    if matches!(self.peek(), Some(Tok::Ident(e)) if e == "else") {
+                        self.pos += 1;
+                        let r = self.expr()?;
+                        l = either(l, r);
+                    }
+                    continue;
+                }
+                _ => break,
+            };
+            match op {
+                "+" | "~" | "-" | "*" | "/" | "%" | "**" | "//" | "<<" | ">>" | "&" | "|" | "^"
+                | "==" | "!=" | "===" | "!==" | "<" | ">" | "<=" | ">=" | "&&" | "||" | "??"
+                | "=~" | "!~" | "<=>" | "x" | ".." | "=>" => {}
+                "?" => {
+                    self.pos += 1;
+                    let a = self.expr()?;
+                    let b = if self.eat(":") {
+                        self.expr()?
+                    } else {
+                        V::Unknown
+                    };
+                    l = either(a, b);
+                    continue;
+                }
+                _ => break,
+            }
+            self.pos += 1;
+            self.skip_newlines_in_brackets();
+            let r = self.unary()?;
+            l = self.binop(op, l, r);
+        }
+        Ok(l)
+    }
+
+    fn skip_newlines_in_brackets(&mut self) {
+        self.skip_newlines();
+    }
+
+    fn binop(&mut self, op: &str, l: V, r: V) -> V {
+        match op {
+            "+" | "~" => match (&l, &r) {
+                (V::Num(a), V::Num(b)) if op == "+" => V::Num(a.wrapping_add(*b)),
+                (V::List(a), V::List(b)) => {
+                    let mut x = a.clone();
+                    x.extend(b.iter().cloned());
+                    x.truncate(MAX_LIST);
+                    V::List(x)
+                }
+                _ if l.is_texty() || r.is_texty() || op == "~" => concat(l, r),
+                _ => V::Unknown,
+            },
+            "<<" if self.lang.syntax == Syntax::Ruby && l.is_texty() => concat(l, r),
+            "/" if self.lang.syntax == Syntax::Python && (l.is_texty() || r.is_texty()) => {
+                path_join(&[l, r])
+            }
+            "%" if l.is_texty() => {
+                let args: Vec<V> = match r {
+                    V::List(v) => v,
+                    v => vec![v],
+                };
+                V::Str(percent_format(&l.text_or_unknown(), &args))
+            }
+            "-" | "*" | "<<" | ">>" | "&" | "|" | "^" | "//" | "**" => match (l, r) {
+                (V::Num(a), V::Num(b)) => V::Num(match op {
+                    "-" => a.wrapping_sub(b),
+                    "*" => a.wrapping_mul(b),
+                    "<<" => a.checked_shl(b as u32).unwrap_or(0),
+                    ">>" => a.checked_shr(b as u32).unwrap_or(0),
+                    "&" => a & b,
+                    "|" => a | b,
+                    "^" => a ^ b,
+                    "//" if b != 0 => a.wrapping_div(b),
+                    _ => return V::Unknown,
+                }),
+                _ => V::Unknown,
+            },
+            "||" | "??" => match l {
+                V::Unknown => r,
+                l => l,
+            },
+            _ => V::Unknown,
+        }
+    }
+
+    fn unary(&mut self) -> Result<V, String> {
+        loop {
+            match self.peek() {
+                Some(Tok::Punct("-")) => {
+                    self.pos += 1;
+                    return Ok(match self.unary()? {
+                        V::Num(n) => V::Num(n.wrapping_neg()),
+                        _ => V::Unknown,
+                    });
+                }
+                Some(Tok::Punct("+" | "!" | "~" | "\\" | "*" | "**" | "..." | "&" | "@")) => {
+                    self.pos += 1
+                }
+                Some(Tok::Ident(w))
+                    if matches!(
+                        w.as_str(),
+                        "not"
+                            | "new"
+                            | "await"
+                            | "typeof"
+                            | "void"
+                            | "my"
+                            | "our"
+                            | "local"
+                            | "lambda"
+                            | "yield"
+                            | "return"
+                            | "defined"
+                            | "scalar"
+                    ) =>
+                {
+                    self.pos += 1
+                }
+                _ => break,
+            }
+        }
+        self.postfix()
+    }
+
+    fn postfix(&mut self) -> Result<V, String> {
+        let mut v = self.primary()?;
+        loop {
+            self.spend(1)?;
+            match self.peek().cloned() {
+                Some(Tok::Punct(".")) => {
+                    self.pos += 1;
+                    match self.peek().cloned() {
+                        Some(Tok::Ident(n)) => {
+                            self.pos += 1;
+                            v = self.member(v, &n);
+                        }
+                        Some(Tok::Var(n)) => {
+                            // `$obj->$method`: a method named at run time.
+                            self.pos += 1;
+                            let _ = n;
+                            v = V::Unknown;
+                        }
+                        _ => {}
+                    }
+                }
+                Some(Tok::Punct("(")) => {
+                    self.pos += 1;
+                    let args = self.args(")")?;
+                    v = self.call(v, args)?;
+                }
+                Some(Tok::Punct("[")) => {
+                    self.pos += 1;
+                    let args = self.args("]")?;
+                    v = self.index(v, args.pos.into_iter().next().unwrap_or(V::Unknown));
+                }
+                Some(Tok::Punct("{"))
+                    if matches!(self.lang.syntax, Syntax::Perl)
+                        && matches!(v, V::Name(_) | V::Unknown) =>
+                {
+                    // `$ENV{HOME}`, `$h{key}`.
+                    self.pos += 1;
+                    let key = match (self.peek().cloned(), self.peek_at(1)) {
+                        (Some(Tok::Ident(k)), Some(Tok::Punct("}"))) => {
+                            self.pos += 2;
+                            V::Str(k)
+                        }
+                        _ => self.args("}")?.pos.into_iter().next().unwrap_or(V::Unknown),
+                    };
+                    v = self.index(v, key);
+                }
+                Some(Tok::Punct("{")) if self.lang.syntax == Syntax::Ruby => {
+                    // A block: its statements run (perhaps many times).
+                    self.pos += 1;
+                    self.statements(Some("}"))?;
+                }
+                Some(Tok::Str(_) | Tok::Var(_) | Tok::Ident(_) | Tok::Num(_))
+                    if self.bare_call(&v) =>
+                {
+                    let args = self.bare_args()?;
+                    v = self.call(v, args)?;
+                }
+                _ => {
+                    if self.bare_call(&v) {
+                        // `fork`, `Dir.home` without arguments.
+                        v = self.call(v, Args::default())?;
+                    }
+                    return Ok(v);
+                }
+            }
+        }
+    }
+
+    /// Perl and Ruby call functions without parentheses (`system "ls"`, `Dir.home`).
+    fn bare_call(&self, v: &V) -> bool {
+        if !matches!(self.lang.syntax, Syntax::Perl | Syntax::Ruby) {
+            return false;
+        }
+        let name = match v {
+            V::Name(n) => n.as_str(),
+            V::Method(_, m) => m.as_str(),
+            _ => return false,
+        };
+        self.caps(name).next().is_some()
+    }
+
+    /// Arguments of a call without parentheses: to the end of the statement or a statement
+    /// modifier (`… if cond`, `… or die`).
+    fn bare_args(&mut self) -> Result<Args, String> {
+        let mut args = Args::default();
+        loop {
+            match self.peek() {
+                None | Some(Tok::Newline) => break,
+                Some(Tok::Punct(";" | ")" | "]" | "}" | "{")) => break,
+                Some(Tok::Ident(w))
+                    if matches!(
+                        w.as_str(),
+                        "if" | "unless"
+                            | "while"
+                            | "until"
+                            | "or"
+                            | "and"
+                            | "for"
+                            | "foreach"
+                            | "do"
+                    ) =>
+                {
+                    break
+                }
+                _ => {}
+            }
+            let before = self.pos;
+            let v = self.expr()?;
+            if self.eat("=>") {
+                let val = self.expr()?;
+                args.kw.push((v.text_or_unknown(), val));
+            } else {
+                args.pos.push(v);
+            }
+            if self.pos == before {
+                break;
+            }
+            if !self.eat(",") {
+                break;
+            }
+        }
+        Ok(args)
+    }
+
+    /// Arguments up to the closing bracket (consumed): positional and keyword (`k=v`,
+    /// `k => v`, `k: v`).
+    fn args(&mut self, close: &str) -> Result<Args, String> {
+        let mut args = Args::default();
+        loop {
+            self.skip_newlines();
+            let Some(t) = self.peek().cloned() else {
+                break;
+            };
+            match t {
+                Tok::Punct(p) if p == close => {
+                    self.pos += 1;
+                    break;
+                }
+                Tok::Punct(")" | "]" | "}") => {
+                    // A stray closing bracket: the arguments end here.
+                    self.pos += 1;
+                    break;
+                }
+                Tok::Punct(",") => {
+                    self.pos += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            // `key=value` (Python), `key: value` (Ruby, JavaScript objects).
+            if let (Some(Tok::Ident(k)), Some(Tok::Punct("=" | ":"))) =
+                (self.peek().cloned(), self.peek_at(1).cloned())
+            {
+                self.pos += 2;
+                let v = self.expr()?;
+                args.kw.push((k, v));
+                continue;
+            }
+            let before = self.pos;
+            let v = self.expr()?;
+            if self.eat("=>") || self.eat(":") {
+                let val = self.expr()?;
+                args.kw.push((v.text_or_unknown(), val));
+            } else if self.pos != before {
+                if args.pos.len() < MAX_LIST {
+                    args.pos.push(v);
+                }
+            } else {
+                // Syntax the evaluator does not follow (`for` in a comprehension, a lambda's
+                // `:`): skipped; calls after it are still found.
+                if let Some(Tok::Ident(w)) = self.peek() {
+                    if LOOPS.contains(&w.as_str()) {
+                        self.loops = true;
+                    }
+                }
+                self.pos += 1;
+            }
+        }
+        Ok(args)
+    }
+
+    fn primary(&mut self) -> Result<V, String> {
+        self.spend(1)?;
+        let Some(t) = self.peek().cloned() else {
+            return Ok(V::Unknown);
+        };
+        self.pos += 1;
+        Ok(match t {
+            Tok::Str(l) => {
+                let v = self.lit(&l)?;
+                if l.shell {
+                    self.process = true;
+                    self.effects.push(Effect::Shell(v.text_or_unknown()));
+                    V::Unknown
+                } else {
+                    v
+                }
+            }
+            Tok::Num(n) => V::Num(n),
+            Tok::Unknown => V::Unknown,
+            Tok::Ident(w) => match w.as_str() {
+                "true" | "false" | "True" | "False" | "None" | "null" | "nil" | "undefined"
+                | "self" | "this" => V::Unknown,
+                "function" | "def" | "sub" | "fn" | "lambda" => V::Unknown,
+                _ => match self.vars.get(&w) {
+                    Some(v) => v.clone(),
+                    None if KEYWORDS.contains(&w.as_str()) => {
+                        if LOOPS.contains(&w.as_str()) {
+                            self.loops = true;
+                        }
+                        V::Unknown
+                    }
+                    None => V::Name(w),
+                },
+            },
+            Tok::Var(n) => {
+                let key = var_key(&n);
+                match self.vars.get(&key) {
+                    Some(v) => v.clone(),
+                    None => match key.as_str() {
+                        // The environment hashes.
+                        "ENV" | "_ENV" | "_SERVER" => V::Name("ENV".into()),
+                        _ => V::Unknown,
+                    },
+                }
+            }
+            Tok::Punct("(") => {
+                let args = self.args(")")?;
+                let mut pos = args.pos;
+                if pos.len() == 1 {
+                    pos.pop().unwrap_or(V::Unknown)
+                } else {
+                    V::List(pos)
+                }
+            }
+            Tok::Punct("[") => {
+                let args = self.args("]")?;
+                V::List(args.pos)
+            }
+            Tok::Punct("{") => {
+                // An object or dict literal, or a block: what it holds is evaluated.
+                self.statements(Some("}"))?;
+                V::Unknown
+            }
+            _ => V::Unknown,
+        })
+    }
+
+    /// A string literal's value, with interpolation worked out.
+    fn lit(&mut self, l: &Lit) -> Result<V, String> {
+        self.spend(l.raw.len())?;
+        if l.words {
+            let items = l
+                .raw
+                .split_whitespace()
+                .take(MAX_LIST)
+                .map(|w| V::Str(w.to_owned()))
+                .collect();
+            return Ok(V::List(items));
+        }
+        if l.interp == Interp::None {
+            return Ok(V::Str(lex::unescape(&l.raw, l.raw_escapes)));
+        }
+        let raw = l.raw.as_str();
+        let b = raw.as_bytes();
+        let mut out = String::new();
+        let mut lit_from = 0;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b.get(i).copied().unwrap_or(0);
+            if c == b'\\' {
+                i += 2;
+                continue;
+            }
+            let (expr_start, open) = match (l.interp, c, b.get(i + 1).copied()) {
+                (Interp::Brace, b'{', Some(b'{')) => {
+                    i += 2;
+                    continue;
+                }
+                (Interp::Brace, b'{', _) => (i + 1, b'{'),
+                (Interp::DollarBrace, b'$', Some(b'{')) => (i + 2, b'{'),
+                (Interp::Hash, b'#', Some(b'{')) => (i + 2, b'{'),
+                (Interp::Sigil, b'$' | b'@', Some(n))
+                    if n.is_ascii_alphabetic() || n == b'_' || n == b'{' =>
+                {
+                    (i, b'$')
+                }
+                (Interp::Sigil, b'{', Some(b'$')) => (i + 1, b'{'),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            out.push_str(&lex::unescape(raw.get(lit_from..i).unwrap_or(""), false));
+            if open == b'{' {
+                let mut level = 1;
+                let mut j = expr_start;
+                while j < b.len() && level > 0 {
+                    match b.get(j) {
+                        Some(b'{') => level += 1,
+                        Some(b'}') => level -= 1,
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                let inner = raw.get(expr_start..j.saturating_sub(1)).unwrap_or("");
+                // Python's `{x!r:>10}`: the expression before a conversion or format.
+                let inner = if l.interp == Interp::Brace {
+                    inner.split(['!', ':']).next().unwrap_or("")
+                } else {
+                    inner
+                };
+                out.push_str(&self.sub_expr(inner)?.text_or_unknown());
+                i = j;
+            } else {
+                // `$name`, `${name}`, `$name{key}`, `$name[0]`, `@name`.
+                let mut j = i + 1;
+                let braced = b.get(j) == Some(&b'{');
+                if braced {
+                    j += 1;
+                }
+                let name_from = j;
+                while b
+                    .get(j)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+                {
+                    j += 1;
+                }
+                let name = raw.get(name_from..j).unwrap_or("").replace("::", ".");
+                if braced && b.get(j) == Some(&b'}') {
+                    j += 1;
+                }
+                let mut v = self.vars.get(&name).cloned().unwrap_or(
+                    if matches!(name.as_str(), "ENV" | "_ENV" | "_SERVER") {
+                        V::Name("ENV".into())
+                    } else {
+                        V::Unknown
+                    },
+                );
+                if matches!(b.get(j), Some(b'{' | b'[')) && matches!(v, V::Name(_)) {
+                    let close = if b.get(j) == Some(&b'{') { b'}' } else { b']' };
+                    let k0 = j + 1;
+                    let mut k = k0;
+                    while k < b.len() && b.get(k) != Some(&close) {
+                        k += 1;
+                    }
+                    let key = raw
+                        .get(k0..k)
+                        .unwrap_or("")
+                        .trim_matches(|c| c == '\'' || c == '"');
+                    v = self.index(v, V::Str(key.to_owned()));
+                    j = k + 1;
+                }
+                out.push_str(&v.text_or_unknown());
+                i = j;
+            }
+            lit_from = i.min(b.len());
+        }
+        out.push_str(&lex::unescape(raw.get(lit_from..).unwrap_or(""), false));
+        Ok(V::Str(cap(out)))
+    }
+
+    /// An expression inside an interpolated string.
+    fn sub_expr(&mut self, text: &str) -> Result<V, String> {
+        self.spend(text.len())?;
+        let toks = lex::lex(text, self.lang.syntax);
+        let saved = (std::mem::replace(&mut self.toks, toks), self.pos);
+        self.pos = 0;
+        let v = self.expr();
+        // What else is there (a second expression, a block) is still evaluated.
+        let rest = self.statements(None);
+        self.toks = saved.0;
+        self.pos = saved.1;
+        rest?;
+        v
+    }
+
+    fn member(&mut self, base: V, name: &str) -> V {
+        match base {
+            V::Name(n) => {
+                if self.is_env(&n) {
+                    return env_value(name);
+                }
+                V::Name(format!("{n}.{name}"))
+            }
+            other => V::Method(Box::new(other), name.to_owned()),
+        }
+    }
+
+    fn index(&mut self, base: V, key: V) -> V {
+        match (&base, key) {
+            (V::Name(n), V::Str(k)) if self.is_env(n) => env_value(&k),
+            (V::List(items), V::Num(i)) => {
+                let i = if i < 0 { items.len() as i64 + i } else { i };
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| items.get(i).cloned())
+                    .unwrap_or(V::Unknown)
+            }
+            _ => V::Unknown,
+        }
+    }
+
+    fn is_env(&self, name: &str) -> bool {
+        name == "ENV" || self.caps(name).any(|c| c == Capability::Env)
+    }
+
+    /// The capabilities of a call named `name` (a dotted name or a method name), each with
+    /// the length of the entry that matched (longer is more specific).
+    fn caps<'s>(&'s self, name: &'s str) -> impl Iterator<Item = Capability> + 's {
+        self.caps_ranked(name).map(|(c, _)| c)
+    }
+
+    fn caps_ranked<'s>(&'s self, name: &'s str) -> impl Iterator<Item = (Capability, usize)> + 's {
+        let fold = self.lang.syntax == Syntax::Php;
+        self.lang.calls.iter().filter_map(move |c| {
+            c.names
+                .iter()
+                .filter(|e| {
+                    let eq = |a: &str, b: &str| {
+                        if fold {
+                            a.eq_ignore_ascii_case(b)
+                        } else {
+                            a == b
+                        }
+                    };
+                    eq(name, e)
+                        || (name.len() > e.len()
+                            && name
+                                .get(name.len() - e.len()..)
+                                .is_some_and(|tail| eq(tail, e))
+                            && name.as_bytes().get(name.len() - e.len() - 1) == Some(&b'.'))
+                })
+                .map(|e| e.len())
+                .max()
+                .map(|n| (c.does, n))
+        })
+    }
+
+    fn call(&mut self, callee: V, args: Args) -> Result<V, String> {
+        self.spend(1 + args.pos.len())?;
+        let (name, recv) = match callee {
+            V::Name(n) => (n, None),
+            V::Method(r, m) => (m, Some(*r)),
+            _ => return Ok(V::Unknown),
+        };
+        let mut caps: Vec<(Capability, usize)> = self.caps_ranked(&name).collect();
+        // Every meaning acts; the value is the most specific one's (`os.path.join` is a
+        // path join, not `str.join`).
+        caps.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        let mut result = None;
+        for (c, _) in caps {
+            if let Some(v) = self.apply(c, &name, recv.as_ref(), &args)? {
+                result.get_or_insert(v);
+            }
+        }
+        Ok(result.unwrap_or(V::Unknown))
+    }
+
+    /// The first argument, or the receiver when there is none.
+    fn subject<'v>(recv: Option<&'v V>, args: &'v Args) -> Option<&'v V> {
+        args.pos.first().or(recv)
+    }
+
+    fn apply(
+        &mut self,
+        c: Capability,
+        name: &str,
+        recv: Option<&V>,
+        args: &Args,
+    ) -> Result<Option<V>, String> {
+        let first = Self::subject(recv, args);
+        match c {
+            Capability::Path(action) => {
+                let targets: Vec<&V> = if action == Action::Delete {
+                    if args.pos.is_empty() {
+                        recv.into_iter().collect()
+                    } else {
+                        args.pos.iter().collect()
+                    }
+                } else {
+                    first.into_iter().collect()
+                };
+                for t in targets {
+                    let mut texts = Vec::new();
+                    t.texts(&mut texts);
+                    for p in texts {
+                        self.effects.push(Effect::Path(action, p));
+                    }
+                }
+            }
+            Capability::Open => self.open(recv, args),
+            Capability::Copy | Capability::Move => {
+                let from = if c == Capability::Move {
+                    Action::Delete
+                } else {
+                    Action::Read
+                };
+                if let Some(s) = args.pos.first() {
+                    self.effects.push(Effect::Path(from, s.text_or_unknown()));
+                }
+                if let Some(d) = args.pos.get(1) {
+                    self.effects
+                        .push(Effect::Path(Action::Write, d.text_or_unknown()));
+                }
+            }
+            Capability::Shell => {
+                self.process = true;
+                match first {
+                    Some(v) if v.is_texty() => {
+                        self.effects.push(Effect::Shell(v.text_or_unknown()))
+                    }
+                    Some(V::List(items)) => self.argv(items.clone()),
+                    _ => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
+                }
+            }
+            Capability::Exec => {
+                self.process = true;
+                self.exec(args);
+            }
+            Capability::Eval => match first.cloned() {
+                Some(v) if v.is_texty() => {
+                    let code = v.text_or_unknown();
+                    if code.contains(UNKNOWN) {
+                        self.effects.push(Effect::Signal(signal::OPAQUE_CODE));
+                    }
+                    self.run(&code)?;
+                }
+                _ => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
+            },
+            Capability::Network | Capability::Socket => {
+                if c == Capability::Socket {
+                    self.socket = true;
+                }
+                let mut texts = Vec::new();
+                for v in args.pos.iter().chain(args.kw.iter().map(|(_, v)| v)) {
+                    v.texts(&mut texts);
+                }
+                for t in texts {
+                    if looks_like_host(&t) {
+                        self.effects.push(Effect::Net(t));
+                    }
+                }
+            }
+            Capability::Dup => self.dup = true,
+            Capability::Fork => self.fork = true,
+            Capability::Import => {
+                if let Some(m) = args.pos.first().and_then(V::text) {
+                    return Ok(Some(V::Name(module_name(&m))));
+                }
+            }
+            Capability::Home => return Ok(Some(V::Str("~".into()))),
+            Capability::ExpandHome | Capability::Same => {
+                return Ok(Some(match (recv, args.pos.first()) {
+                    (Some(r), _) if r.is_texty() || matches!(r, V::List(_)) => r.clone(),
+                    (_, Some(a)) => a.clone(),
+                    _ => V::Unknown,
+                }))
+            }
+            Capability::Env => {
+                if let Some(k) = args.pos.first().and_then(V::text) {
+                    return Ok(Some(env_value(&k)));
+                }
+            }
+            Capability::PathJoin => {
+                let mut parts: Vec<V> =
+                    recv.filter(|r| r.is_texty()).cloned().into_iter().collect();
+                parts.extend(args.pos.iter().cloned());
+                return Ok(Some(path_join(&parts)));
+            }
+            Capability::Join => return Ok(Some(join(recv, args))),
+            Capability::Format => {
+                let (fmt, rest): (String, Vec<V>) = match recv.filter(|r| r.is_texty()) {
+                    Some(r) => (r.text_or_unknown(), args.pos.clone()),
+                    None => (
+                        first.map(V::text_or_unknown).unwrap_or_default(),
+                        args.pos.iter().skip(1).cloned().collect(),
+                    ),
+                };
+                let out = if recv.is_some_and(V::is_texty) && self.lang.syntax == Syntax::Python {
+                    brace_format(&fmt, &rest, &args.kw)
+                } else {
+                    percent_format(&fmt, &rest)
+                };
+                return Ok(Some(V::Str(out)));
+            }
+            Capability::Chr => {
+                let mut s = String::new();
+                let mut all: Vec<V> = Vec::new();
+                for a in &args.pos {
+                    match a {
+                        V::List(x) => all.extend(x.iter().cloned()),
+                        v => all.push(v.clone()),
+                    }
+                }
+                for a in all.iter().take(MAX_TEXT) {
+                    match a {
+                        V::Num(n) => s.push(
+                            u32::try_from(*n)
+                                .ok()
+                                .and_then(char::from_u32)
+                                .unwrap_or(UNKNOWN),
+                        ),
+                        _ => s.push(UNKNOWN),
+                    }
+                }
+                return Ok(Some(V::Str(s)));
+            }
+            Capability::Base64 | Capability::Hex | Capability::Inflate => {
+                let input = first.and_then(V::bytes);
+                let out = input.and_then(|b| decode(c, &b));
+                return Ok(Some(out.map_or(V::Unknown, V::Bytes)));
+            }
+            Capability::Buffer => {
+                let enc = args
+                    .pos
+                    .get(1)
+                    .and_then(V::text)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let Some(v) = args.pos.first() else {
+                    return Ok(None);
+                };
+                let out = match enc.as_str() {
+                    "base64" | "base64url" => v
+                        .bytes()
+                        .and_then(|b| decode(Capability::Base64, &b))
+                        .map_or(V::Unknown, V::Bytes),
+                    "hex" => v
+                        .bytes()
+                        .and_then(|b| decode(Capability::Hex, &b))
+                        .map_or(V::Unknown, V::Bytes),
+                    _ => v.clone(),
+                };
+                return Ok(Some(out));
+            }
+        }
+        let _ = name;
+        Ok(None)
+    }
+
+    /// `open(path, mode)` in its many forms: Python and Node (`'w'`, `mode='a'`), Perl's
+    /// three- and two-argument forms (`'>'`, `">$f"`, `"cmd |"`), PHP's `fopen`.
+    fn open(&mut self, recv: Option<&V>, args: &Args) {
+        let mut write = false;
+        let mut paths = Vec::new();
+        let vals: Vec<&V> = if args.pos.is_empty() {
+            recv.into_iter().collect()
+        } else {
+            args.pos.iter().collect()
+        };
+        for (k, v) in &args.kw {
+            if matches!(k.as_str(), "mode" | "flag" | "flags") {
+                if let Some(m) = v.text() {
+                    write |= m.contains(['w', 'a', 'x', '+']);
+                }
+            }
+        }
+        for v in vals {
+            let Some(t) = v.text() else { continue };
+            let trimmed = t.trim();
+            if is_mode(trimmed) {
+                write |= trimmed.contains(['w', 'a', 'x', '+', '>']);
+                if trimmed.contains('|') {
+                    // Perl `open(F, "-|", "cmd")`: the rest is a command.
+                    self.process = true;
+                }
+                continue;
+            }
+            if let Some(cmd) = trimmed
+                .strip_prefix('|')
+                .or_else(|| trimmed.strip_suffix('|'))
+            {
+                self.process = true;
+                self.effects.push(Effect::Shell(cmd.trim().to_owned()));
+                continue;
+            }
+            let w = trimmed.starts_with('>') || trimmed.starts_with("+<");
+            let p = trimmed.trim_start_matches(['<', '>', '+', ' ']).to_owned();
+            paths.push((p, w));
+        }
+        // Perl's first argument is the handle (`open(my $fh, …)`, `open(F, …)`).
+        if self.lang.syntax == Syntax::Perl && paths.len() > 1 {
+            paths.remove(0);
+        }
+        for (p, w) in paths {
+            let action = if write || w {
+                Action::Write
+            } else {
+                Action::Read
+            };
+            self.effects.push(Effect::Path(action, p));
+        }
+    }
+
+    /// A process call: an argv list, a program and a list, several strings, or one string (a
+    /// command line).
+    fn exec(&mut self, args: &Args) {
+        let pos: Vec<&V> = args
+            .pos
+            .iter()
+            .filter(|v| !matches!(v, V::Unknown) || args.pos.len() == 1)
+            .collect();
+        match pos.as_slice() {
+            [] => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
+            [V::List(items), ..] => self.argv(items.clone()),
+            [prog, V::List(items), ..] if prog.is_texty() => {
+                let p = prog.text_or_unknown();
+                let base = p.rsplit('/').next().unwrap_or("").to_owned();
+                let mut v = vec![V::Str(p)];
+                let mut rest = items.clone();
+                // `os.execv(path, [name, …])`: the list repeats the program's name.
+                if rest
+                    .first()
+                    .and_then(V::text)
+                    .is_some_and(|t| t.rsplit('/').next() == Some(base.as_str()))
+                {
+                    rest.remove(0);
+                }
+                v.extend(rest);
+                self.argv(v);
+            }
+            [one] if one.is_texty() => {
+                self.effects.push(Effect::Shell(one.text_or_unknown()));
+            }
+            [first, ..] if first.is_texty() && pos.iter().all(|v| v.is_texty()) => {
+                let v = pos.iter().map(|v| (*v).clone()).collect();
+                self.argv(v);
+            }
+            [first, ..] if first.is_texty() => {
+                let v = pos.iter().map(|v| (*v).clone()).collect();
+                self.argv(v);
+            }
+            _ => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
+        }
+    }
+
+    fn argv(&mut self, items: Vec<V>) {
+        let words: Vec<String> = items.iter().map(V::text_or_unknown).collect();
+        if words
+            .first()
+            .is_none_or(|w| w.chars().all(|c| c == UNKNOWN))
+        {
+            self.effects.push(Effect::Signal(signal::OPAQUE_CODE));
+            return;
+        }
+        self.effects.push(Effect::Argv(words));
+    }
+}
+
+fn var_key(name: &str) -> String {
+    // `$x`, `@x`, `%x` are one name for the analysis (PHP's `$x` is just `x`).
+    name.trim_start_matches(['$', '@', '%']).to_owned()
+}
+
+fn module_name(m: &str) -> String {
+    m.trim_start_matches("node:").replace(['/', ':'], ".")
+}
+
+fn either(a: V, b: V) -> V {
+    match (a, b) {
+        (V::Unknown, b) => b,
+        (a, _) => a,
+    }
+}
+
+fn concat(l: V, r: V) -> V {
+    let mut s = l.text_or_unknown();
+    s.push_str(&r.text_or_unknown());
+    V::Str(cap(s))
+}
+
+fn path_join(parts: &[V]) -> V {
+    let mut out = String::new();
+    for p in parts {
+        let t = p.text_or_unknown();
+        if t.starts_with('/') || out.is_empty() {
+            out = t;
+        } else {
+            if !out.ends_with('/') {
+                out.push('/');
+            }
+            out.push_str(&t);
+        }
+    }
+    V::Str(cap(out))
+}
+
+fn join(recv: Option<&V>, args: &Args) -> V {
+    let (sep, items) = match (recv, args.pos.first(), args.pos.get(1)) {
+        (Some(r), Some(V::List(items)), _) if r.is_texty() => (r.text_or_unknown(), items.clone()),
+        (Some(V::List(items)), sep, _) => (
+            sep.map_or_else(|| ",".to_owned(), V::text_or_unknown),
+            items.clone(),
+        ),
+        (None, Some(sep), Some(V::List(items))) => (sep.text_or_unknown(), items.clone()),
+        (None, Some(sep), _) => (
+            sep.text_or_unknown(),
+            args.pos.iter().skip(1).cloned().collect(),
+        ),
+        _ => return V::Unknown,
+    };
+    let texts: Vec<String> = items.iter().map(V::text_or_unknown).collect();
+    V::Str(cap(texts.join(&sep)))
+}
+
+/// `%s`-style formatting (Python's `%`, `sprintf`).
+fn percent_format(fmt: &str, args: &[V]) -> String {
+    let mut out = String::new();
+    let mut it = fmt.chars().peekable();
+    let mut k = 0;
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if it.peek() == Some(&'%') {
+            it.next();
+            out.push('%');
+            continue;
+        }
+        // Flags, width, precision, then the conversion.
+        while it
+            .peek()
+            .is_some_and(|c| "-+ #0123456789.*lhq".contains(*c))
+        {
+            it.next();
+        }
+        if it.next().is_some() {
+            out.push_str(
+                &args
+                    .get(k)
+                    .map_or_else(|| UNKNOWN.to_string(), V::text_or_unknown),
+            );
+            k += 1;
+        }
+    }
+    cap(out)
+}
+
+/// Python's `str.format`: `{}`, `{0}`, `{name}`.
+fn brace_format(fmt: &str, args: &[V], kw: &[(String, V)]) -> String {
+    let mut out = String::new();
+    let mut auto = 0;
+    let mut rest = fmt;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(rest.get(..i).unwrap_or(""));
+        let tail = rest.get(i..).unwrap_or("");
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(tail.get(..1).unwrap_or(""));
+            rest = tail.get(2..).unwrap_or("");
+            continue;
+        }
+        let Some(end) = tail.find('}') else {
+            out.push_str(tail);
+            rest = "";
+            break;
+        };
+        let field = tail.get(1..end).unwrap_or("");
+        let field = field.split([':', '!']).next().unwrap_or("");
+        let v = if field.is_empty() {
+            auto += 1;
+            args.get(auto - 1)
+        } else if let Ok(n) = field.parse::<usize>() {
+            args.get(n)
+        } else {
+            kw.iter().find(|(k, _)| k == field).map(|(_, v)| v)
+        };
+        out.push_str(&v.map_or_else(|| UNKNOWN.to_string(), V::text_or_unknown));
+        rest = tail.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    cap(out)
+}
+
+/// The value of an environment variable in the agent's environment, as far as Crust knows it.
+fn env_value(name: &str) -> V {
+    match name {
+        "HOME" | "USERPROFILE" => V::Str("~".into()),
+        _ => V::Str(UNKNOWN.to_string()),
+    }
+}
+
+fn is_mode(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 4
+        && t.chars().all(|c| "rwaxbtU+<>|-&=".contains(c))
+        && !t.starts_with('-')
+        || t == "-|"
+        || t == "|-"
+}
+
+fn looks_like_host(t: &str) -> bool {
+    if t.contains("://") {
+        return true;
+    }
+    let t = t.trim();
+    !t.is_empty()
+        && t.len() < 256
+        && !t.contains(char::is_whitespace)
+        && !t.starts_with('/')
+        && (t.contains('.') || t.contains(':') || t == "localhost")
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_:[]/@".contains(c))
+}
+
+/// Decodes `data` with a decoder capability; `None` when it is not such data.
+fn decode(c: Capability, data: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    match c {
+        Capability::Base64 => crate::shell::eval::base64_decode(std::str::from_utf8(data).ok()?),
+        Capability::Hex => crate::shell::eval::hex_decode(std::str::from_utf8(data).ok()?, false),
+        Capability::Inflate => {
+            let mut out = Vec::new();
+            let limit = MAX_TEXT as u64;
+            let ok = |r: std::io::Result<u64>| r.is_ok();
+            if ok(flate2::read::ZlibDecoder::new(data)
+                .take(limit)
+                .read_to_end(&mut out)
+                .map(|n| n as u64))
+            {
+                return Some(out);
+            }
+            out.clear();
+            if ok(flate2::read::GzDecoder::new(data)
+                .take(limit)
+                .read_to_end(&mut out)
+                .map(|n| n as u64))
+            {
+                return Some(out);
+            }
+            out.clear();
+            if ok(flate2::read::DeflateDecoder::new(data)
+                .take(limit)
+                .read_to_end(&mut out)
+                .map(|n| n as u64))
+            {
+                return Some(out);
+            }
+            None
+        }
+        _ => None,
+    }
+}
