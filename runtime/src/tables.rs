@@ -100,6 +100,13 @@ pub enum Capability {
     Inflate,
     /// `Buffer.from(text, encoding)`: decodes when the encoding is `base64` or `hex`.
     Buffer,
+    /// `getattr(obj, "name")`: the member of its first argument named by its second.
+    Member,
+    /// `obj.send(:name, args…)`: calls the receiver's method named by its first argument.
+    Send,
+    /// `call_user_func(f, args…)`, `Reflect.apply(f, this, [args])`: calls the function its
+    /// first argument names (or holds) with the other arguments (a list among them spread).
+    Apply,
 }
 
 /// One tool (several names may share it).

@@ -63,6 +63,9 @@ const CAPABILITIES: &[&str] = &[
     "hex",
     "inflate",
     "buffer",
+    "member",
+    "send",
+    "apply",
 ];
 const SHAPE_KEYS: &[&str] = &["path", "url", "command", "content"];
 const SECRETS_KEYS: &[&str] = &["formats", "placeholders"];
@@ -598,6 +601,9 @@ fn capability(s: &str) -> Option<Capability> {
         "hex" => Capability::Hex,
         "inflate" => Capability::Inflate,
         "buffer" => Capability::Buffer,
+        "member" => Capability::Member,
+        "send" => Capability::Send,
+        "apply" => Capability::Apply,
         _ => return None,
     })
 }

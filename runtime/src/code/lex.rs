@@ -187,6 +187,32 @@ impl Lexer<'_> {
                     let name = self.slice(start, self.i).replace("::", ".");
                     self.out.push(Tok::Var(name));
                 }
+                // Ruby symbols (`send(:system, …)`) are names as text.
+                b':' if self.syntax == Syntax::Ruby
+                    && (self.at(1).is_ascii_alphabetic() || self.at(1) == b'_')
+                    && (self.i == 0 || self.s.get(self.i - 1) != Some(&b':'))
+                    && (self.regex_allowed()
+                        || self
+                            .s
+                            .get(self.i.wrapping_sub(1))
+                            .is_some_and(u8::is_ascii_whitespace)) =>
+                {
+                    self.i += 1;
+                    let from = self.i;
+                    while self.at(0).is_ascii_alphanumeric()
+                        || matches!(self.at(0), b'_' | b'?' | b'!')
+                    {
+                        self.i += 1;
+                    }
+                    let raw = self.slice(from, self.i).to_owned();
+                    self.out.push(Tok::Str(Lit {
+                        raw,
+                        raw_escapes: true,
+                        interp: Interp::None,
+                        shell: false,
+                        words: false,
+                    }));
+                }
                 b'0'..=b'9' => self.number(),
                 b'(' | b'[' | b'{' => {
                     depth += 1;

@@ -54,6 +54,7 @@ pub fn analyze(lang: &LanguageSpec, code: &str, budget: &mut usize) -> Result<Ve
         effects: Vec::new(),
         budget: *budget,
         depth: 0,
+        calls: 0,
         socket: false,
         process: false,
         dup: false,
@@ -151,6 +152,8 @@ struct Ev<'a> {
     effects: Vec<Effect>,
     budget: usize,
     depth: usize,
+    /// Calls made through `send`/`call_user_func` being followed.
+    calls: usize,
     socket: bool,
     process: bool,
     dup: bool,
@@ -239,6 +242,11 @@ const KEYWORDS: &[&str] = &[
     "foreach",
     "until",
     "loop",
+];
+
+/// Keyword arguments that name the file a call acts on.
+const PATH_KEYS: &[&str] = &[
+    "file", "path", "filename", "fname", "name", "src", "dst", "dest", "target",
 ];
 
 const LOOPS: &[&str] = &[
@@ -1052,10 +1060,12 @@ impl Ev<'_> {
     fn member(&mut self, base: V, name: &str) -> V {
         match base {
             V::Name(n) => {
-                if self.is_env(&n) {
+                let joined = format!("{n}.{name}");
+                // `process.env.HOME` is a variable; `os.environ.get` is a function.
+                if self.is_env(&n) && self.caps(&joined).next().is_none() {
                     return env_value(name);
                 }
-                V::Name(format!("{n}.{name}"))
+                V::Name(joined)
             }
             other => V::Method(Box::new(other), name.to_owned()),
         }
@@ -1064,6 +1074,8 @@ impl Ev<'_> {
     fn index(&mut self, base: V, key: V) -> V {
         match (&base, key) {
             (V::Name(n), V::Str(k)) if self.is_env(n) => env_value(&k),
+            // `require('child_process')['execSync']`, `os.__dict__['system']`.
+            (V::Name(_), V::Str(k)) if is_ident(&k) => self.member(base, &k),
             (V::List(items), V::Num(i)) => {
                 let i = if i < 0 { items.len() as i64 + i } else { i };
                 usize::try_from(i)
@@ -1116,8 +1128,44 @@ impl Ev<'_> {
         let (name, recv) = match callee {
             V::Name(n) => (n, None),
             V::Method(r, m) => (m, Some(*r)),
+            // A function named by text (`$f = 'system'; $f('…')`).
+            V::Str(s) if is_ident(&s.replace(['.', ':'], "")) && !s.is_empty() => {
+                (s.replace("::", "."), None)
+            }
+            V::Str(s) if s.contains(UNKNOWN) => {
+                self.effects.push(Effect::Signal(signal::OPAQUE_CODE));
+                return Ok(V::Unknown);
+            }
             _ => return Ok(V::Unknown),
         };
+        // JavaScript's `f.call(this, a…)` and `f.apply(this, [a…])`.
+        let (name, recv) = match name.rsplit_once('.') {
+            Some((f, m))
+                if recv.is_none()
+                    && matches!(m, "call" | "apply")
+                    && self.lang.syntax == Syntax::JavaScript
+                    && self.caps(&name).next().is_none() =>
+            {
+                (m.to_owned(), Some(V::Name(f.to_owned())))
+            }
+            _ => (name, recv),
+        };
+        if self.lang.syntax == Syntax::JavaScript && matches!(name.as_str(), "call" | "apply") {
+            if let Some(f @ V::Name(_)) = recv {
+                let mut rest: Vec<V> = args.pos.into_iter().skip(1).collect();
+                if name == "apply" {
+                    rest = match rest.pop() {
+                        Some(V::List(items)) => items,
+                        _ => Vec::new(),
+                    };
+                }
+                let args = Args {
+                    pos: rest,
+                    kw: args.kw,
+                };
+                return self.call(f, args);
+            }
+        }
         let mut caps: Vec<(Capability, usize)> = self.caps_ranked(&name).collect();
         // Every meaning acts; the value is the most specific one's (`os.path.join` is a
         // path join, not `str.join`).
@@ -1155,6 +1203,13 @@ impl Ev<'_> {
                 } else {
                     first.into_iter().collect()
                 };
+                // `open(file=…)`, `rmtree(path=…)`.
+                let named = args
+                    .kw
+                    .iter()
+                    .filter(|(k, _)| PATH_KEYS.contains(&k.as_str()))
+                    .map(|(_, v)| v);
+                let targets: Vec<&V> = targets.into_iter().chain(named).collect();
                 for t in targets {
                     let mut texts = Vec::new();
                     t.texts(&mut texts);
@@ -1286,16 +1341,35 @@ impl Ev<'_> {
                 return Ok(Some(out.map_or(V::Unknown, V::Bytes)));
             }
             Capability::Buffer => {
-                let enc = args
-                    .pos
-                    .get(1)
+                // `Buffer.from(data, enc)`, `codecs.decode(data, enc)`; as a method,
+                // `data.decode(enc)`, `data.toString(enc)`.
+                let (data, enc) = match recv {
+                    Some(r) if r.is_texty() || matches!(r, V::Unknown) => {
+                        (Some(r), args.pos.first())
+                    }
+                    _ => (args.pos.first(), args.pos.get(1)),
+                };
+                let enc = enc
+                    .or_else(|| {
+                        args.kw
+                            .iter()
+                            .find(|(k, _)| matches!(k.as_str(), "encoding" | "enc"))
+                            .map(|(_, v)| v)
+                    })
                     .and_then(V::text)
                     .unwrap_or_default()
-                    .to_ascii_lowercase();
-                let Some(v) = args.pos.first() else {
+                    .to_ascii_lowercase()
+                    .replace(['-', '_'], "");
+                let Some(v) = data else {
                     return Ok(None);
                 };
+                let encodes = matches!(name.rsplit('.').next(), Some("encode" | "toString"));
                 let out = match enc.as_str() {
+                    "" | "utf8" | "ascii" | "latin1" | "binary" | "utf16le" | "ucs2"
+                    | "iso88591" | "cp1252" | "utf16" | "strict" | "ignore" | "replace" => {
+                        v.clone()
+                    }
+                    _ if encodes => V::Unknown,
                     "base64" | "base64url" => v
                         .bytes()
                         .and_then(|b| decode(Capability::Base64, &b))
@@ -1304,9 +1378,61 @@ impl Ev<'_> {
                         .bytes()
                         .and_then(|b| decode(Capability::Hex, &b))
                         .map_or(V::Unknown, V::Bytes),
-                    _ => v.clone(),
+                    "rot13" => v.text().map_or(V::Unknown, |t| V::Str(rot13(&t))),
+                    "zlib" | "zip" | "gzip" => v
+                        .bytes()
+                        .and_then(|b| decode(Capability::Inflate, &b))
+                        .map_or(V::Unknown, V::Bytes),
+                    // A transform Crust does not model: its output is not known.
+                    _ => V::Unknown,
                 };
                 return Ok(Some(out));
+            }
+            Capability::Member => {
+                if let (Some(obj), Some(n)) = (args.pos.first(), args.pos.get(1)) {
+                    return Ok(Some(match n.text() {
+                        Some(n) if !n.contains(UNKNOWN) => self.member(obj.clone(), &n),
+                        _ => V::Unknown,
+                    }));
+                }
+            }
+            Capability::Send | Capability::Apply => {
+                if self.depth + self.calls >= MAX_DEPTH * 4 {
+                    return Ok(None);
+                }
+                let Some(target) = args.pos.first() else {
+                    return Ok(None);
+                };
+                let callee = match (c, target.text()) {
+                    (_, Some(t)) if t.contains(UNKNOWN) => {
+                        // A function or method named at run time.
+                        self.effects.push(Effect::Signal(signal::OPAQUE_CODE));
+                        return Ok(None);
+                    }
+                    (Capability::Send, Some(t)) => match recv {
+                        Some(r) => self.member(r.clone(), &t),
+                        None => V::Name(t),
+                    },
+                    (_, Some(t)) => V::Name(t.replace("::", ".")),
+                    (_, None) => target.clone(),
+                };
+                let mut rest: Vec<V> = args.pos.iter().skip(1).cloned().collect();
+                // `Reflect.apply(f, this, [args])`, `call_user_func_array(f, [args])`.
+                if c == Capability::Apply && matches!(rest.last(), Some(V::List(_))) {
+                    if let Some(V::List(items)) = rest.pop() {
+                        rest = items;
+                    }
+                }
+                self.calls += 1;
+                let out = self.call(
+                    callee,
+                    Args {
+                        pos: rest,
+                        kw: args.kw.clone(),
+                    },
+                );
+                self.calls -= 1;
+                return out.map(Some);
             }
         }
         let _ = name;
@@ -1330,7 +1456,12 @@ impl Ev<'_> {
                 }
             }
         }
-        for v in vals {
+        let named = args
+            .kw
+            .iter()
+            .filter(|(k, _)| PATH_KEYS.contains(&k.as_str()))
+            .map(|(_, v)| v);
+        for v in vals.into_iter().chain(named) {
             let Some(t) = v.text() else { continue };
             let trimmed = t.trim();
             if is_mode(trimmed) {
@@ -1420,6 +1551,24 @@ impl Ev<'_> {
         }
         self.effects.push(Effect::Argv(words));
     }
+}
+
+fn rot13(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'a'..='z' => (((c as u8 - b'a') + 13) % 26 + b'a') as char,
+            'A'..='Z' => (((c as u8 - b'A') + 13) % 26 + b'A') as char,
+            _ => c,
+        })
+        .collect()
+}
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
 fn var_key(name: &str) -> String {
