@@ -146,6 +146,19 @@ impl Extraction<'_, '_> {
                     primary = true;
                 }
                 ArgRole::Content => collect_strings(v, &mut contents, 0)?,
+                ArgRole::PowerShell => {
+                    primary = true;
+                    match v {
+                        Value::String(s) => {
+                            if s.contains('\0') {
+                                return Err("command contains a NUL byte".into());
+                            }
+                            let a = Analyzer::new(self.tables, self.index, self.ctx, s.len());
+                            self.ops.extend(a.run_powershell(s)?);
+                        }
+                        _ => return Err(format!("{} is not a command string", what())),
+                    }
+                }
                 ArgRole::Shell => {
                     primary = true;
                     match v {

@@ -28,6 +28,9 @@ pub struct LanguageSpec {
     pub interpreters: Vec<String>,
     pub syntax: Syntax,
     pub calls: Vec<CallSpec>,
+    /// Command names of a shell language mapped to command-table names (PowerShell's
+    /// `Remove-Item` and `del` are `rm`), lower-case.
+    pub aliases: Vec<(String, String)>,
 }
 
 /// How a language writes strings, comments, variables and concatenation: the lexer and the
@@ -39,6 +42,9 @@ pub enum Syntax {
     Perl,
     Ruby,
     Php,
+    /// PowerShell: statements are commands (through the command table, by `aliases`); its
+    /// expressions (`[IO.File]::ReadAllText(…)`) go through the code analysis.
+    PowerShell,
 }
 
 /// Library calls that share a meaning. A name matches a call whose dotted name (`os.system`,
@@ -143,6 +149,8 @@ pub enum ArgRole {
     Content,
     /// A shell script.
     Shell,
+    /// A PowerShell script.
+    PowerShell,
     /// An argv array (a string is taken as a script).
     Argv,
     /// An `apply_patch` body.

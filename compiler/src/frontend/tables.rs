@@ -34,8 +34,15 @@ const COMMAND_KEYS: &[&str] = &[
     "bundled-flags",
     "description",
 ];
-const LANGUAGE_KEYS: &[&str] = &["name", "syntax", "interpreters", "calls", "description"];
-const SYNTAXES: &[&str] = &["python", "javascript", "perl", "ruby", "php"];
+const LANGUAGE_KEYS: &[&str] = &[
+    "name",
+    "syntax",
+    "interpreters",
+    "calls",
+    "aliases",
+    "description",
+];
+const SYNTAXES: &[&str] = &["python", "javascript", "perl", "ruby", "php", "powershell"];
 const CAPABILITIES: &[&str] = &[
     "read",
     "write",
@@ -83,6 +90,7 @@ const ARG_ROLES: &[&str] = &[
     "glob",
     "content",
     "shell",
+    "powershell",
     "argv",
     "patch",
     "url",
@@ -247,6 +255,7 @@ pub fn tools(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "glob" => ArgRole::Glob,
                             "content" => ArgRole::Content,
                             "shell" => ArgRole::Shell,
+                            "powershell" => ArgRole::PowerShell,
                             "argv" => ArgRole::Argv,
                             "patch" => ArgRole::Patch,
                             "url" => ArgRole::Url,
@@ -628,6 +637,7 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
         let mut syntax = None;
         let mut interpreters = Vec::new();
         let mut calls = Vec::new();
+        let mut aliases = Vec::new();
         for (k, v) in pairs {
             match k.as_str().unwrap_or("") {
                 "name" => match v.as_str() {
@@ -643,6 +653,7 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "perl" => Some(Syntax::Perl),
                         "ruby" => Some(Syntax::Ruby),
                         "php" => Some(Syntax::Php),
+                        "powershell" => Some(Syntax::PowerShell),
                         other => {
                             diags.push(unknown(v, "syntax", other, SYNTAXES));
                             None
@@ -650,6 +661,26 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                     };
                 }
                 "interpreters" => interpreters = names(v, diags),
+                "aliases" => {
+                    let Kind::Map(map) = &v.kind else {
+                        diags.push(Diagnostic::error(
+                            v.span,
+                            "`aliases` must map command names to command-table names",
+                        ));
+                        continue;
+                    };
+                    for (ak, av) in map {
+                        match (ak.as_str(), av.as_str()) {
+                            (Some(a), Some(t)) if !a.trim().is_empty() && !t.trim().is_empty() => {
+                                aliases.push((a.trim().to_lowercase(), t.trim().to_lowercase()))
+                            }
+                            _ => diags.push(Diagnostic::error(
+                                av.span,
+                                "an alias maps a name to a command-table name",
+                            )),
+                        }
+                    }
+                }
                 "calls" => {
                     let Kind::Map(caps) = &v.kind else {
                         diags.push(Diagnostic::error(
@@ -694,6 +725,7 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
         if let Some(l) = tables.languages.iter_mut().find(|l| l.name == name) {
             l.interpreters.extend(interpreters);
             l.calls.extend(calls);
+            l.aliases.extend(aliases);
             if let Some(s) = syntax {
                 l.syntax = s;
             }
@@ -711,6 +743,7 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
             interpreters,
             syntax,
             calls,
+            aliases,
         });
     }
 }

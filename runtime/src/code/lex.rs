@@ -32,6 +32,9 @@ pub struct Lit {
     pub shell: bool,
     /// `qw()`, `%w()`: a list of words.
     pub words: bool,
+    /// The text is final (PowerShell: backslashes are path separators, backtick escapes
+    /// already applied).
+    pub verbatim: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +128,21 @@ impl Lexer<'_> {
                 }
                 b' ' | b'\t' | b'\r' | b'\x0c' => self.i += 1,
                 b'\\' if self.at(1) == b'\n' => self.i += 2,
+                b'<' if self.syntax == Syntax::PowerShell && self.at(1) == b'#' => {
+                    let end = self
+                        .src
+                        .get(self.i + 2..)
+                        .and_then(|r| r.find("#>"))
+                        .map_or(self.s.len(), |k| self.i + 2 + k + 2);
+                    self.i = end;
+                }
+                b'[' if self.syntax == Syntax::PowerShell && self.ps_type() => {}
+                b'$' if self.syntax == Syntax::PowerShell
+                    && (self.at(1).is_ascii_alphanumeric()
+                        || matches!(self.at(1), b'_' | b'{')) =>
+                {
+                    self.ps_variable();
+                }
                 b'#' if self.syntax != Syntax::JavaScript => self.line_comment(),
                 b'/' if self.at(1) == b'/'
                     && matches!(self.syntax, Syntax::JavaScript | Syntax::Php) =>
@@ -211,6 +229,7 @@ impl Lexer<'_> {
                         interp: Interp::None,
                         shell: false,
                         words: false,
+                        verbatim: false,
                     }));
                 }
                 b'0'..=b'9' => self.number(),
@@ -239,6 +258,52 @@ impl Lexer<'_> {
                 self.i += 1;
             }
         }
+    }
+
+    /// `[IO.File]::` as the name `IO.File` (a leading `System.` dropped).
+    fn ps_type(&mut self) -> bool {
+        let rest = self.src.get(self.i + 1..).unwrap_or("");
+        let Some(end) = rest.find(']') else {
+            return false;
+        };
+        let name = rest.get(..end).unwrap_or("");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+            || !rest.get(end + 1..).is_some_and(|r| r.starts_with("::"))
+        {
+            return false;
+        }
+        let name = name.strip_prefix("System.").unwrap_or(name).to_owned();
+        self.i += 1 + end + 1;
+        self.out.push(Tok::Ident(name));
+        true
+    }
+
+    /// `$name`, `$env:NAME`, `${name}`.
+    fn ps_variable(&mut self) {
+        let start = self.i;
+        self.i += 1;
+        if self.at(0) == b'{' {
+            let (a, b) = self.skip_delimited_from(b'{');
+            let name = self.slice(a, b).to_owned();
+            self.out.push(Tok::Var(format!("${name}")));
+            return;
+        }
+        while self.at(0).is_ascii_alphanumeric()
+            || self.at(0) == b'_'
+            || (self.at(0) == b':' && self.at(1).is_ascii_alphabetic() && self.i > start + 1)
+        {
+            self.i += 1;
+        }
+        let name = self.slice(start, self.i).to_owned();
+        self.out.push(Tok::Var(name));
+    }
+
+    fn skip_delimited_from(&mut self, open: u8) -> (usize, usize) {
+        self.i += 1;
+        self.skip_delimited(open)
     }
 
     fn line_comment(&mut self) {
@@ -339,6 +404,17 @@ impl Lexer<'_> {
             self.out.push(Tok::Unknown);
             return;
         }
+        // PowerShell's `Verb-Noun` command names are one word.
+        while self.syntax == Syntax::PowerShell
+            && self.at(0) == b'-'
+            && self.at(1).is_ascii_alphabetic()
+            && self.i > start
+        {
+            self.i += 1;
+            while self.at(0).is_ascii_alphanumeric() || self.at(0) == b'_' {
+                self.i += 1;
+            }
+        }
         let w = self.slice(start, self.i).to_owned();
         let next = self.at(0);
         match self.syntax {
@@ -395,6 +471,7 @@ impl Lexer<'_> {
                             },
                             shell: w == "qx",
                             words: w == "qw",
+                            verbatim: false,
                         }));
                     }
                 }
@@ -439,12 +516,17 @@ impl Lexer<'_> {
             },
             shell: kind == b'x',
             words: matches!(kind, b'w' | b'W' | b'i' | b'I'),
+            verbatim: false,
         }));
         true
     }
 
     /// A quoted string starting at the quote `q`, with Python prefixes `prefix`.
     fn string(&mut self, q: u8, prefix: &str) {
+        if self.syntax == Syntax::PowerShell {
+            self.ps_string(q);
+            return;
+        }
         let triple = self.syntax == Syntax::Python && self.at(1) == q && self.at(2) == q;
         self.i += if triple { 3 } else { 1 };
         let start = self.i;
@@ -505,6 +587,75 @@ impl Lexer<'_> {
             interp,
             shell,
             words: false,
+            verbatim: false,
+        }));
+    }
+
+    /// PowerShell strings: `'…'` with `''` for a quote; `"…"` with backtick escapes,
+    /// `""` for a quote, `$var` and `$(…)`; backticks themselves are not strings.
+    fn ps_string(&mut self, q: u8) {
+        if q == b'`' {
+            self.i += 1;
+            self.out.push(Tok::Punct("?"));
+            return;
+        }
+        self.i += 1;
+        let mut text = String::new();
+        while self.i < self.s.len() {
+            let c = self.at(0);
+            if c == q && self.at(1) == q {
+                text.push(q as char);
+                self.i += 2;
+                continue;
+            }
+            if c == q {
+                self.i += 1;
+                break;
+            }
+            if q == b'"' && c == b'`' {
+                let Some(n) = self.src.get(self.i + 1..).and_then(|r| r.chars().next()) else {
+                    self.i += 1;
+                    continue;
+                };
+                text.push(match n {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    '0' => '\0',
+                    'a' => '\x07',
+                    'e' => '\x1b',
+                    other => other,
+                });
+                self.i += 1 + n.len_utf8();
+                continue;
+            }
+            if q == b'"' && c == b'$' && self.at(1) == b'(' {
+                // A sub-expression may hold its own quotes.
+                let from = self.i;
+                self.i += 2;
+                self.skip_delimited(b'(');
+                text.push_str(self.slice(from, self.i));
+                continue;
+            }
+            let ch = self
+                .src
+                .get(self.i..)
+                .and_then(|r| r.chars().next())
+                .unwrap_or(' ');
+            text.push(ch);
+            self.i += ch.len_utf8();
+        }
+        self.out.push(Tok::Str(Lit {
+            raw: text,
+            raw_escapes: true,
+            interp: if q == b'"' {
+                Interp::Sigil
+            } else {
+                Interp::None
+            },
+            shell: false,
+            words: false,
+            verbatim: true,
         }));
     }
 

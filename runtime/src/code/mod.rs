@@ -41,6 +41,9 @@ pub enum Effect {
     Argv(Vec<String>),
     /// A host (or URL) reached.
     Net(String),
+    /// Statements of the language's own command syntax to analyse (PowerShell's `$(…)`,
+    /// `[ScriptBlock]::Create(…)`).
+    Commands(String),
     Signal(&'static str),
 }
 
@@ -61,6 +64,14 @@ pub fn analyze(lang: &LanguageSpec, code: &str, budget: &mut usize) -> Result<Ve
         fork: false,
         loops: false,
     };
+    if lang.syntax == Syntax::PowerShell {
+        // Automatic variables.
+        ev.vars.insert("home".into(), V::Str("~".into()));
+        ev.vars.insert(
+            "profile".into(),
+            V::Str("~/.config/powershell/Microsoft.PowerShell_profile.ps1".into()),
+        );
+    }
     let out = ev.run(code);
     *budget = ev.budget;
     out?;
@@ -94,7 +105,7 @@ impl V {
     fn text(&self) -> Option<String> {
         match self {
             V::Str(s) => Some(s.clone()),
-            V::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            V::Bytes(b) => Some(bytes_text(b)),
             V::Num(n) => Some(n.to_string()),
             _ => None,
         }
@@ -527,7 +538,7 @@ impl Ev<'_> {
             }
             self.pos += 2;
             let v = self.expr()?;
-            let key = var_key(&name);
+            let key = self.var_key(&name);
             let v = if op == "=" {
                 v
             } else {
@@ -750,7 +761,10 @@ impl Ev<'_> {
 
     /// Perl and Ruby call functions without parentheses (`system "ls"`, `Dir.home`).
     fn bare_call(&self, v: &V) -> bool {
-        if !matches!(self.lang.syntax, Syntax::Perl | Syntax::Ruby) {
+        if !matches!(
+            self.lang.syntax,
+            Syntax::Perl | Syntax::Ruby | Syntax::PowerShell
+        ) {
             return false;
         }
         let name = match v {
@@ -786,6 +800,14 @@ impl Ev<'_> {
                 }
                 _ => {}
             }
+            // PowerShell parameter names (`-ChildPath`) are not values.
+            if self.lang.syntax == Syntax::PowerShell
+                && self.is_punct("-")
+                && matches!(self.peek_at(1), Some(Tok::Ident(_)))
+            {
+                self.pos += 2;
+                continue;
+            }
             let before = self.pos;
             let v = self.expr()?;
             if self.eat("=>") {
@@ -797,7 +819,8 @@ impl Ev<'_> {
             if self.pos == before {
                 break;
             }
-            if !self.eat(",") {
+            // PowerShell separates a command's arguments with spaces.
+            if !self.eat(",") && self.lang.syntax != Syntax::PowerShell {
                 break;
             }
         }
@@ -895,17 +918,7 @@ impl Ev<'_> {
                     None => V::Name(w),
                 },
             },
-            Tok::Var(n) => {
-                let key = var_key(&n);
-                match self.vars.get(&key) {
-                    Some(v) => v.clone(),
-                    None => match key.as_str() {
-                        // The environment hashes.
-                        "ENV" | "_ENV" | "_SERVER" => V::Name("ENV".into()),
-                        _ => V::Unknown,
-                    },
-                }
-            }
+            Tok::Var(n) => self.var_value(&n),
             Tok::Punct("(") => {
                 let args = self.args(")")?;
                 let mut pos = args.pos;
@@ -928,6 +941,31 @@ impl Ev<'_> {
         })
     }
 
+    fn var_key(&self, name: &str) -> String {
+        let k = var_key(name);
+        if self.lang.syntax == Syntax::PowerShell {
+            k.to_ascii_lowercase()
+        } else {
+            k
+        }
+    }
+
+    /// The value of a sigil variable (`$x`, `$ENV`, PowerShell's `$env:HOME`).
+    fn var_value(&self, name: &str) -> V {
+        let key = self.var_key(name);
+        if let Some(v) = self.vars.get(&key) {
+            return v.clone();
+        }
+        if let Some(e) = key.strip_prefix("env:") {
+            return env_value(&e.to_ascii_uppercase());
+        }
+        match key.as_str() {
+            // The environment hashes.
+            "ENV" | "_ENV" | "_SERVER" => V::Name("ENV".into()),
+            _ => V::Unknown,
+        }
+    }
+
     /// A string literal's value, with interpolation worked out.
     fn lit(&mut self, l: &Lit) -> Result<V, String> {
         self.spend(l.raw.len())?;
@@ -941,8 +979,18 @@ impl Ev<'_> {
             return Ok(V::List(items));
         }
         if l.interp == Interp::None {
+            if l.verbatim {
+                return Ok(V::Str(l.raw.clone()));
+            }
             return Ok(V::Str(lex::unescape(&l.raw, l.raw_escapes)));
         }
+        let chunk = |t: &str| {
+            if l.verbatim {
+                t.to_owned()
+            } else {
+                lex::unescape(t, false)
+            }
+        };
         let raw = l.raw.as_str();
         let b = raw.as_bytes();
         let mut out = String::new();
@@ -950,8 +998,33 @@ impl Ev<'_> {
         let mut i = 0;
         while i < b.len() {
             let c = b.get(i).copied().unwrap_or(0);
-            if c == b'\\' {
+            if c == b'\\' && !l.verbatim {
                 i += 2;
+                continue;
+            }
+            // PowerShell's `$(…)` in a string runs statements.
+            if l.verbatim && c == b'$' && b.get(i + 1) == Some(&b'(') {
+                out.push_str(&chunk(raw.get(lit_from..i).unwrap_or("")));
+                let mut level = 0;
+                let mut j = i + 1;
+                while j < b.len() {
+                    match b.get(j) {
+                        Some(b'(') => level += 1,
+                        Some(b')') => {
+                            level -= 1;
+                            if level == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                let inner = raw.get(i + 2..j).unwrap_or("");
+                self.effects.push(Effect::Commands(inner.to_owned()));
+                out.push(UNKNOWN);
+                i = (j + 1).min(b.len());
+                lit_from = i;
                 continue;
             }
             let (expr_start, open) = match (l.interp, c, b.get(i + 1).copied()) {
@@ -973,7 +1046,7 @@ impl Ev<'_> {
                     continue;
                 }
             };
-            out.push_str(&lex::unescape(raw.get(lit_from..i).unwrap_or(""), false));
+            out.push_str(&chunk(raw.get(lit_from..i).unwrap_or("")));
             if open == b'{' {
                 let mut level = 1;
                 let mut j = expr_start;
@@ -1012,13 +1085,7 @@ impl Ev<'_> {
                 if braced && b.get(j) == Some(&b'}') {
                     j += 1;
                 }
-                let mut v = self.vars.get(&name).cloned().unwrap_or(
-                    if matches!(name.as_str(), "ENV" | "_ENV" | "_SERVER") {
-                        V::Name("ENV".into())
-                    } else {
-                        V::Unknown
-                    },
-                );
+                let mut v = self.var_value(&name);
                 if matches!(b.get(j), Some(b'{' | b'[')) && matches!(v, V::Name(_)) {
                     let close = if b.get(j) == Some(&b'{') { b'}' } else { b']' };
                     let k0 = j + 1;
@@ -1038,7 +1105,7 @@ impl Ev<'_> {
             }
             lit_from = i.min(b.len());
         }
-        out.push_str(&lex::unescape(raw.get(lit_from..).unwrap_or(""), false));
+        out.push_str(&chunk(raw.get(lit_from..).unwrap_or("")));
         Ok(V::Str(cap(out)))
     }
 
@@ -1098,7 +1165,7 @@ impl Ev<'_> {
     }
 
     fn caps_ranked<'s>(&'s self, name: &'s str) -> impl Iterator<Item = (Capability, usize)> + 's {
-        let fold = self.lang.syntax == Syntax::Php;
+        let fold = matches!(self.lang.syntax, Syntax::Php | Syntax::PowerShell);
         self.lang.calls.iter().filter_map(move |c| {
             c.names
                 .iter()
@@ -1247,6 +1314,12 @@ impl Ev<'_> {
                 self.process = true;
                 self.exec(args);
             }
+            Capability::Eval if self.lang.syntax == Syntax::PowerShell => match first {
+                Some(v) if v.is_texty() => {
+                    self.effects.push(Effect::Commands(v.text_or_unknown()));
+                }
+                _ => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
+            },
             Capability::Eval => match first.cloned() {
                 Some(v) if v.is_texty() => {
                     let code = v.text_or_unknown();
@@ -1553,6 +1626,23 @@ impl Ev<'_> {
     }
 }
 
+/// Bytes as text: UTF-16LE when they look like it (PowerShell's encoded commands), else
+/// UTF-8 with invalid sequences replaced.
+fn bytes_text(b: &[u8]) -> String {
+    let utf16 = b.len() >= 2
+        && b.len() % 2 == 0
+        && b.iter().skip(1).step_by(2).all(|x| *x == 0)
+        && b.iter().step_by(2).any(|x| *x != 0);
+    if utf16 {
+        let units: Vec<u16> = b
+            .chunks_exact(2)
+            .map(|c| u16::from(c.first().copied().unwrap_or(0)))
+            .collect();
+        return String::from_utf16_lossy(&units);
+    }
+    String::from_utf8_lossy(b).into_owned()
+}
+
 fn rot13(s: &str) -> String {
     s.chars()
         .map(|c| match c {
@@ -1700,6 +1790,8 @@ fn brace_format(fmt: &str, args: &[V], kw: &[(String, V)]) -> String {
 fn env_value(name: &str) -> V {
     match name {
         "HOME" | "USERPROFILE" => V::Str("~".into()),
+        "APPDATA" => V::Str("~/AppData/Roaming".into()),
+        "LOCALAPPDATA" => V::Str("~/AppData/Local".into()),
         _ => V::Str(UNKNOWN.to_string()),
     }
 }

@@ -6,9 +6,13 @@
 
 use super::eval;
 use super::parse::{self, Command, ParamOp, Part, RedirOp, Script, Simple, Word};
+use super::pwsh;
+use crate::code;
 use crate::model::{Action, Operation};
 use crate::normalize::{self, PathContext};
-use crate::tables::{CmdKind, CommandSpec, FlagRole, LanguageSpec, Produce, TableIndex, Tables};
+use crate::tables::{
+    CmdKind, CommandSpec, FlagRole, LanguageSpec, Produce, Syntax, TableIndex, Tables,
+};
 use foldhash::{HashMap, HashMapExt};
 
 /// Nested re-analysis (`sh -c`, `eval`, here-documents fed to a shell) deeper than this fails.
@@ -210,6 +214,8 @@ pub struct Analyzer<'a> {
     stdin_text: Option<String>,
     /// The language of the interpreter being analysed (`python3 -c`), when the table has it.
     lang: Option<&'a LanguageSpec>,
+    /// The shell language of the text being analysed: `eval`-like commands run text in it.
+    powershell: bool,
     /// The command word when it is a path (`./x.sh`): a file written in the call runs.
     run_path: Option<String>,
     /// `shopt -s dotglob` (or `nocaseglob`, `extglob`, a `GLOBIGNORE`): wildcards may match
@@ -257,6 +263,7 @@ impl<'a> Analyzer<'a> {
             redirected: None,
             stdin_text: None,
             lang: None,
+            powershell: false,
             run_path: None,
             wide_globs: false,
             tmpdir: tmpdir(),
@@ -278,6 +285,15 @@ impl<'a> Analyzer<'a> {
         Ok(ops)
     }
 
+    /// Analyses `src` as a PowerShell script (the `PowerShell` tool).
+    pub fn run_powershell(mut self, src: &str) -> R<Vec<Operation>> {
+        self.exec.commands.push(src.to_owned());
+        self.powershell_text(src)?;
+        let mut ops = vec![self.exec];
+        ops.append(&mut self.ops);
+        Ok(ops)
+    }
+
     fn spend(&mut self, n: usize) -> R<()> {
         self.budget = self
             .budget
@@ -287,6 +303,9 @@ impl<'a> Analyzer<'a> {
     }
 
     fn script_text(&mut self, src: &str) -> R<Flow> {
+        if self.powershell {
+            return self.powershell_text(src);
+        }
         self.spend(src.len())?;
         if self.nesting > MAX_NESTING {
             return Err("commands nested too deeply (sh -c / eval) to analyse".into());
@@ -1697,7 +1716,15 @@ impl<'a> Analyzer<'a> {
                         .get(name)
                         .and_then(|&i| tables.languages.get(i as usize));
                 }
-                let out = self.interpreter(shell, p, &stdin);
+                let saved_ps = self.powershell;
+                let out = if self.lang.is_some_and(|l| l.syntax == Syntax::PowerShell) {
+                    self.pwsh_invocation(args, &stdin)
+                } else {
+                    // `bash -c` from PowerShell is bash.
+                    self.powershell = false;
+                    self.interpreter(shell, p, &stdin)
+                };
+                self.powershell = saved_ps;
                 self.lang = saved_lang;
                 out?;
             }
@@ -2326,6 +2353,10 @@ impl<'a> Analyzer<'a> {
         self.spend(text.len())?;
         self.exec.commands.push(text.to_owned());
         if let Some(lang) = self.lang {
+            if lang.syntax == Syntax::PowerShell {
+                self.powershell_text(text)?;
+                return Ok(());
+            }
             self.code_effects(lang, text)?;
         }
         for lit in string_literals(text) {
@@ -2345,7 +2376,7 @@ impl<'a> Analyzer<'a> {
     /// Judges what interpreter code does: its paths, the command lines and processes it
     /// runs (through the shell analysis), the hosts it reaches, and its signals.
     fn code_effects(&mut self, lang: &LanguageSpec, text: &str) -> R<()> {
-        use crate::code::{self, Effect};
+        use crate::code::Effect;
         let effects = code::analyze(lang, text, &mut self.budget)?;
         for e in effects {
             match e {
@@ -2394,19 +2425,550 @@ impl<'a> Analyzer<'a> {
                     }
                 }
                 Effect::Signal(s) => self.signal(s),
+                Effect::Commands(t) => {
+                    if t.chars()
+                        .all(|c| c == normalize::UNKNOWN || c.is_whitespace())
+                    {
+                        self.signal(code::signal::OPAQUE_CODE);
+                    } else {
+                        self.powershell_text(&t.replace(normalize::UNKNOWN, ""))?;
+                    }
+                }
             }
         }
         Ok(())
     }
 
+    /// `pwsh`/`powershell` run from a command line: `-Command` (the rest of the line),
+    /// `-EncodedCommand` (base64 of UTF-16LE), `-File` or a `.ps1` argument, or standard input.
+    /// Parameter names are case-insensitive and may be abbreviated, as PowerShell takes them.
+    fn pwsh_invocation(&mut self, args: &[Arg], stdin: &Flow) -> R<()> {
+        let mut i = 0;
+        while let Some(a) = args.get(i) {
+            let t = a.text();
+            let flag = t
+                .strip_prefix('-')
+                .or_else(|| t.strip_prefix('/'))
+                .filter(|f| f.starts_with(|c: char| c.is_ascii_alphabetic()))
+                .map(str::to_ascii_lowercase);
+            let Some(f) = flag else {
+                // The first other word: a script (`x.ps1`) or the command text.
+                if t.to_ascii_lowercase().ends_with(".ps1") {
+                    self.pwsh_file(a)?;
+                    self.plain(args.get(i + 1..).unwrap_or(&[]).iter())?;
+                } else {
+                    let rest = args.get(i..).unwrap_or(&[]);
+                    self.pwsh_command_args(rest, stdin)?;
+                }
+                return Ok(());
+            };
+            let is = |full: &str, min: usize| f.len() >= min && full.starts_with(f.as_str());
+            if is("command", 1) || is("commandwithargs", 8) || f == "cwa" {
+                self.pwsh_command_args(args.get(i + 1..).unwrap_or(&[]), stdin)?;
+                return Ok(());
+            }
+            if is("encodedcommand", 1) || f == "ec" || f == "enc" {
+                let Some(v) = args.get(i + 1) else {
+                    return Ok(());
+                };
+                match v.known().then(|| decode_utf16_base64(v.text())).flatten() {
+                    Some(text) => {
+                        self.exec.commands.push(text.clone());
+                        self.powershell_text(&text)?;
+                    }
+                    None => self.signal(code::signal::OPAQUE_CODE),
+                }
+                return Ok(());
+            }
+            if is("file", 1) {
+                if let Some(script) = args.get(i + 1) {
+                    if script.text() == "-" {
+                        self.pwsh_stdin(stdin)?;
+                    } else {
+                        self.pwsh_file(script)?;
+                    }
+                }
+                self.plain(args.get(i + 2..).unwrap_or(&[]).iter())?;
+                return Ok(());
+            }
+            let takes_value = [
+                ("executionpolicy", 2),
+                ("windowstyle", 1),
+                ("workingdirectory", 2),
+                ("configurationname", 4),
+                ("outputformat", 1),
+                ("inputformat", 2),
+                ("version", 1),
+                ("settingsfile", 1),
+                ("custompipename", 2),
+                ("psconsolefile", 2),
+                ("configurationfile", 14),
+            ]
+            .iter()
+            .any(|(full, min)| is(full, *min))
+                || f == "ep"
+                || f == "ex"
+                || f == "wd";
+            i += if takes_value { 2 } else { 1 };
+        }
+        // No command: the script arrives on standard input.
+        self.pwsh_stdin(stdin)
+    }
+
+    fn pwsh_command_args(&mut self, rest: &[Arg], stdin: &Flow) -> R<()> {
+        if rest.first().is_some_and(|a| a.text() == "-") {
+            return self.pwsh_stdin(stdin);
+        }
+        if rest.iter().any(|a| !a.known()) {
+            if rest.iter().any(Arg::opaque) {
+                self.signal(signal::OPAQUE);
+            }
+            if rest.iter().all(|a| a.alts.iter().all(|v| !v.literal)) {
+                self.signal(code::signal::OPAQUE_CODE);
+                return Ok(());
+            }
+        }
+        if rest.iter().any(Arg::decoded) {
+            self.signal(signal::DECODE_TO_SHELL);
+        }
+        let text: Vec<String> = rest
+            .iter()
+            .map(|a| a.text().replace(normalize::UNKNOWN, ""))
+            .collect();
+        let text = text.join(" ");
+        self.exec.commands.push(text.clone());
+        self.powershell_text(&text)?;
+        Ok(())
+    }
+
+    fn pwsh_stdin(&mut self, stdin: &Flow) -> R<()> {
+        if stdin.decoded {
+            self.signal(signal::DECODE_TO_SHELL);
+        }
+        if stdin.opaque && stdin.text.is_none() {
+            self.signal(signal::OPAQUE);
+        }
+        if let Some(t) = &stdin.text {
+            self.powershell_text(t)?;
+        }
+        Ok(())
+    }
+
+    /// A PowerShell script file: read and run; written earlier in the call, judged by its text.
+    fn pwsh_file(&mut self, script: &Arg) -> R<()> {
+        for v in &script.alts {
+            let v = self.ps_val(v.clone());
+            self.path(Action::Read, &v)?;
+            self.path(Action::Execute, &v)?;
+            if v.known {
+                if let Some(t) = self.written(&v.text)? {
+                    self.powershell_text(&t)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Analyses PowerShell statements: commands through the command table (PowerShell's
+    /// names by the language's aliases), assignments, and expressions through the code
+    /// analysis.
+    fn powershell_text(&mut self, src: &str) -> R<Flow> {
+        self.spend(src.len())?;
+        if self.nesting > MAX_NESTING {
+            return Err("commands nested too deeply (PowerShell) to analyse".into());
+        }
+        let tables = self.tables;
+        let Some(lang) = tables
+            .languages
+            .iter()
+            .find(|l| l.syntax == Syntax::PowerShell)
+        else {
+            return Err("the policy has no PowerShell language table".into());
+        };
+        let saved = self.powershell;
+        self.powershell = true;
+        self.nesting += 1;
+        let out = self.powershell_statements(lang, src);
+        self.nesting -= 1;
+        self.powershell = saved;
+        out
+    }
+
+    fn powershell_statements(&mut self, lang: &'a LanguageSpec, src: &str) -> R<Flow> {
+        let mut last = Flow::default();
+        for pipeline in pwsh::parse(src) {
+            let mut flow = Flow::default();
+            // What a lister stage names (`Get-ChildItem DIR | Remove-Item` removes DIR's
+            // entries: pipeline input binds to `-Path`).
+            let mut items: Vec<Arg> = Vec::new();
+            for (k, stage) in pipeline.into_iter().enumerate() {
+                self.spend(1)?;
+                let input = if k > 0 {
+                    Some(std::mem::take(&mut flow))
+                } else {
+                    None
+                };
+                flow = match stage {
+                    pwsh::Stage::Assign(name, value) => {
+                        let v = self.ps_value(lang, &value)?;
+                        let key = format!("ps:{}", name.to_ascii_lowercase());
+                        self.vars.insert(key, vec![v]);
+                        Flow::default()
+                    }
+                    pwsh::Stage::Expr(text) => {
+                        self.ps_expr(lang, &text)?;
+                        Flow::default()
+                    }
+                    pwsh::Stage::Cmd(words) => self.ps_command(lang, &words, input, &mut items)?,
+                };
+            }
+            last = flow;
+        }
+        Ok(last)
+    }
+
+    /// The value of an assignment's right side.
+    fn ps_value(&mut self, lang: &'a LanguageSpec, text: &str) -> R<Val> {
+        let words = pwsh::words(text, 0, text.len());
+        let simple = words.len() % 2 == 1
+            && words
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .all(|w| w.literal().as_deref() == Some("+"))
+            && words
+                .iter()
+                .step_by(2)
+                .all(|w| w.quoted || matches!(w.parts.as_slice(), [pwsh::Part::Var(_)]));
+        if simple {
+            let mut v = Val::lit("");
+            for w in words.iter().step_by(2) {
+                let (a, _) = self.ps_word(w)?;
+                if let Some(x) = a.alts.first() {
+                    v.cat(x);
+                }
+            }
+            return Ok(v);
+        }
+        if text.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            self.powershell_text(text)?;
+        } else {
+            self.ps_expr(lang, text)?;
+        }
+        Ok(Val::unknown())
+    }
+
+    /// An expression statement: .NET calls through the code analysis, and the commands in
+    /// its parenthesised groups (`(Get-Content x).Length`).
+    fn ps_expr(&mut self, lang: &'a LanguageSpec, text: &str) -> R<()> {
+        let b = text.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b.get(i) {
+                Some(b'\'') => {
+                    i += 1;
+                    while i < b.len() && b.get(i) != Some(&b'\'') {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                Some(b'(') => {
+                    let mut level = 0;
+                    let start = i + 1;
+                    while i < b.len() {
+                        match b.get(i) {
+                            Some(b'(') => level += 1,
+                            Some(b')') => {
+                                level -= 1;
+                                if level == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        i += 1;
+                    }
+                    let inner = text.get(start..i).unwrap_or("");
+                    if inner.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                        self.powershell_text(inner)?;
+                    }
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        // The code analysis's PowerShell `$var`s are the analysis's own.
+        let mut prelude = String::new();
+        for (k, vals) in &self.vars {
+            if let (Some(name), [v]) = (k.strip_prefix("ps:"), vals.as_slice()) {
+                if v.known && !v.text.contains(['\'', '`', '\n']) {
+                    prelude.push_str(&format!("${name} = '{}'\n", v.text));
+                }
+            }
+        }
+        let code = format!("{prelude}{text}");
+        self.code_effects(lang, &code)
+    }
+
+    /// One command of a PowerShell pipeline.
+    fn ps_command(
+        &mut self,
+        lang: &'a LanguageSpec,
+        words: &[pwsh::Word],
+        input: Option<Flow>,
+        items: &mut Vec<Arg>,
+    ) -> R<Flow> {
+        let mut args: Vec<Arg> = Vec::new();
+        for w in words {
+            let (a, param) = self.ps_word(w)?;
+            if param {
+                // `-Recurse:$true`, `-Path:C:\x`: the name, then the value.
+                let t = a.text().to_owned();
+                match t.split_once(':') {
+                    Some((n, v)) if a.known() && !v.is_empty() => {
+                        args.push(Arg::lit(&n.to_ascii_lowercase()));
+                        args.push(Arg {
+                            alts: vec![self.ps_val(Val::lit(v))],
+                        });
+                    }
+                    _ => args.push(Arg::lit(&t.to_ascii_lowercase())),
+                }
+            } else {
+                args.push(a);
+            }
+        }
+        // The call and dot-source operators.
+        while args.first().is_some_and(|a| matches!(a.text(), "&" | ".")) {
+            args.remove(0);
+        }
+        let Some(first) = args.first() else {
+            return Ok(Flow::default());
+        };
+        let raw = first.text().to_owned();
+        let base = raw.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
+        let base = base.strip_suffix(".exe").unwrap_or(&base).to_owned();
+        if base.ends_with(".ps1") {
+            let script = first.clone();
+            self.pwsh_file(&script)?;
+            self.plain(args.get(1..).unwrap_or(&[]).iter())?;
+            return Ok(Flow::default());
+        }
+        let name = lang
+            .aliases
+            .iter()
+            .find(|(a, _)| *a == base)
+            .map_or(base.clone(), |(_, t)| t.clone());
+        let mut rest: Vec<Arg> = args.get(1..).unwrap_or(&[]).to_vec();
+        let next_items = if matches!(name.as_str(), "ls" | "ps-item") {
+            // A lister's output: the entries of each path it names.
+            let paths: Vec<Arg> = rest
+                .iter()
+                .filter(|a| !a.text().starts_with('-'))
+                .cloned()
+                .collect();
+            let mut out = Vec::new();
+            for p in if paths.is_empty() {
+                vec![Arg::lit(".")]
+            } else {
+                paths
+            } {
+                let mut x = p.clone();
+                for v in &mut x.alts {
+                    if name == "ls" {
+                        v.text = format!("{}/*", v.text.trim_end_matches('/'));
+                        v.glob = true;
+                    }
+                }
+                out.push(x);
+            }
+            out
+        } else {
+            Vec::new()
+        };
+        if name == "ps-item" {
+            *items = next_items;
+            return Ok(Flow::default());
+        }
+        let stdin = input.clone().unwrap_or_default();
+        match name.as_str() {
+            "ps-start-process" => {
+                // `Start-Process PROGRAM -ArgumentList "a b"`: the program and its arguments.
+                let mut program = None;
+                let mut list: Vec<Arg> = Vec::new();
+                let mut k = 0;
+                while let Some(a) = rest.get(k) {
+                    let t = a.text();
+                    if t.starts_with('-') && a.known() {
+                        let f = t.trim_start_matches('-');
+                        if "filepath".starts_with(f) && !f.is_empty() {
+                            program = rest.get(k + 1).cloned();
+                            k += 2;
+                            continue;
+                        }
+                        if "argumentlist".starts_with(f) && f.len() >= 2 || f == "args" {
+                            if let Some(v) = rest.get(k + 1) {
+                                list.extend(ps_split(v));
+                            }
+                            k += 2;
+                            continue;
+                        }
+                        k += if matches!(
+                            f,
+                            "workingdirectory"
+                                | "verb"
+                                | "windowstyle"
+                                | "credential"
+                                | "redirectstandardoutput"
+                                | "redirectstandarderror"
+                                | "redirectstandardinput"
+                        ) {
+                            2
+                        } else {
+                            1
+                        };
+                        continue;
+                    }
+                    if program.is_none() {
+                        program = Some(a.clone());
+                    } else {
+                        list.extend(ps_split(a));
+                    }
+                    k += 1;
+                }
+                let Some(program) = program else {
+                    return Ok(Flow::default());
+                };
+                let mut argv = vec![program];
+                argv.extend(list);
+                return self.dispatch(&argv, Flow::default());
+            }
+            "eval" if rest.iter().any(|a| !a.known()) => {
+                // `iex (…)`, `iex $code`: code made while it runs.
+                self.signal(code::signal::OPAQUE_CODE);
+            }
+            "eval" if rest.is_empty() => {
+                // `… | Invoke-Expression`: the pipeline's text is the code.
+                match &stdin.text {
+                    Some(t) => return self.powershell_text(t),
+                    None if input.is_some() => {
+                        self.signal(code::signal::OPAQUE_CODE);
+                        return Ok(Flow::default());
+                    }
+                    None => return Ok(Flow::default()),
+                }
+            }
+            _ => {}
+        }
+        // Pipeline input from a lister binds to the path parameter.
+        if input.is_some() && !items.is_empty() && !rest.iter().any(|a| !a.text().starts_with('-'))
+        {
+            rest.append(items);
+        }
+        *items = next_items;
+        let mut argv = vec![Arg::lit(&name)];
+        argv.extend(rest);
+        self.dispatch(&argv, stdin)
+    }
+
+    /// A PowerShell word's value, and whether it is a parameter name (`-Path`).
+    fn ps_word(&mut self, w: &pwsh::Word) -> R<(Arg, bool)> {
+        // `(New-Object Net.WebClient).DownloadString(…)`: a member of a value is an expression.
+        if !w.quoted && (w.raw.contains(").") || w.raw.contains("]::")) {
+            let tables = self.tables;
+            if let Some(lang) = tables
+                .languages
+                .iter()
+                .find(|l| l.syntax == Syntax::PowerShell)
+            {
+                self.ps_expr(lang, &w.raw)?;
+            }
+        }
+        let mut v = Val::lit("");
+        v.literal = false;
+        for part in &w.parts {
+            match part {
+                pwsh::Part::Lit(t) => v.cat(&Val::word_lit(t, w.quoted)),
+                pwsh::Part::Var(n) => {
+                    let x = self.ps_var(n);
+                    v.cat(&x);
+                }
+                pwsh::Part::Sub(inner) | pwsh::Part::Block(inner) => {
+                    self.powershell_text(inner)?;
+                    v.cat(&Val::unknown());
+                }
+            }
+        }
+        let param = !w.quoted
+            && matches!(w.parts.first(), Some(pwsh::Part::Lit(t)) if t.starts_with('-') && t.chars().nth(1).is_some_and(|c| c.is_ascii_alphabetic()));
+        let v = if param { v } else { self.ps_val(v) };
+        Ok((Arg { alts: vec![v] }, param))
+    }
+
+    /// PowerShell's variables: automatic ones, `$env:`, and those assigned in the call.
+    fn ps_var(&self, name: &str) -> Val {
+        let k = name.to_ascii_lowercase();
+        let home = self.home;
+        match k.as_str() {
+            "home" => return Val::lit(home),
+            "profile" => {
+                return Val::lit(&format!(
+                    "{home}/.config/powershell/Microsoft.PowerShell_profile.ps1"
+                ))
+            }
+            "pwd" => return Val::lit(self.cwds.first().map_or(".", String::as_str)),
+            "true" | "false" | "null" => return Val::lit(""),
+            _ => {}
+        }
+        if let Some(e) = k.strip_prefix("env:") {
+            let v = match e {
+                "home" | "userprofile" => Some(home.to_owned()),
+                "appdata" => Some(format!("{home}/AppData/Roaming")),
+                "localappdata" => Some(format!("{home}/AppData/Local")),
+                "temp" | "tmp" | "tmpdir" => Some(self.tmpdir.to_owned()),
+                _ => None,
+            };
+            return match v {
+                Some(t) => Val::lit(&t),
+                None => Val {
+                    outside: true,
+                    ..Val::unknown()
+                },
+            };
+        }
+        match self.vars.get(&format!("ps:{k}")).and_then(|v| v.first()) {
+            Some(v) => v.clone(),
+            None => Val {
+                outside: true,
+                ..Val::unknown()
+            },
+        }
+    }
+
+    /// Windows paths as the analysis compares them: `\` as `/`, a user profile as the home
+    /// directory, registry keys under `/registry/`.
+    fn ps_val(&self, mut v: Val) -> Val {
+        v.text = windows_path(&v.text, self.home);
+        if let Some(rest) = v.text.strip_prefix('~') {
+            if rest.is_empty() || rest.starts_with('/') {
+                v.text = format!("{}{rest}", self.home);
+            }
+        }
+        v
+    }
+
     /// A value of interpreter code as a word: `~` is the home directory (`expanduser`,
     /// `Path.home()`), unknown parts are wildcards.
     fn code_val(&self, t: &str) -> Val {
+        let t = if self.powershell {
+            windows_path(t, self.home)
+        } else {
+            t.to_owned()
+        };
         let text = match t.strip_prefix('~') {
             Some(rest) if rest.is_empty() || rest.starts_with('/') => {
                 format!("{}{rest}", self.home)
             }
-            _ => t.to_owned(),
+            _ => t.clone(),
         };
         if text.contains(normalize::UNKNOWN) {
             Val {
@@ -3230,6 +3792,77 @@ fn calls_itself(name: &str, body: &Script) -> bool {
     let mut piped = false;
     let n = count(name, body, &mut piped);
     piped || n > 1
+}
+
+/// `-EncodedCommand`'s value: base64 of UTF-16LE text.
+fn decode_utf16_base64(s: &str) -> Option<String> {
+    let bytes = eval::base64_decode(s.trim())?;
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| {
+            u16::from_le_bytes([
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+            ])
+        })
+        .collect();
+    String::from_utf16(&units).ok()
+}
+
+/// An `-ArgumentList` value as separate words.
+fn ps_split(a: &Arg) -> Vec<Arg> {
+    match a.alts.as_slice() {
+        [v] if v.known => v.text.split_whitespace().map(Arg::lit).collect(),
+        _ => vec![a.clone()],
+    }
+}
+
+/// A Windows path in the form the rules use.
+fn windows_path(t: &str, home: &str) -> String {
+    let mut s = t.replace('\\', "/");
+    for p in [
+        "Microsoft.PowerShell.Core/FileSystem::",
+        "FileSystem::",
+        "Registry::",
+    ] {
+        if let Some(r) = s.strip_prefix(p) {
+            s = r.to_owned();
+        }
+    }
+    let lower = s.to_ascii_lowercase();
+    for (hive, short) in [
+        ("hkey_current_user", "hkcu"),
+        ("hkey_local_machine", "hklm"),
+        ("hkcu:", "hkcu"),
+        ("hklm:", "hklm"),
+        ("hkcu", "hkcu"),
+        ("hklm", "hklm"),
+    ] {
+        if let Some(r) = lower.strip_prefix(hive) {
+            if r.is_empty() || r.starts_with('/') {
+                return format!("/registry/{short}{r}");
+            }
+        }
+    }
+    // `C:/Users/NAME/…` is a home directory.
+    let b = s.as_bytes();
+    if b.len() >= 3 && b.get(1) == Some(&b':') && b.get(2) == Some(&b'/') {
+        let rest = s.get(3..).unwrap_or("");
+        if rest.len() >= 6
+            && rest
+                .get(..6)
+                .is_some_and(|u| u.eq_ignore_ascii_case("users/"))
+        {
+            let after = rest.get(6..).unwrap_or("");
+            let tail = after.find('/').map_or("", |k| after.get(k..).unwrap_or(""));
+            return format!("{home}{tail}");
+        }
+        return format!("/{}", s.get(3..).unwrap_or(""));
+    }
+    s
 }
 
 /// Single- and double-quoted string literals in interpreter code.

@@ -4,5 +4,6 @@
 pub mod analyze;
 pub mod eval;
 pub mod parse;
+pub mod pwsh;
 
 pub use analyze::{signal, Analyzer};
