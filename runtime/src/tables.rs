@@ -113,6 +113,20 @@ pub enum Capability {
     /// `call_user_func(f, args…)`, `Reflect.apply(f, this, [args])`: calls the function its
     /// first argument names (or holds) with the other arguments (a list among them spread).
     Apply,
+    /// `map(f, list)`, `list.map(f)`, `array_map(f, list)`: the function applied to each item.
+    Map,
+    /// Text or a list in reverse order (`strrev`, `reverse`, `[::-1]` is built in).
+    Reverse,
+    /// `text.split(sep)`: a list of pieces.
+    Split,
+    /// ROT13 of its argument.
+    Rot13,
+    /// Runs data as code in a form Crust does not read (`pickle.loads`): always refused.
+    Runs,
+    /// The working directory (`os.getcwd()`, `process.cwd()`).
+    Cwd,
+    /// A name whose value is the path separator (`os.sep`, `DIRECTORY_SEPARATOR`).
+    Separator,
 }
 
 /// One tool (several names may share it).

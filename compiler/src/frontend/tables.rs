@@ -73,6 +73,13 @@ const CAPABILITIES: &[&str] = &[
     "member",
     "send",
     "apply",
+    "map",
+    "reverse",
+    "split",
+    "rot13",
+    "runs",
+    "cwd",
+    "separator",
 ];
 const SHAPE_KEYS: &[&str] = &["path", "url", "command", "content"];
 const SECRETS_KEYS: &[&str] = &["formats", "placeholders"];
@@ -613,6 +620,13 @@ fn capability(s: &str) -> Option<Capability> {
         "member" => Capability::Member,
         "send" => Capability::Send,
         "apply" => Capability::Apply,
+        "map" => Capability::Map,
+        "reverse" => Capability::Reverse,
+        "split" => Capability::Split,
+        "rot13" => Capability::Rot13,
+        "runs" => Capability::Runs,
+        "cwd" => Capability::Cwd,
+        "separator" => Capability::Separator,
         _ => return None,
     })
 }

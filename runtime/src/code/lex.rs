@@ -232,6 +232,16 @@ impl Lexer<'_> {
                         verbatim: false,
                     }));
                 }
+                // Perl's punctuation variables (`$/`, `$!`, `$_`, `$$`): a slash after one is no
+                // regular expression.
+                b'$' if self.syntax == Syntax::Perl
+                    && self.at(1).is_ascii_punctuation()
+                    && !matches!(self.at(1), b'{' | b'(' | b'[' | b'_' | b'@' | b'!') =>
+                {
+                    self.i += 2;
+                    self.out
+                        .push(Tok::Var(self.slice(start, self.i).to_owned()));
+                }
                 b'0'..=b'9' => self.number(),
                 b'(' | b'[' | b'{' => {
                     depth += 1;
@@ -675,7 +685,13 @@ impl Lexer<'_> {
         }
         if rest.starts_with("::") {
             self.i += 2;
-            self.out.push(Tok::Punct("."));
+            if self.syntax == Syntax::Python {
+                // Only slices (`[::-1]`) write it.
+                self.out.push(Tok::Punct(":"));
+                self.out.push(Tok::Punct(":"));
+            } else {
+                self.out.push(Tok::Punct("."));
+            }
             return;
         }
         for p in PUNCT {

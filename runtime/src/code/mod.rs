@@ -35,6 +35,8 @@ pub mod signal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Path(Action, String),
+    /// A path and everything below it (a directory copied or archived whole).
+    Tree(Action, String),
     /// A command line run by a shell.
     Shell(String),
     /// A process run with these arguments (the program first).
@@ -64,6 +66,10 @@ pub fn analyze(lang: &LanguageSpec, code: &str, budget: &mut usize) -> Result<Ve
         fork: false,
         loops: false,
     };
+    if lang.syntax == Syntax::JavaScript {
+        // Code given with `-e` runs in the working directory.
+        ev.vars.insert("__dirname".into(), V::Str(".".into()));
+    }
     if lang.syntax == Syntax::PowerShell {
         // Automatic variables.
         ev.vars.insert("home".into(), V::Str("~".into()));
@@ -98,6 +104,10 @@ enum V {
     Name(String),
     /// A method of a value, not yet called.
     Method(Box<V>, String),
+    /// One of several values (a loop variable over known items).
+    Alts(Vec<V>),
+    /// An object or dict literal: the text values written in it.
+    Obj(Vec<V>),
 }
 
 impl V {
@@ -122,12 +132,18 @@ impl V {
         }
     }
     fn is_texty(&self) -> bool {
-        matches!(self, V::Str(_) | V::Bytes(_))
+        match self {
+            V::Str(_) | V::Bytes(_) => true,
+            V::Alts(a) => a.iter().all(V::is_texty),
+            _ => false,
+        }
     }
-    /// Texts held (a list's elements flattened).
+    /// Texts held (a list's elements and alternatives flattened).
     fn texts(&self, out: &mut Vec<String>) {
         match self {
-            V::List(items) => items.iter().for_each(|v| v.texts(out)),
+            V::List(items) | V::Alts(items) | V::Obj(items) => {
+                items.iter().for_each(|v| v.texts(out))
+            }
             v => {
                 if let Some(t) = v.text() {
                     out.push(t);
@@ -693,6 +709,9 @@ impl Ev<'_> {
 
     fn postfix(&mut self) -> Result<V, String> {
         let mut v = self.primary()?;
+        // Only a name written in the code is called without parentheses; a value a call
+        // returned (`File.method(:read)`) is not.
+        let mut named = matches!(v, V::Name(_));
         loop {
             self.spend(1)?;
             match self.peek().cloned() {
@@ -702,6 +721,7 @@ impl Ev<'_> {
                         Some(Tok::Ident(n)) => {
                             self.pos += 1;
                             v = self.member(v, &n);
+                            named = true;
                         }
                         Some(Tok::Var(n)) => {
                             // `$obj->$method`: a method named at run time.
@@ -716,9 +736,35 @@ impl Ev<'_> {
                     self.pos += 1;
                     let args = self.args(")")?;
                     v = self.call(v, args)?;
+                    named = false;
                 }
                 Some(Tok::Punct("[")) => {
                     self.pos += 1;
+                    // `[::-1]`: reversed.
+                    if matches!(
+                        (
+                            self.peek(),
+                            self.peek_at(1),
+                            self.peek_at(2),
+                            self.peek_at(3),
+                            self.peek_at(4)
+                        ),
+                        (
+                            Some(Tok::Punct(":")),
+                            Some(Tok::Punct(":")),
+                            Some(Tok::Punct("-")),
+                            Some(Tok::Num(1)),
+                            Some(Tok::Punct("]"))
+                        )
+                    ) {
+                        self.pos += 5;
+                        v = match v {
+                            V::Str(t) => V::Str(t.chars().rev().collect()),
+                            V::List(items) => V::List(items.into_iter().rev().collect()),
+                            _ => V::Unknown,
+                        };
+                        continue;
+                    }
                     let args = self.args("]")?;
                     v = self.index(v, args.pos.into_iter().next().unwrap_or(V::Unknown));
                 }
@@ -743,13 +789,14 @@ impl Ev<'_> {
                     self.statements(Some("}"))?;
                 }
                 Some(Tok::Str(_) | Tok::Var(_) | Tok::Ident(_) | Tok::Num(_))
-                    if self.bare_call(&v) =>
+                    if named && self.bare_call(&v) =>
                 {
                     let args = self.bare_args()?;
                     v = self.call(v, args)?;
+                    named = false;
                 }
                 _ => {
-                    if self.bare_call(&v) {
+                    if named && self.bare_call(&v) {
                         // `fork`, `Dir.home` without arguments.
                         v = self.call(v, Args::default())?;
                     }
@@ -892,7 +939,16 @@ impl Ev<'_> {
         self.pos += 1;
         Ok(match t {
             Tok::Str(l) => {
-                let v = self.lit(&l)?;
+                let mut v = self.lit(&l)?;
+                // `"sys" "tem"`: adjacent literals are one string.
+                while self.lang.syntax == Syntax::Python && !l.shell {
+                    let Some(Tok::Str(n)) = self.peek().cloned() else {
+                        break;
+                    };
+                    self.pos += 1;
+                    let next = self.lit(&n)?;
+                    v = concat(v, next);
+                }
                 if l.shell {
                     self.process = true;
                     self.effects.push(Effect::Shell(v.text_or_unknown()));
@@ -906,7 +962,9 @@ impl Ev<'_> {
             Tok::Ident(w) => match w.as_str() {
                 "true" | "false" | "True" | "False" | "None" | "null" | "nil" | "undefined"
                 | "self" | "this" => V::Unknown,
-                "function" | "def" | "sub" | "fn" | "lambda" => V::Unknown,
+                "function" | "def" | "sub" | "fn" | "lambda" if !self.vars.contains_key(&w) => {
+                    V::Unknown
+                }
                 _ => match self.vars.get(&w) {
                     Some(v) => v.clone(),
                     None if KEYWORDS.contains(&w.as_str()) => {
@@ -915,6 +973,7 @@ impl Ev<'_> {
                         }
                         V::Unknown
                     }
+                    None if self.caps(&w).any(|c| c == Capability::Separator) => V::Str("/".into()),
                     None => V::Name(w),
                 },
             },
@@ -933,9 +992,27 @@ impl Ev<'_> {
                 V::List(args.pos)
             }
             Tok::Punct("{") => {
-                // An object or dict literal, or a block: what it holds is evaluated.
+                // An object or dict literal, or a block: what it holds is evaluated, and the
+                // text values written directly in it are its value (`{host: "…"}`).
+                let start = self.pos;
                 self.statements(Some("}"))?;
-                V::Unknown
+                let end = self.pos;
+                let mut level = 0usize;
+                let mut items = Vec::new();
+                for k in start..end {
+                    match self.toks.get(k) {
+                        Some(Tok::Punct("{" | "(" | "[")) => level += 1,
+                        Some(Tok::Punct("}" | ")" | "]")) => level = level.saturating_sub(1),
+                        Some(Tok::Str(l)) if level == 0 && items.len() < MAX_LIST => {
+                            let l = l.clone();
+                            if let V::Str(t) = self.lit(&l)? {
+                                items.push(V::Str(t));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                V::Obj(items)
             }
             _ => V::Unknown,
         })
@@ -1128,6 +1205,9 @@ impl Ev<'_> {
         match base {
             V::Name(n) => {
                 let joined = format!("{n}.{name}");
+                if self.caps(&joined).any(|c| c == Capability::Separator) {
+                    return V::Str("/".into());
+                }
                 // `process.env.HOME` is a variable; `os.environ.get` is a function.
                 if self.is_env(&n) && self.caps(&joined).next().is_none() {
                     return env_value(name);
@@ -1205,6 +1285,17 @@ impl Ev<'_> {
             }
             _ => return Ok(V::Unknown),
         };
+        // Ruby's `m.call(args)` on a method object.
+        if self.lang.syntax == Syntax::Ruby && recv.is_none() {
+            if let Some(f) = name.strip_suffix(".call") {
+                if self.caps(&name).next().is_none() && self.calls < MAX_DEPTH * 4 {
+                    self.calls += 1;
+                    let out = self.call(V::Name(f.to_owned()), args);
+                    self.calls -= 1;
+                    return out;
+                }
+            }
+        }
         // JavaScript's `f.call(this, a…)` and `f.apply(this, [a…])`.
         let (name, recv) = match name.rsplit_once('.') {
             Some((f, m))
@@ -1234,6 +1325,20 @@ impl Ev<'_> {
             }
         }
         let mut caps: Vec<(Capability, usize)> = self.caps_ranked(&name).collect();
+        // `.then(eval)`, `forEach(os.system)`: a function that runs code, handed data known
+        // only when it runs (functions that apply it to known items follow it instead).
+        if !caps
+            .iter()
+            .any(|(c, _)| matches!(c, Capability::Map | Capability::Apply | Capability::Send))
+            && args.pos.iter().any(|a| match a {
+                V::Name(n) => self
+                    .caps(n)
+                    .any(|c| matches!(c, Capability::Eval | Capability::Shell | Capability::Exec)),
+                _ => false,
+            })
+        {
+            self.effects.push(Effect::Signal(signal::OPAQUE_CODE));
+        }
         // Every meaning acts; the value is the most specific one's (`os.path.join` is a
         // path join, not `str.join`).
         caps.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
@@ -1248,7 +1353,11 @@ impl Ev<'_> {
 
     /// The first argument, or the receiver when there is none.
     fn subject<'v>(recv: Option<&'v V>, args: &'v Args) -> Option<&'v V> {
-        args.pos.first().or(recv)
+        match recv {
+            // `Path(p).write_text(data)`: a method of a path acts on the path.
+            Some(r) if r.is_texty() || matches!(r, V::Alts(_)) => Some(r),
+            _ => args.pos.first().or(recv),
+        }
     }
 
     fn apply(
@@ -1262,7 +1371,7 @@ impl Ev<'_> {
         match c {
             Capability::Path(action) => {
                 let targets: Vec<&V> = if action == Action::Delete {
-                    if args.pos.is_empty() {
+                    if args.pos.is_empty() || recv.is_some_and(|r| r.is_texty()) {
                         recv.into_iter().collect()
                     } else {
                         args.pos.iter().collect()
@@ -1292,19 +1401,35 @@ impl Ev<'_> {
                 } else {
                     Action::Read
                 };
-                if let Some(s) = args.pos.first() {
-                    self.effects.push(Effect::Path(from, s.text_or_unknown()));
+                // A copy or move may take a whole directory (`copytree`, `cp_r`).
+                let (src, dst) = match recv.filter(|r| r.is_texty()) {
+                    Some(r) => (Some(r), args.pos.first()),
+                    None => (args.pos.first(), args.pos.get(1)),
+                };
+                if let Some(s) = src {
+                    let mut texts = Vec::new();
+                    s.texts(&mut texts);
+                    for t in texts {
+                        self.effects.push(Effect::Tree(from, t));
+                    }
                 }
-                if let Some(d) = args.pos.get(1) {
-                    self.effects
-                        .push(Effect::Path(Action::Write, d.text_or_unknown()));
+                if let Some(d) = dst {
+                    let mut texts = Vec::new();
+                    d.texts(&mut texts);
+                    for t in texts {
+                        self.effects.push(Effect::Path(Action::Write, t));
+                    }
                 }
             }
             Capability::Shell => {
                 self.process = true;
                 match first {
                     Some(v) if v.is_texty() => {
-                        self.effects.push(Effect::Shell(v.text_or_unknown()))
+                        let mut texts = Vec::new();
+                        v.texts(&mut texts);
+                        for t in texts {
+                            self.effects.push(Effect::Shell(t));
+                        }
                     }
                     Some(V::List(items)) => self.argv(items.clone()),
                     _ => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
@@ -1370,7 +1495,7 @@ impl Ev<'_> {
                 parts.extend(args.pos.iter().cloned());
                 return Ok(Some(path_join(&parts)));
             }
-            Capability::Join => return Ok(Some(join(recv, args))),
+            Capability::Join => return Ok(Some(join(recv, args, self.lang.syntax))),
             Capability::Format => {
                 let (fmt, rest): (String, Vec<V>) = match recv.filter(|r| r.is_texty()) {
                     Some(r) => (r.text_or_unknown(), args.pos.clone()),
@@ -1462,13 +1587,101 @@ impl Ev<'_> {
                 return Ok(Some(out));
             }
             Capability::Member => {
-                if let (Some(obj), Some(n)) = (args.pos.first(), args.pos.get(1)) {
-                    return Ok(Some(match n.text() {
-                        Some(n) if !n.contains(UNKNOWN) => self.member(obj.clone(), &n),
-                        _ => V::Unknown,
-                    }));
-                }
+                // `getattr(obj, "name")`; with one argument the object is the receiver or the
+                // call's own prefix (`mod.__getattribute__("name")`, `Kernel.const_get(:IO)`).
+                let (obj, n) = match (args.pos.first(), args.pos.get(1)) {
+                    (Some(o), Some(n)) => (o.clone(), n),
+                    (Some(n), None) => {
+                        let obj = match recv {
+                            Some(r) => r.clone(),
+                            None => match name.rsplit_once('.') {
+                                Some((prefix, _)) => V::Name(prefix.to_owned()),
+                                None => return Ok(None),
+                            },
+                        };
+                        (obj, n)
+                    }
+                    _ => return Ok(None),
+                };
+                return Ok(Some(match n.text() {
+                    Some(n) if !n.contains(UNKNOWN) => self.member(obj, &n),
+                    _ => {
+                        self.effects.push(Effect::Signal(signal::OPAQUE_CODE));
+                        V::Unknown
+                    }
+                }));
             }
+            Capability::Map => {
+                if self.depth + self.calls >= MAX_DEPTH * 4 {
+                    return Ok(None);
+                }
+                let (f, list) = match (recv, args.pos.first(), args.pos.get(1)) {
+                    (Some(r @ (V::List(_) | V::Str(_))), Some(f), _) => (f.clone(), r.clone()),
+                    (_, Some(f), Some(l)) => (f.clone(), l.clone()),
+                    _ => return Ok(None),
+                };
+                let f = match f {
+                    V::Str(t) if is_ident(&t) => V::Name(t),
+                    f => f,
+                };
+                let items = match list {
+                    V::List(items) => items,
+                    V::Str(t) => t.chars().map(|c| V::Str(c.to_string())).collect(),
+                    _ => return Ok(Some(V::Unknown)),
+                };
+                let mut out = Vec::new();
+                for it in items.into_iter().take(MAX_LIST) {
+                    self.calls += 1;
+                    let v = self.call(
+                        f.clone(),
+                        Args {
+                            pos: vec![it],
+                            kw: Vec::new(),
+                        },
+                    );
+                    self.calls -= 1;
+                    out.push(v?);
+                }
+                return Ok(Some(V::List(out)));
+            }
+            Capability::Reverse => {
+                return Ok(Some(match first {
+                    Some(V::Str(t)) => V::Str(t.chars().rev().collect()),
+                    Some(V::List(items)) => V::List(items.iter().rev().cloned().collect()),
+                    _ => V::Unknown,
+                }))
+            }
+            Capability::Split => {
+                let (text, sep) = match recv.filter(|r| r.is_texty()) {
+                    Some(r) => (r.text(), args.pos.first().and_then(V::text)),
+                    None => (
+                        args.pos.get(1).and_then(V::text),
+                        args.pos.first().and_then(V::text),
+                    ),
+                };
+                let Some(text) = text else {
+                    return Ok(Some(V::Unknown));
+                };
+                let items: Vec<V> = match sep.as_deref() {
+                    Some("") => text.chars().map(|c| V::Str(c.to_string())).collect(),
+                    Some(sep) => text.split(sep).map(|p| V::Str(p.to_owned())).collect(),
+                    None => text
+                        .split_whitespace()
+                        .map(|p| V::Str(p.to_owned()))
+                        .collect(),
+                };
+                return Ok(Some(V::List(items.into_iter().take(MAX_LIST).collect())));
+            }
+            Capability::Rot13 => {
+                return Ok(Some(
+                    first
+                        .and_then(V::text)
+                        .map_or(V::Unknown, |t| V::Str(rot13(&t))),
+                ))
+            }
+            Capability::Runs => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
+            Capability::Cwd => return Ok(Some(V::Str(".".into()))),
+            Capability::Separator => return Ok(Some(V::Str("/".into()))),
             Capability::Send | Capability::Apply => {
                 if self.depth + self.calls >= MAX_DEPTH * 4 {
                     return Ok(None);
@@ -1517,11 +1730,11 @@ impl Ev<'_> {
     fn open(&mut self, recv: Option<&V>, args: &Args) {
         let mut write = false;
         let mut paths = Vec::new();
-        let vals: Vec<&V> = if args.pos.is_empty() {
-            recv.into_iter().collect()
-        } else {
-            args.pos.iter().collect()
-        };
+        let mut vals: Vec<&V> = args.pos.iter().collect();
+        // `Path(p).open('a')`: the receiver is the file.
+        if let Some(r) = recv.filter(|r| r.is_texty() || args.pos.is_empty()) {
+            vals.insert(0, r);
+        }
         for (k, v) in &args.kw {
             if matches!(k.as_str(), "mode" | "flag" | "flags") {
                 if let Some(m) = v.text() {
@@ -1599,7 +1812,11 @@ impl Ev<'_> {
                 self.argv(v);
             }
             [one] if one.is_texty() => {
-                self.effects.push(Effect::Shell(one.text_or_unknown()));
+                let mut texts = Vec::new();
+                one.texts(&mut texts);
+                for t in texts {
+                    self.effects.push(Effect::Shell(t));
+                }
             }
             [first, ..] if first.is_texty() && pos.iter().all(|v| v.is_texty()) => {
                 let v = pos.iter().map(|v| (*v).clone()).collect();
@@ -1677,13 +1894,51 @@ fn either(a: V, b: V) -> V {
     }
 }
 
+/// Applies `f` to each alternative of `l` and `r` (at most [`MAX_LIST`] results).
+fn distribute(l: V, r: V, f: &dyn Fn(V, V) -> V) -> V {
+    match (l, r) {
+        (V::Alts(a), r) => V::Alts(
+            a.into_iter()
+                .take(MAX_LIST)
+                .map(|x| distribute(x, r.clone(), f))
+                .collect(),
+        ),
+        (l, V::Alts(b)) => V::Alts(
+            b.into_iter()
+                .take(MAX_LIST)
+                .map(|y| distribute(l.clone(), y, f))
+                .collect(),
+        ),
+        (l, r) => f(l, r),
+    }
+}
+
 fn concat(l: V, r: V) -> V {
+    if matches!(l, V::Alts(_)) || matches!(r, V::Alts(_)) {
+        return distribute(l, r, &concat);
+    }
     let mut s = l.text_or_unknown();
     s.push_str(&r.text_or_unknown());
     V::Str(cap(s))
 }
 
 fn path_join(parts: &[V]) -> V {
+    if let Some(k) = parts.iter().position(|p| matches!(p, V::Alts(_))) {
+        if let Some(V::Alts(alts)) = parts.get(k) {
+            return V::Alts(
+                alts.iter()
+                    .take(MAX_LIST)
+                    .map(|a| {
+                        let mut p = parts.to_vec();
+                        if let Some(slot) = p.get_mut(k) {
+                            *slot = a.clone();
+                        }
+                        path_join(&p)
+                    })
+                    .collect(),
+            );
+        }
+    }
     let mut out = String::new();
     for p in parts {
         let t = p.text_or_unknown();
@@ -1699,13 +1954,21 @@ fn path_join(parts: &[V]) -> V {
     V::Str(cap(out))
 }
 
-fn join(recv: Option<&V>, args: &Args) -> V {
+fn join(recv: Option<&V>, args: &Args, syntax: Syntax) -> V {
+    // JavaScript's `join()` puts commas between items; the others put nothing.
+    let default = if syntax == Syntax::JavaScript {
+        ","
+    } else {
+        ""
+    };
     let (sep, items) = match (recv, args.pos.first(), args.pos.get(1)) {
         (Some(r), Some(V::List(items)), _) if r.is_texty() => (r.text_or_unknown(), items.clone()),
         (Some(V::List(items)), sep, _) => (
-            sep.map_or_else(|| ",".to_owned(), V::text_or_unknown),
+            sep.map_or_else(|| default.to_owned(), V::text_or_unknown),
             items.clone(),
         ),
+        // PHP's `implode($array)`.
+        (None, Some(V::List(items)), None) => (String::new(), items.clone()),
         (None, Some(sep), Some(V::List(items))) => (sep.text_or_unknown(), items.clone()),
         (None, Some(sep), _) => (
             sep.text_or_unknown(),

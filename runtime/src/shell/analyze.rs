@@ -2384,6 +2384,12 @@ impl<'a> Analyzer<'a> {
                     let v = self.code_val(&t);
                     self.path(action, &v)?;
                 }
+                Effect::Tree(action, t) => {
+                    let a = Arg {
+                        alts: vec![self.code_val(&t)],
+                    };
+                    self.arg_path(action, &a, true)?;
+                }
                 Effect::Shell(t) => {
                     if t.chars()
                         .all(|c| c == normalize::UNKNOWN || c.is_whitespace())
