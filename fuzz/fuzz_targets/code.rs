@@ -1,4 +1,4 @@
-//! Code inside commands: interpreter code (Python, JavaScript, Perl, Ruby, PHP; the first
+//! Code inside commands: interpreter code (Python, JavaScript, Perl, Ruby, PHP, PowerShell; the first
 //! byte picks the language) fed to the interpreter as a here-document, through the whole
 //! decision with the built-in policy. With an odd second byte the code is assembled from
 //! pieces of the languages' constructs (strings of every kind, interpolation, calls the
@@ -10,7 +10,7 @@ use crust_fuzz::{judge_within_linear_time, CWD, HOME};
 use crust_runtime::ToolCall;
 use libfuzzer_sys::fuzz_target;
 
-const INTERPRETERS: &[&str] = &["python3", "node", "perl", "ruby", "php"];
+const INTERPRETERS: &[&str] = &["python3", "node", "perl", "ruby", "php", "pwsh"];
 
 #[rustfmt::skip]
 const PIECES: &[&str] = &[
@@ -26,6 +26,9 @@ const PIECES: &[&str] = &[
     "os.environ['HOME']", "process.env.HOME", "getenv('HOME')", "~/.ssh/id_rsa", "rm -rf ~",
     "cat ~/.netrc", "socket", "connect", "dup2", "fork", "while 1", "for", "lambda", "def",
     "function", "=>", "aW1wb3J0IG9z", "636174", "format", "sprintf", "%s", "{}", "114", "0x72",
+    "Remove-Item", "Get-Content", "iex", "-Recurse", "$env:USERPROFILE", "$HOME", "$(", "@'\n",
+    "\n'@", "[IO.File]::", "ReadAllText", "&", "|", "`", "-EncodedCommand", "Start-Process",
+    "-ArgumentList", "HKCU:\\", "[::-1]", "map", "reverse", "split", "getattr", ".call(",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -127,6 +127,9 @@ pub enum Capability {
     Cwd,
     /// A name whose value is the path separator (`os.sep`, `DIRECTORY_SEPARATOR`).
     Separator,
+    /// Lists a directory (`os.walk`, `rglob`, `readdirSync`): reads it, and its items are the
+    /// paths below it.
+    List,
 }
 
 /// One tool (several names may share it).

@@ -80,6 +80,7 @@ const CAPABILITIES: &[&str] = &[
     "runs",
     "cwd",
     "separator",
+    "list",
 ];
 const SHAPE_KEYS: &[&str] = &["path", "url", "command", "content"];
 const SECRETS_KEYS: &[&str] = &["formats", "placeholders"];
@@ -627,6 +628,7 @@ fn capability(s: &str) -> Option<Capability> {
         "runs" => Capability::Runs,
         "cwd" => Capability::Cwd,
         "separator" => Capability::Separator,
+        "list" => Capability::List,
         _ => return None,
     })
 }

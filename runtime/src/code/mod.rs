@@ -10,7 +10,7 @@
 pub mod lex;
 
 use crate::model::Action;
-use crate::normalize::UNKNOWN;
+use crate::normalize::{SUBTREE, UNKNOWN};
 use crate::tables::{Capability, LanguageSpec, Syntax};
 use lex::{Interp, Lit, Tok};
 use std::collections::HashMap;
@@ -60,6 +60,10 @@ pub fn analyze(lang: &LanguageSpec, code: &str, budget: &mut usize) -> Result<Ve
         budget: *budget,
         depth: 0,
         calls: 0,
+        pending: None,
+        recursive: false,
+        env_dump: false,
+        network: false,
         socket: false,
         process: false,
         dup: false,
@@ -84,7 +88,11 @@ pub fn analyze(lang: &LanguageSpec, code: &str, budget: &mut usize) -> Result<Ve
     if ev.socket && (ev.process || ev.dup) {
         ev.effects.push(Effect::Signal(signal::PROCESS_ON_SOCKET));
     }
-    if ev.fork && ev.loops {
+    if ev.env_dump && ev.network {
+        ev.effects
+            .push(Effect::Signal(crate::shell::signal::ENVIRONMENT_TO_NETWORK));
+    }
+    if ev.fork && (ev.loops || ev.recursive) {
         ev.effects
             .push(Effect::Signal(crate::shell::signal::FORK_BOMB));
     }
@@ -181,6 +189,14 @@ struct Ev<'a> {
     depth: usize,
     /// Calls made through `send`/`call_user_func` being followed.
     calls: usize,
+    /// The items an iterating call (`list.each`, `list.forEach`) hands its block or callback.
+    pending: Option<V>,
+    /// A function in the code calls itself.
+    recursive: bool,
+    /// The whole environment is used as a value (`dict(os.environ)`, `process.env`).
+    env_dump: bool,
+    /// The code reaches the network.
+    network: bool,
     socket: bool,
     process: bool,
     dup: bool,
@@ -374,16 +390,239 @@ impl Ev<'_> {
                     self.pos += 1;
                     self.assignment_or_expr()?;
                 }
+                "for" | "foreach" => self.loop_header()?,
+                "def" | "sub" | "function" => {
+                    self.function_header();
+                    self.pos += 1;
+                }
                 w if LOOPS.contains(&w) => {
                     self.loops = true;
                     self.pos += 1;
                 }
-                w if KEYWORDS.contains(&w) => self.pos += 1,
+                // A variable may have a keyword's name (`fn = getattr(…)`).
+                w if KEYWORDS.contains(&w)
+                    && !matches!(self.peek_at(1), Some(Tok::Punct("=" | "+=" | "."))) =>
+                {
+                    self.pos += 1
+                }
                 _ => self.assignment_or_expr()?,
             },
             _ => self.assignment_or_expr()?,
         }
         Ok(())
+    }
+
+    /// `for NAME in EXPR` (Python, Ruby), `for (const NAME of EXPR)` (JavaScript),
+    /// `for my $NAME (LIST)` (Perl), `foreach (EXPR as $NAME)` (PHP): the loop variable holds
+    /// each item.
+    fn loop_header(&mut self) -> Result<(), String> {
+        self.loops = true;
+        self.pos += 1;
+        let paren = self.eat("(");
+        while matches!(self.peek(), Some(Tok::Ident(w)) if matches!(w.as_str(), "my" | "our" | "const" | "let" | "var" | "local"))
+        {
+            self.pos += 1;
+        }
+        match self.lang.syntax {
+            Syntax::Php => {
+                let it = self.expr()?;
+                if matches!(self.peek(), Some(Tok::Ident(a)) if a == "as") {
+                    self.pos += 1;
+                    let mut names = Vec::new();
+                    while let Some(Tok::Var(n)) = self.peek().cloned() {
+                        self.pos += 1;
+                        names.push(n);
+                        if !self.eat("=>") {
+                            break;
+                        }
+                    }
+                    // `as $k => $v`: the value is the last name.
+                    if let Some(n) = names.last() {
+                        let key = self.var_key(n);
+                        self.vars.insert(key, items_of(it));
+                    }
+                }
+            }
+            Syntax::Perl => {
+                if let Some(Tok::Var(n)) = self.peek().cloned() {
+                    self.pos += 1;
+                    if self.eat("(") {
+                        let list = self.args(")")?;
+                        let key = self.var_key(&n);
+                        self.vars.insert(key, items_of(V::List(list.pos)));
+                    }
+                }
+            }
+            _ => {
+                let mut names = Vec::new();
+                while let Some(t) = self.peek().cloned() {
+                    match t {
+                        Tok::Ident(w) if w == "in" || w == "of" => break,
+                        Tok::Ident(n) | Tok::Var(n) => names.push(n),
+                        Tok::Punct("," | "(" | ")" | "[" | "]") => {}
+                        _ => return Ok(()),
+                    }
+                    self.pos += 1;
+                    if names.len() > 8 {
+                        return Ok(());
+                    }
+                }
+                if !matches!(self.peek(), Some(Tok::Ident(_))) {
+                    return Ok(());
+                }
+                self.pos += 1;
+                let it = self.expr()?;
+                self.bind_loop(&names, it);
+            }
+        }
+        if paren {
+            self.eat(")");
+        }
+        Ok(())
+    }
+
+    fn bind_loop(&mut self, names: &[String], it: V) {
+        match names {
+            [one] => {
+                let key = self.var_key(one);
+                self.vars.insert(key, items_of(it));
+            }
+            many => {
+                // `for root, dirs, files in os.walk(d)`: a lister's first name holds the
+                // paths below it; tuple items are otherwise not followed.
+                let below = match &it {
+                    V::List(items) => items
+                        .iter()
+                        .find(|v| matches!(v, V::Str(t) if t.contains(SUBTREE)))
+                        .cloned(),
+                    _ => None,
+                };
+                for (k, n) in many.iter().enumerate() {
+                    let key = self.var_key(n);
+                    let v = match (&below, k) {
+                        (Some(b), 0) => b.clone(),
+                        _ => V::Unknown,
+                    };
+                    self.vars.insert(key, v);
+                }
+            }
+        }
+    }
+
+    /// A Python comprehension (`[f(x) for x in items]`): its loop variable is bound before
+    /// the expression in front of it is evaluated.
+    fn comprehension(&mut self, close: &str) -> Result<(), String> {
+        if self.lang.syntax != Syntax::Python {
+            return Ok(());
+        }
+        let start = self.pos;
+        let mut level = 0usize;
+        let mut k = start;
+        let mut for_at = None;
+        while let Some(t) = self.toks.get(k) {
+            match t {
+                Tok::Punct("(" | "[" | "{") => level += 1,
+                Tok::Punct(p) if level == 0 && *p == close => break,
+                Tok::Punct(")" | "]" | "}") => level = level.saturating_sub(1),
+                Tok::Ident(w) if level == 0 && w == "for" => {
+                    for_at = Some(k);
+                    break;
+                }
+                _ => {}
+            }
+            k += 1;
+            self.spend(1)?;
+        }
+        let Some(f) = for_at else {
+            return Ok(());
+        };
+        self.pos = f;
+        self.loop_header()?;
+        self.pos = start;
+        Ok(())
+    }
+
+    /// `def NAME`, `sub NAME`, `function NAME`: notes whether the body calls NAME again (a
+    /// function that forks and calls itself is a fork bomb).
+    fn function_header(&mut self) {
+        let Some(Tok::Ident(name)) = self.peek_at(1).cloned() else {
+            return;
+        };
+        let from = self.pos + 2;
+        let mut k = from;
+        let mut level = 0usize;
+        let mut opened = false;
+        while let Some(t) = self.toks.get(k) {
+            match t {
+                Tok::Punct("{") => {
+                    level += 1;
+                    opened = true;
+                }
+                Tok::Punct("}") => {
+                    level = level.saturating_sub(1);
+                    if opened && level == 0 {
+                        break;
+                    }
+                }
+                // Python: the body ends where the next definition starts.
+                Tok::Ident(w) if !opened && k > from && matches!(w.as_str(), "def" | "class") => {
+                    break;
+                }
+                Tok::Ident(w) if *w == name && k > from => {
+                    self.recursive = true;
+                    return;
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+    }
+
+    /// Ruby block parameters `|x|` after `{` or `do`, bound to the items of the receiver
+    /// of an iterating call.
+    fn block_params(&mut self, v: &V) {
+        let _ = v;
+        if !self.eat("|") {
+            return;
+        }
+        let mut names = Vec::new();
+        while let Some(t) = self.peek().cloned() {
+            self.pos += 1;
+            match t {
+                Tok::Punct("|") => break,
+                Tok::Ident(n) => names.push(n),
+                _ => {}
+            }
+            if names.len() > 8 {
+                break;
+            }
+        }
+        let it = self.pending.take().unwrap_or(V::Unknown);
+        self.bind_loop(&names, it);
+    }
+
+    /// JavaScript callback parameters (`x => …`, `(x) => …`, `function (x) {`), bound to the
+    /// items of the receiver of an iterating call.
+    fn lambda_params(&mut self, v: &V) {
+        let _ = v;
+        let Some(items) = self.pending.take() else {
+            return;
+        };
+        let names: Vec<String> = match (
+            self.peek().cloned(),
+            self.peek_at(1).cloned(),
+            self.peek_at(2).cloned(),
+        ) {
+            (Some(Tok::Ident(n)), Some(Tok::Punct("=>")), _) => vec![n],
+            (Some(Tok::Punct("(")), Some(Tok::Ident(n)), Some(Tok::Punct(")" | ","))) => vec![n],
+            (Some(Tok::Ident(f)), Some(Tok::Punct("(")), Some(Tok::Ident(n)))
+                if f == "function" =>
+            {
+                vec![n]
+            }
+            _ => return,
+        };
+        self.bind_loop(&names, items);
     }
 
     /// `import os, subprocess as sp` (Python); `import x from 'm'`, `import {a as b} from 'm'`,
@@ -734,6 +973,11 @@ impl Ev<'_> {
                 }
                 Some(Tok::Punct("(")) => {
                     self.pos += 1;
+                    // `list.forEach(x => …)`, `list.map(function (x) { … })`: the callback's
+                    // parameter is each item.
+                    if self.lang.syntax == Syntax::JavaScript {
+                        self.lambda_params(&v);
+                    }
                     let args = self.args(")")?;
                     v = self.call(v, args)?;
                     named = false;
@@ -784,9 +1028,17 @@ impl Ev<'_> {
                     v = self.index(v, key);
                 }
                 Some(Tok::Punct("{")) if self.lang.syntax == Syntax::Ruby => {
-                    // A block: its statements run (perhaps many times).
+                    // A block: its statements run (perhaps many times), its parameters bound
+                    // to the items it is given (`list.each { |x| … }`).
                     self.pos += 1;
+                    self.block_params(&v);
                     self.statements(Some("}"))?;
+                }
+                Some(Tok::Ident(d)) if d == "do" && self.lang.syntax == Syntax::Ruby => {
+                    self.pos += 1;
+                    self.block_params(&v);
+                    self.loops = true;
+                    return Ok(v);
                 }
                 Some(Tok::Str(_) | Tok::Var(_) | Tok::Ident(_) | Tok::Num(_))
                     if named && self.bare_call(&v) =>
@@ -979,6 +1231,7 @@ impl Ev<'_> {
             },
             Tok::Var(n) => self.var_value(&n),
             Tok::Punct("(") => {
+                self.comprehension(")")?;
                 let args = self.args(")")?;
                 let mut pos = args.pos;
                 if pos.len() == 1 {
@@ -988,6 +1241,7 @@ impl Ev<'_> {
                 }
             }
             Tok::Punct("[") => {
+                self.comprehension("]")?;
                 let args = self.args("]")?;
                 V::List(args.pos)
             }
@@ -1214,7 +1468,14 @@ impl Ev<'_> {
                 }
                 V::Name(joined)
             }
-            other => V::Method(Box::new(other), name.to_owned()),
+            other => {
+                if matches!(other, V::List(_) | V::Alts(_) | V::Obj(_))
+                    && self.caps(name).any(|c| c == Capability::Map)
+                {
+                    self.pending = Some(other.clone());
+                }
+                V::Method(Box::new(other), name.to_owned())
+            }
         }
     }
 
@@ -1325,6 +1586,15 @@ impl Ev<'_> {
             }
         }
         let mut caps: Vec<(Capability, usize)> = self.caps_ranked(&name).collect();
+        // The environment as a whole handed to a function (`json.dumps(dict(os.environ))`).
+        if args
+            .pos
+            .iter()
+            .chain(args.kw.iter().map(|(_, v)| v))
+            .any(|a| matches!(a, V::Name(n) if self.is_env(n)))
+        {
+            self.env_dump = true;
+        }
         // `.then(eval)`, `forEach(os.system)`: a function that runs code, handed data known
         // only when it runs (functions that apply it to known items follow it instead).
         if !caps
@@ -1456,6 +1726,7 @@ impl Ev<'_> {
                 _ => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
             },
             Capability::Network | Capability::Socket => {
+                self.network = true;
                 if c == Capability::Socket {
                     self.socket = true;
                 }
@@ -1681,6 +1952,16 @@ impl Ev<'_> {
             }
             Capability::Runs => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
             Capability::Cwd => return Ok(Some(V::Str(".".into()))),
+            Capability::List => {
+                let Some(dir) = first.and_then(V::text) else {
+                    return Ok(Some(V::List(vec![V::Unknown])));
+                };
+                self.effects.push(Effect::Path(Action::Read, dir.clone()));
+                // The entries: anything below the directory (a pattern argument narrows
+                // nothing the analysis relies on).
+                let below = format!("{}/{}", dir.trim_end_matches('/'), SUBTREE);
+                return Ok(Some(V::List(vec![V::Str(below)])));
+            }
             Capability::Separator => return Ok(Some(V::Str("/".into()))),
             Capability::Send | Capability::Apply => {
                 if self.depth + self.calls >= MAX_DEPTH * 4 {
@@ -1747,8 +2028,14 @@ impl Ev<'_> {
             .iter()
             .filter(|(k, _)| PATH_KEYS.contains(&k.as_str()))
             .map(|(_, v)| v);
+        let mut texts: Vec<String> = Vec::new();
         for v in vals.into_iter().chain(named) {
-            let Some(t) = v.text() else { continue };
+            match v {
+                V::Alts(_) => v.texts(&mut texts),
+                v => texts.extend(v.text()),
+            }
+        }
+        for t in texts {
             let trimmed = t.trim();
             if is_mode(trimmed) {
                 write |= trimmed.contains(['w', 'a', 'x', '+', '>']);
@@ -1876,6 +2163,20 @@ fn is_ident(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
         && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// What a loop over `it` binds its variable to: each item (a string's characters), or an
+/// unknown value.
+fn items_of(it: V) -> V {
+    match it {
+        V::List(items) | V::Obj(items) | V::Alts(items) if !items.is_empty() => {
+            V::Alts(items.into_iter().take(MAX_LIST).collect())
+        }
+        V::Str(t) if !t.contains([UNKNOWN, SUBTREE]) && !t.is_empty() && t.len() <= MAX_LIST => {
+            V::Alts(t.chars().map(|c| V::Str(c.to_string())).collect())
+        }
+        _ => V::Unknown,
+    }
 }
 
 fn var_key(name: &str) -> String {

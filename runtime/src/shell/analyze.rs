@@ -35,6 +35,9 @@ pub mod signal {
     pub const OPAQUE: &str = "opaque-command";
     /// A delete of the working directory or an ancestor of it (set by extraction).
     pub const DELETES_WORKING_TREE: &str = "deletes-working-tree";
+    /// The whole environment (every token in it) sent to a host: `env | curl -d @-`,
+    /// `JSON.stringify(process.env)` in a request.
+    pub const ENVIRONMENT_TO_NETWORK: &str = "environment-to-network";
 }
 
 /// One possible value of a word.
@@ -182,6 +185,8 @@ struct Flow {
     items: Vec<Val>,
     /// Unknown output of an explicit decoder.
     hidden: bool,
+    /// The whole environment (`env`, `printenv`): every token and key it holds.
+    environment: bool,
 }
 
 /// The result of analysing one script.
@@ -653,6 +658,7 @@ impl<'a> Analyzer<'a> {
                     hidden: !v.known && v.hidden,
                     text: v.known.then_some(v.text),
                     items: Vec::new(),
+                    environment: false,
                 });
             }
             RedirOp::Dup => {
@@ -1209,6 +1215,7 @@ impl<'a> Analyzer<'a> {
             out.decoded |= f.decoded;
             out.opaque |= f.opaque;
             out.hidden |= f.hidden;
+            out.environment |= f.environment;
             if out.text.is_none() {
                 out.text = f.text;
             }
@@ -1342,6 +1349,21 @@ impl<'a> Analyzer<'a> {
         if matches!(name, "apply_patch" | "applypatch") && !self.funcs.contains_key(name) {
             return self.apply_patch(args, &stdin);
         }
+        // `env`, `printenv`, `set`, `export -p`: the whole environment, every secret in it.
+        let dumps = match name {
+            "env" | "printenv" => args.iter().all(|a| a.text().starts_with('-')),
+            "set" => args.is_empty(),
+            "export" | "declare" | "typeset" => {
+                !args.is_empty() && args.iter().all(|a| matches!(a.text(), "-p" | "-x" | "-px"))
+            }
+            _ => false,
+        };
+        if dumps && !self.funcs.contains_key(name) {
+            return Ok(Flow {
+                environment: true,
+                ..Flow::default()
+            });
+        }
         if name == "shopt"
             && args.iter().any(|a| a.text() == "-s")
             && args.iter().any(|a| {
@@ -1441,11 +1463,14 @@ impl<'a> Analyzer<'a> {
             None => None,
         };
         let had_text = stdin.text.is_some();
+        // A text tool or encoder passes the environment it is given on (`env | base64`).
+        let passes_env = stdin.environment && (spec.produces.is_some() || spec.decoder);
         let out = self.run_spec(name, spec, &p, args, stdin);
         if let Some(old) = moved {
             self.cwds = old;
         }
         let mut out = out?;
+        out.environment |= passes_env;
         if let Some(kind) = spec.produces {
             if out.text.is_none() {
                 self.produce(kind, &p, args, &mut out)?;
@@ -1618,6 +1643,9 @@ impl<'a> Analyzer<'a> {
             }
             CmdKind::Network | CmdKind::Remote => {
                 let first_op = self.ops.len();
+                if stdin.environment {
+                    self.signal(signal::ENVIRONMENT_TO_NETWORK);
+                }
                 self.flag_paths(p)?;
                 let mut net = Operation::new(Action::Network);
                 for (i, a) in p.positional.iter().enumerate() {
@@ -2030,6 +2058,7 @@ impl<'a> Analyzer<'a> {
                     opaque,
                     items: Vec::new(),
                     hidden: !known && printed.iter().any(|a| a.alts.iter().any(|v| v.hidden)),
+                    environment: false,
                 });
             }
             CmdKind::Alias => {
@@ -2271,8 +2300,14 @@ impl<'a> Analyzer<'a> {
                 out?;
             } else {
                 // An interpreter's code gets them as its argv; what it does with
-                // them is unknown, so they are judged like an unknown command's.
+                // them is unknown, so they are judged like an unknown command's
+                // (`perl -i`, `ruby -i` edit them in place).
                 self.code(shell, code)?;
+                if let Some(action) = p.mode {
+                    for a in &p.positional {
+                        self.arg_path(action, a, false)?;
+                    }
+                }
                 self.plain(p.positional.iter().copied())?;
             }
         } else if let Some(script) = p
@@ -2381,6 +2416,15 @@ impl<'a> Analyzer<'a> {
         for e in effects {
             match e {
                 Effect::Path(action, t) => {
+                    // A lister's entries (`os.walk(d)`) reach everything below `d` only
+                    // where a whole subtree matters, as for `rm -rf d` (inside the project,
+                    // they are its ordinary files).
+                    let t = match t.split_once(normalize::SUBTREE) {
+                        Some((dir, _)) if !self.subtree_matters(dir.trim_end_matches('/'))? => {
+                            t.replace(normalize::SUBTREE, &normalize::UNKNOWN.to_string())
+                        }
+                        _ => t,
+                    };
                     let v = self.code_val(&t);
                     self.path(action, &v)?;
                 }
@@ -2985,7 +3029,9 @@ impl<'a> Analyzer<'a> {
                 ..Val::unknown()
             }
         } else {
-            Val::word_lit(&text, false)
+            let mut v = Val::word_lit(&text, false);
+            v.glob |= text.contains(normalize::SUBTREE);
+            v
         }
     }
 
