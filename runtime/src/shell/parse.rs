@@ -535,7 +535,23 @@ impl<'a> Parser<'a> {
                                 break;
                             }
                             Some(b'\n') => self.i += 1,
-                            Some(_) => elems.push(self.word()?),
+                            Some(b'#') => {
+                                while self.peek().is_some_and(|c| c != b'\n') {
+                                    self.i += 1;
+                                }
+                            }
+                            Some(c) => {
+                                let at = self.i;
+                                let w = self.word()?;
+                                if self.i == at {
+                                    // `a=(x;y)`: an operator where a value belongs.
+                                    return Err(self.err(&format!(
+                                        "unexpected `{}` in an array",
+                                        char::from(c)
+                                    )));
+                                }
+                                elems.push(w);
+                            }
                         }
                     }
                     if let Some(prefix) = array_word {
@@ -1857,6 +1873,15 @@ mod tests {
                 other => panic!("not a literal: {other:?}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn an_operator_inside_an_array_is_an_error_not_a_loop() {
+        // Found by fuzzing: `a=(;` once pushed empty words forever.
+        assert!(parse("x=(;;;;)").is_err());
+        assert!(parse("a=(x;y)").is_err());
+        let s = parse("a=(x # note\ny)").unwrap();
+        assert_eq!(simple(&s).assigns.len(), 2);
     }
 
     #[test]
