@@ -1,4 +1,4 @@
-//! Generates the `.crust` parser from `grammar/crust.lalrpop`, and embeds the built-in policy's sources (`rules/builtin/`, `rules/commands/`, `rules/secrets/`, `rules/tools/`) so `crust` works without a checkout.
+//! Generates the `.crust` parser from `grammar/crust.lalrpop`, and embeds the built-in policy's sources (`rules/builtin/`, `rules/commands/`, `rules/languages/`, `rules/secrets/`, `rules/tools/`) so `crust` works without a checkout.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -23,7 +23,7 @@ fn main() {
     // rules/` reads them in is the same: builtin, commands, tools — tables do not depend on it).
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
     let mut files = Vec::new();
-    for sub in ["builtin", "commands", "secrets", "tools"] {
+    for sub in ["builtin", "commands", "languages", "secrets", "tools"] {
         let dir = root.join(sub);
         println!("cargo:rerun-if-changed={}", dir.display());
         let mut here: Vec<_> = std::fs::read_dir(&dir)

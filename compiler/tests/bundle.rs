@@ -179,3 +179,46 @@ fn a_user_file_can_disable_an_unlocked_rule() {
         Some("protect-editor-tasks")
     );
 }
+
+#[test]
+fn the_embedded_policy_is_every_rule_file_in_the_repository() {
+    // `crust` without a checkout, the fuzz targets and the benches use the embedded sources: a
+    // directory of `rules/` left out of them would silently drop its tables.
+    fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, root, out);
+            } else if matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("yaml" | "yml" | "crust")
+            ) {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push(format!("rules/{rel}"));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let mut on_disk = Vec::new();
+    walk(&root, &root, &mut on_disk);
+    on_disk.sort();
+    let mut embedded: Vec<String> = crust_compiler::builtin_sources()
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    embedded.sort();
+    assert_eq!(embedded, on_disk);
+    // And the languages reach the bundle's tables.
+    let b = Bundle::from_bytes(&builtin()).unwrap();
+    let args = serde_json::json!({"command": "python3 -c \"import os; os.system('rm -rf ~')\""});
+    let call = ToolCall {
+        name: "Bash",
+        args: &args,
+        cwd: Some("/home/u/p"),
+        home: Some("/home/u"),
+    };
+    assert!(b.evaluate(&call).is_block());
+}
