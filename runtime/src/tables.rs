@@ -45,6 +45,8 @@ pub enum Syntax {
     /// PowerShell: statements are commands (through the command table, by `aliases`); its
     /// expressions (`[IO.File]::ReadAllText(…)`) go through the code analysis.
     PowerShell,
+    /// awk programs: `system()`, `"cmd" | getline`, `print > "file"`, `/inet/` sockets.
+    Awk,
 }
 
 /// Library calls that share a meaning. A name matches a call whose dotted name (`os.system`,

@@ -42,7 +42,15 @@ const LANGUAGE_KEYS: &[&str] = &[
     "aliases",
     "description",
 ];
-const SYNTAXES: &[&str] = &["python", "javascript", "perl", "ruby", "php", "powershell"];
+const SYNTAXES: &[&str] = &[
+    "python",
+    "javascript",
+    "perl",
+    "ruby",
+    "php",
+    "powershell",
+    "awk",
+];
 const CAPABILITIES: &[&str] = &[
     "read",
     "write",
@@ -670,6 +678,7 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "ruby" => Some(Syntax::Ruby),
                         "php" => Some(Syntax::Php),
                         "powershell" => Some(Syntax::PowerShell),
+                        "awk" => Some(Syntax::Awk),
                         other => {
                             diags.push(unknown(v, "syntax", other, SYNTAXES));
                             None

@@ -54,10 +54,10 @@ pub enum Tok {
 }
 
 const PUNCT: &[&str] = &[
-    "**=", "//=", "...", "===", "!==", "<=>", "=>", "==", "!=", "<=", ">=", "&&", "||", "??", "**",
-    "//", "<<", ">>", "+=", "-=", "*=", "/=", ".=", "|=", "&=", "=~", "!~", "..", "?.", "(", ")",
-    "[", "]", "{", "}", ",", ";", ":", "=", "+", "-", "*", "/", "%", "<", ">", "!", "~", "&", "|",
-    "^", "?", "@", "\\", "#", "$", ".",
+    "**=", "//=", "...", "===", "!==", "<=>", "|&", "=>", "==", "!=", "<=", ">=", "&&", "||", "??",
+    "**", "//", "<<", ">>", "+=", "-=", "*=", "/=", ".=", "|=", "&=", "=~", "!~", "..", "?.", "(",
+    ")", "[", "]", "{", "}", ",", ";", ":", "=", "+", "-", "*", "/", "%", "<", ">", "!", "~", "&",
+    "|", "^", "?", "@", "\\", "#", "$", ".",
 ];
 
 pub fn lex(src: &str, syntax: Syntax) -> Vec<Tok> {
@@ -161,7 +161,7 @@ impl Lexer<'_> {
                 }
                 b'/' if matches!(
                     self.syntax,
-                    Syntax::JavaScript | Syntax::Perl | Syntax::Ruby
+                    Syntax::JavaScript | Syntax::Perl | Syntax::Ruby | Syntax::Awk
                 ) && self.regex_allowed() =>
                 {
                     self.i += 1;
@@ -586,6 +586,7 @@ impl Lexer<'_> {
             ),
             (Syntax::JavaScript, b'`') => (Interp::DollarBrace, false, false),
             (Syntax::JavaScript, _) => (Interp::None, false, false),
+            (Syntax::Awk, _) => (Interp::None, false, false),
             (Syntax::Ruby, b'\'') => (Interp::None, true, false),
             (Syntax::Ruby, _) => (Interp::Hash, false, q == b'`'),
             (_, b'\'') => (Interp::None, true, false),

@@ -811,6 +811,19 @@ impl Ev<'_> {
         self.spend(1)?;
         let mut l = self.unary()?;
         loop {
+            // awk joins values written side by side (`"a" x`, `"/inet/tcp/0/" host`).
+            let juxtaposed = match self.peek() {
+                Some(Tok::Str(_) | Tok::Num(_) | Tok::Var(_)) => true,
+                Some(Tok::Ident(w)) => {
+                    !KEYWORDS.contains(&w.as_str()) && w != "getline" && w != "in"
+                }
+                _ => false,
+            };
+            if self.lang.syntax == Syntax::Awk && juxtaposed {
+                let r = self.unary()?;
+                l = concat(l, r);
+                continue;
+            }
             let op = match self.peek() {
                 Some(Tok::Punct(p)) => *p,
                 Some(Tok::Ident(w)) if matches!(w.as_str(), "or" | "and" | "x") => match w.as_str()
@@ -835,7 +848,7 @@ impl Ev<'_> {
             match op {
                 "+" | "~" | "-" | "*" | "/" | "%" | "**" | "//" | "<<" | ">>" | "&" | "|" | "^"
                 | "==" | "!=" | "===" | "!==" | "<" | ">" | "<=" | ">=" | "&&" | "||" | "??"
-                | "=~" | "!~" | "<=>" | "x" | ".." | "=>" => {}
+                | "=~" | "!~" | "<=>" | "x" | ".." | "=>" | "|&" => {}
                 "?" => {
                     self.pos += 1;
                     let a = self.expr()?;
@@ -862,6 +875,36 @@ impl Ev<'_> {
     }
 
     fn binop(&mut self, op: &str, l: V, r: V) -> V {
+        if self.lang.syntax == Syntax::Awk {
+            match (op, &l, &r) {
+                // `"cmd" | getline`, `"cmd" |& getline`: runs the command.
+                ("|" | "|&", _, V::Name(g)) if g == "getline" => {
+                    self.process = true;
+                    self.effects.push(Effect::Shell(l.text_or_unknown()));
+                    return V::Unknown;
+                }
+                // `print x | "cmd"`: runs the command with the output as its input.
+                ("|" | "|&", _, V::Str(cmd)) => {
+                    self.process = true;
+                    let input = l.text_or_unknown();
+                    self.effects.push(Effect::Shell(format!(
+                        "{cmd} <<'CRUST_AWK_INPUT'\n{input}\nCRUST_AWK_INPUT"
+                    )));
+                    return V::Unknown;
+                }
+                // `print x > "file"`, `>> "file"`.
+                (">" | ">>", _, V::Str(f)) => {
+                    self.effects.push(Effect::Path(Action::Write, f.clone()));
+                    return V::Unknown;
+                }
+                // `getline line < "file"`.
+                ("<", _, V::Str(f)) => {
+                    self.effects.push(Effect::Path(Action::Read, f.clone()));
+                    return V::Unknown;
+                }
+                _ => {}
+            }
+        }
         match op {
             "+" | "~" => match (&l, &r) {
                 (V::Num(a), V::Num(b)) if op == "+" => V::Num(a.wrapping_add(*b)),
@@ -1192,6 +1235,17 @@ impl Ev<'_> {
         Ok(match t {
             Tok::Str(l) => {
                 let mut v = self.lit(&l)?;
+                // gawk's network files: `/inet/tcp/LPORT/HOST/RPORT`.
+                if self.lang.syntax == Syntax::Awk {
+                    if let Some(rest) = l.raw.strip_prefix("/inet") {
+                        self.socket = true;
+                        self.network = true;
+                        let parts: Vec<&str> = rest.split('/').collect();
+                        if let Some(h) = parts.get(3).filter(|h| !h.is_empty() && **h != "0") {
+                            self.effects.push(Effect::Net((*h).to_owned()));
+                        }
+                    }
+                }
                 // `"sys" "tem"`: adjacent literals are one string.
                 while self.lang.syntax == Syntax::Python && !l.shell {
                     let Some(Tok::Str(n)) = self.peek().cloned() else {

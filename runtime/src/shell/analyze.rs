@@ -1573,6 +1573,29 @@ impl<'a> Analyzer<'a> {
             None
         };
         let decoded_out = p.decode || stdin.decoded;
+        // A command whose first operand is a program in a language the tables know (`awk
+        // 'BEGIN { system("…") }'`): the program is judged by what it does.
+        if !matches!(spec.kind, CmdKind::Interpreter | CmdKind::Shell) {
+            let tables = self.tables;
+            if let Some(lang) = self
+                .index
+                .languages
+                .get(name)
+                .and_then(|&i| tables.languages.get(i as usize))
+            {
+                if let Some(program) = program_operand(spec, args) {
+                    let whole_unknown = program.alts.iter().all(|v| !v.literal);
+                    if whole_unknown && program.alts.iter().any(|v| v.opaque || v.outside) {
+                        self.signal(code::signal::OPAQUE_CODE);
+                    }
+                    for v in &program.alts {
+                        if v.literal {
+                            self.code_effects(lang, &v.text)?;
+                        }
+                    }
+                }
+            }
+        }
         match spec.kind {
             CmdKind::Files(action) => {
                 let action = p.mode.unwrap_or(action);
@@ -3844,6 +3867,40 @@ fn calls_itself(name: &str, body: &Script) -> bool {
     let mut piped = false;
     let n = count(name, body, &mut piped);
     piped || n > 1
+}
+
+/// The program operand of a command such as `awk`: the `-e`/`--source` value, or the first
+/// operand; none when the program comes from a file (`-f`).
+fn program_operand(spec: &CommandSpec, args: &[Arg]) -> Option<Arg> {
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        let t = a.text();
+        if t == "--" {
+            return args.get(i + 1).cloned();
+        }
+        if matches!(t, "-f" | "--file") || t.starts_with("--file=") {
+            return None;
+        }
+        if matches!(t, "-e" | "--source") {
+            return args.get(i + 1).cloned();
+        }
+        if let Some(v) = t.strip_prefix("--source=") {
+            return Some(with_text(a, v));
+        }
+        if t.starts_with('-') && t.len() > 1 {
+            let takes_value = spec.flags.iter().any(|f| {
+                f.flag == t
+                    && matches!(
+                        f.role,
+                        FlagRole::Value | FlagRole::Pattern | FlagRole::Filter
+                    )
+            });
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        return Some(a.clone());
+    }
+    None
 }
 
 /// `-EncodedCommand`'s value: base64 of UTF-16LE text.
