@@ -336,6 +336,23 @@ pub struct TableIndex {
     pub commands: HashMap<String, u32>,
     /// Interpreter command name to language.
     pub languages: HashMap<String, u32>,
+    /// Per language (in table order), its calls by the last segment of their names.
+    pub calls: Vec<CallIndex>,
+}
+
+/// A language's call names by their last dotted segment (lower-case where the language
+/// ignores case), each with its meaning and the whole name: a call is looked up by its own
+/// last segment, then matched on the rest.
+pub type CallIndex = HashMap<String, Vec<(Capability, String)>>;
+
+/// The key a call name is indexed and looked up under.
+pub fn call_key(name: &str, fold: bool) -> String {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    if fold {
+        last.to_ascii_lowercase()
+    } else {
+        last.to_owned()
+    }
 }
 
 impl Tables {
@@ -355,6 +372,17 @@ impl Tables {
             for n in &l.interpreters {
                 idx.languages.insert(n.clone(), i as u32);
             }
+            let fold = matches!(l.syntax, Syntax::Php | Syntax::PowerShell);
+            let mut calls = CallIndex::default();
+            for c in &l.calls {
+                for n in &c.names {
+                    calls
+                        .entry(call_key(n, fold))
+                        .or_default()
+                        .push((c.does, n.clone()));
+                }
+            }
+            idx.calls.push(calls);
         }
         idx
     }

@@ -695,7 +695,11 @@ impl Lexer<'_> {
             }
             return;
         }
-        for p in PUNCT {
+        let first = rest.as_bytes().first().copied().unwrap_or(0);
+        for p in PUNCT
+            .iter()
+            .filter(|p| p.as_bytes().first() == Some(&first))
+        {
             if rest.starts_with(p) {
                 self.i += p.len();
                 let tok = match (*p, self.syntax) {

@@ -11,7 +11,7 @@ pub mod lex;
 
 use crate::model::Action;
 use crate::normalize::{SUBTREE, UNKNOWN};
-use crate::tables::{Capability, LanguageSpec, Syntax};
+use crate::tables::{call_key, CallIndex, Capability, LanguageSpec, Syntax};
 use lex::{Interp, Lit, Tok};
 use std::collections::HashMap;
 
@@ -50,9 +50,15 @@ pub enum Effect {
 }
 
 /// Analyses `code` written in `lang`, spending from `budget` (fails when it runs out).
-pub fn analyze(lang: &LanguageSpec, code: &str, budget: &mut usize) -> Result<Vec<Effect>, String> {
+pub fn analyze(
+    lang: &LanguageSpec,
+    calls: &CallIndex,
+    code: &str,
+    budget: &mut usize,
+) -> Result<Vec<Effect>, String> {
     let mut ev = Ev {
         lang,
+        calls_by_key: calls,
         toks: Vec::new(),
         pos: 0,
         vars: HashMap::new(),
@@ -181,6 +187,7 @@ struct Args {
 
 struct Ev<'a> {
     lang: &'a LanguageSpec,
+    calls_by_key: &'a CallIndex,
     toks: Vec<Tok>,
     pos: usize,
     vars: HashMap<String, V>,
@@ -1561,28 +1568,31 @@ impl Ev<'_> {
 
     fn caps_ranked<'s>(&'s self, name: &'s str) -> impl Iterator<Item = (Capability, usize)> + 's {
         let fold = matches!(self.lang.syntax, Syntax::Php | Syntax::PowerShell);
-        self.lang.calls.iter().filter_map(move |c| {
-            c.names
-                .iter()
-                .filter(|e| {
-                    let eq = |a: &str, b: &str| {
-                        if fold {
-                            a.eq_ignore_ascii_case(b)
-                        } else {
-                            a == b
-                        }
-                    };
-                    eq(name, e)
-                        || (name.len() > e.len()
-                            && name
-                                .get(name.len() - e.len()..)
-                                .is_some_and(|tail| eq(tail, e))
-                            && name.as_bytes().get(name.len() - e.len() - 1) == Some(&b'.'))
-                })
-                .map(|e| e.len())
-                .max()
-                .map(|n| (c.does, n))
-        })
+        let eq = move |a: &str, b: &str| {
+            if fold {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }
+        };
+        let mut found: Vec<(Capability, usize)> = Vec::new();
+        if let Some(entries) = self.calls_by_key.get(&call_key(name, fold)) {
+            for (does, e) in entries {
+                let matches = eq(name, e)
+                    || (name.len() > e.len()
+                        && name
+                            .get(name.len() - e.len()..)
+                            .is_some_and(|tail| eq(tail, e))
+                        && name.as_bytes().get(name.len() - e.len() - 1) == Some(&b'.'));
+                if matches {
+                    match found.iter_mut().find(|(c, _)| c == does) {
+                        Some(f) => f.1 = f.1.max(e.len()),
+                        None => found.push((*does, e.len())),
+                    }
+                }
+            }
+        }
+        found.into_iter()
     }
 
     fn call(&mut self, callee: V, args: Args) -> Result<V, String> {

@@ -2435,7 +2435,14 @@ impl<'a> Analyzer<'a> {
     /// runs (through the shell analysis), the hosts it reaches, and its signals.
     fn code_effects(&mut self, lang: &LanguageSpec, text: &str) -> R<()> {
         use crate::code::Effect;
-        let effects = code::analyze(lang, text, &mut self.budget)?;
+        let tables = self.tables;
+        let calls = tables
+            .languages
+            .iter()
+            .position(|l| std::ptr::eq(l, lang))
+            .and_then(|i| self.index.calls.get(i))
+            .ok_or("a language is missing from the table index")?;
+        let effects = code::analyze(lang, calls, text, &mut self.budget)?;
         for e in effects {
             match e {
                 Effect::Path(action, t) => {
