@@ -245,7 +245,8 @@ pub fn words(src: &str, mut i: usize, end: usize) -> Vec<Word> {
     let b = src.as_bytes();
     let mut out = Vec::new();
     while i < end {
-        while i < end && matches!(at(b, i), b' ' | b'\t' | b'\r') {
+        // A newline here sits inside a group the stage could not close.
+        while i < end && matches!(at(b, i), b' ' | b'\t' | b'\r' | b'\n') {
             i += 1;
         }
         if at(b, i) == b'`' && matches!(at(b, i + 1), b'\n' | b'\r') {
@@ -360,6 +361,10 @@ pub fn words(src: &str, mut i: usize, end: usize) -> Vec<Word> {
         if !w.parts.is_empty() {
             w.raw = src.get(word_start..i.min(end)).unwrap_or("").to_owned();
             out.push(w);
+        }
+        if i == word_start {
+            // Nothing this loop can read: never stay in place.
+            i += 1;
         }
     }
     out
