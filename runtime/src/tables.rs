@@ -47,6 +47,8 @@ pub enum Syntax {
     PowerShell,
     /// awk programs: `system()`, `"cmd" | getline`, `print > "file"`, `/inet/` sockets.
     Awk,
+    /// AppleScript (`osascript -e`): `do shell script`, `set x to …`, `&` joins text.
+    AppleScript,
 }
 
 /// Library calls that share a meaning. A name matches a call whose dotted name (`os.system`,

@@ -50,6 +50,7 @@ const SYNTAXES: &[&str] = &[
     "php",
     "powershell",
     "awk",
+    "applescript",
 ];
 const CAPABILITIES: &[&str] = &[
     "read",
@@ -679,6 +680,7 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "php" => Some(Syntax::Php),
                         "powershell" => Some(Syntax::PowerShell),
                         "awk" => Some(Syntax::Awk),
+                        "applescript" => Some(Syntax::AppleScript),
                         other => {
                             diags.push(unknown(v, "syntax", other, SYNTAXES));
                             None

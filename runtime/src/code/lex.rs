@@ -144,6 +144,17 @@ impl Lexer<'_> {
                     self.ps_variable();
                 }
                 b'#' if self.syntax != Syntax::JavaScript => self.line_comment(),
+                b'-' if self.syntax == Syntax::AppleScript && self.at(1) == b'-' => {
+                    self.line_comment()
+                }
+                b'(' if self.syntax == Syntax::AppleScript && self.at(1) == b'*' => {
+                    let end = self
+                        .src
+                        .get(self.i + 2..)
+                        .and_then(|r| r.find("*)"))
+                        .map_or(self.s.len(), |k| self.i + 2 + k + 2);
+                    self.i = end;
+                }
                 b'/' if self.at(1) == b'/'
                     && matches!(self.syntax, Syntax::JavaScript | Syntax::Php) =>
                 {
@@ -489,6 +500,34 @@ impl Lexer<'_> {
             }
             _ => {}
         }
+        // AppleScript's commands are phrases: `do shell script`, `path to home folder`.
+        if self.syntax == Syntax::AppleScript {
+            let rest = self.src.get(start..).unwrap_or("");
+            let lower = rest
+                .get(..rest.len().min(40))
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            for phrase in [
+                "do shell script",
+                "do script",
+                "run script",
+                "path to home folder",
+                "posix file",
+                "posix path of",
+                "quoted form of",
+            ] {
+                if lower.starts_with(phrase)
+                    && !lower
+                        .as_bytes()
+                        .get(phrase.len())
+                        .is_some_and(|c| c.is_ascii_alphanumeric())
+                {
+                    self.i = start + phrase.len();
+                    self.out.push(Tok::Ident(phrase.replace(' ', "_")));
+                    return;
+                }
+            }
+        }
         // `File::Path::rmtree`, `Zlib::Inflate` as dotted names.
         if self.at(0) == b':' && self.at(1) == b':' && self.syntax != Syntax::Python {
             self.out.push(Tok::Ident(w));
@@ -586,7 +625,7 @@ impl Lexer<'_> {
             ),
             (Syntax::JavaScript, b'`') => (Interp::DollarBrace, false, false),
             (Syntax::JavaScript, _) => (Interp::None, false, false),
-            (Syntax::Awk, _) => (Interp::None, false, false),
+            (Syntax::Awk | Syntax::AppleScript, _) => (Interp::None, false, false),
             (Syntax::Ruby, b'\'') => (Interp::None, true, false),
             (Syntax::Ruby, _) => (Interp::Hash, false, q == b'`'),
             (_, b'\'') => (Interp::None, true, false),

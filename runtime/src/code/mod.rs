@@ -398,6 +398,20 @@ impl Ev<'_> {
                     self.assignment_or_expr()?;
                 }
                 "for" | "foreach" => self.loop_header()?,
+                // AppleScript: `set NAME to VALUE`.
+                "set" if self.lang.syntax == Syntax::AppleScript => {
+                    if let (Some(Tok::Ident(n)), Some(Tok::Ident(to))) =
+                        (self.peek_at(1).cloned(), self.peek_at(2).cloned())
+                    {
+                        if to == "to" {
+                            self.pos += 3;
+                            let v = self.expr()?;
+                            self.vars.insert(n, v);
+                            return Ok(());
+                        }
+                    }
+                    self.pos += 1;
+                }
                 "def" | "sub" | "function" => {
                     self.function_header();
                     self.pos += 1;
@@ -925,6 +939,7 @@ impl Ev<'_> {
                 _ => V::Unknown,
             },
             "<<" if self.lang.syntax == Syntax::Ruby && l.is_texty() => concat(l, r),
+            "&" if self.lang.syntax == Syntax::AppleScript => concat(l, r),
             "/" if self.lang.syntax == Syntax::Python && (l.is_texty() || r.is_texty()) => {
                 path_join(&[l, r])
             }
@@ -1112,7 +1127,7 @@ impl Ev<'_> {
     fn bare_call(&self, v: &V) -> bool {
         if !matches!(
             self.lang.syntax,
-            Syntax::Perl | Syntax::Ruby | Syntax::PowerShell
+            Syntax::Perl | Syntax::Ruby | Syntax::PowerShell | Syntax::AppleScript
         ) {
             return false;
         }

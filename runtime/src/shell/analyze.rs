@@ -1767,9 +1767,47 @@ impl<'a> Analyzer<'a> {
                         .get(name)
                         .and_then(|&i| tables.languages.get(i as usize));
                 }
+                // `osascript -l JavaScript`: JavaScript for Automation.
+                if let Some(w) = args
+                    .windows(2)
+                    .find(|w| w.first().is_some_and(|a| a.text() == "-l"))
+                {
+                    let wanted = w
+                        .get(1)
+                        .map(|a| a.text().to_ascii_lowercase())
+                        .unwrap_or_default();
+                    let tables = self.tables;
+                    if let Some(l) = tables
+                        .languages
+                        .iter()
+                        .find(|l| l.name == wanted || (wanted == "js" && l.name == "javascript"))
+                    {
+                        self.lang = Some(l);
+                    }
+                }
                 let saved_ps = self.powershell;
                 let out = if self.lang.is_some_and(|l| l.syntax == Syntax::PowerShell) {
                     self.pwsh_invocation(args, &stdin)
+                } else if name == "osascript" {
+                    // Each `-e` is one line of the script.
+                    let lines: Vec<&Arg> = args
+                        .windows(2)
+                        .filter(|w| w.first().is_some_and(|a| a.text() == "-e"))
+                        .filter_map(|w| w.get(1))
+                        .collect();
+                    if lines.is_empty() {
+                        self.interpreter(shell, p, &stdin)
+                    } else {
+                        let mut text = String::new();
+                        for l in &lines {
+                            if l.opaque() || l.decoded() {
+                                self.signal(signal::OPAQUE);
+                            }
+                            text.push_str(&l.text().replace(normalize::UNKNOWN, ""));
+                            text.push('\n');
+                        }
+                        self.code_text(false, &text)
+                    }
                 } else {
                     // `bash -c` from PowerShell is bash.
                     self.powershell = false;
