@@ -2382,12 +2382,17 @@ fn percent_format(fmt: &str, args: &[V]) -> String {
         {
             it.next();
         }
-        if it.next().is_some() {
-            out.push_str(
-                &args
-                    .get(k)
-                    .map_or_else(|| UNKNOWN.to_string(), V::text_or_unknown),
-            );
+        if let Some(conv) = it.next() {
+            match (conv, args.get(k)) {
+                // `%c` of a number is that character.
+                ('c', Some(V::Num(n))) => out.push(
+                    u32::try_from(*n)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .unwrap_or(UNKNOWN),
+                ),
+                (_, v) => out.push_str(&v.map_or_else(|| UNKNOWN.to_string(), V::text_or_unknown)),
+            }
             k += 1;
         }
     }

@@ -1588,9 +1588,21 @@ impl<'a> Analyzer<'a> {
                     if whole_unknown && program.alts.iter().any(|v| v.opaque || v.outside) {
                         self.signal(code::signal::OPAQUE_CODE);
                     }
+                    // `awk -v NAME=VALUE`: the program starts with the variable set.
+                    let mut prelude = String::new();
+                    for w in args.windows(2) {
+                        if let [f, a] = w {
+                            if f.text() == "-v" && a.known() {
+                                if let Some((n, v)) = a.text().split_once('=') {
+                                    let v = v.replace('\\', "\\\\").replace('"', "\\\"");
+                                    prelude.push_str(&format!("{n} = \"{v}\"\n"));
+                                }
+                            }
+                        }
+                    }
                     for v in &program.alts {
                         if v.literal {
-                            self.code_effects(lang, &v.text)?;
+                            self.code_effects(lang, &format!("{prelude}{}", v.text))?;
                         }
                     }
                 }
@@ -2494,7 +2506,13 @@ impl<'a> Analyzer<'a> {
                         _ => t,
                     };
                     let v = self.code_val(&t);
-                    self.path(action, &v)?;
+                    if action == Action::Delete && !v.text.contains(normalize::SUBTREE) {
+                        // A delete in code may be recursive (`rmtree`, `rm_rf`,
+                        // `Directory.Delete(d, true)`): judged as `rm -rf` is.
+                        self.arg_path(action, &Arg { alts: vec![v] }, true)?;
+                    } else {
+                        self.path(action, &v)?;
+                    }
                 }
                 Effect::Tree(action, t) => {
                     let a = Arg {
@@ -2862,9 +2880,34 @@ impl<'a> Analyzer<'a> {
         let Some(first) = args.first() else {
             return Ok(Flow::default());
         };
+        if !first.known() {
+            // `& ($a + $b) …`, `& $cmd …`: a command named while it runs.
+            self.signal(code::signal::OPAQUE_CODE);
+            return Ok(Flow::default());
+        }
         let raw = first.text().to_owned();
         let base = raw.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
         let base = base.strip_suffix(".exe").unwrap_or(&base).to_owned();
+        // `Set-Alias x Invoke-Expression`: later commands named `x` run the target.
+        if matches!(base.as_str(), "set-alias" | "sal" | "new-alias" | "nal") {
+            let names: Vec<String> = args
+                .iter()
+                .skip(1)
+                .filter(|a| !a.text().starts_with('-'))
+                .map(|a| a.text().to_ascii_lowercase())
+                .collect();
+            if let [alias, target, ..] = names.as_slice() {
+                self.aliases.insert(format!("ps:{alias}"), target.clone());
+            }
+            return Ok(Flow::default());
+        }
+        let base = match self.aliases.get(&format!("ps:{base}")) {
+            Some(t) => t.clone(),
+            None => base,
+        };
+        // What runs, in the command table's words, for the rules that read command lines.
+        let line: Vec<&str> = args.iter().map(Arg::text).collect();
+        self.exec.commands.push(line.join(" "));
         if base.ends_with(".ps1") {
             let script = first.clone();
             self.pwsh_file(&script)?;
@@ -2877,23 +2920,44 @@ impl<'a> Analyzer<'a> {
             .find(|(a, _)| *a == base)
             .map_or(base.clone(), |(_, t)| t.clone());
         let mut rest: Vec<Arg> = args.get(1..).unwrap_or(&[]).to_vec();
-        let next_items = if matches!(name.as_str(), "ls" | "ps-item") {
-            // A lister's output: the entries of each path it names.
-            let paths: Vec<Arg> = rest
-                .iter()
-                .filter(|a| !a.text().starts_with('-'))
-                .cloned()
-                .collect();
+        let next_items = if matches!(name.as_str(), "get-childitem" | "ps-item") {
+            // A lister's output: the entries of each path it names (narrowed by a filter).
+            let mut paths: Vec<Arg> = Vec::new();
+            let mut filter: Option<String> = None;
+            let mut k = 0;
+            while let Some(a) = rest.get(k) {
+                let t = a.text();
+                if t.starts_with('-') {
+                    if matches!(t, "-filter" | "-include") {
+                        filter = rest
+                            .get(k + 1)
+                            .filter(|v| v.known())
+                            .map(|v| v.text().to_owned());
+                    }
+                    if matches!(
+                        t,
+                        "-filter" | "-include" | "-exclude" | "-depth" | "-attributes"
+                    ) {
+                        k += 1;
+                    }
+                } else {
+                    paths.push(a.clone());
+                }
+                k += 1;
+            }
+            if paths.is_empty() {
+                paths.push(Arg::lit("."));
+            }
             let mut out = Vec::new();
-            for p in if paths.is_empty() {
-                vec![Arg::lit(".")]
-            } else {
-                paths
-            } {
+            for p in paths {
                 let mut x = p.clone();
                 for v in &mut x.alts {
-                    if name == "ls" {
-                        v.text = format!("{}/*", v.text.trim_end_matches('/'));
+                    if name == "get-childitem" {
+                        let dir = v.text.trim_end_matches('/').to_owned();
+                        v.text = match &filter {
+                            Some(f) => format!("{dir}/**/{f}"),
+                            None => format!("{dir}/*"),
+                        };
                         v.glob = true;
                     }
                 }
@@ -2958,6 +3022,8 @@ impl<'a> Analyzer<'a> {
                 };
                 let mut argv = vec![program];
                 argv.extend(list);
+                let line: Vec<&str> = argv.iter().map(Arg::text).collect();
+                self.exec.commands.push(line.join(" "));
                 return self.dispatch(&argv, Flow::default());
             }
             "eval" if rest.iter().any(|a| !a.known()) => {
@@ -2983,6 +3049,22 @@ impl<'a> Analyzer<'a> {
             rest.append(items);
         }
         *items = next_items;
+        // PowerShell takes any unique prefix of a parameter (`-r` for `-Recurse`).
+        if let Some(spec) = self.spec(&name) {
+            for a in &mut rest {
+                let t = a.text().to_owned();
+                if t.len() > 1
+                    && t.starts_with('-')
+                    && a.known()
+                    && !spec.flags.iter().any(|f| f.flag == t)
+                {
+                    let mut found = spec.flags.iter().filter(|f| f.flag.starts_with(&t));
+                    if let (Some(f), None) = (found.next(), found.next()) {
+                        *a = Arg::lit(&f.flag);
+                    }
+                }
+            }
+        }
         let mut argv = vec![Arg::lit(&name)];
         argv.extend(rest);
         self.dispatch(&argv, stdin)
