@@ -105,6 +105,51 @@ pub fn analyze(
     Ok(ev.effects)
 }
 
+/// The text an expression evaluates to, when the analysis can work it out (PowerShell's
+/// `(Join-Path $HOME '.ssh')`, `$([Environment]::GetFolderPath('UserProfile'))`).
+pub fn value(
+    lang: &LanguageSpec,
+    calls: &CallIndex,
+    prelude: &str,
+    code: &str,
+    budget: &mut usize,
+) -> Option<String> {
+    let mut ev = Ev {
+        lang,
+        calls_by_key: calls,
+        toks: Vec::new(),
+        pos: 0,
+        vars: HashMap::new(),
+        effects: Vec::new(),
+        budget: *budget,
+        depth: 1,
+        calls: 0,
+        pending: None,
+        recursive: false,
+        env_dump: false,
+        network: false,
+        socket: false,
+        process: false,
+        dup: false,
+        fork: false,
+        loops: false,
+    };
+    if lang.syntax == Syntax::PowerShell {
+        ev.vars.insert("home".into(), V::Str("~".into()));
+    }
+    // The variables first (their statements), then the expression.
+    let _ = ev.run(prelude);
+    ev.toks = lex::lex(code, lang.syntax);
+    ev.pos = 0;
+    let v = ev.expr().ok();
+    *budget = ev.budget;
+    match v? {
+        V::Str(t) if !t.contains(UNKNOWN) => Some(t),
+        V::Bytes(b) => Some(bytes_text(&b)),
+        _ => None,
+    }
+}
+
 /// An abstract value.
 #[derive(Debug, Clone, PartialEq)]
 enum V {
@@ -1036,6 +1081,17 @@ impl Ev<'_> {
                         _ => {}
                     }
                 }
+                // PowerShell: `Join-Path (…) 'x'` is a command given a parenthesised argument.
+                Some(Tok::Punct("("))
+                    if self.lang.syntax == Syntax::PowerShell
+                        && matches!(&v, V::Name(n) if n.contains('-'))
+                        && named
+                        && self.bare_call(&v) =>
+                {
+                    let args = self.bare_args()?;
+                    v = self.call(v, args)?;
+                    named = false;
+                }
                 Some(Tok::Punct("(")) => {
                     self.pos += 1;
                     // `list.forEach(x => …)`, `list.map(function (x) { … })`: the callback's
@@ -1826,7 +1882,19 @@ impl Ev<'_> {
                     return Ok(Some(V::Name(module_name(&m))));
                 }
             }
-            Capability::Home => return Ok(Some(V::Str("~".into()))),
+            Capability::Home => {
+                // .NET's special folders, by name.
+                let folder = args.pos.first().and_then(V::text).unwrap_or_default();
+                let path = match folder.to_ascii_lowercase().as_str() {
+                    "applicationdata" => "~/AppData/Roaming",
+                    "localapplicationdata" => "~/AppData/Local",
+                    "startup" => "~/AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup",
+                    "desktop" | "desktopdirectory" => "~/Desktop",
+                    "mydocuments" | "personal" => "~/Documents",
+                    _ => "~",
+                };
+                return Ok(Some(V::Str(path.into())));
+            }
             Capability::ExpandHome | Capability::Same => {
                 return Ok(Some(match (recv, args.pos.first()) {
                     (Some(r), _) if r.is_texty() || matches!(r, V::List(_)) => r.clone(),

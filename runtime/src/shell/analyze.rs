@@ -2355,7 +2355,10 @@ impl<'a> Analyzer<'a> {
 
     fn flag_paths(&mut self, p: &Parsed) -> R<()> {
         for (action, a) in &p.flag_paths {
-            self.arg_path(*action, a, false)?;
+            // `Copy-Item -Path DIR -Recurse`: a recursive command takes a flag's directory
+            // whole too.
+            let whole = p.recursive && matches!(action, Action::Read | Action::Delete);
+            self.arg_path(*action, a, whole)?;
         }
         Ok(())
     }
@@ -2745,6 +2748,30 @@ impl<'a> Analyzer<'a> {
                     None
                 };
                 flow = match stage {
+                    pwsh::Stage::Assign(name, value) if value.starts_with("@{") => {
+                        // A hashtable, kept for splatting (`Remove-Item @p`): `-KEY VALUE`
+                        // pairs, a `$true` value a switch.
+                        let inner = value
+                            .strip_prefix("@{")
+                            .and_then(|v| v.trim_end().strip_suffix('}'))
+                            .unwrap_or("");
+                        let mut splat = Vec::new();
+                        for entry in inner.split([';', '\n']) {
+                            let Some((k, v)) = entry.split_once('=') else {
+                                continue;
+                            };
+                            let k = k.trim().trim_matches(['\'', '"']).to_ascii_lowercase();
+                            let v = v.trim();
+                            splat.push(Val::lit(&format!("-{k}")));
+                            if !v.eq_ignore_ascii_case("$true") {
+                                splat.push(self.ps_value(lang, v)?);
+                            }
+                        }
+                        splat.truncate(2 * MAX_ALTS);
+                        let key = format!("psplat:{}", name.to_ascii_lowercase());
+                        self.vars.insert(key, splat);
+                        Flow::default()
+                    }
                     pwsh::Stage::Assign(name, value) => {
                         let v = self.ps_value(lang, &value)?;
                         let key = format!("ps:{}", name.to_ascii_lowercase());
@@ -2779,7 +2806,7 @@ impl<'a> Analyzer<'a> {
         if simple {
             let mut v = Val::lit("");
             for w in words.iter().step_by(2) {
-                let (a, _) = self.ps_word(w)?;
+                let (a, _, _) = self.ps_word(w)?;
                 if let Some(x) = a.alts.first() {
                     v.cat(x);
                 }
@@ -2834,15 +2861,7 @@ impl<'a> Analyzer<'a> {
             }
         }
         // The code analysis's PowerShell `$var`s are the analysis's own.
-        let mut prelude = String::new();
-        for (k, vals) in &self.vars {
-            if let (Some(name), [v]) = (k.strip_prefix("ps:"), vals.as_slice()) {
-                if v.known && !v.text.contains(['\'', '`', '\n']) {
-                    prelude.push_str(&format!("${name} = '{}'\n", v.text));
-                }
-            }
-        }
-        let code = format!("{prelude}{text}");
+        let code = format!("{}{text}", self.ps_prelude());
         self.code_effects(lang, &code)
     }
 
@@ -2855,8 +2874,32 @@ impl<'a> Analyzer<'a> {
         items: &mut Vec<Arg>,
     ) -> R<Flow> {
         let mut args: Vec<Arg> = Vec::new();
+        // Per argument: it continues an array (`'a','b'`).
+        let mut elements: Vec<bool> = Vec::new();
+        // An argument carries the whole environment (`-Body (gci env: | Out-String)`).
+        let mut env_arg = false;
         for w in words {
-            let (a, param) = self.ps_word(w)?;
+            // `@params`: the hashtable's pairs as parameters.
+            if let Some(name) = w
+                .literal()
+                .filter(|_| !w.quoted)
+                .and_then(|t| t.strip_prefix('@').map(str::to_ascii_lowercase))
+            {
+                if let Some(splat) = self.vars.get(&format!("psplat:{name}")).cloned() {
+                    for v in splat {
+                        let v = if v.text.starts_with('-') {
+                            v
+                        } else {
+                            self.ps_val(v)
+                        };
+                        args.push(Arg { alts: vec![v] });
+                        elements.push(false);
+                    }
+                    continue;
+                }
+            }
+            let (a, param, env) = self.ps_word(w)?;
+            env_arg |= env;
             if param {
                 // `-Recurse:$true`, `-Path:C:\x`: the name, then the value.
                 let t = a.text().to_owned();
@@ -2866,16 +2909,24 @@ impl<'a> Analyzer<'a> {
                         args.push(Arg {
                             alts: vec![self.ps_val(Val::lit(v))],
                         });
+                        elements.extend([false, false]);
                     }
-                    _ => args.push(Arg::lit(&t.to_ascii_lowercase())),
+                    _ => {
+                        args.push(Arg::lit(&t.to_ascii_lowercase()));
+                        elements.push(false);
+                    }
                 }
             } else {
                 args.push(a);
+                elements.push(w.element);
             }
         }
         // The call and dot-source operators.
         while args.first().is_some_and(|a| matches!(a.text(), "&" | ".")) {
             args.remove(0);
+            if !elements.is_empty() {
+                elements.remove(0);
+            }
         }
         let Some(first) = args.first() else {
             return Ok(Flow::default());
@@ -2971,6 +3022,51 @@ impl<'a> Analyzer<'a> {
             *items = next_items;
             return Ok(Flow::default());
         }
+        // `cmd /c LINE`: cmd's built-ins (`del`, `rd`, `type`, `copy`, `move`) are
+        // PowerShell's aliases of the same cmdlets; `%NAME%` is an environment variable.
+        if name == "cmd" {
+            if let Some(k) = rest
+                .iter()
+                .position(|a| matches!(a.text().to_ascii_lowercase().as_str(), "/c" | "/k" | "/r"))
+            {
+                let words: Vec<String> = rest
+                    .get(k + 1..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|a| a.text().replace(normalize::UNKNOWN, ""))
+                    .collect();
+                let mut line = words.join(" ");
+                // `%USERPROFILE%` as `$env:USERPROFILE`; `/s /q` switches as parameters.
+                while let Some(a) = line.find('%') {
+                    let Some(b) = line.get(a + 1..).and_then(|r| r.find('%')) else {
+                        break;
+                    };
+                    let var = line.get(a + 1..a + 1 + b).unwrap_or("").to_owned();
+                    line.replace_range(a..a + b + 2, &format!("$env:{var}"));
+                }
+                let line = line
+                    .split(' ')
+                    .filter(|w| !(w.len() == 2 && w.starts_with('/')))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                self.exec.commands.push(line.clone());
+                return self.powershell_text(&line);
+            }
+        }
+        // `Get-ChildItem env:`: the whole environment.
+        if name == "get-childitem"
+            && rest
+                .iter()
+                .any(|a| a.text().trim_end_matches('/').eq_ignore_ascii_case("env:"))
+        {
+            return Ok(Flow {
+                environment: true,
+                ..Flow::default()
+            });
+        }
+        if env_arg && self.spec(&name).is_some_and(|s| s.kind == CmdKind::Network) {
+            self.signal(signal::ENVIRONMENT_TO_NETWORK);
+        }
         let stdin = input.clone().unwrap_or_default();
         match name.as_str() {
             "ps-start-process" => {
@@ -2992,6 +3088,13 @@ impl<'a> Analyzer<'a> {
                                 list.extend(ps_split(v));
                             }
                             k += 2;
+                            // `'a','b'`: the array's other elements.
+                            while elements.get(k + 1).copied() == Some(true) {
+                                if let Some(v) = rest.get(k) {
+                                    list.push(v.clone());
+                                }
+                                k += 1;
+                            }
                             continue;
                         }
                         k += if matches!(
@@ -3023,7 +3126,17 @@ impl<'a> Analyzer<'a> {
                 let mut argv = vec![program];
                 argv.extend(list);
                 let line: Vec<&str> = argv.iter().map(Arg::text).collect();
-                self.exec.commands.push(line.join(" "));
+                let line = line.join(" ");
+                self.exec.commands.push(line.clone());
+                // `Start-Process cmd -ArgumentList '/c …'`: read as cmd is read.
+                let prog = argv
+                    .first()
+                    .map(|a| a.text().to_ascii_lowercase())
+                    .unwrap_or_default();
+                let prog = prog.rsplit('/').next().unwrap_or("");
+                if matches!(prog, "cmd" | "cmd.exe") && argv.iter().all(Arg::known) {
+                    return self.powershell_text(&line);
+                }
                 return self.dispatch(&argv, Flow::default());
             }
             "eval" if rest.iter().any(|a| !a.known()) => {
@@ -3071,7 +3184,7 @@ impl<'a> Analyzer<'a> {
     }
 
     /// A PowerShell word's value, and whether it is a parameter name (`-Path`).
-    fn ps_word(&mut self, w: &pwsh::Word) -> R<(Arg, bool)> {
+    fn ps_word(&mut self, w: &pwsh::Word) -> R<(Arg, bool, bool)> {
         // `(New-Object Net.WebClient).DownloadString(…)`: a member of a value is an expression.
         if !w.quoted && (w.raw.contains(").") || w.raw.contains("]::")) {
             let tables = self.tables;
@@ -3085,6 +3198,7 @@ impl<'a> Analyzer<'a> {
         }
         let mut v = Val::lit("");
         v.literal = false;
+        let mut env = false;
         for part in &w.parts {
             match part {
                 pwsh::Part::Lit(t) => v.cat(&Val::word_lit(t, w.quoted)),
@@ -3092,7 +3206,14 @@ impl<'a> Analyzer<'a> {
                     let x = self.ps_var(n);
                     v.cat(&x);
                 }
-                pwsh::Part::Sub(inner) | pwsh::Part::Block(inner) => {
+                pwsh::Part::Sub(inner) => {
+                    env |= self.powershell_text(inner)?.environment;
+                    match self.ps_sub_value(inner) {
+                        Some(t) => v.cat(&Val::lit(&t)),
+                        None => v.cat(&Val::unknown()),
+                    }
+                }
+                pwsh::Part::Block(inner) => {
                     self.powershell_text(inner)?;
                     v.cat(&Val::unknown());
                 }
@@ -3101,7 +3222,48 @@ impl<'a> Analyzer<'a> {
         let param = !w.quoted
             && matches!(w.parts.first(), Some(pwsh::Part::Lit(t)) if t.starts_with('-') && t.chars().nth(1).is_some_and(|c| c.is_ascii_alphabetic()));
         let v = if param { v } else { self.ps_val(v) };
-        Ok((Arg { alts: vec![v] }, param))
+        // `$PROFILE.CurrentUserAllHosts` and the other profiles.
+        let v = match (w.parts.first(), w.parts.get(1)) {
+            (Some(pwsh::Part::Var(n)), Some(pwsh::Part::Lit(prop)))
+                if n.eq_ignore_ascii_case("profile") && prop.starts_with('.') =>
+            {
+                let file = if prop.to_ascii_lowercase().contains("allhosts") {
+                    "profile.ps1"
+                } else {
+                    "Microsoft.PowerShell_profile.ps1"
+                };
+                Val::lit(&format!("{}/.config/powershell/{file}", self.home))
+            }
+            _ => v,
+        };
+        Ok((Arg { alts: vec![v] }, param, env))
+    }
+
+    /// The value of a sub-expression (`(Join-Path $HOME '.ssh')`), when it can be worked out.
+    fn ps_sub_value(&mut self, inner: &str) -> Option<String> {
+        let tables = self.tables;
+        let (i, lang) = tables
+            .languages
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.syntax == Syntax::PowerShell)?;
+        let calls = self.index.calls.get(i)?;
+        let prelude = self.ps_prelude();
+        let t = code::value(lang, calls, &prelude, inner, &mut self.budget)?;
+        Some(self.ps_val(Val::lit(&t)).text)
+    }
+
+    /// PowerShell variables known in the call, as assignments for the code analysis.
+    fn ps_prelude(&self) -> String {
+        let mut prelude = String::new();
+        for (k, vals) in &self.vars {
+            if let (Some(name), [v]) = (k.strip_prefix("ps:"), vals.as_slice()) {
+                if v.known && !v.text.contains(['\'', '`', '\n']) {
+                    prelude.push_str(&format!("${name} = '{}'\n", v.text));
+                }
+            }
+        }
+        prelude
     }
 
     /// PowerShell's variables: automatic ones, `$env:`, and those assigned in the call.

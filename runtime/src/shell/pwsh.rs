@@ -21,6 +21,9 @@ pub struct Word {
     pub parts: Vec<Part>,
     /// The word as written.
     pub raw: String,
+    /// It follows a comma: another element of the previous word's array (`-ArgumentList
+    /// 'a','b'`).
+    pub element: bool,
     /// Quoted (no parameter name, no wildcard).
     pub quoted: bool,
 }
@@ -346,8 +349,10 @@ pub fn words(src: &str, mut i: usize, end: usize) -> Vec<Word> {
                     // An array argument: its elements are separate values.
                     flush(&mut lit, &mut w);
                     if !w.parts.is_empty() {
+                        w.raw = src.get(word_start..i).unwrap_or("").to_owned();
                         out.push(std::mem::take(&mut w));
                     }
+                    w.element = true;
                     i += 1;
                 }
                 _ => {
