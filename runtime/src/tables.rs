@@ -134,6 +134,9 @@ pub enum Capability {
     /// Lists a directory (`os.walk`, `rglob`, `readdirSync`): reads it, and its items are the
     /// paths below it.
     List,
+    /// Sends a file to a URL (`WebClient.UploadFile(url, file)`): reaches the host of its
+    /// first argument and reads its last.
+    Upload,
 }
 
 /// One tool (several names may share it).

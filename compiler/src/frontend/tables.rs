@@ -90,6 +90,7 @@ const CAPABILITIES: &[&str] = &[
     "cwd",
     "separator",
     "list",
+    "upload",
 ];
 const SHAPE_KEYS: &[&str] = &["path", "url", "command", "content"];
 const SECRETS_KEYS: &[&str] = &["formats", "placeholders"];
@@ -638,6 +639,7 @@ fn capability(s: &str) -> Option<Capability> {
         "cwd" => Capability::Cwd,
         "separator" => Capability::Separator,
         "list" => Capability::List,
+        "upload" => Capability::Upload,
         _ => return None,
     })
 }

@@ -2099,6 +2099,21 @@ impl Ev<'_> {
             }
             Capability::Runs => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
             Capability::Cwd => return Ok(Some(V::Str(".".into()))),
+            Capability::Upload => {
+                self.network = true;
+                if let Some(u) = args.pos.first().and_then(V::text) {
+                    if looks_like_host(&u) {
+                        self.effects.push(Effect::Net(u));
+                    }
+                }
+                if let Some(f) = args.pos.last().filter(|_| args.pos.len() > 1) {
+                    let mut texts = Vec::new();
+                    f.texts(&mut texts);
+                    for t in texts {
+                        self.effects.push(Effect::Path(Action::Read, t));
+                    }
+                }
+            }
             Capability::List => {
                 let Some(dir) = first.and_then(V::text) else {
                     return Ok(Some(V::List(vec![V::Unknown])));

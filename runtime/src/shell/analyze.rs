@@ -2824,6 +2824,19 @@ impl<'a> Analyzer<'a> {
     /// An expression statement: .NET calls through the code analysis, and the commands in
     /// its parenthesised groups (`(Get-Content x).Length`).
     fn ps_expr(&mut self, lang: &'a LanguageSpec, text: &str) -> R<()> {
+        self.ps_groups(text, 0)?;
+        // The code analysis's PowerShell `$var`s are the analysis's own.
+        let code = format!("{}{text}", self.ps_prelude());
+        self.code_effects(lang, &code)
+    }
+
+    /// The commands in an expression's parenthesised groups, at any depth
+    /// (`$wc.UploadString($u, (gc ~/.ssh/id_rsa))`).
+    fn ps_groups(&mut self, text: &str, depth: usize) -> R<()> {
+        if depth > MAX_NESTING {
+            return Err("PowerShell groups nested too deeply to analyse".into());
+        }
+        self.spend(text.len())?;
         let b = text.as_bytes();
         let mut i = 0;
         while i < b.len() {
@@ -2854,15 +2867,15 @@ impl<'a> Analyzer<'a> {
                     let inner = text.get(start..i).unwrap_or("");
                     if inner.starts_with(|c: char| c.is_ascii_alphabetic()) {
                         self.powershell_text(inner)?;
+                    } else {
+                        self.ps_groups(inner, depth + 1)?;
                     }
                     i += 1;
                 }
                 _ => i += 1,
             }
         }
-        // The code analysis's PowerShell `$var`s are the analysis's own.
-        let code = format!("{}{text}", self.ps_prelude());
-        self.code_effects(lang, &code)
+        Ok(())
     }
 
     /// One command of a PowerShell pipeline.
