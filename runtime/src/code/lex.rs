@@ -667,15 +667,7 @@ impl Lexer<'_> {
                     self.i += 1;
                     continue;
                 };
-                text.push(match n {
-                    'n' => '\n',
-                    't' => '\t',
-                    'r' => '\r',
-                    '0' => '\0',
-                    'a' => '\x07',
-                    'e' => '\x1b',
-                    other => other,
-                });
+                text.push(crate::shell::pwsh::backtick(n));
                 self.i += 1 + n.len_utf8();
                 continue;
             }

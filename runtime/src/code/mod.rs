@@ -56,38 +56,7 @@ pub fn analyze(
     code: &str,
     budget: &mut usize,
 ) -> Result<Vec<Effect>, String> {
-    let mut ev = Ev {
-        lang,
-        calls_by_key: calls,
-        toks: Vec::new(),
-        pos: 0,
-        vars: HashMap::new(),
-        effects: Vec::new(),
-        budget: *budget,
-        depth: 0,
-        calls: 0,
-        pending: None,
-        recursive: false,
-        env_dump: false,
-        network: false,
-        socket: false,
-        process: false,
-        dup: false,
-        fork: false,
-        loops: false,
-    };
-    if lang.syntax == Syntax::JavaScript {
-        // Code given with `-e` runs in the working directory.
-        ev.vars.insert("__dirname".into(), V::Str(".".into()));
-    }
-    if lang.syntax == Syntax::PowerShell {
-        // Automatic variables.
-        ev.vars.insert("home".into(), V::Str("~".into()));
-        ev.vars.insert(
-            "profile".into(),
-            V::Str("~/.config/powershell/Microsoft.PowerShell_profile.ps1".into()),
-        );
-    }
+    let mut ev = Ev::new(lang, calls, *budget);
     let out = ev.run(code);
     *budget = ev.budget;
     out?;
@@ -114,29 +83,8 @@ pub fn value(
     code: &str,
     budget: &mut usize,
 ) -> Option<String> {
-    let mut ev = Ev {
-        lang,
-        calls_by_key: calls,
-        toks: Vec::new(),
-        pos: 0,
-        vars: HashMap::new(),
-        effects: Vec::new(),
-        budget: *budget,
-        depth: 1,
-        calls: 0,
-        pending: None,
-        recursive: false,
-        env_dump: false,
-        network: false,
-        socket: false,
-        process: false,
-        dup: false,
-        fork: false,
-        loops: false,
-    };
-    if lang.syntax == Syntax::PowerShell {
-        ev.vars.insert("home".into(), V::Str("~".into()));
-    }
+    let mut ev = Ev::new(lang, calls, *budget);
+    ev.depth = 1;
     // The variables first (their statements), then the expression.
     let _ = ev.run(prelude);
     ev.toks = lex::lex(code, lang.syntax);
@@ -347,6 +295,48 @@ const PATH_KEYS: &[&str] = &[
 const LOOPS: &[&str] = &[
     "while", "for", "foreach", "until", "loop", "do", "times", "each",
 ];
+
+impl<'a> Ev<'a> {
+    /// A fresh evaluation, with the variables each language starts with.
+    fn new(lang: &'a LanguageSpec, calls: &'a CallIndex, budget: usize) -> Ev<'a> {
+        let mut vars = HashMap::new();
+        match lang.syntax {
+            // Code given with `-e` runs in the working directory.
+            Syntax::JavaScript => {
+                vars.insert("__dirname".into(), V::Str(".".into()));
+            }
+            // Automatic variables.
+            Syntax::PowerShell => {
+                vars.insert("home".into(), V::Str("~".into()));
+                vars.insert(
+                    "profile".into(),
+                    V::Str("~/.config/powershell/Microsoft.PowerShell_profile.ps1".into()),
+                );
+            }
+            _ => {}
+        }
+        Ev {
+            lang,
+            calls_by_key: calls,
+            toks: Vec::new(),
+            pos: 0,
+            vars,
+            effects: Vec::new(),
+            budget,
+            depth: 0,
+            calls: 0,
+            pending: None,
+            recursive: false,
+            env_dump: false,
+            network: false,
+            socket: false,
+            process: false,
+            dup: false,
+            fork: false,
+            loops: false,
+        }
+    }
+}
 
 impl Ev<'_> {
     fn spend(&mut self, n: usize) -> Result<(), String> {
@@ -1468,25 +1458,11 @@ impl Ev<'_> {
             // PowerShell's `$(…)` in a string runs statements.
             if l.verbatim && c == b'$' && b.get(i + 1) == Some(&b'(') {
                 out.push_str(&chunk(raw.get(lit_from..i).unwrap_or("")));
-                let mut level = 0;
-                let mut j = i + 1;
-                while j < b.len() {
-                    match b.get(j) {
-                        Some(b'(') => level += 1,
-                        Some(b')') => {
-                            level -= 1;
-                            if level == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    j += 1;
-                }
-                let inner = raw.get(i + 2..j).unwrap_or("");
+                let (inner_end, after) = crate::shell::pwsh::group(b, i + 1);
+                let inner = raw.get(i + 2..inner_end).unwrap_or("");
                 self.effects.push(Effect::Commands(inner.to_owned()));
                 out.push(UNKNOWN);
-                i = (j + 1).min(b.len());
+                i = after;
                 lit_from = i;
                 continue;
             }

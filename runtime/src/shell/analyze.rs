@@ -2531,7 +2531,7 @@ impl<'a> Analyzer<'a> {
                     } else if t.contains(normalize::UNKNOWN) {
                         // Known parts are judged; the unknown ones stand for any word.
                         let t = t.replace(normalize::UNKNOWN, "*");
-                        let _ = self.script_text(&t);
+                        self.script_text(&t)?;
                     } else {
                         self.script_text(&t)?;
                     }
@@ -2849,28 +2849,14 @@ impl<'a> Analyzer<'a> {
                     i += 1;
                 }
                 Some(b'(') => {
-                    let mut level = 0;
-                    let start = i + 1;
-                    while i < b.len() {
-                        match b.get(i) {
-                            Some(b'(') => level += 1,
-                            Some(b')') => {
-                                level -= 1;
-                                if level == 0 {
-                                    break;
-                                }
-                            }
-                            _ => {}
-                        }
-                        i += 1;
-                    }
-                    let inner = text.get(start..i).unwrap_or("");
+                    let (inner_end, after) = pwsh::group(b, i);
+                    let inner = text.get(i + 1..inner_end).unwrap_or("");
                     if inner.starts_with(|c: char| c.is_ascii_alphabetic()) {
                         self.powershell_text(inner)?;
                     } else {
                         self.ps_groups(inner, depth + 1)?;
                     }
-                    i += 1;
+                    i = after.max(i + 1);
                 }
                 _ => i += 1,
             }

@@ -71,6 +71,16 @@ fn at(b: &[u8], i: usize) -> u8 {
     b.get(i).copied().unwrap_or(0)
 }
 
+/// The bracketed group opening at `open`: (end of its inside, index after it), quotes and
+/// nested groups skipped; an unclosed group runs to the end.
+pub(crate) fn group(b: &[u8], open: usize) -> (usize, usize) {
+    let after = skip_group(b, open);
+    let closed = after <= b.len()
+        && after > open + 1
+        && matches!(b.get(after - 1), Some(b')' | b'}' | b']'));
+    (if closed { after - 1 } else { after }, after)
+}
+
 /// Skips a quoted string or bracketed group starting at `i`; returns the index after it.
 fn skip_group(b: &[u8], i: usize) -> usize {
     let c = at(b, i);
@@ -381,7 +391,8 @@ fn flush(lit: &mut String, w: &mut Word) {
     }
 }
 
-fn backtick(c: char) -> char {
+/// A character after PowerShell's escape character (`` `n `` is a line feed).
+pub(crate) fn backtick(c: char) -> char {
     match c {
         'n' => '\n',
         't' => '\t',
