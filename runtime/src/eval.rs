@@ -304,6 +304,7 @@ impl Bundle {
                 Field::Content,
                 Field::Signal,
                 Field::Secret,
+                Field::Url,
             ] {
                 for (k, v) in op.values(field).iter().enumerate() {
                     let mut hb = std::mem::take(&mut s.home_buf);

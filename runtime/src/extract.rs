@@ -335,6 +335,7 @@ impl Extraction<'_, '_> {
         }
         let mut op = Operation::new(Action::Network);
         op.hosts.extend(normalize::host_of(url));
+        op.urls.push(url.to_owned());
         op.contents.push(url.to_owned());
         self.ops.push(op);
         Ok(())

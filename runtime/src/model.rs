@@ -100,11 +100,14 @@ pub enum Field {
     /// The call's arguments by key (`arg "url"`): every scalar under that key, nested keys
     /// joined with `.`, array elements under their array's key. Patterns carry the key.
     Arg,
+    /// URLs the operation fetches from or sends to, as written (scheme added where the
+    /// client assumes one): the code a download runs, a package's source, a registry.
+    Url,
 }
 
 impl Field {
     /// Every field, in bundle order.
-    pub const ALL: [Field; 8] = [
+    pub const ALL: [Field; 9] = [
         Field::Path,
         Field::Host,
         Field::Command,
@@ -113,6 +116,7 @@ impl Field {
         Field::Signal,
         Field::Secret,
         Field::Arg,
+        Field::Url,
     ];
 
     pub fn name(self) -> &'static str {
@@ -125,6 +129,7 @@ impl Field {
             Field::Signal => "signal",
             Field::Secret => "secret",
             Field::Arg => "arg",
+            Field::Url => "url",
         }
     }
 
@@ -208,6 +213,7 @@ pub struct Operation {
     /// match a pattern when some path they stand for would.
     pub globs: Vec<String>,
     pub hosts: Vec<String>,
+    pub urls: Vec<String>,
     pub commands: Vec<String>,
     /// Command values that are byte for byte a slice of the first one, as (index in
     /// `commands`, byte offset in `commands[0]`): the engine reuses the first value's literal
@@ -226,6 +232,7 @@ impl Operation {
             paths: Vec::new(),
             globs: Vec::new(),
             hosts: Vec::new(),
+            urls: Vec::new(),
             commands: Vec::new(),
             command_slices: Vec::new(),
             contents: Vec::new(),
@@ -239,6 +246,7 @@ impl Operation {
         match field {
             Field::Path => &self.paths,
             Field::Host => &self.hosts,
+            Field::Url => &self.urls,
             Field::Command => &self.commands,
             Field::Content => &self.contents,
             Field::Signal => &self.signals,

@@ -212,6 +212,12 @@ pub struct CommandSpec {
     pub bundled: bool,
     /// What it prints, when the analysis can work that out from known text.
     pub produces: Option<Produce>,
+    /// A network client that prints what it fetches unless told to save it (`curl`, not
+    /// `wget`): piped into a shell, the download runs.
+    pub prints: bool,
+    /// Subcommands (one or two words: `install`, `pip install`) whose operands are packages
+    /// fetched and installed: an operand that is a URL or a git source is code from there.
+    pub installs: Vec<String>,
 }
 
 /// A text tool the shell analysis evaluates: its output, from known input, is computed and
@@ -331,6 +337,18 @@ pub enum FlagRole {
     /// wrong table entry cannot hide a path; filters are the values that look like one and
     /// are not.)
     Filter,
+    /// The fetched file is saved under the last segment of its URL in the working directory
+    /// (`curl -O`).
+    RemoteName,
+    /// Takes the file a download is saved in (`curl -o`, `wget -O`); `-` is standard output.
+    Output,
+    /// The program is read from standard input; the operands are its arguments (`sh -s`).
+    StdinCode,
+    /// Takes a URL that packages are fetched from (`pip --index-url`, `npm --registry`).
+    Source,
+    /// Takes a package to install, which may be a URL or git source (`cargo install --git`,
+    /// `uvx --from`, `npx -p`).
+    Package,
 }
 
 /// Lookup indexes built at load; a name defined twice means its later entry (user files

@@ -308,7 +308,7 @@ pub fn explain_line(bundle: &Bundle, line: &str, opts: &CheckOptions) -> String 
         let ops: Vec<_> = ex
             .operations
             .iter()
-            .map(|o| serde_json::json!({"action": o.action.name(), "paths": o.paths, "globs": o.globs, "hosts": o.hosts, "commands": o.commands, "contents": o.contents, "signals": o.signals}))
+            .map(|o| serde_json::json!({"action": o.action.name(), "paths": o.paths, "globs": o.globs, "hosts": o.hosts, "urls": o.urls, "commands": o.commands, "contents": o.contents, "signals": o.signals}))
             .collect();
         let matches: Vec<_> = ex
             .matches
@@ -331,6 +331,7 @@ pub fn explain_line(bundle: &Bundle, line: &str, opts: &CheckOptions) -> String 
             ("path", &o.paths),
             ("glob", &o.globs),
             ("host", &o.hosts),
+            ("url", &o.urls),
             ("command", &o.commands),
             ("signal", &o.signals),
         ] {

@@ -32,6 +32,8 @@ const COMMAND_KEYS: &[&str] = &[
     "decoder",
     "produces",
     "bundled-flags",
+    "prints",
+    "installs",
     "description",
 ];
 const LANGUAGE_KEYS: &[&str] = &[
@@ -159,6 +161,11 @@ const FLAG_ROLES: &[&str] = &[
     "filter",
     "chdir",
     "setting",
+    "remote-name",
+    "output",
+    "stdin-code",
+    "source",
+    "package",
 ];
 const ACTIONS: &[&str] = &[
     "read", "write", "delete", "copy", "move", "execute", "network",
@@ -356,6 +363,8 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "bundled-flags" => spec.bundled = boolean(v, "bundled-flags", diags),
                 "recursive" => spec.recursive = boolean(v, "recursive", diags),
                 "decoder" => spec.decoder = boolean(v, "decoder", diags),
+                "prints" => spec.prints = boolean(v, "prints", diags),
+                "installs" => spec.installs = names(v, diags),
                 "produces" => {
                     let t = v.as_str().unwrap_or("");
                     spec.produces = Some(match t {
@@ -413,6 +422,11 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "filter" => FlagRole::Filter,
                             "chdir" => FlagRole::Chdir,
                             "setting" => FlagRole::Setting,
+                            "remote-name" => FlagRole::RemoteName,
+                            "output" => FlagRole::Output,
+                            "stdin-code" => FlagRole::StdinCode,
+                            "source" => FlagRole::Source,
+                            "package" => FlagRole::Package,
                             other => match action(other) {
                                 Some(a) => FlagRole::Path(a),
                                 None => {

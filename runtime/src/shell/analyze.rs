@@ -38,6 +38,15 @@ pub mod signal {
     /// The whole environment (every token in it) sent to a host: `env | curl -d @-`,
     /// `JSON.stringify(process.env)` in a request.
     pub const ENVIRONMENT_TO_NETWORK: &str = "environment-to-network";
+    /// Code fetched from the network runs (`curl URL | sh`, `bash <(curl URL)`, a download
+    /// saved and then run): the operation's `url` and `host` say where it comes from.
+    pub const REMOTE_CODE: &str = "remote-code";
+    /// A package installed from a URL or a git source (`pip install https://…`, `npx
+    /// github:user/repo`, `cargo install --git URL`): its build and install scripts run.
+    pub const REMOTE_PACKAGE: &str = "remote-package";
+    /// Packages are fetched from this index or registry (`pip --index-url`, `npm
+    /// --registry`): every package it serves runs its install code.
+    pub const PACKAGE_SOURCE: &str = "package-source";
 }
 
 /// One possible value of a word.
@@ -66,6 +75,8 @@ struct Val {
     /// A name a `for` loop took from a glob (`for t in tests/*`): the files it matched, not
     /// a wildcard written to hide a command's name.
     listed: bool,
+    /// The URLs whose downloaded text this value holds (`$(curl -s URL)`).
+    remote: Vec<String>,
 }
 
 impl Val {
@@ -82,6 +93,7 @@ impl Val {
             outside: false,
             hidden: false,
             listed: false,
+            remote: Vec::new(),
         }
     }
     /// Literal text of a word: unquoted glob characters make it a glob.
@@ -104,6 +116,7 @@ impl Val {
             outside: false,
             hidden: false,
             listed: false,
+            remote: Vec::new(),
         }
     }
     fn opaque() -> Val {
@@ -120,6 +133,7 @@ impl Val {
             outside: self.outside,
             hidden: self.hidden,
             split: self.split,
+            remote: self.remote.clone(),
             ..Val::unknown()
         }
     }
@@ -134,6 +148,7 @@ impl Val {
         self.opaque |= o.opaque;
         self.outside |= o.outside;
         self.hidden |= o.hidden;
+        add_urls(&mut self.remote, &o.remote);
     }
 }
 
@@ -187,6 +202,8 @@ struct Flow {
     hidden: bool,
     /// The whole environment (`env`, `printenv`): every token and key it holds.
     environment: bool,
+    /// Text downloaded from these URLs (`curl -s URL`), passed on by every stage after.
+    remote: Vec<String>,
 }
 
 /// The result of analysing one script.
@@ -213,6 +230,9 @@ pub struct Analyzer<'a> {
     files: CallMap<String>,
     /// Symbolic links made in the call (absolute link path to absolute target).
     links: Vec<(String, String)>,
+    /// Files a download saved in the call (absolute path to the URLs fetched): run later in
+    /// the call, they are code from those URLs.
+    downloads: CallMap<Vec<String>>,
     /// The file the current command's output is redirected to, and whether it appends.
     redirected: Option<(String, bool)>,
     /// The current command's standard input, when known (for text tools).
@@ -265,6 +285,7 @@ impl<'a> Analyzer<'a> {
             expanding: Vec::new(),
             files: CallMap::default(),
             links: Vec::new(),
+            downloads: CallMap::default(),
             redirected: None,
             stdin_text: None,
             lang: None,
@@ -591,6 +612,14 @@ impl<'a> Analyzer<'a> {
         }
         let out = self.dispatch(&args, stdin.unwrap_or_default())?;
         let printed = out.text.clone().or(stdin_text);
+        // A download redirected into a file (`curl URL > x.sh`): running it later is code
+        // from there.
+        if let Some((raw, _)) = redirected.as_ref().filter(|_| !out.remote.is_empty()) {
+            for path in self.resolve(raw)? {
+                self.spend(64)?;
+                self.downloads.insert(path, out.remote.clone());
+            }
+        }
         // What the command wrote to a file: known text is kept for a later `bash FILE`.
         if let Some((raw, append)) = redirected {
             match &printed {
@@ -659,6 +688,7 @@ impl<'a> Analyzer<'a> {
                     text: v.known.then_some(v.text),
                     items: Vec::new(),
                     environment: false,
+                    remote: v.remote.clone(),
                 });
             }
             RedirOp::Dup => {
@@ -885,12 +915,14 @@ impl<'a> Analyzer<'a> {
                         let mut v = Val::lit(t.trim_end_matches('\n'));
                         v.split = !quoted;
                         v.decoded = flow.decoded;
+                        v.remote = flow.remote;
                         v
                     }
                     None => Val {
                         decoded: flow.decoded,
                         opaque: flow.opaque,
                         hidden: flow.hidden,
+                        remote: flow.remote,
                         ..Val::unknown()
                     },
                 }]
@@ -900,6 +932,7 @@ impl<'a> Analyzer<'a> {
                 // The word is a pipe's path; keep what flows through it for `source <(...)`.
                 vec![Val {
                     decoded: flow.decoded,
+                    remote: flow.remote,
                     text: flow
                         .text
                         .map_or_else(|| normalize::UNKNOWN.to_string(), |t| format!("<({t})")),
@@ -1182,6 +1215,9 @@ impl<'a> Analyzer<'a> {
         if first.alts.iter().any(|v| !v.known && v.opaque) {
             self.signal(signal::OPAQUE);
         }
+        for v in &first.alts {
+            self.remote_code(&v.remote);
+        }
         let rest = args.get(1..).unwrap_or(&[]);
         // `alias ll='ls -l'; ll x`: the alias's words, then the arguments.
         let aliased = if self.aliases.is_empty() {
@@ -1216,6 +1252,7 @@ impl<'a> Analyzer<'a> {
             out.opaque |= f.opaque;
             out.hidden |= f.hidden;
             out.environment |= f.environment;
+            add_urls(&mut out.remote, &f.remote);
             if out.text.is_none() {
                 out.text = f.text;
             }
@@ -1315,6 +1352,31 @@ impl<'a> Analyzer<'a> {
             .find_map(|p| self.files.get(p).cloned()))
     }
 
+    /// The URLs a file saved by a download earlier in the call came from.
+    fn downloaded(&self, raw: &str) -> R<Option<Vec<String>>> {
+        if self.downloads.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .resolve(raw)?
+            .iter()
+            .find_map(|p| self.downloads.get(p).cloned()))
+    }
+
+    /// Code fetched from these URLs runs: an execute operation that says where from.
+    fn remote_code(&mut self, urls: &[String]) {
+        if urls.is_empty() {
+            return;
+        }
+        let mut op = Operation::new(Action::Execute);
+        op.signals.push(signal::REMOTE_CODE.to_owned());
+        for u in urls {
+            op.hosts.extend(normalize::host_of(u));
+            op.urls.push(u.clone());
+        }
+        self.ops.push(op);
+    }
+
     /// Codex's `apply_patch PATCH` (or the patch on standard input): judged like the patch
     /// tool, each file written with the lines the patch adds.
     fn apply_patch(&mut self, args: &[Arg], stdin: &Flow) -> R<Flow> {
@@ -1398,6 +1460,16 @@ impl<'a> Analyzer<'a> {
             {
                 self.signal(signal::OPAQUE);
             }
+            // `./install.sh` saved by a download earlier in the call: code from there.
+            if let Some(urls) = self
+                .run_path
+                .as_deref()
+                .map(|p| self.downloaded(p))
+                .transpose()?
+                .flatten()
+            {
+                self.remote_code(&urls);
+            }
             // `./x.sh` written earlier in the call: its text runs with these arguments.
             if let Some(text) = self
                 .run_path
@@ -1422,6 +1494,7 @@ impl<'a> Analyzer<'a> {
             return Ok(Flow {
                 decoded: stdin.decoded,
                 opaque: stdin.opaque || stdin.text.is_some(),
+                remote: stdin.remote,
                 ..Flow::default()
             });
         };
@@ -1573,6 +1646,9 @@ impl<'a> Analyzer<'a> {
             None
         };
         let decoded_out = p.decode || stdin.decoded;
+        // URLs whose text this command prints (a download to standard output).
+        let mut fetched = Vec::new();
+        self.sources(spec, p, args)?;
         // A command whose first operand is a program in a language the tables know (`awk
         // 'BEGIN { system("…") }'`): the program is judged by what it does.
         if !matches!(spec.kind, CmdKind::Interpreter | CmdKind::Shell) {
@@ -1683,10 +1759,22 @@ impl<'a> Analyzer<'a> {
                 }
                 self.flag_paths(p)?;
                 let mut net = Operation::new(Action::Network);
+                let mut urls = Vec::new();
+                // A client that saves what it fetches (it has an output flag) takes URLs,
+                // never local files: `curl host/x.sh` is `http://host/x.sh`.
+                let fetcher = spec.flags.iter().any(|f| f.role == FlagRole::Output);
                 for (i, a) in p.positional.iter().enumerate() {
                     let t = a.text().to_owned();
                     if spec.kind == CmdKind::Remote && i > 0 {
                         break;
+                    }
+                    if spec.kind == CmdKind::Network && remote_host(&t).is_none() {
+                        if t.contains("://") && !t.starts_with("file://") {
+                            urls.push(t.clone());
+                        } else if !a.known() {
+                            // `curl "$URL"`: fetched from somewhere the analysis cannot know.
+                            urls.push(t.clone());
+                        }
                     }
                     if let Some(local) = t.strip_prefix("file://") {
                         // `curl file:///home/u/.netrc` reads the file.
@@ -1694,9 +1782,15 @@ impl<'a> Analyzer<'a> {
                         self.arg_path(Action::Read, &with_text(a, local), false)?;
                     } else if let Some(h) = remote_host(&t) {
                         net.hosts.push(h);
-                    } else if let Some(h) =
-                        normalize::host_of(&t).filter(|_| t.contains("://") || !looks_like_path(&t))
-                    {
+                    } else if let Some(h) = normalize::host_of(&t).filter(|_| {
+                        t.contains("://")
+                            || !looks_like_path(&t)
+                            || (fetcher && !t.starts_with(['/', '.', '~']))
+                    }) {
+                        if !t.contains("://") && spec.kind == CmdKind::Network && a.known() {
+                            // Clients fetch a bare `host/path` over plain HTTP.
+                            urls.push(format!("http://{t}"));
+                        }
                         net.hosts.push(h);
                     } else if looks_like_path(&t) {
                         self.arg_path(Action::Read, a, p.recursive)?;
@@ -1711,6 +1805,10 @@ impl<'a> Analyzer<'a> {
                     line.push_str(a.text());
                 }
                 net.commands.push(line);
+                net.urls.extend(urls.iter().cloned());
+                if spec.kind == CmdKind::Network && !urls.is_empty() {
+                    self.fetched(spec, p, &urls, &mut fetched)?;
+                }
                 for op in self.ops.get(first_op..).unwrap_or(&[]) {
                     if op.action == Action::Read {
                         net.paths.extend(op.paths.iter().cloned());
@@ -1832,6 +1930,11 @@ impl<'a> Analyzer<'a> {
             CmdKind::Eval => {
                 if args.iter().any(Arg::decoded) {
                     self.signal(signal::DECODE_TO_SHELL);
+                }
+                for a in args {
+                    for v in &a.alts {
+                        self.remote_code(&v.remote);
+                    }
                 }
                 // Code from outside the call, even inside known text (`eval echo \$$V`).
                 if args
@@ -2132,6 +2235,7 @@ impl<'a> Analyzer<'a> {
                     items: Vec::new(),
                     hidden: !known && printed.iter().any(|a| a.alts.iter().any(|v| v.hidden)),
                     environment: false,
+                    remote: Vec::new(),
                 });
             }
             CmdKind::Alias => {
@@ -2266,9 +2370,11 @@ impl<'a> Analyzer<'a> {
                 self.plain(p.positional.iter().copied())?;
             }
         }
+        add_urls(&mut fetched, &stdin.remote);
         Ok(Flow {
             decoded: decoded_out,
             opaque: stdin.opaque,
+            remote: fetched,
             ..Flow::default()
         })
     }
@@ -2353,6 +2459,85 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
+    /// Where a download's text goes: on to the next stage (`fetched`) and into the files it is
+    /// saved in, remembered so that running them later in the call is judged as remote code.
+    fn fetched(
+        &mut self,
+        spec: &CommandSpec,
+        p: &Parsed,
+        urls: &[String],
+        fetched: &mut Vec<String>,
+    ) -> R<()> {
+        let files: Vec<&Arg> = p.outputs.iter().filter(|a| !is_stdout(a.text())).collect();
+        // Passed on even when saved to a file: what follows a download in a pipeline is
+        // taken as its text (a client's own settings may send it to standard output).
+        add_urls(fetched, urls);
+        let mut saved = Vec::new();
+        for a in files.iter().filter(|a| a.known()) {
+            saved.extend(self.resolve(a.text())?);
+        }
+        if p.remote_name || (!spec.prints && p.outputs.is_empty()) {
+            for u in urls {
+                saved.extend(self.resolve(url_file_name(u))?);
+            }
+        }
+        for f in saved {
+            self.spend(64)?;
+            self.files.remove(&f);
+            self.downloads.insert(f, urls.to_vec());
+        }
+        Ok(())
+    }
+
+    /// Packages and code fetched from elsewhere: a command's source flags (`--index-url`,
+    /// `--registry`, `--git`) and, for an install subcommand, operands that are URLs or git
+    /// sources. Each becomes an execute operation whose `url` and `host` say where from.
+    fn sources(&mut self, spec: &CommandSpec, p: &Parsed, _args: &[Arg]) -> R<()> {
+        let mut found: Vec<(&str, String)> = Vec::new();
+        for a in &p.sources {
+            for v in &a.alts {
+                let url = package_url(&v.text).unwrap_or_else(|| v.text.clone());
+                found.push((signal::PACKAGE_SOURCE, url));
+            }
+        }
+        for a in &p.packages {
+            for v in &a.alts {
+                if let Some(url) = package_url(&v.text) {
+                    found.push((signal::REMOTE_PACKAGE, url));
+                }
+            }
+        }
+        if !spec.installs.is_empty() {
+            let sub = spec.installs.iter().find_map(|sub| {
+                if sub == "*" {
+                    return Some(0);
+                }
+                let words: Vec<&str> = sub.split_whitespace().collect();
+                let matches = words.len() <= p.positional.len()
+                    && words.iter().zip(&p.positional).all(|(w, a)| a.text() == *w);
+                matches.then_some(words.len())
+            });
+            if let Some(skip) = sub {
+                for a in p.positional.iter().skip(skip) {
+                    for v in &a.alts {
+                        if let Some(url) = package_url(&v.text) {
+                            found.push((signal::REMOTE_PACKAGE, url));
+                        }
+                    }
+                }
+            }
+        }
+        for (sig, url) in found.into_iter().take(MAX_ALTS) {
+            self.spend(64)?;
+            let mut op = Operation::new(Action::Execute);
+            op.signals.push(sig.to_owned());
+            op.hosts.extend(normalize::host_of(&url));
+            op.urls.push(url);
+            self.ops.push(op);
+        }
+        Ok(())
+    }
+
     fn flag_paths(&mut self, p: &Parsed) -> R<()> {
         for (action, a) in &p.flag_paths {
             // `Copy-Item -Path DIR -Recurse`: a recursive command takes a flag's directory
@@ -2389,7 +2574,7 @@ impl<'a> Analyzer<'a> {
         } else if let Some(script) = p
             .positional
             .first()
-            .filter(|a| a.text() != "-" && !is_stdin_path(a.text()))
+            .filter(|a| a.text() != "-" && !is_stdin_path(a.text()) && !p.stdin_code)
         {
             self.script_file(shell, script)?;
             // `python3 dump.py ~/.aws/credentials`: what the script does with its
@@ -2397,6 +2582,7 @@ impl<'a> Analyzer<'a> {
             self.plain(p.positional.iter().skip(1).copied())?;
         } else {
             // The script arrives on standard input.
+            self.remote_code(&stdin.remote);
             if stdin.decoded {
                 self.signal(signal::DECODE_TO_SHELL);
             }
@@ -2412,6 +2598,9 @@ impl<'a> Analyzer<'a> {
 
     /// Code given to a shell (`-c`) or interpreter (`-c`, `-e`).
     fn code(&mut self, shell: bool, code: &Arg) -> R<()> {
+        for v in &code.alts {
+            self.remote_code(&v.remote);
+        }
         if code.decoded() {
             self.signal(signal::DECODE_TO_SHELL);
         }
@@ -2437,6 +2626,13 @@ impl<'a> Analyzer<'a> {
         for v in &script.alts {
             if v.decoded {
                 self.signal(signal::DECODE_TO_SHELL);
+            }
+            // `bash <(curl URL)`, or a file a download saved.
+            self.remote_code(&v.remote);
+            if v.known {
+                if let Some(urls) = self.downloaded(&v.text)? {
+                    self.remote_code(&urls);
+                }
             }
             if let Some(t) = v.text.strip_prefix("<(").and_then(|t| t.strip_suffix(')')) {
                 self.code_text(shell, t)?;
@@ -3143,7 +3339,13 @@ impl<'a> Analyzer<'a> {
                 self.signal(code::signal::OPAQUE_CODE);
             }
             "eval" if rest.is_empty() => {
-                // `… | Invoke-Expression`: the pipeline's text is the code.
+                // `… | Invoke-Expression`: the pipeline's text is the code; a download's
+                // is code from where it came.
+                if !stdin.remote.is_empty() && stdin.text.is_none() {
+                    let urls = stdin.remote.clone();
+                    self.remote_code(&urls);
+                    return Ok(Flow::default());
+                }
                 match &stdin.text {
                     Some(t) => return self.powershell_text(t),
                     None if input.is_some() => {
@@ -3717,6 +3919,16 @@ struct Parsed<'a> {
     chdir: Option<Arg>,
     /// `-c key=value` settings.
     settings: Vec<Arg>,
+    /// Where a download is saved (`curl -o F`, `wget -O F`; `-` is standard output).
+    outputs: Vec<Arg>,
+    /// `curl -O`: saved under the URL's last segment.
+    remote_name: bool,
+    /// `sh -s`: the program comes on standard input.
+    stdin_code: bool,
+    /// URLs packages or code are fetched from (`--index-url`, `--registry`, `--git`).
+    sources: Vec<Arg>,
+    /// Packages named by a flag (`--git URL`, `--from SPEC`).
+    packages: Vec<Arg>,
 }
 
 impl<'a> Parsed<'a> {
@@ -3733,6 +3945,11 @@ impl<'a> Parsed<'a> {
             replace: None,
             chdir: None,
             settings: Vec::new(),
+            outputs: Vec::new(),
+            remote_name: false,
+            stdin_code: false,
+            sources: Vec::new(),
+            packages: Vec::new(),
         };
         let wraps = matches!(spec.kind, CmdKind::Wrapper | CmdKind::Xargs);
         let mut skip = usize::from(spec.skip);
@@ -3813,6 +4030,9 @@ impl<'a> Parsed<'a> {
                                 | FlagRole::Pattern
                                 | FlagRole::Chdir
                                 | FlagRole::Setting
+                                | FlagRole::Output
+                                | FlagRole::Source
+                                | FlagRole::Package
                                 | FlagRole::PatternFile => {
                                     let rest = t.get(k + ch.len_utf8()..).unwrap_or("");
                                     role = Some(f.role);
@@ -3855,6 +4075,9 @@ impl<'a> Parsed<'a> {
                     | FlagRole::Pattern
                     | FlagRole::Chdir
                     | FlagRole::Setting
+                    | FlagRole::Output
+                    | FlagRole::Source
+                    | FlagRole::Package
                     | FlagRole::PatternFile
             );
             let value = if !takes_value {
@@ -3906,6 +4129,14 @@ impl<'a> Parsed<'a> {
                     }
                 }
                 (FlagRole::Chdir, Some(v)) => p.chdir = Some(v),
+                (FlagRole::Output, Some(v)) => {
+                    if !is_stdout(v.text()) {
+                        p.flag_paths.push((Action::Write, v.clone()));
+                    }
+                    p.outputs.push(v);
+                }
+                (FlagRole::Source, Some(v)) => p.sources.push(v),
+                (FlagRole::Package, Some(v)) => p.packages.push(v),
                 (FlagRole::Setting, Some(v)) => p.settings.push(v),
                 (FlagRole::Pattern, _) => pattern_given = true,
                 (FlagRole::PatternFile, v) => {
@@ -3942,6 +4173,8 @@ fn apply_switch(p: &mut Parsed, role: FlagRole) {
         FlagRole::Mode(a) => p.mode = Some(a),
         FlagRole::Decode => p.decode = true,
         FlagRole::Recursive => p.recursive = true,
+        FlagRole::RemoteName => p.remote_name = true,
+        FlagRole::StdinCode => p.stdin_code = true,
         _ => {}
     }
 }
@@ -4385,4 +4618,104 @@ fn brace_expand(v: &Val, out: &mut Vec<Val>, depth: usize) -> R<()> {
         }
     }
     Ok(())
+}
+
+/// Adds URLs not yet in the list (a bounded number).
+fn add_urls(to: &mut Vec<String>, from: &[String]) {
+    for u in from {
+        if to.len() >= MAX_ALTS {
+            break;
+        }
+        if !to.contains(u) {
+            to.push(u.clone());
+        }
+    }
+}
+
+fn is_stdout(t: &str) -> bool {
+    matches!(t, "-" | "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1")
+}
+
+/// The name a download is saved under when the client names it from the URL: the last
+/// segment of its path (`index.html` when there is none).
+fn url_file_name(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let rest = path.split_once("://").map_or(path, |(_, r)| r);
+    match rest.split_once('/') {
+        Some((_, p)) => p
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("index.html"),
+        None => "index.html",
+    }
+}
+
+/// Where a package operand comes from when it is not a registry name: a URL (also inside
+/// `name @ URL`), a git remote, or a hosting shorthand (`github:user/repo`).
+fn package_url(t: &str) -> Option<String> {
+    if let Some(i) = t.find("://") {
+        let start = t
+            .get(..i)?
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |k| k + 1);
+        let url = t.get(start..)?;
+        return (!url.starts_with("file://")).then(|| url.to_owned());
+    }
+    for (short, host) in [
+        ("github:", "github.com"),
+        ("gitlab:", "gitlab.com"),
+        ("bitbucket:", "bitbucket.org"),
+        ("gist:", "gist.github.com"),
+    ] {
+        if let Some(rest) = t.strip_prefix(short) {
+            return Some(format!("https://{host}/{rest}"));
+        }
+    }
+    // `git@host:user/repo.git`, as npm and pip (`git+git@…`) accept it.
+    let scp = t.strip_prefix("git+").unwrap_or(t);
+    if let Some((user_host, path)) = scp.split_once(':') {
+        if let Some((_, host)) = user_host.split_once('@') {
+            if !host.is_empty() && !path.starts_with('/') && !user_host.contains(' ') {
+                return Some(format!("ssh://{user_host}/{path}"));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{package_url, url_file_name};
+
+    #[test]
+    fn package_operands_from_elsewhere_have_a_url() {
+        let cases = [
+            ("requests", None),
+            ("./dist/pkg.tgz", None),
+            ("requests==2.32", None),
+            ("@scope/pkg@1.0", None),
+            ("https://h.example/p.whl", Some("https://h.example/p.whl")),
+            (
+                "pkg @ git+https://h.example/r",
+                Some("git+https://h.example/r"),
+            ),
+            ("github:user/repo", Some("https://github.com/user/repo")),
+            ("git@h.example:u/r.git", Some("ssh://git@h.example/u/r.git")),
+            ("file:///tmp/x.whl", None),
+        ];
+        for (t, want) in cases {
+            assert_eq!(package_url(t).as_deref(), want, "{t}");
+        }
+    }
+
+    #[test]
+    fn a_download_is_saved_under_the_last_segment_of_its_path() {
+        assert_eq!(
+            url_file_name("https://h.example/a/install.sh?x=1"),
+            "install.sh"
+        );
+        assert_eq!(url_file_name("https://h.example"), "index.html");
+        assert_eq!(url_file_name("https://h.example/dir/"), "index.html");
+    }
 }
