@@ -23,7 +23,14 @@ fn main() {
     // rules/` reads them in is the same: builtin, commands, tools — tables do not depend on it).
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
     let mut files = Vec::new();
-    for sub in ["builtin", "commands", "languages", "secrets", "tools"] {
+    for sub in [
+        "builtin",
+        "commands",
+        "languages",
+        "later",
+        "secrets",
+        "tools",
+    ] {
         let dir = root.join(sub);
         println!("cargo:rerun-if-changed={}", dir.display());
         let mut here: Vec<_> = std::fs::read_dir(&dir)

@@ -106,7 +106,7 @@ fn decisions(c: &mut Criterion) {
         g.bench_function(format!("crust/{name}"), |bn| {
             bn.iter(|| {
                 let args: serde_json::Value =
-                    serde_json::from_str(black_box(json)).unwrap_or_default();
+                    serde_json::from_str(black_box(json.as_str())).unwrap_or_default();
                 let v = bundle.evaluate(&ToolCall {
                     name: tool,
                     args: &args,
@@ -117,7 +117,7 @@ fn decisions(c: &mut Criterion) {
             })
         });
         // Baseline: the same JSON parse and the extracted paths through GlobSet.
-        let args: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        let args: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
         let ex = bundle.explain(&ToolCall {
             name: tool,
             args: &args,
@@ -131,7 +131,7 @@ fn decisions(c: &mut Criterion) {
                 || (),
                 |_| {
                     let args: serde_json::Value =
-                        serde_json::from_str(black_box(json)).unwrap_or_default();
+                        serde_json::from_str(black_box(json.as_str())).unwrap_or_default();
                     black_box(&args);
                     for p in &paths {
                         set.matches_into(p.as_str(), &mut hits);

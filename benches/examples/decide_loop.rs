@@ -28,7 +28,7 @@ fn main() {
     };
     let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     let args: serde_json::Value =
-        serde_json::from_str(json).unwrap_or_else(|e| fail(&e.to_string()));
+        serde_json::from_str(&json).unwrap_or_else(|e| fail(&e.to_string()));
     let t = std::time::Instant::now();
     let blocked = decide_all(&bundle, tool, &args, n);
     let ns = t.elapsed().as_nanos() as f64 / n.max(1) as f64;

@@ -101,8 +101,8 @@ const PY_200B_BENIGN: &str = r#"{"command":"python3 -c \"import json, pathlib, s
 const PY_PAYLOAD_BLOCKED: &str = r#"{"command":"python3 -c \"import base64; exec(base64.b64decode('aW1wb3J0IG9zOyBvcy5zeXN0ZW0oJ2NhdCB+Ly5zc2gvaWRfcnNhJyk='))\""}"#;
 
 /// The whole-decision cases of the `decision` bench: (name, tool, JSON arguments).
-pub fn decision_calls() -> [(&'static str, &'static str, &'static str); 7] {
-    [
+pub fn decision_calls() -> Vec<(&'static str, &'static str, String)> {
+    let fixed = [
         ("read_benign", "Read", r#"{"file_path":"src/main.rs"}"#),
         ("read_blocked", "Read", r#"{"file_path":"~/.ssh/id_rsa"}"#),
         (
@@ -114,5 +114,88 @@ pub fn decision_calls() -> [(&'static str, &'static str, &'static str); 7] {
         ("bash_200b_blocked", "Bash", BASH_200B_BLOCKED),
         ("python_200b_benign", "Bash", PY_200B_BENIGN),
         ("python_payload_blocked", "Bash", PY_PAYLOAD_BLOCKED),
-    ]
+        // The widest glob there is (`/` and everything below), against every path pattern.
+        ("bash_rm_root_blocked", "Bash", r#"{"command":"rm -rf /"}"#),
+    ];
+    let mut calls: Vec<_> = fixed
+        .into_iter()
+        .map(|(n, t, j)| (n, t, j.to_owned()))
+        .collect();
+    calls.push((
+        "write_source_1k",
+        "Write",
+        write_call("src/lib.rs", &source_1k()),
+    ));
+    calls.push((
+        "write_package_json_64k",
+        "Write",
+        write_call("package.json", &package_json_64k()),
+    ));
+    // The floor for the two above: the same bytes written where nothing runs them later.
+    calls.push((
+        "write_json_64k_floor",
+        "Write",
+        write_call("data/fixture.json", &package_json_64k()),
+    ));
+    calls.push((
+        "write_yaml_64k_floor",
+        "Write",
+        write_call("data/fixture.yml", &workflow_64k()),
+    ));
+    calls.push((
+        "write_workflow_64k",
+        "Write",
+        write_call(".github/workflows/ci.yml", &workflow_64k()),
+    ));
+    calls
+}
+
+fn write_call(path: &str, content: &str) -> String {
+    serde_json::json!({"file_path": path, "content": content}).to_string()
+}
+
+/// An ordinary source file: the Write most calls are (no format is read).
+fn source_1k() -> String {
+    let mut s = String::from("//! Parsing of settings.\n\nuse std::collections::HashMap;\n\n");
+    while s.len() < 1024 {
+        s.push_str("pub fn get(m: &HashMap<String, String>, k: &str) -> Option<&str> {\n    m.get(k).map(String::as_str)\n}\n");
+    }
+    s
+}
+
+/// A large `package.json` as monorepo roots have them: a few dozen scripts (each judged as
+/// shell) and long dependency lists.
+fn package_json_64k() -> String {
+    let mut scripts = serde_json::Map::new();
+    for k in 0..30 {
+        scripts.insert(
+            format!("build:pkg{k}"),
+            format!("tsc -p packages/pkg{k} && node scripts/copy-assets.js pkg{k}").into(),
+        );
+    }
+    scripts.insert(
+        "postinstall".into(),
+        "husky install && patch-package".into(),
+    );
+    let mut deps = serde_json::Map::new();
+    let mut k = 0;
+    while serde_json::to_string(&deps).map_or(0, |s| s.len()) < 60 * 1024 {
+        deps.insert(
+            format!("@scope/dependency-number-{k}"),
+            format!("^{}.{}.0", k % 20, k % 7).into(),
+        );
+        k += 1;
+    }
+    serde_json::json!({"name": "mono", "version": "1.0.0", "private": true, "scripts": scripts, "dependencies": deps}).to_string()
+}
+
+/// A large CI workflow: many jobs of checkout, setup and `run:` steps.
+fn workflow_64k() -> String {
+    let mut s = String::from("name: ci\non: [push, pull_request]\njobs:\n");
+    let mut k = 0;
+    while s.len() < 64 * 1024 {
+        s.push_str(&format!("  test{k}:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: actions/setup-node@v4\n        with:\n          node-version: 20\n      - run: npm ci\n      - name: test\n        run: |\n          npm run build --workspace pkg{k}\n          npm test -- --ci --shard={k}/64 2>&1 | tee test-{k}.log\n        env:\n          TOKEN: ${{{{ secrets.NPM_TOKEN }}}}\n"));
+        k += 1;
+    }
+    s
 }

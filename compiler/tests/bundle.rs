@@ -156,6 +156,7 @@ fn resealed_corruption_is_caught_by_validation() {
 
 #[test]
 fn a_user_file_can_disable_an_unlocked_rule() {
+    // launch.json: a file Crust does not read, so only the path rule guards it.
     let mut sources = crust_compiler::builtin_sources();
     sources.push((
         "user.yaml".into(),
@@ -164,7 +165,7 @@ fn a_user_file_can_disable_an_unlocked_rule() {
     let c = compile_sources(sources).map_err(|e| e.render()).unwrap();
     assert_eq!(c.stats.disabled, vec!["protect-editor-tasks".to_string()]);
     let b = Bundle::from_bytes(&c.bytes).unwrap();
-    let args = serde_json::json!({"file_path": ".vscode/tasks.json", "content": "{}"});
+    let args = serde_json::json!({"file_path": ".vscode/launch.json", "content": "{}"});
     let call = ToolCall {
         name: "Write",
         args: &args,

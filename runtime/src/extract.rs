@@ -35,6 +35,7 @@ pub fn extract(
         None => x.by_shape(name, obj)?,
     }
     mark_working_tree_deletes(&mut x.ops, ctx.cwd);
+    crate::later::expand(&mut x.ops, ctx, tables, index)?;
     Ok(x.ops)
 }
 
@@ -98,6 +99,7 @@ impl Extraction<'_, '_> {
         obj: &serde_json::Map<String, Value>,
     ) -> Result<(), String> {
         let mut contents = Vec::new();
+        let mut partial = false;
         let mut from: Vec<(Action, String)> = Vec::new();
         let mut to: Vec<(Action, String)> = Vec::new();
         let mut dir: Option<String> = None;
@@ -105,7 +107,10 @@ impl Extraction<'_, '_> {
         let mut primary = false;
         let mut needs_primary = false;
         for a in &spec.args {
-            needs_primary |= !matches!(a.role, ArgRole::Content | ArgRole::Query | ArgRole::Dir);
+            needs_primary |= !matches!(
+                a.role,
+                ArgRole::Content | ArgRole::Fragment | ArgRole::Query | ArgRole::Dir
+            );
         }
         for (k, v) in obj {
             let ck = canon_key(k);
@@ -146,6 +151,10 @@ impl Extraction<'_, '_> {
                     primary = true;
                 }
                 ArgRole::Content => collect_strings(v, &mut contents, 0)?,
+                ArgRole::Fragment => {
+                    partial = true;
+                    collect_strings(v, &mut contents, 0)?;
+                }
                 ArgRole::PowerShell => {
                     primary = true;
                     match v {
@@ -179,6 +188,8 @@ impl Extraction<'_, '_> {
                     let s = v
                         .as_str()
                         .ok_or_else(|| format!("{} is not a patch text", what()))?;
+                    // An update's added lines are part of the file.
+                    partial = true;
                     self.patch(s, &mut contents)?;
                 }
                 ArgRole::Url => {
@@ -213,7 +224,12 @@ impl Extraction<'_, '_> {
             let keys: Vec<&str> = spec
                 .args
                 .iter()
-                .filter(|a| !matches!(a.role, ArgRole::Content | ArgRole::Query | ArgRole::Dir))
+                .filter(|a| {
+                    !matches!(
+                        a.role,
+                        ArgRole::Content | ArgRole::Fragment | ArgRole::Query | ArgRole::Dir
+                    )
+                })
                 .map(|a| a.key.as_str())
                 .collect();
             return Err(format!(
@@ -233,6 +249,7 @@ impl Extraction<'_, '_> {
                 .unwrap_or(0);
             if let Some(o) = self.ops.get_mut(idx) {
                 o.contents.append(&mut contents);
+                o.partial |= partial;
             }
         }
         Ok(())
@@ -382,6 +399,8 @@ impl Extraction<'_, '_> {
         let mut primary = Operation::new(if writes { Action::Write } else { Action::Read });
         primary.paths = paths;
         primary.contents = contents;
+        // Every string of an unknown tool's arguments: not a file's whole text.
+        primary.partial = true;
         self.ops.push(primary);
         Ok(())
     }

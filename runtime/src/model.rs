@@ -223,6 +223,8 @@ pub struct Operation {
     pub signals: Vec<String>,
     /// Filled by the engine: ids of the secret formats found in contents and commands.
     pub secrets: Vec<String>,
+    /// The contents are part of the file (an edit's new text, appended lines), not all of it.
+    pub partial: bool,
 }
 
 impl Operation {
@@ -238,6 +240,7 @@ impl Operation {
             contents: Vec::new(),
             signals: Vec::new(),
             secrets: Vec::new(),
+            partial: false,
         }
     }
 

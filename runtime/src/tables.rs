@@ -18,6 +18,40 @@ pub struct Tables {
     /// Interpreted languages: what their library calls do to files, processes and the
     /// network, for code given in a command (`python3 -c`, `node -e`).
     pub languages: Vec<LanguageSpec>,
+    /// Files that something runs later (hooks, start-up files, package scripts, CI
+    /// workflows): what a write puts in them is judged as the commands it holds.
+    pub later: Vec<LaterSpec>,
+}
+
+/// One kind of file that runs later, by its paths and how its commands are read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaterSpec {
+    pub format: LaterFormat,
+    /// Globs over absolute paths: `$HOME/…`, `**/…`, `*` within a segment.
+    pub paths: Vec<String>,
+}
+
+/// How the commands of a file that runs later are found (see `crate::later`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LaterFormat {
+    /// The whole text is a shell script (git hooks, start-up files, `.envrc`).
+    Shell,
+    /// crontab lines: a schedule, then a command.
+    Crontab,
+    /// `package.json`: the `scripts` values.
+    PackageJson,
+    /// Editor task files (JSON with comments): each task's `command` and `args`.
+    EditorTasks,
+    /// CI and hook YAML: `run:`, `script:`, `before_script:`, `after_script:`, `entry:`.
+    CiYaml,
+    /// Dockerfile `RUN` instructions.
+    Dockerfile,
+    /// Makefile recipes and `$(shell …)`.
+    Makefile,
+    /// systemd units: `Exec…=` lines.
+    Systemd,
+    /// Python `.pth` files: lines starting with `import` run at every start of Python.
+    PythonPth,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.
@@ -171,6 +205,8 @@ pub enum ArgRole {
     Glob,
     /// Text the tool writes.
     Content,
+    /// Text the tool writes into part of the file (an edit's new text).
+    Fragment,
     /// A shell script.
     Shell,
     /// A PowerShell script.
@@ -361,6 +397,13 @@ pub struct TableIndex {
     pub languages: HashMap<String, u32>,
     /// Per language (in table order), its calls by the last segment of their names.
     pub calls: Vec<CallIndex>,
+    /// Files that run later by the literal last segment of their globs: (entry, glob).
+    pub later_names: HashMap<String, Vec<(u32, u32)>>,
+    /// Globs whose last segment has a wildcard, by their literal parent directory's name
+    /// (`.git/hooks/*` under `hooks`).
+    pub later_parents: HashMap<String, Vec<(u32, u32)>>,
+    /// The other globs whose last segment has a wildcard (`**/*.mk`).
+    pub later_wild: Vec<(u32, u32)>,
 }
 
 /// A language's call names by their last dotted segment (lower-case where the language
@@ -406,6 +449,22 @@ impl Tables {
                 }
             }
             idx.calls.push(calls);
+        }
+        for (i, l) in self.later.iter().enumerate() {
+            for (k, g) in l.paths.iter().enumerate() {
+                let mut segs = g.rsplit('/');
+                let last = segs.next().unwrap_or(g);
+                let parent = segs.next().filter(|p| !p.contains(['*', '?', '[', '$']));
+                let at = (i as u32, k as u32);
+                if last.contains(['*', '?', '[']) {
+                    match parent {
+                        Some(p) => idx.later_parents.entry(p.to_owned()).or_default().push(at),
+                        None => idx.later_wild.push(at),
+                    }
+                } else {
+                    idx.later_names.entry(last.to_owned()).or_default().push(at);
+                }
+            }
         }
         idx
     }

@@ -19,7 +19,7 @@ use crust_runtime::model::Action;
 use crust_runtime::secrets::{SecretCheck, SecretFormat};
 use crust_runtime::tables::{
     canon_key, ArgRole, ArgSpec, CallSpec, Capability, CmdKind, CommandSpec, FlagRole, FlagSpec,
-    LanguageSpec, Produce, Syntax, Tables, ToolSpec,
+    LanguageSpec, LaterFormat, LaterSpec, Produce, Syntax, Tables, ToolSpec,
 };
 
 const TOOL_KEYS: &[&str] = &["names", "args", "action", "description"];
@@ -279,6 +279,7 @@ pub fn tools(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "dir" => ArgRole::Dir,
                             "glob" => ArgRole::Glob,
                             "content" => ArgRole::Content,
+                            "fragment" => ArgRole::Fragment,
                             "shell" => ArgRole::Shell,
                             "powershell" => ArgRole::PowerShell,
                             "argv" => ArgRole::Argv,
@@ -788,5 +789,74 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
             calls,
             aliases,
         });
+    }
+}
+
+const LATER_KEYS: &[&str] = &["format", "paths", "description"];
+const LATER_FORMATS: &[&str] = &[
+    "shell",
+    "crontab",
+    "package-json",
+    "editor-tasks",
+    "ci-yaml",
+    "dockerfile",
+    "makefile",
+    "systemd",
+    "python-pth",
+];
+
+/// `later:` entries: files that run later, by path, and how their commands are read.
+pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
+    for pairs in entries(section, "later", diags) {
+        let mut format = None;
+        let mut paths = Vec::new();
+        for (k, v) in pairs {
+            match k.as_str().unwrap_or("") {
+                "description" => {}
+                "format" => {
+                    let s = v.as_str().unwrap_or("");
+                    format = match s {
+                        "shell" => Some(LaterFormat::Shell),
+                        "crontab" => Some(LaterFormat::Crontab),
+                        "package-json" => Some(LaterFormat::PackageJson),
+                        "editor-tasks" => Some(LaterFormat::EditorTasks),
+                        "ci-yaml" => Some(LaterFormat::CiYaml),
+                        "dockerfile" => Some(LaterFormat::Dockerfile),
+                        "makefile" => Some(LaterFormat::Makefile),
+                        "systemd" => Some(LaterFormat::Systemd),
+                        "python-pth" => Some(LaterFormat::PythonPth),
+                        other => {
+                            diags.push(unknown(v, "file format", other, LATER_FORMATS));
+                            None
+                        }
+                    };
+                }
+                "paths" => {
+                    for n in list(v, "paths", diags) {
+                        match n.as_str() {
+                            Some(p)
+                                if p.starts_with('/')
+                                    || p.starts_with("**/")
+                                    || p.starts_with("$HOME/") =>
+                            {
+                                paths.push(p.to_owned())
+                            }
+                            _ => diags.push(Diagnostic::error(
+                                n.span,
+                                "a path must start with `/`, `**/` or `$HOME/`",
+                            )),
+                        }
+                    }
+                }
+                other => diags.push(unknown(k, "key in a `later` entry", other, LATER_KEYS)),
+            }
+        }
+        match format {
+            Some(format) => tables.later.push(LaterSpec { format, paths }),
+            None => diags.push(Diagnostic::error(
+                section.span,
+                "a `later` entry needs `format`",
+            )),
+        }
     }
 }

@@ -29,6 +29,7 @@ const TOP_KEYS: &[&str] = &[
     "shape",
     "secrets",
     "languages",
+    "later",
 ];
 const RULE_KEYS: &[&str] = &[
     "name",
@@ -93,6 +94,10 @@ pub fn load(file: u32, text: &str, policy: &mut Policy, diags: &mut Diagnostics)
                     "languages" => {
                         has_tables = true;
                         super::tables::languages(v, &mut policy.tables, diags);
+                    }
+                    "later" => {
+                        has_tables = true;
+                        super::tables::later(v, &mut policy.tables, diags);
                     }
                     "version" => {
                         if !matches!(v.as_str(), Some("1") | Some("0")) {

@@ -233,6 +233,9 @@ pub struct Analyzer<'a> {
     /// Files a download saved in the call (absolute path to the URLs fetched): run later in
     /// the call, they are code from those URLs.
     downloads: CallMap<Vec<String>>,
+    /// The text is a file something runs later (a hook, a start-up file): definitions that
+    /// run when used (aliases) are judged as they are made.
+    later: bool,
     /// The file the current command's output is redirected to, and whether it appends.
     redirected: Option<(String, bool)>,
     /// The current command's standard input, when known (for text tools).
@@ -286,6 +289,7 @@ impl<'a> Analyzer<'a> {
             files: CallMap::default(),
             links: Vec::new(),
             downloads: CallMap::default(),
+            later: false,
             redirected: None,
             stdin_text: None,
             lang: None,
@@ -302,6 +306,12 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Parses and analyses `src`; the raw text goes to the command field.
+    /// Analyses text that runs later, unattended (see [`crate::later`]).
+    pub fn runs_later(mut self) -> Self {
+        self.later = true;
+        self
+    }
+
     pub fn run(mut self, src: &str) -> R<Vec<Operation>> {
         self.exec.commands.push(src.to_owned());
         self.top = (src.as_ptr() as usize, src.len());
@@ -568,6 +578,7 @@ impl<'a> Analyzer<'a> {
             self.redirect(r, &mut stdin)?;
         }
         let redirected = self.redirected.take();
+        let appended = redirected.as_ref().is_some_and(|&(_, append)| append);
         // The operation an output redirect wrote into (a new one, or the previous write it
         // was merged with): it receives the text the command prints, when that is known.
         let out_redirect = s
@@ -648,6 +659,7 @@ impl<'a> Analyzer<'a> {
             if let Some(op) = write_op.and_then(|i| self.ops.get_mut(i)) {
                 self.budget = self.budget.saturating_sub(text.len());
                 op.contents.push(text);
+                op.partial |= appended;
             }
         }
         self.exec.commands.push(canon_text);
@@ -2243,6 +2255,9 @@ impl<'a> Analyzer<'a> {
                     if let Some((k, v)) = a.text().split_once('=') {
                         if a.known() && !k.is_empty() {
                             self.aliases.insert(k.to_owned(), v.to_owned());
+                            if self.later {
+                                self.script_text(v)?;
+                            }
                         }
                     }
                 }

@@ -1,0 +1,1058 @@
+//! Files that something runs later: a write to a git hook, a start-up file, `package.json`, a
+//! CI workflow, a Dockerfile or a Makefile is judged by the commands it holds. The table
+//! (`later:` in the rule files) names the files and their formats; each format's reader finds
+//! the commands, and the shell analysis judges them as if they ran now, each resulting
+//! operation marked `runs-later`. A write whose commands were all read is marked
+//! `judged-content`, so rules that guard these paths can let ordinary content through.
+//! Content a reader cannot make sense of is an error: the call is refused (fail closed).
+
+use crate::model::{Action, Operation};
+use crate::normalize::PathContext;
+use crate::shell::Analyzer;
+use crate::tables::{LaterFormat, TableIndex, Tables};
+
+/// Signals of this stage.
+pub mod signal {
+    /// An operation of a command that a written file will run later.
+    pub const RUNS_LATER: &str = "runs-later";
+    /// A write to a file that runs later whose commands were all read and judged.
+    pub const JUDGED_CONTENT: &str = "judged-content";
+}
+
+/// Commands nested deeper than this in one file are not followed.
+const MAX_SNIPPETS: usize = 4096;
+
+/// A command found in a file.
+#[derive(Debug, PartialEq, Eq)]
+enum Snippet {
+    /// Shell text; `strict`: text that does not parse is refused, else it is skipped (a
+    /// guess at a fragment that may be no command at all).
+    Shell { text: String, strict: bool },
+    /// A program and its arguments, run without a shell.
+    Argv(Vec<String>),
+    /// Python code.
+    Python(String),
+}
+
+/// Adds the operations of the commands that written files will run. `partial` writes hold a
+/// part of the file (an edit's new text, an appended line).
+pub fn expand(
+    ops: &mut Vec<Operation>,
+    ctx: &PathContext<'_>,
+    tables: &Tables,
+    index: &TableIndex,
+) -> Result<(), String> {
+    if tables.later.is_empty() {
+        return Ok(());
+    }
+    let mut added = Vec::new();
+    for op in ops.iter_mut() {
+        if op.action != Action::Write || op.contents.is_empty() {
+            continue;
+        }
+        let Some((path, format)) = op
+            .paths
+            .iter()
+            .find_map(|p| format_of(p, ctx.home, tables, index).map(|f| (p.clone(), f)))
+        else {
+            continue;
+        };
+        let cwd = run_dir(&path, format, ctx.home);
+        let run_ctx = PathContext {
+            home: ctx.home,
+            cwd: &cwd,
+        };
+        let system = path.starts_with("/etc/");
+        for content in &op.contents {
+            let snippets = read(format, content, op.partial, system).map_err(|why| {
+                format!("cannot read the commands of `{path}` (a file that runs later): {why}")
+            })?;
+            for s in snippets {
+                let found = judge(&s, &run_ctx, tables, index).map_err(|why| {
+                    format!("a command `{path}` would run later cannot be judged: {why}")
+                })?;
+                added.extend(found);
+            }
+        }
+        op.signals.push(signal::JUDGED_CONTENT.to_owned());
+    }
+    for mut op in added {
+        if !op.signals.iter().any(|s| s == signal::RUNS_LATER) {
+            op.signals.push(signal::RUNS_LATER.to_owned());
+        }
+        ops.push(op);
+    }
+    Ok(())
+}
+
+/// The format of a path the table lists, if any: globs are found by the path's last segment
+/// (exact names from a map), by its directory's name (wildcard names under a named
+/// directory), or tried in turn (the few others), then matched whole.
+fn format_of(path: &str, home: &str, tables: &Tables, index: &TableIndex) -> Option<LaterFormat> {
+    let mut segs = path.rsplit('/');
+    let name = segs.next().unwrap_or(path);
+    let parent = segs.next().unwrap_or("");
+    let exact = index.later_names.get(name).map_or(&[][..], Vec::as_slice);
+    let under = index
+        .later_parents
+        .get(parent)
+        .map_or(&[][..], Vec::as_slice);
+    exact
+        .iter()
+        .chain(under)
+        .chain(index.later_wild.iter())
+        .find_map(|&(i, k)| {
+            let spec = tables.later.get(i as usize)?;
+            let g = spec.paths.get(k as usize)?;
+            let last = g.rsplit('/').next().unwrap_or(g);
+            (segment_match(last.as_bytes(), name.as_bytes()) && glob_match(g, path, home))
+                .then_some(spec.format)
+        })
+}
+
+/// Where the file's commands run: a hook at the top of its repository, a start-up file in
+/// the home directory, anything else next to the file.
+fn run_dir(path: &str, format: LaterFormat, home: &str) -> String {
+    if let Some((repo, _)) = path.split_once("/.git/") {
+        return if repo.is_empty() {
+            "/".into()
+        } else {
+            repo.into()
+        };
+    }
+    if let Some((repo, _)) = path.split_once("/.husky/") {
+        return if repo.is_empty() {
+            "/".into()
+        } else {
+            repo.into()
+        };
+    }
+    let dir = path.rsplit_once('/').map_or("/", |(d, _)| d);
+    if format == LaterFormat::Shell && dir == home {
+        return home.into();
+    }
+    if dir.is_empty() {
+        "/".into()
+    } else {
+        dir.into()
+    }
+}
+
+/// The file's commands, by format.
+fn read(
+    format: LaterFormat,
+    text: &str,
+    partial: bool,
+    system: bool,
+) -> Result<Vec<Snippet>, String> {
+    let mut out = match format {
+        LaterFormat::Shell => vec![Snippet::Shell {
+            text: text.to_owned(),
+            strict: true,
+        }],
+        LaterFormat::Crontab => crontab(text, system),
+        LaterFormat::PackageJson => package_json(text, partial)?,
+        LaterFormat::EditorTasks => editor_tasks(text, partial)?,
+        LaterFormat::CiYaml => ci_yaml(text),
+        LaterFormat::Dockerfile => dockerfile(text)?,
+        LaterFormat::Makefile => makefile(text),
+        LaterFormat::Systemd => systemd(text),
+        LaterFormat::PythonPth => text
+            .lines()
+            .filter(|l| l.starts_with("import ") || l.starts_with("import\t"))
+            .map(|l| Snippet::Python(l.to_owned()))
+            .collect(),
+    };
+    if out.len() > MAX_SNIPPETS {
+        return Err(format!("more than {MAX_SNIPPETS} commands"));
+    }
+    out.retain(|s| !matches!(s, Snippet::Shell { text, .. } if text.trim().is_empty()));
+    Ok(out)
+}
+
+fn judge(
+    s: &Snippet,
+    ctx: &PathContext<'_>,
+    tables: &Tables,
+    index: &TableIndex,
+) -> Result<Vec<Operation>, String> {
+    let text = match s {
+        Snippet::Shell { text, .. } => text.clone(),
+        Snippet::Argv(argv) => argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
+        Snippet::Python(code) => format!("python3 -c {}", quote(code)),
+    };
+    if text.contains('\0') {
+        return Err("a command contains a NUL byte".into());
+    }
+    let a = Analyzer::new(tables, index, ctx, text.len()).runs_later();
+    match a.run(&text) {
+        Ok(ops) => Ok(ops),
+        Err(_) if matches!(s, Snippet::Shell { strict: false, .. }) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// crontab lines: five schedule fields (or an `@` keyword), a user in system crontabs, then
+/// the command. Variable lines (`PATH=…`) are assignments the shell reads as well.
+fn crontab(text: &str, system: bool) -> Vec<Snippet> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let l = line.trim_start();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let first = l.split_whitespace().next().unwrap_or("");
+        if first.contains('=') && !first.starts_with('@') {
+            out.push(Snippet::Shell {
+                text: l.to_owned(),
+                strict: true,
+            });
+            continue;
+        }
+        let fields = usize::from(!first.starts_with('@')) * 4 + 1 + usize::from(system);
+        let cmd = skip_fields(l, fields);
+        // An unescaped `%` ends the command; what follows is its standard input.
+        let cmd = split_percent(cmd);
+        out.push(Snippet::Shell {
+            text: cmd,
+            strict: true,
+        });
+    }
+    out
+}
+
+fn skip_fields(l: &str, n: usize) -> &str {
+    let mut rest = l;
+    for _ in 0..n {
+        rest = rest.trim_start();
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        rest = rest.get(end..).unwrap_or("");
+    }
+    rest.trim_start()
+}
+
+fn split_percent(cmd: &str) -> String {
+    let mut out = String::with_capacity(cmd.len());
+    let mut chars = cmd.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('%') => out.push('%'),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            },
+            '%' => break,
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// npm runs these without being asked: at install, pack and publish.
+const NPM_LIFECYCLE: &[&str] = &[
+    "preinstall",
+    "install",
+    "postinstall",
+    "prepare",
+    "preprepare",
+    "postprepare",
+    "prepublish",
+    "prepublishOnly",
+    "prepack",
+    "postpack",
+    "dependencies",
+];
+
+/// `package.json` keys whose values are not commands.
+const NPM_METADATA: &[&str] = &[
+    "name",
+    "version",
+    "description",
+    "main",
+    "module",
+    "types",
+    "typings",
+    "license",
+    "author",
+    "homepage",
+    "url",
+    "email",
+    "type",
+    "private",
+    "packageManager",
+    "browser",
+    "directory",
+];
+
+/// The part of `package.json` that runs: other keys are skipped unread (dependency lists
+/// make most of a large file).
+#[derive(serde::Deserialize)]
+struct PackageScripts {
+    #[serde(default)]
+    scripts: Option<serde_json::Value>,
+}
+
+fn package_json(text: &str, partial: bool) -> Result<Vec<Snippet>, String> {
+    match serde_json::from_str::<PackageScripts>(text) {
+        Ok(v) => {
+            let mut out = Vec::new();
+            if let Some(scripts) = &v.scripts {
+                let obj = scripts.as_object().ok_or("`scripts` is not an object")?;
+                for (k, s) in obj {
+                    let cmd = s
+                        .as_str()
+                        .ok_or_else(|| format!("script `{k}` is not a string"))?;
+                    out.push(Snippet::Shell {
+                        text: cmd.to_owned(),
+                        strict: true,
+                    });
+                }
+            } else if partial {
+                // An edit that is itself an object: its pairs may be scripts.
+                return Ok(json_pairs_guess(text));
+            }
+            Ok(out)
+        }
+        Err(_) if partial => Ok(json_pairs_guess(text)),
+        Err(e) => Err(format!("it is not valid JSON ({e})")),
+    }
+}
+
+/// Pairs `"key": "value"` in a fragment of `package.json`: a lifecycle script must read as
+/// a command; other values that are not metadata or version ranges are judged when they
+/// read as one.
+fn json_pairs_guess(text: &str) -> Vec<Snippet> {
+    let mut out = Vec::new();
+    for (k, v) in json_string_pairs(text) {
+        if NPM_METADATA.contains(&k.as_str()) || looks_like_version(&v) {
+            continue;
+        }
+        out.push(Snippet::Shell {
+            strict: NPM_LIFECYCLE.contains(&k.as_str()),
+            text: v,
+        });
+    }
+    out
+}
+
+fn looks_like_version(v: &str) -> bool {
+    let v = v.trim();
+    v.is_empty()
+        || v.starts_with(|c: char| {
+            c.is_ascii_digit() || matches!(c, '^' | '~' | '>' | '<' | '=' | '*')
+        })
+        || [
+            "latest",
+            "next",
+            "workspace:",
+            "npm:",
+            "file:",
+            "link:",
+            "catalog:",
+        ]
+        .iter()
+        .any(|p| v.starts_with(p))
+}
+
+/// Every `"key": "string"` pair in JSON-like text (a fragment need not parse as a whole).
+fn json_string_pairs(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b.get(i) != Some(&b'"') {
+            i += 1;
+            continue;
+        }
+        let Some((key, end)) = json_string_at(text, i) else {
+            break;
+        };
+        i = end;
+        // A string followed by `:` is a key; a string value after it is its value.
+        let mut j = i;
+        while b.get(j).is_some_and(u8::is_ascii_whitespace) {
+            j += 1;
+        }
+        if b.get(j) != Some(&b':') {
+            continue;
+        }
+        i = j + 1;
+        while b.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if b.get(i) == Some(&b'"') {
+            if let Some((value, end)) = json_string_at(text, i) {
+                out.push((key, value));
+                i = end;
+            }
+        }
+    }
+    out
+}
+
+/// The JSON string starting at byte `i` (a `"`), decoded, and the byte after it.
+fn json_string_at(text: &str, i: usize) -> Option<(String, usize)> {
+    let b = text.as_bytes();
+    let mut j = i + 1;
+    while let Some(&c) = b.get(j) {
+        match c {
+            b'\\' => j += 2,
+            b'"' => {
+                let lit = text.get(i..=j)?;
+                let s: String = serde_json::from_str(lit).ok()?;
+                return Some((s, j + 1));
+            }
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// JSON with comments and trailing commas (VS Code's and Zed's settings files), as JSON.
+fn strip_jsonc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    let mut in_str = false;
+    while let Some((_, c)) = chars.next() {
+        if in_str {
+            out.push(c);
+            if c == '\\' {
+                if let Some((_, n)) = chars.next() {
+                    out.push(n);
+                }
+            } else if c == '"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_str = true;
+                out.push(c);
+            }
+            '/' if chars.peek().map(|&(_, n)| n) == Some('/') => {
+                for (_, n) in chars.by_ref() {
+                    if n == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek().map(|&(_, n)| n) == Some('*') => {
+                chars.next();
+                let mut prev = ' ';
+                for (_, n) in chars.by_ref() {
+                    if prev == '*' && n == '/' {
+                        break;
+                    }
+                    prev = n;
+                }
+                out.push(' ');
+            }
+            c => out.push(c),
+        }
+    }
+    // Trailing commas: `,` followed by only whitespace and a closing bracket.
+    let mut cleaned = String::with_capacity(out.len());
+    let bytes: Vec<char> = out.chars().collect();
+    let mut in_str = false;
+    let mut k = 0;
+    while let Some(&c) = bytes.get(k) {
+        if in_str {
+            cleaned.push(c);
+            if c == '\\' {
+                if let Some(&n) = bytes.get(k + 1) {
+                    cleaned.push(n);
+                    k += 1;
+                }
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+            cleaned.push(c);
+        } else if c == ',' {
+            let next = bytes
+                .get(k + 1..)
+                .and_then(|r| r.iter().find(|x| !x.is_whitespace()));
+            if !matches!(next, Some(']') | Some('}')) {
+                cleaned.push(c);
+            }
+        } else {
+            cleaned.push(c);
+        }
+        k += 1;
+    }
+    cleaned
+}
+
+fn editor_tasks(text: &str, partial: bool) -> Result<Vec<Snippet>, String> {
+    let v = match serde_json::from_str::<serde_json::Value>(&strip_jsonc(text)) {
+        Ok(v) => v,
+        Err(_) if partial => {
+            // A fragment: its `command` values must read as commands.
+            return Ok(json_string_pairs(&strip_jsonc(text))
+                .into_iter()
+                .filter(|(k, _)| k == "command")
+                .map(|(_, v)| Snippet::Shell {
+                    text: v,
+                    strict: true,
+                })
+                .collect());
+        }
+        Err(e) => return Err(format!("it is not valid JSON with comments ({e})")),
+    };
+    // VS Code: `{"tasks": [...]}`; Zed: `[...]`.
+    let tasks = match (&v, v.get("tasks")) {
+        (serde_json::Value::Array(a), _) => a.clone(),
+        (_, Some(serde_json::Value::Array(a))) => a.clone(),
+        (serde_json::Value::Object(_), None) => Vec::new(),
+        _ => return Err("`tasks` is not a list".into()),
+    };
+    let mut out = Vec::new();
+    for t in &tasks {
+        task(t, &mut out)?;
+        // Per-platform variants carry their own command.
+        for os in ["windows", "linux", "osx"] {
+            if let Some(o) = t.get(os) {
+                task(o, &mut out)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn task(t: &serde_json::Value, out: &mut Vec<Snippet>) -> Result<(), String> {
+    let Some(cmd) = t.get("command") else {
+        return Ok(());
+    };
+    let cmd = match cmd {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(o) => o
+            .get("value")
+            .and_then(|v| v.as_str())
+            .ok_or("a task's `command` has no `value`")?
+            .to_owned(),
+        _ => return Err("a task's `command` is not a string".into()),
+    };
+    let mut args = Vec::new();
+    if let Some(a) = t.get("args") {
+        let list = a.as_array().ok_or("a task's `args` is not a list")?;
+        for x in list {
+            let s = match x {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Object(o) => o
+                    .get("value")
+                    .and_then(|v| v.as_str())
+                    .ok_or("a task argument has no `value`")?
+                    .to_owned(),
+                _ => return Err("a task argument is not a string".into()),
+            };
+            args.push(s);
+        }
+    }
+    if t.get("type").and_then(|v| v.as_str()) == Some("process") {
+        let mut argv = vec![cmd];
+        argv.extend(args);
+        out.push(Snippet::Argv(argv));
+    } else {
+        let mut line = cmd;
+        for a in args {
+            line.push(' ');
+            line.push_str(&quote(&a));
+        }
+        out.push(Snippet::Shell {
+            text: line,
+            strict: true,
+        });
+    }
+    Ok(())
+}
+
+/// Keys whose values are shell commands in CI and hook YAML (GitHub Actions `run:`, GitLab
+/// `script:`, pre-commit `entry:`).
+const CI_KEYS: &[&str] = &["run", "script", "before_script", "after_script", "entry"];
+
+/// A line-based reader of the YAML that CI systems run: a command key's plain or quoted
+/// scalar, its block scalar (`|`, `>`), or the list under it. `${{ … }}` expressions become
+/// variables the analysis does not know.
+fn ci_yaml(text: &str) -> Vec<Snippet> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(line) = lines.get(i) {
+        i += 1;
+        let indent = line.len() - line.trim_start().len();
+        let body = line.trim_start();
+        let body = body.strip_prefix("- ").map_or(body, str::trim_start);
+        let Some((key, value)) = body.split_once(':') else {
+            continue;
+        };
+        let key = key.trim().trim_matches(['"', '\'']);
+        if !CI_KEYS.contains(&key) {
+            continue;
+        }
+        let value = value.trim();
+        let value = strip_yaml_comment(value);
+        if value.starts_with('|') || value.starts_with('>') {
+            let (block, next) = block_scalar(&lines, i, indent);
+            let text = if value.starts_with('>') {
+                block.replace('\n', " ")
+            } else {
+                block
+            };
+            out.push(ci_shell(&text));
+            i = next;
+        } else if value.is_empty() {
+            // A list of commands under the key.
+            while let Some(l) = lines.get(i) {
+                let t = l.trim_start();
+                let ind = l.len() - t.len();
+                if t.is_empty() || t.starts_with('#') {
+                    i += 1;
+                    continue;
+                }
+                if ind < indent || (ind == indent && !t.starts_with("- ")) {
+                    break;
+                }
+                i += 1;
+                if let Some(item) = t.strip_prefix("- ") {
+                    let item = item.trim();
+                    if item.starts_with('|') || item.starts_with('>') {
+                        let (block, next) = block_scalar(&lines, i, ind);
+                        out.push(ci_shell(&block));
+                        i = next;
+                    } else {
+                        out.push(ci_shell(&yaml_scalar(strip_yaml_comment(item))));
+                    }
+                }
+            }
+        } else if value.starts_with('[') {
+            // A flow list: `script: ["make", "make test"]`.
+            for item in value.trim_matches(['[', ']']).split(',') {
+                out.push(ci_shell(&yaml_scalar(item.trim())));
+            }
+        } else {
+            out.push(ci_shell(&yaml_scalar(value)));
+        }
+    }
+    out
+}
+
+fn strip_yaml_comment(v: &str) -> &str {
+    if v.starts_with(['"', '\'']) {
+        return v;
+    }
+    match v.find(" #") {
+        Some(k) => v.get(..k).unwrap_or(v).trim_end(),
+        None => v,
+    }
+}
+
+/// The lines of a block scalar after the line at `start - 1` (indented more than `indent`),
+/// with their common indentation removed; and the index of the first line after it.
+fn block_scalar(lines: &[&str], start: usize, indent: usize) -> (String, usize) {
+    let mut i = start;
+    let mut body = Vec::new();
+    while let Some(l) = lines.get(i) {
+        let t = l.trim_start();
+        if !t.is_empty() && l.len() - t.len() <= indent {
+            break;
+        }
+        body.push(*l);
+        i += 1;
+    }
+    let common = body
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let text: Vec<&str> = body.iter().map(|l| l.get(common..).unwrap_or("")).collect();
+    (text.join("\n"), i)
+}
+
+fn yaml_scalar(v: &str) -> String {
+    if let Some(s) = v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+        return s.replace("''", "'");
+    }
+    if v.starts_with('"') {
+        if let Ok(s) = serde_json::from_str::<String>(v) {
+            return s;
+        }
+    }
+    v.to_owned()
+}
+
+/// `${{ expr }}` becomes an unknown variable's value.
+fn ci_shell(text: &str) -> Snippet {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(k) = rest.find("${{") {
+        out.push_str(rest.get(..k).unwrap_or(""));
+        match rest.get(k..).and_then(|r| r.find("}}")) {
+            Some(end) => {
+                out.push_str("${CI_EXPRESSION}");
+                rest = rest.get(k + end + 2..).unwrap_or("");
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    Snippet::Shell {
+        text: out,
+        strict: true,
+    }
+}
+
+/// Dockerfile `RUN` instructions: shell form (continuations joined, here-documents kept),
+/// exec form (`RUN ["a", "b"]`), and their `--mount`/`--network` options skipped.
+fn dockerfile(text: &str) -> Result<Vec<Snippet>, String> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while let Some(line) = lines.get(i) {
+        i += 1;
+        let t = line.trim_start();
+        if t.len() < 4 || !t.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("RUN ")) {
+            continue;
+        }
+        let mut cmd = t.get(4..).unwrap_or("").to_owned();
+        while cmd.trim_end().ends_with('\\') {
+            let trimmed = cmd.trim_end().trim_end_matches('\\').to_owned();
+            cmd = trimmed;
+            match lines.get(i) {
+                Some(next) => {
+                    // Docker removes the backslash and the line break: one line.
+                    cmd.push(' ');
+                    if !next.trim_start().starts_with('#') {
+                        cmd.push_str(next);
+                    }
+                    i += 1;
+                }
+                None => break,
+            }
+        }
+        let mut rest = cmd.trim_start();
+        while let Some(opt) = rest.strip_prefix("--") {
+            let end = opt.find(char::is_whitespace).unwrap_or(opt.len());
+            rest = opt.get(end..).unwrap_or("").trim_start();
+        }
+        if rest.starts_with('[') {
+            let argv: Vec<String> = serde_json::from_str(rest)
+                .map_err(|e| format!("a RUN instruction's exec form is not a JSON list ({e})"))?;
+            out.push(Snippet::Argv(argv));
+            continue;
+        }
+        // `RUN <<EOF … EOF`: the here-document's lines are the script.
+        if let Some(tag) = rest.strip_prefix("<<") {
+            let tag = tag
+                .trim_start_matches('-')
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_matches(['"', '\'']);
+            let mut body = Vec::new();
+            while let Some(l) = lines.get(i) {
+                i += 1;
+                if l.trim() == tag {
+                    break;
+                }
+                body.push(*l);
+            }
+            out.push(Snippet::Shell {
+                text: body.join("\n"),
+                strict: true,
+            });
+            continue;
+        }
+        out.push(Snippet::Shell {
+            text: rest.to_owned(),
+            strict: true,
+        });
+    }
+    Ok(out)
+}
+
+/// Makefile recipe lines (after a tab; `@`, `-`, `+` prefixes dropped; continuations joined)
+/// and `$(shell …)` anywhere. Make's variables become shell variables the analysis does not
+/// know, `$(shell …)` a command substitution, `$$` a `$`.
+fn makefile(text: &str) -> Vec<Snippet> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while let Some(line) = lines.get(i) {
+        i += 1;
+        let mut joined = (*line).to_owned();
+        while joined.ends_with('\\') {
+            joined.pop();
+            match lines.get(i) {
+                Some(n) => {
+                    joined.push(' ');
+                    joined.push_str(n.trim_start_matches('\t'));
+                    i += 1;
+                }
+                None => break,
+            }
+        }
+        if let Some(recipe) = joined.strip_prefix('\t') {
+            let recipe = recipe.trim_start_matches(['@', '-', '+', ' ', '\t']);
+            out.push(Snippet::Shell {
+                text: make_to_shell(recipe),
+                strict: true,
+            });
+        } else if joined.contains("$(shell ") || joined.contains("${shell ") {
+            // Run when make reads the file: each `$(shell …)` is a command.
+            let mut rest = joined.as_str();
+            while let Some(k) = rest.find("$(shell ").or_else(|| rest.find("${shell ")) {
+                let inner_start = k + 8;
+                let close = if rest.get(k + 1..k + 2) == Some("(") {
+                    ')'
+                } else {
+                    '}'
+                };
+                let body = rest.get(inner_start..).unwrap_or("");
+                let end = matching_close(body, close).unwrap_or(body.len());
+                out.push(Snippet::Shell {
+                    text: make_to_shell(body.get(..end).unwrap_or("")),
+                    strict: true,
+                });
+                rest = body.get(end..).unwrap_or("");
+            }
+        }
+    }
+    out
+}
+
+/// The byte index of the bracket closing an opened one, nested brackets counted.
+fn matching_close(s: &str, close: char) -> Option<usize> {
+    let open = if close == ')' { '(' } else { '{' };
+    let mut depth = 0usize;
+    for (k, c) in s.char_indices() {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            if depth == 0 {
+                return Some(k);
+            }
+            depth -= 1;
+        }
+    }
+    None
+}
+
+fn make_to_shell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(k) = rest.find('$') {
+        out.push_str(rest.get(..k).unwrap_or(""));
+        let after = rest.get(k + 1..).unwrap_or("");
+        if let Some(r) = after.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+        } else if after.starts_with('(') || after.starts_with('{') {
+            let close = if after.starts_with('(') { ')' } else { '}' };
+            let body = after.get(1..).unwrap_or("");
+            let end = matching_close(body, close).unwrap_or(body.len());
+            let inner = body.get(..end).unwrap_or("");
+            if let Some(cmd) = inner.strip_prefix("shell ") {
+                out.push_str("$(");
+                out.push_str(&make_to_shell(cmd));
+                out.push(')');
+            } else {
+                // A variable or function of make: a value the analysis does not know.
+                out.push_str("${MAKE_VALUE}");
+            }
+            rest = body.get(end + 1..).unwrap_or("");
+        } else {
+            // `$@`, `$<`, `$^`, `$*`, `$X`: make's own variables.
+            out.push_str("${MAKE_VALUE}");
+            let skip = after.chars().next().map_or(0, char::len_utf8);
+            rest = after.get(skip..).unwrap_or("");
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// systemd `Exec…=` lines (prefixes `-`, `@`, `:`, `+`, `!` dropped).
+fn systemd(text: &str) -> Vec<Snippet> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let (k, v) = l.split_once('=')?;
+            k.trim().starts_with("Exec").then(|| Snippet::Shell {
+                text: v.trim_start_matches(['-', '@', ':', '+', '!']).to_owned(),
+                strict: true,
+            })
+        })
+        .collect()
+}
+
+/// Glob over an absolute path: `$HOME/` at the start is the home directory, `**/` any number
+/// of directories, `*` and `?` within one segment.
+fn glob_match(glob: &str, path: &str, home: &str) -> bool {
+    let (g, p) = match glob.strip_prefix("$HOME/") {
+        Some(rest) => match path.strip_prefix(home).and_then(|r| r.strip_prefix('/')) {
+            Some(prest) => (rest, prest),
+            None => return false,
+        },
+        None => (glob.trim_start_matches('/'), path.trim_start_matches('/')),
+    };
+    let gs: Vec<&str> = g.split('/').collect();
+    let ps: Vec<&str> = p.split('/').collect();
+    segments_match(&gs, &ps)
+}
+
+fn segments_match(g: &[&str], p: &[&str]) -> bool {
+    match g.split_first() {
+        None => p.is_empty(),
+        Some((&"**", rest)) => {
+            (0..=p.len()).any(|k| p.get(k..).is_some_and(|tail| segments_match(rest, tail)))
+        }
+        Some((first, rest)) => match p.split_first() {
+            Some((seg, prest)) => {
+                segment_match(first.as_bytes(), seg.as_bytes()) && segments_match(rest, prest)
+            }
+            None => false,
+        },
+    }
+}
+
+fn segment_match(g: &[u8], s: &[u8]) -> bool {
+    if g == b"**" {
+        return true;
+    }
+    match g.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => {
+            (0..=s.len()).any(|k| s.get(k..).is_some_and(|t| segment_match(rest, t)))
+        }
+        Some((b'?', rest)) => s.split_first().is_some_and(|(_, t)| segment_match(rest, t)),
+        Some((c, rest)) => s
+            .split_first()
+            .is_some_and(|(d, t)| c == d && segment_match(rest, t)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shells(v: Vec<Snippet>) -> Vec<String> {
+        v.into_iter()
+            .map(|s| match s {
+                Snippet::Shell { text, .. } => text,
+                Snippet::Argv(a) => a.join(" "),
+                Snippet::Python(c) => c,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn globs_match_paths_by_segment() {
+        assert!(glob_match(
+            "**/.git/hooks/*",
+            "/h/p/.git/hooks/pre-commit",
+            "/h"
+        ));
+        assert!(!glob_match("**/.git/hooks/*", "/h/p/.git/hooks", "/h"));
+        assert!(glob_match("$HOME/.bashrc", "/h/.bashrc", "/h"));
+        assert!(!glob_match("$HOME/.bashrc", "/h/p/.bashrc", "/h"));
+        assert!(glob_match(
+            "**/.github/workflows/*.yml",
+            "/r/.github/workflows/ci.yml",
+            "/h"
+        ));
+        assert!(glob_match("**/Dockerfile.*", "/r/Dockerfile.dev", "/h"));
+        assert!(!glob_match("**/Dockerfile.*", "/r/Dockerfile", "/h"));
+    }
+
+    #[test]
+    fn crontab_lines_lose_their_schedule() {
+        let t = "# m h dom mon dow command\nSHELL=/bin/bash\n*/5 * * * * /usr/bin/backup.sh --full\n@reboot curl x | sh\n";
+        assert_eq!(
+            shells(crontab(t, false)),
+            [
+                "SHELL=/bin/bash",
+                "/usr/bin/backup.sh --full",
+                "curl x | sh"
+            ]
+        );
+        assert_eq!(
+            shells(crontab("0 1 * * * root run-parts /x % in", true)),
+            ["run-parts /x "]
+        );
+    }
+
+    #[test]
+    fn package_json_scripts_are_read() {
+        let t = r#"{"name": "x", "scripts": {"build": "tsc", "postinstall": "node s.js"}}"#;
+        assert_eq!(
+            shells(package_json(t, false).unwrap()),
+            ["tsc", "node s.js"]
+        );
+        assert!(package_json("{", false).is_err());
+        let frag = r#""postinstall": "curl x | sh", "lodash": "^4.17.21", "description": "a (b"#;
+        assert_eq!(shells(package_json(frag, true).unwrap()), ["curl x | sh"]);
+    }
+
+    #[test]
+    fn editor_tasks_with_comments_are_read() {
+        let t = "{ // tasks\n\"version\": \"2.0.0\", \"tasks\": [ {\"label\": \"b\", \"type\": \"shell\", \"command\": \"cargo\", \"args\": [\"build\", {\"value\": \"--release\"}],}, ], }";
+        assert_eq!(
+            shells(editor_tasks(t, false).unwrap()),
+            ["cargo 'build' '--release'"]
+        );
+    }
+
+    #[test]
+    fn ci_yaml_commands_are_found() {
+        let t = "jobs:\n  b:\n    steps:\n      - uses: actions/checkout@v4\n      - run: cargo test # all\n      - name: x\n        run: |\n          echo ${{ secrets.T }}\n          make\n      - run: >-\n          a\n          b\ntest:\n  script:\n    - npm ci\n    - 'npm test'\n";
+        assert_eq!(
+            shells(ci_yaml(t)),
+            [
+                "cargo test",
+                "echo ${CI_EXPRESSION}\nmake",
+                "a b",
+                "npm ci",
+                "npm test"
+            ]
+        );
+    }
+
+    #[test]
+    fn dockerfile_run_forms_are_read() {
+        let t = "FROM x\nRUN --mount=type=cache,target=/c apt-get update && \\\n    apt-get install -y git\nRUN [\"sh\", \"-c\", \"echo hi\"]\nrun <<EOF\nmake\nEOF\nCMD [\"x\"]\n";
+        assert_eq!(
+            shells(dockerfile(t).unwrap()),
+            [
+                "apt-get update &&      apt-get install -y git",
+                "sh -c echo hi",
+                "make"
+            ]
+        );
+    }
+
+    #[test]
+    fn makefile_recipes_become_shell() {
+        let t = "V := $(shell git rev-parse HEAD)\nall: x\n\t@$(CC) -o $@ $^\n\t-rm -f $$TMP/x\n";
+        assert_eq!(
+            shells(makefile(t)),
+            [
+                "git rev-parse HEAD",
+                "${MAKE_VALUE} -o ${MAKE_VALUE} ${MAKE_VALUE}",
+                "rm -f $TMP/x"
+            ]
+        );
+    }
+}
