@@ -563,10 +563,16 @@ fn task(t: &serde_json::Value, out: &mut Vec<Snippet>) -> Result<(), String> {
         argv.extend(args);
         out.push(Snippet::Argv(argv));
     } else {
+        // A shell task's arguments reach the shell as written; VS Code quotes only those with
+        // whitespace (so `|` and `;` keep their meaning).
         let mut line = cmd;
         for a in args {
             line.push(' ');
-            line.push_str(&quote(&a));
+            if a.contains(char::is_whitespace) || a.is_empty() {
+                line.push_str(&quote(&a));
+            } else {
+                line.push_str(&a);
+            }
         }
         out.push(Snippet::Shell {
             text: line,
@@ -1011,7 +1017,7 @@ mod tests {
         let t = "{ // tasks\n\"version\": \"2.0.0\", \"tasks\": [ {\"label\": \"b\", \"type\": \"shell\", \"command\": \"cargo\", \"args\": [\"build\", {\"value\": \"--release\"}],}, ], }";
         assert_eq!(
             shells(editor_tasks(t, false).unwrap()),
-            ["cargo 'build' '--release'"]
+            ["cargo build --release"]
         );
     }
 

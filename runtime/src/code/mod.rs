@@ -916,6 +916,27 @@ impl Ev<'_> {
                     l = either(a, b);
                     continue;
                 }
+                // An assignment inside an expression (an arrow function's body, `(x = …)`):
+                // the variable takes the value, added to for `+=` and `.=`.
+                // (Python's `f(key=value)` is a keyword argument, not an assignment.)
+                "=" | "+=" | ".=" | "||=" if !(op == "=" && self.lang.syntax == Syntax::Python) => {
+                    let name = match self.pos.checked_sub(1).and_then(|k| self.toks.get(k)) {
+                        Some(Tok::Ident(n) | Tok::Var(n)) => n.clone(),
+                        _ => break,
+                    };
+                    self.pos += 1;
+                    let r = self.expr()?;
+                    let key = self.var_key(&name);
+                    let v = if op == "=" {
+                        r
+                    } else {
+                        let old = self.vars.get(&key).cloned().unwrap_or(V::Unknown);
+                        concat(old, r)
+                    };
+                    self.vars.insert(key, v.clone());
+                    l = v;
+                    continue;
+                }
                 _ => break,
             }
             self.pos += 1;

@@ -1446,6 +1446,13 @@ impl<'a> Analyzer<'a> {
         {
             self.wide_globs = true;
         }
+        // `trap 'CODE' SIGNAL…`: the code runs when a signal comes (at exit, before every
+        // command with DEBUG): judged as if it ran.
+        if name == "trap" && !self.funcs.contains_key(name) {
+            if let Some(code) = args.first().filter(|a| !a.text().starts_with('-')) {
+                self.code(true, code)?;
+            }
+        }
         // `set -- a b c` sets the positional parameters.
         if name == "set" {
             if let Some(k) = args.iter().position(|a| a.text() == "--") {
@@ -2033,6 +2040,13 @@ impl<'a> Analyzer<'a> {
                         Some(t) => words.extend(t.split_whitespace().map(Arg::lit)),
                         None if !stdin.items.is_empty() => words.push(Arg {
                             alts: stdin.items.clone(),
+                        }),
+                        // A download's text as the arguments (`curl … | xargs bash -c`).
+                        None if !stdin.remote.is_empty() => words.push(Arg {
+                            alts: vec![Val {
+                                remote: stdin.remote.clone(),
+                                ..Val::unknown()
+                            }],
                         }),
                         None => {}
                     }
