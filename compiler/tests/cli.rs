@@ -37,7 +37,7 @@ fn check_json_contract() {
         "{\"tool\": \"Read\", \"args\": {\"file_path\": \"~/.ssh/id_rsa\"}}\n",
         "\n",
         "{\"name\": \"Bash\", \"arguments\": \"{\\\"command\\\": \\\"ls -la\\\"}\"}\n",
-        "{\"name\": \"Write\", \"arguments\": {\"file_path\": \".git/hooks/pre-push\", \"content\": \"x\"}}\n",
+        "{\"name\": \"Write\", \"arguments\": {\"file_path\": \".git/hooks/pre-push\", \"content\": \"cp ~/.netrc /tmp/n\"}}\n",
         "this is not json\n",
     );
     let (code, out) = crust(
@@ -64,7 +64,8 @@ fn check_json_contract() {
         "{\"decision\":\"allow\",\"rule\":null,\"message\":null,\"severity\":null}"
     );
     let v: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
-    assert_eq!(v["rule"], "protect-git-hooks");
+    // A hook is judged by the commands it will run.
+    assert_eq!(v["rule"], "protect-git-credentials");
     let v: serde_json::Value = serde_json::from_str(lines[3]).unwrap();
     assert_eq!(v["decision"], "block");
     assert!(v["message"].as_str().unwrap().contains("not JSON"));

@@ -297,11 +297,11 @@ def test_anthropic_stream_cut_mid_call_is_refused(proxy, up):
 
 
 def test_chat_custom_tool_stream_blocked(proxy, up):
-    # Codex's free-form apply_patch (a `custom` tool call) editing ~/.bashrc.
+    # Codex's free-form apply_patch (a `custom` tool call) adding a download-and-run to ~/.bashrc.
     stream = oai(proxy).chat.completions.create(model="m", messages=MSGS, stream=True, extra_headers=H("chat_custom_danger_stream"))
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert "Blocked by Crust: protect-shell-rc" in text
+    assert "Blocked by Crust: block-remote-code" in text
     assert not any(c.choices and c.choices[0].delta.tool_calls for c in chunks)
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
 

@@ -243,10 +243,15 @@ pub fn lower(
         return None;
     }
 
-    // Dense within the budget; the largest automata go sparse first.
+    // Dense within the budget; the largest automata go sparse first, the path automata last:
+    // every path and every glob walks them (a glob's walk visits most of their states, and a
+    // sparse transition costs several dense ones).
     let mut order: Vec<usize> = (0..pending.len()).collect();
     order.sort_by_key(|&i| {
-        std::cmp::Reverse((stats.get(i).map_or(0, |s| s.dense_bytes), usize::MAX - i))
+        let (path, bytes) = stats
+            .get(i)
+            .map_or((false, 0), |s| (s.field == Field::Path, s.dense_bytes));
+        (path, std::cmp::Reverse((bytes, usize::MAX - i)))
     });
     let mut total: usize = stats.iter().map(|s| s.dense_bytes).sum();
     let mut sparse = vec![false; pending.len()];
