@@ -849,18 +849,24 @@ impl Ev<'_> {
             }
             self.pos += 2;
             let v = self.expr()?;
-            let key = self.var_key(&name);
-            let v = if op == "=" {
-                v
-            } else {
-                let old = self.vars.get(&key).cloned().unwrap_or(V::Unknown);
-                concat(old, v)
-            };
-            self.vars.insert(key, v);
+            self.assign(&name, op, v);
             return Ok(());
         }
         self.expr()?;
         Ok(())
+    }
+
+    /// `name = v` (or `+=`, `.=`, …: added to the old value); returns the new value.
+    fn assign(&mut self, name: &str, op: &str, v: V) -> V {
+        let key = self.var_key(name);
+        let v = if op == "=" {
+            v
+        } else {
+            let old = self.vars.get(&key).cloned().unwrap_or(V::Unknown);
+            concat(old, v)
+        };
+        self.vars.insert(key, v.clone());
+        v
     }
 
     fn expr(&mut self) -> Result<V, String> {
@@ -926,15 +932,7 @@ impl Ev<'_> {
                     };
                     self.pos += 1;
                     let r = self.expr()?;
-                    let key = self.var_key(&name);
-                    let v = if op == "=" {
-                        r
-                    } else {
-                        let old = self.vars.get(&key).cloned().unwrap_or(V::Unknown);
-                        concat(old, r)
-                    };
-                    self.vars.insert(key, v.clone());
-                    l = v;
+                    l = self.assign(&name, op, r);
                     continue;
                 }
                 _ => break,

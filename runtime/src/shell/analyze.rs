@@ -1355,24 +1355,20 @@ impl<'a> Analyzer<'a> {
 
     /// The known text of a file written earlier in the call.
     fn written(&self, raw: &str) -> R<Option<String>> {
-        if self.files.is_empty() {
-            return Ok(None);
-        }
-        Ok(self
-            .resolve(raw)?
-            .iter()
-            .find_map(|p| self.files.get(p).cloned()))
+        self.recorded(&self.files, raw)
     }
 
     /// The URLs a file saved by a download earlier in the call came from.
     fn downloaded(&self, raw: &str) -> R<Option<Vec<String>>> {
-        if self.downloads.is_empty() {
+        self.recorded(&self.downloads, raw)
+    }
+
+    /// What a per-call file map holds for a path, resolved as the shell would.
+    fn recorded<V: Clone>(&self, map: &CallMap<V>, raw: &str) -> R<Option<V>> {
+        if map.is_empty() {
             return Ok(None);
         }
-        Ok(self
-            .resolve(raw)?
-            .iter()
-            .find_map(|p| self.downloads.get(p).cloned()))
+        Ok(self.resolve(raw)?.iter().find_map(|p| map.get(p).cloned()))
     }
 
     /// Code fetched from these URLs runs: an execute operation that says where from.
@@ -1667,7 +1663,7 @@ impl<'a> Analyzer<'a> {
         let decoded_out = p.decode || stdin.decoded;
         // URLs whose text this command prints (a download to standard output).
         let mut fetched = Vec::new();
-        self.sources(spec, p, args)?;
+        self.sources(spec, p)?;
         // A command whose first operand is a program in a language the tables know (`awk
         // 'BEGIN { system("…") }'`): the program is judged by what it does.
         if !matches!(spec.kind, CmdKind::Interpreter | CmdKind::Shell) {
@@ -2521,7 +2517,7 @@ impl<'a> Analyzer<'a> {
     /// Packages and code fetched from elsewhere: a command's source flags (`--index-url`,
     /// `--registry`, `--git`) and, for an install subcommand, operands that are URLs or git
     /// sources. Each becomes an execute operation whose `url` and `host` say where from.
-    fn sources(&mut self, spec: &CommandSpec, p: &Parsed, _args: &[Arg]) -> R<()> {
+    fn sources(&mut self, spec: &CommandSpec, p: &Parsed) -> R<()> {
         let mut found: Vec<(&str, String)> = Vec::new();
         for a in &p.sources {
             for v in &a.alts {
