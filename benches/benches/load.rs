@@ -1,4 +1,4 @@
-//! Bundle load: mmap plus full validation of every automaton, beside the baseline of only
+//! Bundle load: read plus full validation of every automaton, beside the baseline of only
 //! reading the same file into memory.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -13,7 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn load(c: &mut Criterion) {
     let path = builtin_bundle_file();
     let mut g = c.benchmark_group("bundle_load");
-    g.bench_function("crust_mmap_validate", |b| {
+    g.bench_function("crust_read_validate", |b| {
         b.iter(|| black_box(Bundle::load(black_box(&path)).map(|b| b.len()).unwrap_or(0)))
     });
     g.bench_function("baseline_fs_read", |b| {

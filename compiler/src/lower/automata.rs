@@ -45,7 +45,9 @@ fn build_one(
                 .match_kind(MatchKind::All)
                 .start_kind(start)
                 .byte_classes(true)
-                .minimize(false)
+                // Search automata (one regex each) often shrink 2-3x; minimizing path
+                // automata saved nothing and took seconds.
+                .minimize(shape == Shape::Search)
                 .dfa_size_limit(Some(DFA_SIZE_LIMIT))
                 .determinize_size_limit(Some(DETERMINIZE_SIZE_LIMIT)),
         )

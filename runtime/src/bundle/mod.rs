@@ -117,17 +117,24 @@ impl Storage {
                     ),
                 )
             })?;
-        let mut s = Storage::zeroed(len);
-        file.read_exact(s.bytes_mut()).map_err(|e| {
-            if e.kind() == ErrorKind::UnexpectedEof {
-                Error::new(
-                    ErrorKind::InvalidData,
-                    "the file shrank while it was read (is it being written?)",
-                )
-            } else {
-                e
-            }
-        })?;
+        // Read into spare capacity (not zeroed first: zeroing a large buffer cost as much as
+        // reading it), after padding that puts the data on an 8-byte boundary.
+        let mut buf: Vec<u8> = Vec::with_capacity(len + 8);
+        let start = buf.as_ptr().align_offset(8).min(8);
+        buf.resize(start, 0);
+        let got = file.by_ref().take(len as u64).read_to_end(&mut buf)?;
+        if got < len {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                "the file shrank while it was read (is it being written?)",
+            ));
+        }
+        // The buffer never grows past its capacity, but if it moved, align a copy.
+        let s = if (buf.as_ptr() as usize + start) % 8 == 0 {
+            Storage { buf, start, len }
+        } else {
+            Storage::owned(buf.get(start..).unwrap_or(&[]))
+        };
         let mut extra = [0u8; 1];
         if file.read(&mut extra)? != 0 {
             return Err(Error::new(
