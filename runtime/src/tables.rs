@@ -254,6 +254,10 @@ pub struct CommandSpec {
     /// Subcommands (one or two words: `install`, `pip install`) whose operands are packages
     /// fetched and installed: an operand that is a URL or a git source is code from there.
     pub installs: Vec<String>,
+    /// Subcommands (`config`, `config set`) whose `KEY VALUE` operands are stored settings
+    /// that run later (`git config core.pager CMD`): judged as `-c KEY=VALUE` is, as code
+    /// that runs unattended.
+    pub configures: Vec<String>,
 }
 
 /// A text tool the shell analysis evaluates: its output, from known input, is computed and

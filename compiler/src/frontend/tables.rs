@@ -34,6 +34,7 @@ const COMMAND_KEYS: &[&str] = &[
     "bundled-flags",
     "prints",
     "installs",
+    "configures",
     "description",
 ];
 const LANGUAGE_KEYS: &[&str] = &[
@@ -366,6 +367,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "decoder" => spec.decoder = boolean(v, "decoder", diags),
                 "prints" => spec.prints = boolean(v, "prints", diags),
                 "installs" => spec.installs = names(v, diags),
+                "configures" => spec.configures = names(v, diags),
                 "produces" => {
                     let t = v.as_str().unwrap_or("");
                     spec.produces = Some(match t {

@@ -1259,6 +1259,10 @@ impl<'a> Analyzer<'a> {
                 continue;
             }
             self.run_path = (v.known && v.text.contains('/')).then(|| v.text.clone());
+            // A command named by its path runs that file (`/tmp/x.sh`, `./build.sh`).
+            if v.text.contains('/') {
+                self.path(Action::Execute, v)?;
+            }
             let f = self.run_command(&name, rest, stdin.clone())?;
             out.decoded |= f.decoded;
             out.opaque |= f.opaque;
@@ -1664,6 +1668,7 @@ impl<'a> Analyzer<'a> {
         // URLs whose text this command prints (a download to standard output).
         let mut fetched = Vec::new();
         self.sources(spec, p)?;
+        self.stored_settings(spec, p)?;
         // A command whose first operand is a program in a language the tables know (`awk
         // 'BEGIN { system("…") }'`): the program is judged by what it does.
         if !matches!(spec.kind, CmdKind::Interpreter | CmdKind::Shell) {
@@ -2402,6 +2407,47 @@ impl<'a> Analyzer<'a> {
             remote: fetched,
             ..Flow::default()
         })
+    }
+
+    /// `git config KEY VALUE` (the table's `configures` subcommands): a stored setting runs
+    /// later, unattended, so what it would run is judged as `-c KEY=VALUE` is and marked as
+    /// running later.
+    fn stored_settings(&mut self, spec: &CommandSpec, p: &Parsed) -> R<()> {
+        let skip = spec.configures.iter().find_map(|sub| {
+            let words: Vec<&str> = sub.split_whitespace().collect();
+            let matches = words.len() <= p.positional.len()
+                && words.iter().zip(&p.positional).all(|(w, a)| a.text() == *w);
+            matches.then_some(words.len())
+        });
+        let Some(skip) = skip else {
+            return Ok(());
+        };
+        let (Some(key), Some(value)) = (p.positional.get(skip), p.positional.get(skip + 1)) else {
+            return Ok(());
+        };
+        let mut joined = (*value).clone();
+        joined.alts = Vec::new();
+        for k in &key.alts {
+            for v in &value.alts {
+                let mut x = v.clone();
+                x.text = format!("{}={}", k.text, v.text);
+                x.known &= k.known;
+                x.literal &= k.literal;
+                joined.alts.push(x);
+            }
+        }
+        let first = self.ops.len();
+        self.setting(&joined)?;
+        for op in self.ops.iter_mut().skip(first) {
+            if !op
+                .signals
+                .iter()
+                .any(|s| s == crate::later::signal::RUNS_LATER)
+            {
+                op.signals.push(crate::later::signal::RUNS_LATER.to_owned());
+            }
+        }
+        Ok(())
     }
 
     /// `git -c key=value`: a value git runs as a command (`alias.x=!cmd`, `core.sshCommand`,
