@@ -229,7 +229,10 @@ pub fn host_of(s: &str) -> Option<String> {
         Some(i) => s.get(i + 3..)?,
         None => s,
     };
-    let authority = rest.split(['/', '?', '#', '\\']).next()?;
+    // Text the analysis could not work out right after a known host (`http://169.254.170.2$P`,
+    // as container credentials are fetched) most often starts the path: the known part is
+    // judged as the host. (Where it extends the host instead, the name is one no rule lists.)
+    let authority = rest.split(['/', '?', '#', '\\', UNKNOWN, SUBTREE]).next()?;
     let hostport = authority.rsplit('@').next()?;
     let host = if let Some(v6) = hostport.strip_prefix('[') {
         v6.split(']').next()?
@@ -247,7 +250,42 @@ pub fn host_of(s: &str) -> Option<String> {
     if !plausible {
         return None;
     }
-    Some(canonical_ip(&host).unwrap_or(host))
+    Some(
+        canonical_ip(&host)
+            .or_else(|| wildcard_dns_ip(&host))
+            .unwrap_or(host),
+    )
+}
+
+/// Public wildcard DNS names resolve to the address written in them (`169.254.169.254.nip.io`,
+/// `app-10-0-0-1.sslip.io`, `a9fea9fe.nip.io`): such a host is judged as that address, so a
+/// name cannot hide a metadata endpoint or a private network.
+const WILDCARD_DNS: &[&str] = &["nip.io", "sslip.io", "xip.io", "traefik.me", "nip.direct"];
+
+fn wildcard_dns_ip(host: &str) -> Option<String> {
+    let front = WILDCARD_DNS
+        .iter()
+        .find_map(|d| host.strip_suffix(d).and_then(|f| f.strip_suffix('.')))?;
+    let labels: Vec<&str> = front.split('.').collect();
+    if labels.len() >= 4 {
+        let quad = labels.get(labels.len() - 4..)?.join(".");
+        if let Some(ip) = canonical_ip(&quad).filter(|_| quad.split('.').all(|p| !p.is_empty())) {
+            return Some(ip);
+        }
+    }
+    let last = labels.last()?;
+    let dashed: Vec<&str> = last.rsplit('-').take(4).collect();
+    if dashed.len() == 4 {
+        let quad: Vec<&str> = dashed.into_iter().rev().collect();
+        if let Some(ip) = canonical_ip(&quad.join(".")) {
+            return Some(ip);
+        }
+    }
+    let hex = last.rsplit('-').next()?;
+    if hex.len() == 8 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return u32::from_str_radix(hex, 16).ok().map(quad);
+    }
+    None
 }
 
 /// An IPv4 address written in any form `inet_aton` accepts, or an IPv4-mapped IPv6 address,
@@ -407,9 +445,20 @@ mod tests {
             "http://[::ffff:169.254.169.254]/",
             "http://[::ffff:a9fe:a9fe]/",
             "169.254.169.254.",
+            "http://169.254.169.254.nip.io/latest",
+            "http://app.169.254.169.254.sslip.io/",
+            "http://meta-169-254-169-254.sslip.io/",
+            "http://a9fea9fe.nip.io/",
+            "http://169.254.169.254\u{E000}",
         ] {
             assert_eq!(host_of(h).as_deref(), Some("169.254.169.254"), "{h}");
         }
+        // A wildcard DNS name without an address in it stays a name.
+        assert_eq!(
+            host_of("https://myapp.nip.io/").as_deref(),
+            Some("myapp.nip.io")
+        );
+        assert_eq!(host_of("https://nip.io/").as_deref(), Some("nip.io"));
         assert_eq!(
             host_of("https://Example.COM./x").as_deref(),
             Some("example.com")
