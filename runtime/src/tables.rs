@@ -389,6 +389,9 @@ pub enum FlagRole {
     /// Takes a package to install, which may be a URL or git source (`cargo install --git`,
     /// `uvx --from`, `npx -p`).
     Package,
+    /// Takes a mount (`docker run -v SRC:DST`, `--mount type=bind,source=SRC,...`): the
+    /// container reads everything below SRC.
+    Mount,
 }
 
 /// Lookup indexes built at load; a name defined twice means its later entry (user files

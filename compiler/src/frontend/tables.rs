@@ -167,6 +167,7 @@ const FLAG_ROLES: &[&str] = &[
     "stdin-code",
     "source",
     "package",
+    "mount",
 ];
 const ACTIONS: &[&str] = &[
     "read", "write", "delete", "copy", "move", "execute", "network",
@@ -430,6 +431,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "stdin-code" => FlagRole::StdinCode,
                             "source" => FlagRole::Source,
                             "package" => FlagRole::Package,
+                            "mount" => FlagRole::Mount,
                             other => match action(other) {
                                 Some(a) => FlagRole::Path(a),
                                 None => {

@@ -2610,6 +2610,9 @@ impl<'a> Analyzer<'a> {
     }
 
     fn flag_paths(&mut self, p: &Parsed) -> R<()> {
+        for a in &p.mounts {
+            self.arg_path(Action::Read, a, true)?;
+        }
         for (action, a) in &p.flag_paths {
             // `Copy-Item -Path DIR -Recurse`: a recursive command takes a flag's directory
             // whole too.
@@ -4000,6 +4003,8 @@ struct Parsed<'a> {
     sources: Vec<Arg>,
     /// Packages named by a flag (`--git URL`, `--from SPEC`).
     packages: Vec<Arg>,
+    /// Host directories mounted into a container, read whole.
+    mounts: Vec<Arg>,
 }
 
 impl<'a> Parsed<'a> {
@@ -4021,6 +4026,7 @@ impl<'a> Parsed<'a> {
             stdin_code: false,
             sources: Vec::new(),
             packages: Vec::new(),
+            mounts: Vec::new(),
         };
         let wraps = matches!(spec.kind, CmdKind::Wrapper | CmdKind::Xargs);
         let mut skip = usize::from(spec.skip);
@@ -4104,6 +4110,7 @@ impl<'a> Parsed<'a> {
                                 | FlagRole::Output
                                 | FlagRole::Source
                                 | FlagRole::Package
+                                | FlagRole::Mount
                                 | FlagRole::PatternFile => {
                                     let rest = t.get(k + ch.len_utf8()..).unwrap_or("");
                                     role = Some(f.role);
@@ -4149,6 +4156,7 @@ impl<'a> Parsed<'a> {
                     | FlagRole::Output
                     | FlagRole::Source
                     | FlagRole::Package
+                    | FlagRole::Mount
                     | FlagRole::PatternFile
             );
             let value = if !takes_value {
@@ -4208,6 +4216,21 @@ impl<'a> Parsed<'a> {
                 }
                 (FlagRole::Source, Some(v)) => p.sources.push(v),
                 (FlagRole::Package, Some(v)) => p.packages.push(v),
+                (FlagRole::Mount, Some(v)) => {
+                    let alts: Vec<Val> = v
+                        .alts
+                        .iter()
+                        .filter_map(|x| {
+                            let src = mount_source(&x.text)?;
+                            let mut y = x.clone();
+                            y.text = src.to_owned();
+                            Some(y)
+                        })
+                        .collect();
+                    if !alts.is_empty() {
+                        p.mounts.push(Arg { alts });
+                    }
+                }
                 (FlagRole::Setting, Some(v)) => p.settings.push(v),
                 (FlagRole::Pattern, _) => pattern_given = true,
                 (FlagRole::PatternFile, v) => {
@@ -4493,6 +4516,22 @@ fn program_operand(spec: &CommandSpec, args: &[Arg]) -> Option<Arg> {
         return Some(a.clone());
     }
     None
+}
+
+/// The host side of a container mount: `SRC:DST[:opts]` or `type=bind,source=SRC,…`. A
+/// named volume (`data:/var/lib/db`) is not a host path.
+fn mount_source(t: &str) -> Option<&str> {
+    let src = if t.contains('=') {
+        t.split(',').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            matches!(k.trim(), "source" | "src").then_some(v)
+        })?
+    } else {
+        t.split(':').next()?
+    };
+    let host_path = src.starts_with(['/', '~', '.', normalize::UNKNOWN, normalize::SUBTREE])
+        || src.starts_with('$');
+    (host_path && !src.is_empty()).then_some(src)
 }
 
 /// `-EncodedCommand`'s value: base64 of UTF-16LE text.
