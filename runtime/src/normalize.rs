@@ -285,7 +285,8 @@ fn wildcard_dns_ip(host: &str) -> Option<String> {
     if hex.len() == 8 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return u32::from_str_radix(hex, 16).ok().map(quad);
     }
-    None
+    // One number in any base `inet_aton` reads (`0xa9fea9fe`, `2852039166`).
+    canonical_ip(hex).filter(|_| hex.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// An IPv4 address written in any form `inet_aton` accepts, or an IPv4-mapped IPv6 address,
@@ -449,6 +450,7 @@ mod tests {
             "http://app.169.254.169.254.sslip.io/",
             "http://meta-169-254-169-254.sslip.io/",
             "http://a9fea9fe.nip.io/",
+            "http://0xa9fea9fe.sslip.io/",
             "http://169.254.169.254\u{E000}",
         ] {
             assert_eq!(host_of(h).as_deref(), Some("169.254.169.254"), "{h}");

@@ -2422,7 +2422,16 @@ impl<'a> Analyzer<'a> {
         let Some(skip) = skip else {
             return Ok(());
         };
-        let (Some(key), Some(value)) = (p.positional.get(skip), p.positional.get(skip + 1)) else {
+        // The key is the first operand shaped like one (`section.name`): a flag the table
+        // does not know (`-f FILE`) may leave its value among the operands.
+        let rest = p.positional.get(skip..).unwrap_or(&[]);
+        let Some(at) = rest.iter().position(|a| {
+            let t = a.text();
+            t.contains('.') && !t.contains(['/', '=', ' ']) && !t.starts_with('.')
+        }) else {
+            return Ok(());
+        };
+        let (Some(key), Some(value)) = (rest.get(at), rest.get(at + 1)) else {
             return Ok(());
         };
         let mut joined = (*value).clone();
@@ -2455,10 +2464,15 @@ impl<'a> Analyzer<'a> {
     /// judged as shell code; `core.hooksPath` makes a directory's files run as hooks.
     fn setting(&mut self, a: &Arg) -> R<()> {
         for v in &a.alts {
-            let Some((key, value)) = v.text.split_once('=') else {
+            // `key=value`; ssh's `-o` also takes `Key value`.
+            let Some((key, value)) = v
+                .text
+                .split_once('=')
+                .or_else(|| v.text.trim_start().split_once([' ', '\t']))
+            else {
                 continue;
             };
-            let key = key.to_ascii_lowercase();
+            let key = key.trim().to_ascii_lowercase();
             let runs = value.starts_with('!')
                 || SETTINGS_THAT_RUN.iter().any(|k| {
                     key == *k
@@ -4352,6 +4366,10 @@ fn widen_glob(t: &str) -> String {
 /// git settings whose value is a program git runs (a key, a `.suffix` of one, or a section
 /// prefix). From git-config(1).
 const SETTINGS_THAT_RUN: &[&str] = &[
+    // ssh -o (and the same keys given to git's core.sshCommand)
+    "proxycommand",
+    "localcommand",
+    "knownhostscommand",
     "core.sshcommand",
     "core.fsmonitor",
     "core.pager",
