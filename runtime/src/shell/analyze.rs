@@ -2413,13 +2413,7 @@ impl<'a> Analyzer<'a> {
     /// later, unattended, so what it would run is judged as `-c KEY=VALUE` is and marked as
     /// running later.
     fn stored_settings(&mut self, spec: &CommandSpec, p: &Parsed) -> R<()> {
-        let skip = spec.configures.iter().find_map(|sub| {
-            let words: Vec<&str> = sub.split_whitespace().collect();
-            let matches = words.len() <= p.positional.len()
-                && words.iter().zip(&p.positional).all(|(w, a)| a.text() == *w);
-            matches.then_some(words.len())
-        });
-        let Some(skip) = skip else {
+        let Some(skip) = subcommand_operands(&spec.configures, p) else {
             return Ok(());
         };
         // The key is the first operand shaped like one (`section.name`): a flag the table
@@ -2429,6 +2423,11 @@ impl<'a> Analyzer<'a> {
             let t = a.text();
             t.contains('.') && !t.contains(['/', '=', ' ']) && !t.starts_with('.')
         }) else {
+            // `git config "$KEY" "$VALUE"`: a key Crust cannot work out may be one whose
+            // value runs, so a key and a value it cannot read are refused.
+            if rest.len() >= 2 && rest.iter().any(|a| !a.known()) {
+                self.signal(signal::OPAQUE);
+            }
             return Ok(());
         };
         let (Some(key), Some(value)) = (rest.get(at), rest.get(at + 1)) else {
@@ -2593,16 +2592,7 @@ impl<'a> Analyzer<'a> {
             }
         }
         if !spec.installs.is_empty() {
-            let sub = spec.installs.iter().find_map(|sub| {
-                if sub == "*" {
-                    return Some(0);
-                }
-                let words: Vec<&str> = sub.split_whitespace().collect();
-                let matches = words.len() <= p.positional.len()
-                    && words.iter().zip(&p.positional).all(|(w, a)| a.text() == *w);
-                matches.then_some(words.len())
-            });
-            if let Some(skip) = sub {
+            if let Some(skip) = subcommand_operands(&spec.installs, p) {
                 for a in p.positional.iter().skip(skip) {
                     for v in &a.alts {
                         if let Some(url) = package_url(&v.text) {
@@ -4361,6 +4351,20 @@ fn widen_glob(t: &str) -> String {
         }
     }
     out
+}
+
+/// Where the operands of one of a command's subcommands (`config set`, `install`) begin, if
+/// the command names one of `subs`; `*` stands for the command itself.
+fn subcommand_operands(subs: &[String], p: &Parsed) -> Option<usize> {
+    subs.iter().find_map(|sub| {
+        if sub == "*" {
+            return Some(0);
+        }
+        let words: Vec<&str> = sub.split_whitespace().collect();
+        let matches = words.len() <= p.positional.len()
+            && words.iter().zip(&p.positional).all(|(w, a)| a.text() == *w);
+        matches.then_some(words.len())
+    })
 }
 
 /// git settings whose value is a program git runs (a key, a `.suffix` of one, or a section
