@@ -214,6 +214,18 @@ impl Bundle {
         home: &str,
         mut explain: Option<&mut Vec<RuleMatch>>,
     ) -> (Verdict<'b>, Vec<Operation>) {
+        for op in &mut ops {
+            let spelled: Vec<String> = op
+                .hosts
+                .iter()
+                .flat_map(|h| crate::normalize::addresses_in_name(h))
+                .collect();
+            for a in spelled {
+                if !op.hosts.contains(&a) {
+                    op.hosts.push(a);
+                }
+            }
+        }
         if self.scan_secrets(&mut ops).is_err() {
             return (
                 Verdict::malformed("the text is too complex to scan for secrets"),

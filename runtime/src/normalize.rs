@@ -250,43 +250,66 @@ pub fn host_of(s: &str) -> Option<String> {
     if !plausible {
         return None;
     }
-    Some(
-        canonical_ip(&host)
-            .or_else(|| wildcard_dns_ip(&host))
-            .unwrap_or(host),
-    )
+    Some(canonical_ip(&host).unwrap_or(host))
 }
 
-/// Public wildcard DNS names resolve to the address written in them (`169.254.169.254.nip.io`,
-/// `app-10-0-0-1.sslip.io`, `a9fea9fe.nip.io`): such a host is judged as that address, so a
-/// name cannot hide a metadata endpoint or a private network.
-const WILDCARD_DNS: &[&str] = &["nip.io", "sslip.io", "xip.io", "traefik.me", "nip.direct"];
-
-fn wildcard_dns_ip(host: &str) -> Option<String> {
-    let front = WILDCARD_DNS
-        .iter()
-        .find_map(|d| host.strip_suffix(d).and_then(|f| f.strip_suffix('.')))?;
-    let labels: Vec<&str> = front.split('.').collect();
-    if labels.len() >= 4 {
-        let quad = labels.get(labels.len() - 4..)?.join(".");
-        if let Some(ip) = canonical_ip(&quad).filter(|_| quad.split('.').all(|p| !p.is_empty())) {
-            return Some(ip);
+/// The IPv4 addresses written inside a host name. Wildcard DNS services (`169.254.169.254.nip.io`,
+/// `app-10-0-0-1.sslip.io`, `a9fea9fe.nip.io`) and rebinding services
+/// (`7f000001.a9fea9fe.rbndr.us`, `make-169.254.169.254-rebind-…`) answer with the address the
+/// name spells, and new ones appear all the time: any name is also judged as each address it
+/// spells, so a name cannot hide a metadata endpoint or a private network.
+pub fn addresses_in_name(host: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if host.contains(':') || canonical_ip(host).is_some() {
+        return out;
+    }
+    // Runs of decimal octets joined by `.` or `-`: every four in a row spell an address.
+    let mut run: Vec<u8> = Vec::new();
+    let flush = |run: &mut Vec<u8>, out: &mut Vec<String>| {
+        for w in run.windows(4) {
+            if let [a, b, c, d] = w {
+                out.push(format!("{a}.{b}.{c}.{d}"));
+            }
+        }
+        run.clear();
+    };
+    let mut rest = host;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let (word, after) = rest.split_at(digits.max(1));
+        let octet = (digits > 0).then(|| word.parse::<u8>().ok()).flatten();
+        match octet {
+            Some(o) if after.is_empty() || after.starts_with(['.', '-']) => {
+                run.push(o);
+                rest = after.get(1..).unwrap_or("");
+            }
+            _ => {
+                flush(&mut run, &mut out);
+                // Skip to the next label or dash-separated part.
+                let next = rest.find(['.', '-']).map_or(rest.len(), |i| i + 1);
+                rest = rest.get(next.max(1)..).unwrap_or("");
+            }
         }
     }
-    let last = labels.last()?;
-    let dashed: Vec<&str> = last.rsplit('-').take(4).collect();
-    if dashed.len() == 4 {
-        let quad: Vec<&str> = dashed.into_iter().rev().collect();
-        if let Some(ip) = canonical_ip(&quad.join(".")) {
-            return Some(ip);
-        }
+    flush(&mut run, &mut out);
+    // One 32-bit number in a part: eight hex digits (`a9fea9fe`), `0x…`, or a long decimal.
+    for part in host.split(['.', '-']) {
+        let hex = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X"));
+        let n = if part.len() == 8 && part.chars().all(|c| c.is_ascii_hexdigit()) {
+            u32::from_str_radix(part, 16).ok()
+        } else if let Some(h) = hex.filter(|h| (1..=8).contains(&h.len())) {
+            u32::from_str_radix(h, 16).ok()
+        } else if (9..=10).contains(&part.len()) && part.chars().all(|c| c.is_ascii_digit()) {
+            part.parse::<u32>().ok()
+        } else {
+            None
+        };
+        out.extend(n.map(quad));
     }
-    let hex = last.rsplit('-').next()?;
-    if hex.len() == 8 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return u32::from_str_radix(hex, 16).ok().map(quad);
-    }
-    // One number in any base `inet_aton` reads (`0xa9fea9fe`, `2852039166`).
-    canonical_ip(hex).filter(|_| hex.starts_with(|c: char| c.is_ascii_digit()))
+    out.sort();
+    out.dedup();
+    out.truncate(8);
+    out
 }
 
 /// An IPv4 address written in any form `inet_aton` accepts, or an IPv4-mapped IPv6 address,
@@ -446,16 +469,40 @@ mod tests {
             "http://[::ffff:169.254.169.254]/",
             "http://[::ffff:a9fe:a9fe]/",
             "169.254.169.254.",
-            "http://169.254.169.254.nip.io/latest",
-            "http://app.169.254.169.254.sslip.io/",
-            "http://meta-169-254-169-254.sslip.io/",
-            "http://a9fea9fe.nip.io/",
-            "http://0xa9fea9fe.sslip.io/",
             "http://169.254.169.254\u{E000}",
         ] {
             assert_eq!(host_of(h).as_deref(), Some("169.254.169.254"), "{h}");
         }
-        // A wildcard DNS name without an address in it stays a name.
+        for h in [
+            "169.254.169.254.nip.io",
+            "app.169.254.169.254.sslip.io",
+            "meta-169-254-169-254.sslip.io",
+            "a9fea9fe.nip.io",
+            "0xa9fea9fe.sslip.io",
+            "2852039166.example.net",
+            "7f000001.a9fea9fe.rbndr.us",
+            "make-169.254.169.254-rebind-127.0.0.1-rr.1u.ms",
+            "x.169-254.169-254.example.org",
+        ] {
+            let found = addresses_in_name(h);
+            assert!(
+                found.iter().any(|a| a == "169.254.169.254"),
+                "{h}: {found:?}"
+            );
+        }
+        // Names without an address in them, and addresses themselves, add nothing.
+        for h in [
+            "myapp.nip.io",
+            "nip.io",
+            "api.github.com",
+            "v1-2-3.example.com",
+            "169.254.169.254",
+            "fd00:ec2::254",
+            "abc.0x.example",
+            "s3-us-west-2.amazonaws.com",
+        ] {
+            assert!(addresses_in_name(h).is_empty(), "{h}");
+        }
         assert_eq!(
             host_of("https://myapp.nip.io/").as_deref(),
             Some("myapp.nip.io")
