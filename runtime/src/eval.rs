@@ -239,7 +239,9 @@ impl Bundle {
         });
         let verdict = match result {
             Ok(v) => v,
-            Err(GaveUp) => Verdict::malformed("a policy automaton gave up on this input"),
+            Err(GaveUp) => {
+                Verdict::malformed("a policy automaton gave up on this input, or failed validation")
+            }
         };
         (verdict, ops)
     }

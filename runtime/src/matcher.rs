@@ -2,8 +2,8 @@
 //! end-of-input transition, then the match state's pattern ids. Walking by hand is about twice
 //! as fast as the generic overlapping-search API for whole-value semantics.
 
-use crate::bundle::meta::{Form, GroupMeta, Meta, Scan};
-use crate::bundle::{Bundle, Dfa};
+use crate::bundle::meta::{FieldMeta, Form, GroupMeta, Scan};
+use crate::bundle::{Bundle, Dfa, Validation};
 use crate::model::Field;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::dfa::Automaton;
@@ -25,43 +25,42 @@ pub(crate) struct FieldGate {
     ungated: Vec<u32>,
 }
 
-pub(crate) fn build_gates(meta: &Meta) -> Result<Vec<FieldGate>, String> {
-    meta.fields
-        .iter()
-        .map(|f| {
-            let mut lits: Vec<&[u8]> = Vec::new();
-            let mut lit_group = Vec::new();
-            for (gi, g) in f.groups.iter().enumerate() {
-                for l in &g.gate {
-                    lits.push(l);
-                    lit_group.push(gi as u32);
-                }
-            }
-            let ac = if lits.is_empty() {
-                None
-            } else {
-                Some(
-                    AhoCorasickBuilder::new()
-                        .ascii_case_insensitive(true)
-                        .match_kind(MatchKind::Standard)
-                        // A DFA: several times fewer instructions per byte than the default
-                        // NFA; gate literals are few and short (the compiler trims them), so
-                        // building it at load takes a fraction of a millisecond.
-                        .kind(Some(AhoCorasickKind::DFA))
-                        .build(&lits)
-                        .map_err(|e| format!("gate literals: {e}"))?,
-                )
-            };
-            let ungated = (0..f.groups.len() as u32)
-                .filter(|&gi| f.groups.get(gi as usize).is_some_and(|g| g.gate.is_empty()))
-                .collect();
-            Ok(FieldGate {
-                ac,
-                lit_group,
-                ungated,
-            })
-        })
-        .collect()
+/// The gate of one field: one Aho-Corasick automaton over its gated groups' literals. A DFA
+/// scans several times faster than an NFA; for a bundle validated on use (one call, then exit)
+/// building the DFA would cost more than every scan it saves.
+pub(crate) fn build_gate(f: &FieldMeta, validation: Validation) -> Result<FieldGate, String> {
+    let mut lits: Vec<&[u8]> = Vec::new();
+    let mut lit_group = Vec::new();
+    for (gi, g) in f.groups.iter().enumerate() {
+        for l in &g.gate {
+            lits.push(l);
+            lit_group.push(gi as u32);
+        }
+    }
+    let kind = match validation {
+        Validation::AtLoad => AhoCorasickKind::DFA,
+        Validation::OnUse => AhoCorasickKind::NoncontiguousNFA,
+    };
+    let ac = if lits.is_empty() {
+        None
+    } else {
+        Some(
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .kind(Some(kind))
+                .build(&lits)
+                .map_err(|e| format!("gate literals: {e}"))?,
+        )
+    };
+    let ungated = (0..f.groups.len() as u32)
+        .filter(|&gi| f.groups.get(gi as usize).is_some_and(|g| g.gate.is_empty()))
+        .collect();
+    Ok(FieldGate {
+        ac,
+        lit_group,
+        ungated,
+    })
 }
 
 thread_local! {
@@ -136,12 +135,10 @@ impl Bundle {
         gs: &mut GateScratch,
         out: &mut Vec<u32>,
     ) -> Result<(), GaveUp> {
-        let (Some(fm), Some(gate)) = (
-            self.meta.fields.get(field.index()),
-            self.gates.get(field.index()),
-        ) else {
+        let Some(fm) = self.meta.fields.get(field.index()) else {
             return Ok(());
         };
+        let gate = self.gate(field.index()).map_err(|_| GaveUp)?;
         if fm.groups.is_empty() {
             return Ok(());
         }
@@ -177,16 +174,13 @@ impl Bundle {
                 mark_gates(ac, &gate.lit_group, h, *stamp, home_marks, opened);
             }
         }
-        let automata = &self.views.borrow_dependent().sections;
         // Only the groups that can match: ungated ones and those a gate opened. Going over
         // every group per value cost more than the automata themselves on command lines.
         for &gi in gate.ungated.iter().chain(gs.opened.iter()) {
             let Some(g) = fm.groups.get(gi as usize) else {
                 continue;
             };
-            let Some(Some(dfa)) = automata.get(g.section as usize) else {
-                continue;
-            };
+            let dfa = self.automaton(g.section as usize)?;
             let gated = !g.gate.is_empty();
             let open = |stamps: &[u32]| !gated || stamps.get(gi as usize) == Some(&gs.stamp);
             if matches!(g.form, Form::Plain | Form::Both) && open(&gs.plain) {
@@ -689,11 +683,8 @@ impl Bundle {
             }
             _ => (0, 0),
         };
-        let automata = &self.views.borrow_dependent().sections;
         for g in &fm.groups {
-            let Some(Some(dfa)) = automata.get(g.section as usize) else {
-                continue;
-            };
+            let dfa = self.automaton(g.section as usize)?;
             if matches!(g.form, Form::Plain | Form::Both) {
                 glob_run(dfa, g, &plain, plain_fixed, out)?;
             }

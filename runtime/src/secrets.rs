@@ -417,10 +417,7 @@ impl Bundle {
         else {
             return Ok(None);
         };
-        match self.views.borrow_dependent().sections.get(section as usize) {
-            Some(Some(dfa)) => Ok(Some((prefixes, dfa))),
-            _ => Err(GaveUp),
-        }
+        Ok(Some((prefixes, self.automaton(section as usize)?)))
     }
 
     /// One prefix occurrence: each format starting with it (and not yet in `found`) is run

@@ -4,11 +4,13 @@
 pub mod format;
 pub mod meta;
 
+use crate::matcher::GaveUp;
 use format::{Header, SectionKind};
 use meta::Meta;
 use regex_automata::dfa::{dense, sparse};
 use std::fs::File;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 /// Why a bundle was refused. Every variant names what was being read.
 #[derive(Debug, thiserror::Error)]
@@ -150,24 +152,41 @@ impl Storage {
 /// image) is refused before it is read into memory.
 const MAX_BUNDLE: usize = 1 << 30;
 
-/// The automata of a bundle, in section order (`None` for non-automaton sections).
-pub(crate) struct Automata<'a> {
-    pub(crate) sections: Vec<Option<Dfa<'a>>>,
-}
-
+// One automaton viewed in place in the bundle's bytes, which it shares with the others.
 self_cell::self_cell!(
-    pub(crate) struct Views {
-        owner: Storage,
+    pub(crate) struct AutomatonView {
+        owner: Arc<Storage>,
         #[covariant]
-        dependent: Automata,
+        dependent: Dfa,
     }
 );
 
-/// A loaded, fully validated policy bundle.
+/// A section of the bundle and, once validated, its automaton (`Err` says why it is not
+/// usable: the metadata section, or bytes that failed validation).
+pub(crate) struct Slot {
+    section: format::Section,
+    view: OnceLock<Result<AutomatonView, String>>,
+}
+
+/// When a bundle's automata and gates are validated and built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validation {
+    /// All at load: a bundle with any bad byte is refused before it is used (the proxy, which
+    /// keeps its old bundle when a new one is bad).
+    AtLoad,
+    /// Each on first use, for a process that judges one call and exits (an agent hook): only
+    /// what the call needs is validated. An automaton that fails then makes the call refused.
+    OnUse,
+}
+
+/// A loaded policy bundle: framing, checksum and metadata validated; automata validated at
+/// load or on first use (see [`Validation`]).
 pub struct Bundle {
     pub(crate) meta: Meta,
-    pub(crate) views: Views,
-    pub(crate) gates: Vec<crate::matcher::FieldGate>,
+    storage: Arc<Storage>,
+    slots: Vec<Slot>,
+    gates: Vec<OnceLock<Result<crate::matcher::FieldGate, String>>>,
+    validation: Validation,
     pub(crate) table_index: crate::tables::TableIndex,
     pub(crate) secrets: crate::secrets::SecretScanner,
     checksum: u64,
@@ -185,22 +204,32 @@ impl std::fmt::Debug for Bundle {
 }
 
 impl Bundle {
-    /// Reads the bundle at `path` into owned memory and validates it.
+    /// Reads the bundle at `path` into owned memory and validates all of it.
     pub fn load(path: impl AsRef<Path>) -> Result<Bundle, LoadError> {
+        Bundle::load_with(path, Validation::AtLoad)
+    }
+
+    /// Reads the bundle at `path`; its automata are validated as [`Validation`] says.
+    pub fn load_with(path: impl AsRef<Path>, validation: Validation) -> Result<Bundle, LoadError> {
         let path = path.as_ref();
         let io = |source| LoadError::Io {
             path: path.display().to_string(),
             source,
         };
-        Bundle::from_storage(Storage::read(path).map_err(io)?)
+        Bundle::from_storage(Storage::read(path).map_err(io)?, validation)
     }
 
     /// Validates a bundle held in memory (it is copied into an aligned buffer).
     pub fn from_bytes(bytes: &[u8]) -> Result<Bundle, LoadError> {
-        Bundle::from_storage(Storage::owned(bytes))
+        Bundle::from_bytes_with(bytes, Validation::AtLoad)
     }
 
-    fn from_storage(storage: Storage) -> Result<Bundle, LoadError> {
+    /// A bundle held in memory whose automata are validated as [`Validation`] says.
+    pub fn from_bytes_with(bytes: &[u8], validation: Validation) -> Result<Bundle, LoadError> {
+        Bundle::from_storage(Storage::owned(bytes), validation)
+    }
+
+    fn from_storage(storage: Storage, validation: Validation) -> Result<Bundle, LoadError> {
         let (sections, checksum, len) = check_framing(storage.bytes())?;
         let meta = decode_meta(storage.bytes(), &sections)?;
         let is_dfa: Vec<bool> = sections
@@ -208,21 +237,86 @@ impl Bundle {
             .map(|s| s.kind != SectionKind::Meta)
             .collect();
         meta.validate(&is_dfa).map_err(LoadError::Meta)?;
-        let views = Views::try_new(storage, |storage| load_automata(storage.bytes(), &sections))?;
-        check_groups(&meta, views.borrow_dependent())?;
-        let gates = crate::matcher::build_gates(&meta).map_err(LoadError::Meta)?;
+        if meta.tables.secrets.section.is_none() && !meta.tables.secrets.formats.is_empty() {
+            return Err(LoadError::Meta(
+                "secret formats without an automaton".into(),
+            ));
+        }
         let meta_index = meta.tables.index();
         let secrets =
             crate::secrets::SecretScanner::build(&meta.tables.secrets).map_err(LoadError::Meta)?;
-        Ok(Bundle {
+        let slots = sections
+            .into_iter()
+            .map(|section| Slot {
+                section,
+                view: OnceLock::new(),
+            })
+            .collect();
+        let gates = (0..meta.fields.len()).map(|_| OnceLock::new()).collect();
+        let bundle = Bundle {
             meta,
-            views,
+            storage: Arc::new(storage),
+            slots,
             gates,
+            validation,
             table_index: meta_index,
             secrets,
             checksum,
             len,
-        })
+        };
+        if validation == Validation::AtLoad {
+            for (i, slot) in bundle.slots.iter().enumerate() {
+                if slot.section.kind != SectionKind::Meta {
+                    if let Err(error) = bundle.view(i) {
+                        return Err(LoadError::Automaton {
+                            section: i,
+                            error: error.to_owned(),
+                        });
+                    }
+                }
+            }
+            for f in 0..bundle.gates.len() {
+                bundle.gate(f).map_err(|e| LoadError::Meta(e.to_owned()))?;
+            }
+        }
+        Ok(bundle)
+    }
+
+    /// The automaton of section `i`, validated on first use.
+    fn view(&self, i: usize) -> Result<&Dfa<'_>, &str> {
+        let slot = self.slots.get(i).ok_or("no such section")?;
+        slot.view
+            .get_or_init(|| {
+                if slot.section.kind == SectionKind::Meta {
+                    return Err("the metadata section is not an automaton".into());
+                }
+                let view = AutomatonView::try_new(Arc::clone(&self.storage), |storage| {
+                    load_automaton(
+                        section_bytes(storage.bytes(), &slot.section),
+                        slot.section.kind,
+                    )
+                })?;
+                check_section(&self.meta, i, view.borrow_dependent())?;
+                Ok(view)
+            })
+            .as_ref()
+            .map(|v| v.borrow_dependent())
+            .map_err(String::as_str)
+    }
+
+    /// The automaton of section `i`; one that fails validation gives up (the call is refused).
+    pub(crate) fn automaton(&self, i: usize) -> Result<&Dfa<'_>, GaveUp> {
+        self.view(i).map_err(|_| GaveUp)
+    }
+
+    /// The literal gate of field `f`, built on first use.
+    pub(crate) fn gate(&self, f: usize) -> Result<&crate::matcher::FieldGate, &str> {
+        let (Some(cell), Some(field)) = (self.gates.get(f), self.meta.fields.get(f)) else {
+            return Err("no such field");
+        };
+        cell.get_or_init(|| crate::matcher::build_gate(field, self.validation))
+            .as_ref()
+            .map_err(String::as_str)
     }
 
     /// The checksum stored in (and verified against) the header.
@@ -382,111 +476,82 @@ fn decode_meta(bytes: &[u8], sections: &[format::Section]) -> Result<Meta, LoadE
     Ok(meta)
 }
 
-fn load_automata<'a>(
-    bytes: &'a [u8],
-    sections: &[format::Section],
-) -> Result<Automata<'a>, LoadError> {
-    let mut out = Vec::with_capacity(sections.len());
-    for (i, s) in sections.iter().enumerate() {
-        let raw = section_bytes(bytes, s);
-        let err = |e: regex_automata::util::wire::DeserializeError| LoadError::Automaton {
-            section: i,
-            error: e.to_string(),
-        };
-        let dfa = match s.kind {
-            SectionKind::Meta => None,
-            SectionKind::DenseDfa => {
-                let (dfa, used) = dense::DFA::from_bytes(raw).map_err(err)?;
-                check_used(i, used, raw.len())?;
-                Some(Dfa::Dense(dfa))
-            }
-            SectionKind::SparseDfa => {
-                let (dfa, used) = sparse::DFA::from_bytes(raw).map_err(err)?;
-                check_used(i, used, raw.len())?;
-                Some(Dfa::Sparse(dfa))
-            }
-        };
-        out.push(dfa);
+fn load_automaton(raw: &[u8], kind: SectionKind) -> Result<Dfa<'_>, String> {
+    let err = |e: regex_automata::util::wire::DeserializeError| e.to_string();
+    match kind {
+        SectionKind::Meta => Err("the metadata section is not an automaton".into()),
+        SectionKind::DenseDfa => {
+            let (dfa, used) = dense::DFA::from_bytes(raw).map_err(err)?;
+            check_used(used, raw.len())?;
+            Ok(Dfa::Dense(dfa))
+        }
+        SectionKind::SparseDfa => {
+            let (dfa, used) = sparse::DFA::from_bytes(raw).map_err(err)?;
+            check_used(used, raw.len())?;
+            Ok(Dfa::Sparse(dfa))
+        }
     }
-    Ok(Automata { sections: out })
 }
 
-fn check_used(section: usize, used: usize, len: usize) -> Result<(), LoadError> {
+fn check_used(used: usize, len: usize) -> Result<(), String> {
     // The writer pads sections to the alignment; anything beyond 63 bytes is not padding.
     if used > len || len - used >= format::SECTION_ALIGN {
-        return Err(LoadError::Automaton {
-            section,
-            error: format!("automaton uses {used} of {len} bytes"),
-        });
+        return Err(format!("automaton uses {used} of {len} bytes"));
     }
     Ok(())
 }
 
-/// Each group's automaton must report exactly the patterns the metadata maps, and support the
-/// scan the metadata asks for.
-fn check_groups(meta: &Meta, automata: &Automata<'_>) -> Result<(), LoadError> {
+/// The groups (and the secret formats) that use section `i` must find in its automaton exactly
+/// the patterns the metadata maps, and the start state their scan needs.
+fn check_section(meta: &Meta, i: usize, dfa: &Dfa<'_>) -> Result<(), String> {
     use regex_automata::dfa::{Automaton, StartKind};
     use regex_automata::{util::start, Anchored};
+    let (n, kind, per_pattern) = match dfa {
+        Dfa::Dense(d) => (d.pattern_len(), d.start_kind(), d.starts_for_each_pattern()),
+        Dfa::Sparse(d) => (d.pattern_len(), d.start_kind(), d.starts_for_each_pattern()),
+    };
     let secrets = &meta.tables.secrets;
-    if let Some(i) = secrets.section {
-        let i = i as usize;
-        let bad = |error: String| LoadError::Automaton { section: i, error };
-        let Some(Some(dfa)) = automata.sections.get(i) else {
-            return Err(bad("missing secret automaton".into()));
-        };
-        let (n, kind, per_pattern) = match dfa {
-            Dfa::Dense(d) => (d.pattern_len(), d.start_kind(), d.starts_for_each_pattern()),
-            Dfa::Sparse(d) => (d.pattern_len(), d.start_kind(), d.starts_for_each_pattern()),
-        };
-        if n != secrets.formats.len() || kind == StartKind::Unanchored || !per_pattern {
-            return Err(bad(format!(
-                "secret automaton has {n} patterns for {} formats, or lacks anchored per-format starts",
-                secrets.formats.len()
-            )));
-        }
-    } else if !secrets.formats.is_empty() {
-        return Err(LoadError::Meta(
-            "secret formats without an automaton".into(),
+    if secrets.section.map(|s| s as usize) == Some(i)
+        && (n != secrets.formats.len() || kind == StartKind::Unanchored || !per_pattern)
+    {
+        return Err(format!(
+            "secret automaton has {n} patterns for {} formats, or lacks anchored per-format starts",
+            secrets.formats.len()
         ));
     }
-    for field in &meta.fields {
-        for g in &field.groups {
-            let i = g.section as usize;
-            let bad = |error: String| LoadError::Automaton { section: i, error };
-            let Some(Some(dfa)) = automata.sections.get(i) else {
-                return Err(bad("missing automaton".into()));
-            };
-            let (n, kind) = match dfa {
-                Dfa::Dense(d) => (d.pattern_len(), d.start_kind()),
-                Dfa::Sparse(d) => (d.pattern_len(), d.start_kind()),
-            };
-            let anchored_ok = kind != StartKind::Unanchored;
-            let unanchored_ok = kind != StartKind::Anchored;
-            if n != g.patterns.len() {
-                return Err(bad(format!(
-                    "automaton has {n} patterns, metadata maps {}",
-                    g.patterns.len()
-                )));
-            }
-            let need_anchored = g.scan != meta::Scan::Search;
-            if (need_anchored && !anchored_ok) || (!need_anchored && !unanchored_ok) {
-                return Err(bad("automaton lacks the start state its scan needs".into()));
-            }
-            // A start state must exist without look-behind; probing it here means the hot path
-            // never meets a start error.
-            let mode = if need_anchored {
-                Anchored::Yes
-            } else {
-                Anchored::No
-            };
-            let cfg = start::Config::new().anchored(mode);
-            let ok = match dfa {
-                Dfa::Dense(d) => d.start_state(&cfg).is_ok(),
-                Dfa::Sparse(d) => d.start_state(&cfg).is_ok(),
-            };
-            if !ok {
-                return Err(bad("automaton has no usable start state".into()));
-            }
+    for g in meta.fields.iter().flat_map(|f| &f.groups) {
+        if g.section as usize != i {
+            continue;
+        }
+        if n != g.patterns.len() {
+            return Err(format!(
+                "automaton has {n} patterns, metadata maps {}",
+                g.patterns.len()
+            ));
+        }
+        let need_anchored = g.scan != meta::Scan::Search;
+        let ok_kind = if need_anchored {
+            kind != StartKind::Unanchored
+        } else {
+            kind != StartKind::Anchored
+        };
+        if !ok_kind {
+            return Err("automaton lacks the start state its scan needs".into());
+        }
+        // A start state must exist without look-behind; probing it here means the hot path
+        // never meets a start error.
+        let mode = if need_anchored {
+            Anchored::Yes
+        } else {
+            Anchored::No
+        };
+        let cfg = start::Config::new().anchored(mode);
+        let ok = match dfa {
+            Dfa::Dense(d) => d.start_state(&cfg).is_ok(),
+            Dfa::Sparse(d) => d.start_state(&cfg).is_ok(),
+        };
+        if !ok {
+            return Err("automaton has no usable start state".into());
         }
     }
     Ok(())
