@@ -170,3 +170,95 @@ fn explain_evidence_leaves_out_excepted_values() {
         .collect();
     assert_eq!(values, vec!["/p/.env"], "{out}");
 }
+
+/// `crust hook AGENT`: the agent's input on stdin, its answer on stdout and in the exit code.
+fn hook(agent: &str, policy: &std::path::Path, home: &str, stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crust"))
+        .args(["hook", agent, "--policy"])
+        .arg(policy)
+        .env("HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn hook_answers_each_agent_in_its_format_and_refuses_what_it_cannot_judge() {
+    let dir = std::env::temp_dir().join(format!("crust-hook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.bin");
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let st = Command::new(env!("CARGO_BIN_EXE_crustc"))
+        .arg(&rules)
+        .arg("-o")
+        .arg(&policy)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let home = "/home/u";
+
+    let claude = |cmd: &str| {
+        serde_json::json!({"session_id": "s", "cwd": "/home/u/p", "hook_event_name": "PreToolUse",
+                           "tool_name": "Bash", "tool_input": {"command": cmd}})
+        .to_string()
+    };
+    let (code, out, err) = hook("claude-code", &policy, home, &claude("cat ~/.ssh/id_rsa"));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("protect-ssh-keys"), "{err}");
+    assert!(out.contains("\"permissionDecision\":\"deny\""), "{out}");
+    let (code, out, _) = hook(
+        "claude-code",
+        &policy,
+        home,
+        &claude("cargo test --workspace"),
+    );
+    assert_eq!((code, out.as_str()), (0, ""));
+
+    // The relative path is resolved against the directory the shell runs in.
+    let gemini = serde_json::json!({"session_id": "s", "cwd": "/home/u/p", "hook_event_name": "BeforeTool",
+        "tool_name": "run_shell_command", "tool_input": {"command": "cat id_ed25519", "dir_path": "/home/u/.ssh"}});
+    let (code, out, _) = hook("gemini", &policy, home, &gemini.to_string());
+    assert_eq!(code, 2);
+    assert!(out.contains("\"decision\":\"deny\""), "{out}");
+
+    let cursor = serde_json::json!({"conversation_id": "c", "hook_event_name": "beforeShellExecution",
+        "command": "git status", "cwd": "/home/u/p", "workspace_roots": ["/home/u/p"]});
+    let (code, out, _) = hook("cursor", &policy, home, &cursor.to_string());
+    assert_eq!(code, 0);
+    assert!(out.contains("\"permission\":\"allow\""), "{out}");
+
+    // Garbage, an event without a tool call, a bundle that is not there, a damaged bundle.
+    let (code, _, err) = hook("claude-code", &policy, home, "{\"tool_name\": ");
+    assert_eq!(code, 2);
+    assert!(err.contains("not JSON"), "{err}");
+    let (code, out, _) = hook("cursor", &policy, home, "{\"hook_event_name\":\"stop\"}");
+    assert!(
+        code == 0 && out.contains("\"permission\":\"deny\""),
+        "{out}"
+    );
+    let (code, _, err) = hook("claude-code", &dir.join("missing.bin"), home, &claude("ls"));
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot load its policy"), "{err}");
+    let mut bytes = std::fs::read(&policy).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    let damaged = dir.join("damaged.bin");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let (code, _, err) = hook("gemini", &damaged, home, &gemini.to_string());
+    assert_eq!(code, 2);
+    assert!(err.contains("checksum"), "{err}");
+}

@@ -92,7 +92,47 @@ struct Extraction<'a, 'c> {
 }
 
 impl Extraction<'_, '_> {
+    /// A tool with a script and a directory argument (Codex's `workdir`, Gemini CLI's
+    /// `dir_path`, Cursor's `working_directory`) runs the script there: its relative paths
+    /// are resolved against that directory, not the agent's.
     fn known(
+        &mut self,
+        name: &str,
+        spec: &ToolSpec,
+        obj: &serde_json::Map<String, Value>,
+    ) -> Result<(), String> {
+        let scripted = spec
+            .args
+            .iter()
+            .any(|a| matches!(a.role, ArgRole::Shell | ArgRole::Argv | ArgRole::PowerShell));
+        let dir = obj.iter().find_map(|(k, v)| {
+            let ck = canon_key(k);
+            let is_dir = spec
+                .args
+                .iter()
+                .any(|a| a.key == ck && a.role == ArgRole::Dir);
+            v.as_str().filter(|s| is_dir && !s.is_empty())
+        });
+        let (true, Some(dir)) = (scripted, dir) else {
+            return self.known_args(name, spec, obj);
+        };
+        let cwd = self.norm(dir)?;
+        let ctx = PathContext {
+            home: self.ctx.home,
+            cwd: &cwd,
+        };
+        let mut sub = Extraction {
+            tables: self.tables,
+            index: self.index,
+            ctx: &ctx,
+            ops: Vec::new(),
+        };
+        sub.known_args(name, spec, obj)?;
+        self.ops.append(&mut sub.ops);
+        Ok(())
+    }
+
+    fn known_args(
         &mut self,
         name: &str,
         spec: &ToolSpec,
@@ -200,6 +240,18 @@ impl Extraction<'_, '_> {
                 }
                 ArgRole::Query => {
                     collect_strings(v, &mut contents, 0)?;
+                    self.ops.push(Operation::new(Action::Network));
+                }
+                ArgRole::Links => {
+                    primary = true;
+                    let mut text = Vec::new();
+                    collect_strings(v, &mut text, 0)?;
+                    for t in &text {
+                        for u in links_in(t) {
+                            self.url(u)?;
+                        }
+                    }
+                    contents.extend(text);
                     self.ops.push(Operation::new(Action::Network));
                 }
             }
@@ -499,4 +551,26 @@ pub fn arg_values(args: &Value, out: &mut Vec<(String, String)>) {
         }
     }
     go(&mut String::new(), args, out, 0);
+}
+
+/// The URLs written in free text: `scheme://…` up to white space, a quote or a closing bracket.
+fn links_in(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices("://").filter_map(move |(i, _)| {
+        let head = text.get(..i)?;
+        let start = head
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')))
+            .map_or(0, |k| k + 1);
+        let scheme = head.get(start..)?;
+        if scheme.is_empty() || !scheme.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return None;
+        }
+        let rest = text.get(i + 3..)?;
+        let end = rest
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | ']' | '`')
+            })
+            .unwrap_or(rest.len());
+        let url = text.get(start..i + 3 + end)?;
+        Some(url.trim_end_matches(['.', ',', ';', ':', '!', '?']))
+    })
 }

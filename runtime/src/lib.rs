@@ -13,6 +13,7 @@ pub mod check;
 pub mod code;
 mod eval;
 pub mod extract;
+pub mod hook;
 pub mod later;
 mod matcher;
 pub mod model;

@@ -219,6 +219,8 @@ pub enum ArgRole {
     Url,
     /// Free text sent to the network (a search query).
     Query,
+    /// Free text sent to the network whose URLs are fetched (Gemini CLI's `web_fetch` prompt).
+    Links,
 }
 
 /// Key lists for tools the table does not know.

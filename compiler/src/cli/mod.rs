@@ -2,6 +2,7 @@
 //! format) are stable: other tools depend on them.
 
 mod fmt;
+mod hook;
 mod logs;
 mod start;
 
@@ -170,6 +171,9 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Format `.crust` policy files canonically.
     Fmt(fmt::FmtArgs),
+    /// Judge one tool call from an agent's pre-tool-use hook (Claude Code, Cursor, Gemini CLI)
+    /// and answer in its hook format.
+    Hook(hook::HookArgs),
 }
 
 pub fn crust(args: CrustArgs) -> Exit {
@@ -205,6 +209,7 @@ pub fn crust(args: CrustArgs) -> Exit {
         Command::Start(a) => start::start(a),
         Command::Logs(a) => logs::logs(a),
         Command::Fmt(a) => fmt::fmt(a),
+        Command::Hook(a) => hook::hook(a),
     }
 }
 

@@ -116,6 +116,7 @@ const ARG_ROLES: &[&str] = &[
     "patch",
     "url",
     "query",
+    "links",
 ];
 const KINDS: &[&str] = &[
     "read",
@@ -288,6 +289,7 @@ pub fn tools(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "patch" => ArgRole::Patch,
                             "url" => ArgRole::Url,
                             "query" => ArgRole::Query,
+                            "links" => ArgRole::Links,
                             "move-from" => ArgRole::From(Action::Move),
                             "move-to" => ArgRole::To(Action::Move),
                             "copy-from" => ArgRole::From(Action::Copy),
