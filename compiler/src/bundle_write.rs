@@ -18,6 +18,7 @@ pub fn write(meta: &Meta, automata: &[AutomatonSection]) -> Result<Vec<u8>, Stri
     for (kind, body) in &bodies {
         sections.push(Section {
             kind: *kind,
+            checksum: format::section_checksum(body),
             offset: offset as u64,
             len: body.len() as u64,
         });
@@ -51,6 +52,10 @@ pub fn write(meta: &Meta, automata: &[AutomatonSection]) -> Result<Vec<u8>, Stri
         section_count: n as u32,
         flags: 0,
         table_offset: format::HEADER_LEN as u64,
+        table_checksum: format::checksum(
+            out.get(format::HEADER_LEN..format::HEADER_LEN + table_len)
+                .unwrap_or(&[]),
+        ),
     };
     put(&mut out, 0, &header.encode())?;
     header.checksum = format::checksum(out.get(format::CHECKSUM_FROM..).unwrap_or(&[]));

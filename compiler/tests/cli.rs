@@ -253,9 +253,9 @@ fn hook_answers_each_agent_in_its_format_and_refuses_what_it_cannot_judge() {
     let (code, _, err) = hook("claude-code", &dir.join("missing.bin"), home, &claude("ls"));
     assert_eq!(code, 2);
     assert!(err.contains("cannot load its policy"), "{err}");
+    // (A damaged section the call does not consult is never read: see tests/bundle.rs.)
     let mut bytes = std::fs::read(&policy).unwrap();
-    let n = bytes.len();
-    bytes[n / 2] ^= 0xff;
+    bytes[crust_runtime::bundle::format::HEADER_LEN + 10] ^= 0xff;
     let damaged = dir.join("damaged.bin");
     std::fs::write(&damaged, &bytes).unwrap();
     let (code, _, err) = hook("gemini", &damaged, home, &gemini.to_string());

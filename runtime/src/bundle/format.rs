@@ -5,7 +5,7 @@
 /// First eight bytes of every bundle.
 pub const MAGIC: [u8; 8] = *b"CRUSTPB\0";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 8;
+pub const FORMAT_VERSION: u32 = 9;
 /// Written little-endian; a reader on a host of the other byte order sees it reversed.
 pub const ENDIAN_MARKER: u32 = 0x0102_0304;
 /// Size of the fixed header.
@@ -47,6 +47,9 @@ impl SectionKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Section {
     pub kind: SectionKind,
+    /// [`section_checksum`] of the section's bytes: a reader that reads sections one by one,
+    /// on first use, checks each without reading the whole file.
+    pub checksum: u32,
     pub offset: u64,
     pub len: u64,
 }
@@ -61,6 +64,8 @@ pub struct Header {
     pub section_count: u32,
     pub flags: u32,
     pub table_offset: u64,
+    /// [`checksum`] of the section table's bytes.
+    pub table_checksum: u64,
 }
 
 impl Header {
@@ -76,6 +81,7 @@ impl Header {
         w.put(&self.section_count.to_le_bytes());
         w.put(&self.flags.to_le_bytes());
         w.put(&self.table_offset.to_le_bytes());
+        w.put(&self.table_checksum.to_le_bytes());
         out
     }
 
@@ -91,6 +97,7 @@ impl Header {
         let section_count = u32::from_le_bytes(r.take()?);
         let flags = u32::from_le_bytes(r.take()?);
         let table_offset = u64::from_le_bytes(r.take()?);
+        let table_checksum = u64::from_le_bytes(r.take()?);
         Some((
             magic,
             Header {
@@ -101,6 +108,7 @@ impl Header {
                 section_count,
                 flags,
                 table_offset,
+                table_checksum,
             },
         ))
     }
@@ -111,20 +119,25 @@ pub fn encode_section(s: &Section) -> [u8; SECTION_ENTRY_LEN] {
     let mut out = [0u8; SECTION_ENTRY_LEN];
     let mut w = Writer(&mut out, 0);
     w.put(&(s.kind as u32).to_le_bytes());
-    w.put(&0u32.to_le_bytes());
+    w.put(&s.checksum.to_le_bytes());
     w.put(&s.offset.to_le_bytes());
     w.put(&s.len.to_le_bytes());
     out
 }
 
-/// Decodes one section-table entry: (kind as stored, offset, length).
-pub fn decode_section(bytes: &[u8]) -> Option<(u32, u64, u64)> {
+/// Decodes one section-table entry: (kind as stored, checksum, offset, length).
+pub fn decode_section(bytes: &[u8]) -> Option<(u32, u32, u64, u64)> {
     let mut r = Reader(bytes.get(..SECTION_ENTRY_LEN)?);
     let kind = u32::from_le_bytes(r.take()?);
-    let _reserved: [u8; 4] = r.take()?;
+    let checksum = u32::from_le_bytes(r.take()?);
     let offset = u64::from_le_bytes(r.take()?);
     let len = u64::from_le_bytes(r.take()?);
-    Some((kind, offset, len))
+    Some((kind, checksum, offset, len))
+}
+
+/// The checksum of one section's bytes (the low half of xxh3-64).
+pub fn section_checksum(bytes: &[u8]) -> u32 {
+    checksum(bytes) as u32
 }
 
 /// The checksum of a bundle body (xxh3-64; detects corruption, not tampering).

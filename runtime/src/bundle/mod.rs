@@ -88,37 +88,36 @@ impl Storage {
         s
     }
 
+    /// Reads `len` bytes at `offset` of `file` into an aligned buffer (positioned reads: the
+    /// file's cursor is shared by threads that read sections at once).
+    fn read_at(file: &File, offset: u64, len: usize) -> std::io::Result<Storage> {
+        use std::io::{Error, ErrorKind, Read};
+        let mut buf: Vec<u8> = Vec::with_capacity(len + 8);
+        let start = buf.as_ptr().align_offset(8).min(8);
+        buf.resize(start, 0);
+        let mut at = At { file, pos: offset };
+        let got = (&mut at).take(len as u64).read_to_end(&mut buf)?;
+        if got < len {
+            return Err(Error::new(
+                ErrorKind::UnexpectedEof,
+                "the file is shorter than its section table says (is it being written?)",
+            ));
+        }
+        Ok(if (buf.as_ptr() as usize + start) % 8 == 0 {
+            Storage { buf, start, len }
+        } else {
+            Storage::owned(buf.get(start..).unwrap_or(&[]))
+        })
+    }
+
     /// Reads the whole file at `path` straight into an aligned buffer (one copy, as
     /// `fs::read` makes). A file that grows or shrinks while it is read is refused; one whose
     /// bytes change without a change of length is caught by the checksum.
     fn read(path: &Path) -> std::io::Result<Storage> {
         use std::io::{Error, ErrorKind, Read};
-        let mut file = File::open(path)?;
-        let meta = file.metadata()?;
-        if meta.is_dir() {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "it is a directory; give the bundle file (`policy.bin`) itself",
-            ));
-        }
-        if !meta.is_file() {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "it is not a regular file",
-            ));
-        }
-        let len = usize::try_from(meta.len())
-            .ok()
-            .filter(|&n| n <= MAX_BUNDLE)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidData,
-                    format!(
-                        "it is larger than the {} MiB a bundle may be",
-                        MAX_BUNDLE >> 20
-                    ),
-                )
-            })?;
+        let mut file = open_regular(path)?;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| Error::new(ErrorKind::InvalidData, "it is too large"))?;
         // Read into spare capacity (not zeroed first: zeroing a large buffer cost as much as
         // reading it), after padding that puts the data on an 8-byte boundary.
         let mut buf: Vec<u8> = Vec::with_capacity(len + 8);
@@ -146,6 +145,91 @@ impl Storage {
         }
         Ok(s)
     }
+}
+
+/// Why a bundle read section by section was refused.
+enum Lazy {
+    Io(std::io::Error),
+    Load(LoadError),
+}
+
+impl From<std::io::Error> for Lazy {
+    fn from(e: std::io::Error) -> Lazy {
+        Lazy::Io(e)
+    }
+}
+
+impl From<LoadError> for Lazy {
+    fn from(e: LoadError) -> Lazy {
+        Lazy::Load(e)
+    }
+}
+
+/// Opens `path` if it is a regular file no larger than a bundle may be.
+fn open_regular(path: &Path) -> std::io::Result<File> {
+    use std::io::{Error, ErrorKind};
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "it is a directory; give the bundle file (`policy.bin`) itself",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    if meta.len() > MAX_BUNDLE as u64 {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "it is larger than the {} MiB a bundle may be",
+                MAX_BUNDLE >> 20
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+/// Reads one section from the open bundle and checks it against its checksum.
+fn read_section(file: &File, s: &format::Section) -> Result<Storage, String> {
+    let len = usize::try_from(s.len).map_err(|_| "section length out of range".to_owned())?;
+    let storage = Storage::read_at(file, s.offset, len)
+        .map_err(|e| format!("cannot read the section: {e}"))?;
+    if format::section_checksum(storage.bytes()) != s.checksum {
+        return Err(
+            "the section's checksum does not match: the file was changed in place or is corrupt"
+                .into(),
+        );
+    }
+    Ok(storage)
+}
+
+/// A reader at a position of a file, by positioned reads.
+struct At<'f> {
+    file: &'f File,
+    pos: u64,
+}
+
+impl std::io::Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = read_at(self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, pos)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, pos)
 }
 
 /// Largest bundle accepted: far above any real policy, low enough that a wrong path (a disk
@@ -179,11 +263,21 @@ pub enum Validation {
     OnUse,
 }
 
+/// Where a bundle's sections are read from.
+enum Source {
+    /// The whole file, read and checksummed at load.
+    Memory(Arc<Storage>),
+    /// The open file, each section read (and checked against its own checksum) on first use.
+    /// The file stays open, so a new bundle renamed over the path does not change what is
+    /// read; one written over this file in place fails the checksums and refuses the call.
+    File(File),
+}
+
 /// A loaded policy bundle: framing, checksum and metadata validated; automata validated at
 /// load or on first use (see [`Validation`]).
 pub struct Bundle {
     pub(crate) meta: Meta,
-    storage: Arc<Storage>,
+    source: Source,
     slots: Vec<Slot>,
     gates: Vec<OnceLock<Result<crate::matcher::FieldGate, String>>>,
     validation: Validation,
@@ -216,7 +310,48 @@ impl Bundle {
             path: path.display().to_string(),
             source,
         };
+        if validation == Validation::OnUse {
+            return Bundle::from_file(path).map_err(|e| match e {
+                Lazy::Io(source) => io(source),
+                Lazy::Load(e) => e,
+            });
+        }
         Bundle::from_storage(Storage::read(path).map_err(io)?, validation)
+    }
+
+    /// Reads the header, the section table and the metadata; the automata wait for first use.
+    fn from_file(path: &Path) -> Result<Bundle, Lazy> {
+        let file = open_regular(path)?;
+        let actual = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+        if actual < format::HEADER_LEN {
+            return Err(Lazy::Load(LoadError::TooShort(actual)));
+        }
+        let head = Storage::read_at(&file, 0, format::HEADER_LEN)?;
+        let (magic, h) = Header::decode(head.bytes()).ok_or(LoadError::TooShort(actual))?;
+        check_header(magic, &h, actual)?;
+        let (start, len) = table_span(&h)?;
+        if start.checked_add(len).is_none_or(|end| end > actual) {
+            return Err(LoadError::SectionTable("table lies outside the file".into()).into());
+        }
+        let table = Storage::read_at(&file, start as u64, len)?;
+        let sections = check_table(&h, table.bytes(), actual)?;
+        let meta_section = *sections
+            .first()
+            .ok_or_else(|| LoadError::SectionTable("no metadata section".into()))?;
+        if meta_section.len > format::MAX_META_LEN as u64 {
+            return Err(LoadError::Meta("metadata section is too large".into()).into());
+        }
+        let raw = read_section(&file, &meta_section)
+            .map_err(|e| LoadError::Meta(format!("cannot read the metadata: {e}")))?;
+        let meta = decode_meta_bytes(raw.bytes())?;
+        Ok(Bundle::assemble(
+            meta,
+            Source::File(file),
+            sections,
+            Validation::OnUse,
+            h.checksum,
+            actual,
+        )?)
     }
 
     /// Validates a bundle held in memory (it is copied into an aligned buffer).
@@ -232,6 +367,18 @@ impl Bundle {
     fn from_storage(storage: Storage, validation: Validation) -> Result<Bundle, LoadError> {
         let (sections, checksum, len) = check_framing(storage.bytes())?;
         let meta = decode_meta(storage.bytes(), &sections)?;
+        let source = Source::Memory(Arc::new(storage));
+        Bundle::assemble(meta, source, sections, validation, checksum, len)
+    }
+
+    fn assemble(
+        meta: Meta,
+        source: Source,
+        sections: Vec<format::Section>,
+        validation: Validation,
+        checksum: u64,
+        len: usize,
+    ) -> Result<Bundle, LoadError> {
         let is_dfa: Vec<bool> = sections
             .iter()
             .map(|s| s.kind != SectionKind::Meta)
@@ -255,7 +402,7 @@ impl Bundle {
         let gates = (0..meta.fields.len()).map(|_| OnceLock::new()).collect();
         let bundle = Bundle {
             meta,
-            storage: Arc::new(storage),
+            source,
             slots,
             gates,
             validation,
@@ -290,12 +437,20 @@ impl Bundle {
                 if slot.section.kind == SectionKind::Meta {
                     return Err("the metadata section is not an automaton".into());
                 }
-                let view = AutomatonView::try_new(Arc::clone(&self.storage), |storage| {
-                    load_automaton(
-                        section_bytes(storage.bytes(), &slot.section),
-                        slot.section.kind,
-                    )
-                })?;
+                let kind = slot.section.kind;
+                let view = match &self.source {
+                    Source::Memory(storage) => {
+                        AutomatonView::try_new(Arc::clone(storage), |storage| {
+                            load_automaton(section_bytes(storage.bytes(), &slot.section), kind)
+                        })?
+                    }
+                    Source::File(file) => {
+                        let storage = read_section(file, &slot.section)?;
+                        AutomatonView::try_new(Arc::new(storage), |storage| {
+                            load_automaton(storage.bytes(), kind)
+                        })?
+                    }
+                };
                 check_section(&self.meta, i, view.borrow_dependent())?;
                 Ok(view)
             })
@@ -340,9 +495,30 @@ impl Bundle {
     }
 }
 
-/// Checks header, length, checksum and section table; returns the sections.
+/// Checks header, length, checksum and section table of a bundle held whole in memory;
+/// returns the sections.
 fn check_framing(bytes: &[u8]) -> Result<(Vec<format::Section>, u64, usize), LoadError> {
     let (magic, h) = Header::decode(bytes).ok_or(LoadError::TooShort(bytes.len()))?;
+    check_header(magic, &h, bytes.len())?;
+    let computed = format::checksum(bytes.get(format::CHECKSUM_FROM..).unwrap_or(&[]));
+    if computed != h.checksum {
+        return Err(LoadError::Checksum {
+            stored: h.checksum,
+            computed,
+        });
+    }
+    let (start, len) = table_span(&h)?;
+    let table = start
+        .checked_add(len)
+        .and_then(|end| bytes.get(start..end))
+        .ok_or_else(|| LoadError::SectionTable("table lies outside the file".into()))?;
+    let sections = check_table(&h, table, bytes.len())?;
+    Ok((sections, h.checksum, bytes.len()))
+}
+
+/// Everything about the header that can be checked without the rest of the file, given the
+/// file's real length.
+fn check_header(magic: [u8; 8], h: &Header, actual: usize) -> Result<(), LoadError> {
     if magic != format::MAGIC {
         return Err(LoadError::BadMagic);
     }
@@ -361,23 +537,16 @@ fn check_framing(bytes: &[u8]) -> Result<(Vec<format::Section>, u64, usize), Loa
             supported: format::FORMAT_VERSION,
         });
     }
-    if h.file_len > bytes.len() as u64 {
+    if h.file_len > actual as u64 {
         return Err(LoadError::Truncated {
             declared: h.file_len,
-            actual: bytes.len(),
+            actual,
         });
     }
-    if h.file_len < bytes.len() as u64 {
+    if h.file_len < actual as u64 {
         return Err(LoadError::TrailingBytes {
             declared: h.file_len,
-            actual: bytes.len(),
-        });
-    }
-    let computed = format::checksum(bytes.get(format::CHECKSUM_FROM..).unwrap_or(&[]));
-    if computed != h.checksum {
-        return Err(LoadError::Checksum {
-            stored: h.checksum,
-            computed,
+            actual,
         });
     }
     if h.flags != 0 {
@@ -392,17 +561,32 @@ fn check_framing(bytes: &[u8]) -> Result<(Vec<format::Section>, u64, usize), Loa
             h.section_count
         )));
     }
-    let table_start = usize::try_from(h.table_offset)
+    Ok(())
+}
+
+/// Where the section table lies: (offset, length).
+fn table_span(h: &Header) -> Result<(usize, usize), LoadError> {
+    let start = usize::try_from(h.table_offset)
         .map_err(|_| LoadError::SectionTable("table offset out of range".into()))?;
-    let table_len = h.section_count as usize * format::SECTION_ENTRY_LEN;
-    let table = table_start
-        .checked_add(table_len)
-        .and_then(|end| bytes.get(table_start..end))
-        .ok_or_else(|| LoadError::SectionTable("table lies outside the file".into()))?;
+    Ok((start, h.section_count as usize * format::SECTION_ENTRY_LEN))
+}
+
+/// Checks the section table's checksum and each entry (kind, bounds, alignment, order).
+fn check_table(
+    h: &Header,
+    table: &[u8],
+    file_len: usize,
+) -> Result<Vec<format::Section>, LoadError> {
+    if format::checksum(table) != h.table_checksum {
+        return Err(LoadError::SectionTable(
+            "the section table's checksum does not match: the file is corrupt".into(),
+        ));
+    }
+    let (table_start, table_len) = table_span(h)?;
     let mut sections = Vec::with_capacity(h.section_count as usize);
     let mut prev_end = table_start + table_len;
     for (i, entry) in table.chunks_exact(format::SECTION_ENTRY_LEN).enumerate() {
-        let (kind, offset, len) = format::decode_section(entry)
+        let (kind, checksum, offset, len) = format::decode_section(entry)
             .ok_or_else(|| LoadError::SectionTable(format!("entry {i} is short")))?;
         let kind = SectionKind::from_u32(kind)
             .ok_or_else(|| LoadError::SectionTable(format!("entry {i} has unknown kind {kind}")))?;
@@ -416,10 +600,9 @@ fn check_framing(bytes: &[u8]) -> Result<(Vec<format::Section>, u64, usize), Loa
                 "entry {i} is out of range"
             )));
         };
-        if end > bytes.len() {
+        if end > file_len {
             return Err(LoadError::SectionTable(format!(
-                "section {i} ends at {end}, past the end of the file ({})",
-                bytes.len()
+                "section {i} ends at {end}, past the end of the file ({file_len})"
             )));
         }
         if start % format::SECTION_ALIGN != 0 {
@@ -434,7 +617,12 @@ fn check_framing(bytes: &[u8]) -> Result<(Vec<format::Section>, u64, usize), Loa
             )));
         }
         prev_end = end;
-        sections.push(format::Section { kind, offset, len });
+        sections.push(format::Section {
+            kind,
+            checksum,
+            offset,
+            len,
+        });
     }
     if sections.first().map(|s| s.kind) != Some(SectionKind::Meta)
         || sections
@@ -447,7 +635,7 @@ fn check_framing(bytes: &[u8]) -> Result<(Vec<format::Section>, u64, usize), Loa
             "the first section, and only it, must be the metadata".into(),
         ));
     }
-    Ok((sections, h.checksum, bytes.len()))
+    Ok(sections)
 }
 
 fn section_bytes<'a>(bytes: &'a [u8], s: &format::Section) -> &'a [u8] {
@@ -460,7 +648,10 @@ fn decode_meta(bytes: &[u8], sections: &[format::Section]) -> Result<Meta, LoadE
     let s = sections
         .first()
         .ok_or_else(|| LoadError::SectionTable("no metadata section".into()))?;
-    let raw = section_bytes(bytes, s);
+    decode_meta_bytes(section_bytes(bytes, s))
+}
+
+fn decode_meta_bytes(raw: &[u8]) -> Result<Meta, LoadError> {
     if raw.len() > format::MAX_META_LEN {
         return Err(LoadError::Meta("metadata section is too large".into()));
     }
