@@ -105,6 +105,9 @@ impl Extraction<'_, '_> {
             .args
             .iter()
             .any(|a| matches!(a.role, ArgRole::Shell | ArgRole::Argv | ArgRole::PowerShell));
+        if !scripted {
+            return self.known_args(name, spec, obj);
+        }
         let dir = obj.iter().find_map(|(k, v)| {
             let ck = canon_key(k);
             let is_dir = spec
@@ -113,7 +116,7 @@ impl Extraction<'_, '_> {
                 .any(|a| a.key == ck && a.role == ArgRole::Dir);
             v.as_str().filter(|s| is_dir && !s.is_empty())
         });
-        let (true, Some(dir)) = (scripted, dir) else {
+        let Some(dir) = dir else {
             return self.known_args(name, spec, obj);
         };
         let cwd = self.norm(dir)?;
@@ -146,6 +149,8 @@ impl Extraction<'_, '_> {
         let mut globs: Vec<String> = Vec::new();
         let mut primary = false;
         let mut needs_primary = false;
+        // A search tool without a path (Claude Code's `Grep`) searches the working directory.
+        let mut searched = false;
         for a in &spec.args {
             needs_primary |= !matches!(
                 a.role,
@@ -159,6 +164,13 @@ impl Extraction<'_, '_> {
             };
             let what = || format!("argument `{k}` of `{name}`");
             match role {
+                ArgRole::Tree => {
+                    for s in strings(v, &what)? {
+                        self.tree(s)?;
+                        searched = true;
+                        primary = true;
+                    }
+                }
                 ArgRole::Path(action) => {
                     for s in strings(v, &what)? {
                         self.path(action, s)?;
@@ -272,6 +284,10 @@ impl Extraction<'_, '_> {
             }
         }
         self.moves(&from, &to);
+        if !searched && spec.args.iter().any(|a| a.role == ArgRole::Tree) {
+            self.tree(".")?;
+            primary = true;
+        }
         if needs_primary && !primary {
             let keys: Vec<&str> = spec
                 .args
@@ -347,6 +363,26 @@ impl Extraction<'_, '_> {
         }
         let n = self.norm(raw)?;
         self.push(action, vec![n], Vec::new());
+        Ok(())
+    }
+
+    /// A search tool's path: the file or directory, and outside the project everything below
+    /// it (inside, searching the tree is ordinary work, as `grep -r` is for the shell).
+    fn tree(&mut self, raw: &str) -> Result<(), String> {
+        if raw.is_empty() {
+            return Ok(());
+        }
+        let n = self.norm(raw)?;
+        let globs = if normalize::within_project(&n, self.ctx.cwd, self.ctx.home) {
+            Vec::new()
+        } else {
+            vec![format!(
+                "{}/{}",
+                n.trim_end_matches('/'),
+                normalize::SUBTREE
+            )]
+        };
+        self.push(Action::Read, vec![n], globs);
         Ok(())
     }
 

@@ -219,6 +219,9 @@ pub enum ArgRole {
     Url,
     /// Free text sent to the network (a search query).
     Query,
+    /// A file, or a directory whose files the tool reads (a search tool): outside the
+    /// project, everything below it is judged as read.
+    Tree,
     /// Free text sent to the network whose URLs are fetched (Gemini CLI's `web_fetch` prompt).
     Links,
 }

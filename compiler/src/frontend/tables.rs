@@ -117,6 +117,7 @@ const ARG_ROLES: &[&str] = &[
     "url",
     "query",
     "links",
+    "tree",
 ];
 const KINDS: &[&str] = &[
     "read",
@@ -290,6 +291,7 @@ pub fn tools(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "url" => ArgRole::Url,
                             "query" => ArgRole::Query,
                             "links" => ArgRole::Links,
+                            "tree" => ArgRole::Tree,
                             "move-from" => ArgRole::From(Action::Move),
                             "move-to" => ArgRole::To(Action::Move),
                             "copy-from" => ArgRole::From(Action::Copy),

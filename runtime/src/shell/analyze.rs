@@ -3882,7 +3882,13 @@ impl<'a> Analyzer<'a> {
                     self.path(Action::Delete, &Val::lit(root))?;
                 }
             }
-            if let Some(dir) = v.text.strip_suffix("/*").filter(|d| {
+            // `rm -rf *` empties the directory it runs in, as `rm -rf ./*` does.
+            let text = if v.text == "*" {
+                "./*"
+            } else {
+                v.text.as_str()
+            };
+            if let Some(dir) = text.strip_suffix("/*").filter(|d| {
                 !d.is_empty()
                     && !has_byte(d, b"*?[")
                     && !d.contains(normalize::UNKNOWN)
@@ -3891,12 +3897,22 @@ impl<'a> Analyzer<'a> {
                         "/tmp" | "/var/tmp" | "/private/tmp" | "/dev/shm"
                     )
             }) {
-                let whole = Val {
-                    text: dir.to_owned(),
-                    glob: false,
-                    ..v.clone()
+                // After a `cd`, `rm -rf ./*` empties the directory changed to: the
+                // directory the agent started in is emptied only if that `cd` failed, which
+                // `cd DIR && rm -rf *` rules out.
+                let dirs: Vec<String> = if dir == "." && self.cwds.len() > 1 {
+                    self.cwds.iter().skip(1).cloned().collect()
+                } else {
+                    vec![dir.to_owned()]
                 };
-                self.path(Action::Delete, &whole)?;
+                for d in dirs {
+                    let whole = Val {
+                        text: d,
+                        glob: false,
+                        ..v.clone()
+                    };
+                    self.path(Action::Delete, &whole)?;
+                }
             }
         }
         // Unknown text at the start may be an absolute path.
