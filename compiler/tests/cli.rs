@@ -247,7 +247,7 @@ fn hook_answers_each_agent_in_its_format_and_refuses_what_it_cannot_judge() {
     assert!(err.contains("not JSON"), "{err}");
     let (code, out, _) = hook("cursor", &policy, home, "{\"hook_event_name\":\"stop\"}");
     assert!(
-        code == 0 && out.contains("\"permission\":\"deny\""),
+        code == 2 && out.contains("\"permission\":\"deny\""),
         "{out}"
     );
     let (code, _, err) = hook("claude-code", &dir.join("missing.bin"), home, &claude("ls"));

@@ -108,30 +108,41 @@ impl Extraction<'_, '_> {
         if !scripted {
             return self.known_args(name, spec, obj);
         }
-        let dir = obj.iter().find_map(|(k, v)| {
+        // Every directory argument (an agent may send more than one spelling): the script is
+        // judged in each. Agents take the directory as written, without expanding `~` or
+        // `$HOME`, so such a directory is also judged as the name it spells.
+        let mut dirs: Vec<String> = Vec::new();
+        for (k, v) in obj {
             let ck = canon_key(k);
             let is_dir = spec
                 .args
                 .iter()
                 .any(|a| a.key == ck && a.role == ArgRole::Dir);
-            v.as_str().filter(|s| is_dir && !s.is_empty())
-        });
-        let Some(dir) = dir else {
+            if let Some(d) = v.as_str().filter(|d| is_dir && !d.is_empty()) {
+                dirs.push(d.to_owned());
+                if d.starts_with('~') || d.contains('$') {
+                    dirs.push(format!("./{d}"));
+                }
+            }
+        }
+        if dirs.is_empty() {
             return self.known_args(name, spec, obj);
-        };
-        let cwd = self.norm(dir)?;
-        let ctx = PathContext {
-            home: self.ctx.home,
-            cwd: &cwd,
-        };
-        let mut sub = Extraction {
-            tables: self.tables,
-            index: self.index,
-            ctx: &ctx,
-            ops: Vec::new(),
-        };
-        sub.known_args(name, spec, obj)?;
-        self.ops.append(&mut sub.ops);
+        }
+        for dir in dirs.iter().take(4) {
+            let cwd = self.norm(dir)?;
+            let ctx = PathContext {
+                home: self.ctx.home,
+                cwd: &cwd,
+            };
+            let mut sub = Extraction {
+                tables: self.tables,
+                index: self.index,
+                ctx: &ctx,
+                ops: Vec::new(),
+            };
+            sub.known_args(name, spec, obj)?;
+            self.ops.append(&mut sub.ops);
+        }
         Ok(())
     }
 

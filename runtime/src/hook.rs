@@ -8,7 +8,11 @@
 
 use crate::bundle::Bundle;
 use crate::model::{ToolCall, Verdict};
+use crate::own::OwnFiles;
 use serde_json::{json, Map, Value};
+
+/// The pseudo tool under which text sent to the model is judged (as the proxy does).
+const OUTBOUND_TOOL: &str = "crust:outbound";
 
 /// The agents whose hook formats Crust speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +60,9 @@ pub struct HookCall {
     pub name: String,
     pub args: Value,
     pub cwd: Option<String>,
+    /// Text the call sends to the model provider (Cursor's `beforeReadFile` carries the file's
+    /// text): judged as the proxy judges a request's text, so a secret in it is refused.
+    pub outbound: Option<String>,
 }
 
 /// Reads the hook input of `agent`. An event that does not carry a tool call, or fields of the
@@ -98,6 +105,7 @@ pub fn parse(agent: Agent, input: &[u8]) -> Result<HookCall, String> {
                 name,
                 args,
                 cwd,
+                outbound: None,
             })
         }
         Agent::Cursor => cursor_call(obj, event, cwd),
@@ -117,12 +125,7 @@ fn cursor_call(
         }
         "beforeReadFile" => {
             let path = str_field(obj, "file_path")?.ok_or("the hook input has no `file_path`")?;
-            // The file's text comes along: a secret in it is judged as leaving for the model.
-            let mut args = json!({ "file_path": path });
-            if let (Some(c), Some(m)) = (str_field(obj, "content")?, args.as_object_mut()) {
-                m.insert("content".into(), Value::String(c));
-            }
-            ("read_file".to_owned(), args)
+            ("read_file".to_owned(), json!({ "file_path": path }))
         }
         "beforeMCPExecution" => {
             let tool = str_field(obj, "tool_name")?
@@ -139,6 +142,7 @@ fn cursor_call(
                 .ok_or("the hook input names no tool (`tool_name`)")?;
             // Cursor names its tools by kind; each maps onto the table's entry for that kind.
             let name = match kind.as_str() {
+                "Shell" => "run_terminal_cmd".to_owned(),
                 "Read" => "read_file".to_owned(),
                 "Write" => "write_file".to_owned(),
                 "Delete" => "delete_file".to_owned(),
@@ -159,11 +163,17 @@ fn cursor_call(
             ))
         }
     };
+    let outbound = if event == "beforeReadFile" {
+        str_field(obj, "content")?
+    } else {
+        None
+    };
     Ok(HookCall {
         event,
         name,
         args,
         cwd,
+        outbound,
     })
 }
 
@@ -218,7 +228,14 @@ fn first_root(obj: &Map<String, Value>) -> Option<String> {
 
 /// Judges one hook input with `bundle` (or refuses, when the bundle could not be loaded) and
 /// answers in `agent`'s format.
-pub fn run(bundle: Result<&Bundle, &str>, agent: Agent, input: &[u8], home: &str) -> Reply {
+/// `own`: the files the hook itself depends on (its bundle), which no call may touch.
+pub fn run(
+    bundle: Result<&Bundle, &str>,
+    own: &OwnFiles,
+    agent: Agent,
+    input: &[u8],
+    home: &str,
+) -> Reply {
     let call = parse(agent, input);
     let event = call.as_ref().map(|c| c.event.clone()).unwrap_or_default();
     let verdict = match (bundle, &call) {
@@ -231,7 +248,20 @@ pub fn run(bundle: Result<&Bundle, &str>, agent: Agent, input: &[u8], home: &str
                 cwd: c.cwd.as_deref(),
                 home: Some(home),
             };
-            b.evaluate(&call).into_owned()
+            let v = b.evaluate_guarded(&call, own).into_owned();
+            match &c.outbound {
+                Some(text) if !v.is_block() => {
+                    let args = json!({ "text": text });
+                    let sent = ToolCall {
+                        name: OUTBOUND_TOOL,
+                        args: &args,
+                        cwd: c.cwd.as_deref(),
+                        home: Some(home),
+                    };
+                    b.evaluate(&sent).into_owned()
+                }
+                _ => v,
+            }
         }
     };
     reply(agent, &event, &verdict)
@@ -277,8 +307,9 @@ pub fn reply(agent: Agent, event: &str, v: &Verdict<'_>) -> Reply {
             exit: 2,
         },
         Agent::ClaudeCode | Agent::Gemini => allow(),
-        // Cursor reads the JSON on exit 0; both spellings of the message keys, as its versions
-        // differ. `beforeReadFile` knows no `ask`, and no hook of it a neutral answer.
+        // Cursor reads the JSON; both spellings of the message keys, as its versions differ,
+        // and exit code 2, which it documents as a refusal too. `beforeReadFile` knows no
+        // `ask`, and no hook of it a neutral answer.
         Agent::Cursor if v.is_block() => {
             let mut answer = json!({
                 "continue": true,
@@ -295,8 +326,8 @@ pub fn reply(agent: Agent, event: &str, v: &Verdict<'_>) -> Reply {
             }
             Reply {
                 stdout: answer.to_string(),
-                stderr: String::new(),
-                exit: 0,
+                stderr: why,
+                exit: 2,
             }
         }
         Agent::Cursor => Reply {
@@ -367,12 +398,12 @@ mod tests {
         let c = parse(Agent::Cursor, CURSOR_READ.as_bytes()).unwrap();
         assert_eq!(c.name, "read_file");
         assert_eq!(c.args["file_path"], "/home/u/proj/.env");
-        assert_eq!(c.args["content"], "API_KEY=x");
+        assert_eq!(c.outbound.as_deref(), Some("API_KEY=x"));
 
         let c = parse(Agent::Cursor, CURSOR_PRE.as_bytes()).unwrap();
         assert_eq!(
             (c.name.as_str(), c.cwd.as_deref()),
-            ("Shell", Some("/project"))
+            ("run_terminal_cmd", Some("/project"))
         );
 
         let c = parse(Agent::Gemini, GEMINI.as_bytes()).unwrap();
@@ -443,7 +474,7 @@ mod tests {
         assert!(v["reason"].as_str().unwrap().contains("(r)"));
 
         let r = reply(Agent::Cursor, "beforeShellExecution", &block("r"));
-        assert_eq!(r.exit, 0);
+        assert_eq!(r.exit, 2);
         let v: Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(v["permission"], "deny");
         assert!(v["user_message"].is_string() && v["agentMessage"].is_string());
@@ -462,8 +493,10 @@ mod tests {
 
     #[test]
     fn a_policy_that_cannot_be_loaded_refuses_every_call() {
+        let own = OwnFiles::new(Vec::new());
         let r = run(
             Err("no bundle"),
+            &own,
             Agent::ClaudeCode,
             CLAUDE.as_bytes(),
             "/home/user",

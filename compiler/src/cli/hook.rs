@@ -9,6 +9,7 @@
 use super::Exit;
 use crust_runtime::bundle::Validation;
 use crust_runtime::hook::{self, Agent};
+use crust_runtime::own::OwnFiles;
 use crust_runtime::{Bundle, Verdict};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -54,35 +55,52 @@ pub fn hook(args: HookArgs) -> Exit {
             )
         }),
     };
+    // Written without `println!`/`eprintln!`, which panic when the pipe is gone: nothing
+    // after the judgement may turn the exit code into one the agent takes as "go on".
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(reply.stdout.as_bytes());
     let _ = out.flush();
     if !reply.stderr.is_empty() {
-        eprintln!("{}", reply.stderr);
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", reply.stderr);
     }
     std::process::exit(i32::from(reply.exit))
 }
 
 fn judge(args: &HookArgs, input: &[u8]) -> hook::Reply {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
-    match load(args, &home) {
-        Ok(bundle) => hook::run(Ok(&bundle), args.agent, input, &home),
-        Err(why) => hook::run(Err(&why), args.agent, input, &home),
+    let kept = PathBuf::from(&home).join(".local/share/crust/policy.bin");
+    let bundle_path = match &args.policy {
+        Some(p) => Some(p.clone()),
+        None if args.rules.is_empty() && kept.is_file() => Some(kept),
+        None => None,
+    };
+    // The bundle the hook judges with is its own: no call may change or remove it.
+    let own = OwnFiles::new(bundle_path.clone());
+    match load(args, bundle_path.as_deref(), &home) {
+        Ok(bundle) => hook::run(Ok(&bundle), &own, args.agent, input, &home),
+        Err(why) => hook::run(Err(&why), &own, args.agent, input, &home),
     }
 }
 
-fn load(args: &HookArgs, home: &str) -> Result<Bundle, String> {
-    if let Some(p) = &args.policy {
+fn load(args: &HookArgs, bundle: Option<&std::path::Path>, home: &str) -> Result<Bundle, String> {
+    if let Some(p) = bundle {
         return Bundle::load_with(p, Validation::OnUse).map_err(|e| e.to_string());
     }
-    if args.rules.is_empty() {
-        let kept = PathBuf::from(home).join(".local/share/crust/policy.bin");
-        if kept.is_file() {
-            return Bundle::load_with(&kept, Validation::OnUse).map_err(|e| e.to_string());
-        }
-    }
     let compiled = if args.rules.is_empty() {
-        crate::compile_sources(crate::builtin_sources()).map_err(Ok)
+        // No bundle kept yet: the built-in policy and the user's rules, as `crust start`
+        // compiles them.
+        let user = PathBuf::from(home).join(".config/crust/rules");
+        let mut sources = crate::builtin_sources();
+        if user.is_dir() {
+            let files = crate::collect_files(&[user]).map_err(|e| e.to_string())?;
+            for f in files {
+                let text = std::fs::read_to_string(&f)
+                    .map_err(|e| format!("cannot read `{}`: {e}", f.display()))?;
+                sources.push((f.display().to_string(), text));
+            }
+        }
+        crate::compile_sources(sources).map_err(Ok)
     } else {
         crate::compile_paths(&args.rules)
     };
