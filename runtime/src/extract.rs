@@ -600,24 +600,39 @@ pub fn arg_values(args: &Value, out: &mut Vec<(String, String)>) {
     go(&mut String::new(), args, out, 0);
 }
 
-/// The URLs written in free text: `scheme://…` up to white space, a quote or a closing bracket.
+/// The URLs written in free text: `scheme://…` up to white space, and (where it differs) up to
+/// a quote or a closing bracket as well: a fetcher that reads the URL to the next space
+/// (`https://docs.rs'@evil.example/`) and one that stops at the quote see different hosts.
 fn links_in(text: &str) -> impl Iterator<Item = &str> {
-    text.match_indices("://").filter_map(move |(i, _)| {
-        let head = text.get(..i)?;
+    text.match_indices("://").flat_map(move |(i, _)| {
+        let mut out: Vec<&str> = Vec::new();
+        let Some(head) = text.get(..i) else {
+            return out;
+        };
         let start = head
             .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')))
             .map_or(0, |k| k + 1);
-        let scheme = head.get(start..)?;
-        if scheme.is_empty() || !scheme.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            return None;
+        let scheme = head.get(start..).unwrap_or("");
+        let Some(rest) = text.get(i + 3..) else {
+            return out;
+        };
+        if !scheme.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return out;
         }
-        let rest = text.get(i + 3..)?;
-        let end = rest
+        let spaced = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let cut = rest
             .find(|c: char| {
                 c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | ']' | '`')
             })
             .unwrap_or(rest.len());
-        let url = text.get(start..i + 3 + end)?;
-        Some(url.trim_end_matches(['.', ',', ';', ':', '!', '?']))
+        for end in [cut, spaced] {
+            if let Some(url) = text.get(start..i + 3 + end) {
+                let url = url.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+                if !out.contains(&url) {
+                    out.push(url);
+                }
+            }
+        }
+        out
     })
 }

@@ -148,7 +148,11 @@ fn cursor_call(
                 "Delete" => "delete_file".to_owned(),
                 "Grep" => "search_files".to_owned(),
                 k => match k.strip_prefix("MCP:") {
-                    Some(tool) => format!("mcp__{}__{tool}", mcp_server_name(obj)),
+                    // `MCP:<tool>`, or `MCP:<server>:<tool>` where the server is named.
+                    Some(t) => match t.split_once(':') {
+                        Some((server, tool)) => format!("mcp__{server}__{tool}"),
+                        None => format!("mcp__{}__{t}", mcp_server_name(obj)),
+                    },
                     None => k.to_owned(),
                 },
             };
