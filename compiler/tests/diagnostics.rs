@@ -141,3 +141,17 @@ fn secret_formats_are_checked_where_written() {
     );
     assert!(err.contains("3 errors"), "{err}");
 }
+
+#[test]
+fn a_tool_named_twice_in_one_file_is_an_error() {
+    let (code, err, written) = crustc(
+        "dup-tool",
+        "tools:\n  - names: [Shell]\n    args: { command: shell }\n  - names: [run, shell]\n    args: { command: argv }\n",
+    );
+    assert_eq!(code, 1);
+    assert!(!written);
+    assert!(
+        err.contains("DIR/dup-tool.yaml:4:18: error: tool `shell` is named twice in this file"),
+        "{err}"
+    );
+}

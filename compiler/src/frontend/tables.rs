@@ -258,11 +258,31 @@ fn entries<'n>(section: &'n Node, what: &str, diags: &mut Diagnostics) -> Vec<&'
 
 /// `tools:` entries.
 pub fn tools(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
+    // A name given twice in one file is a mistake: the later entry would silently replace the
+    // earlier one (a later file may redefine a name on purpose).
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for pairs in entries(section, "tools", diags) {
         let mut spec = ToolSpec::default();
         for (k, v) in pairs {
             match k.as_str().unwrap_or("") {
-                "names" => spec.names = names(v, diags),
+                "names" => {
+                    spec.names = names(v, diags);
+                    for n in list(v, "names", &mut Diagnostics::default()) {
+                        let Some(name) = n.as_str().map(|s| s.trim().to_lowercase()) else {
+                            continue;
+                        };
+                        if !seen.insert(name.clone()) {
+                            diags.push(Diagnostic::error(
+                                n.span,
+                                format!(
+                                    "tool `{name}` is named twice in this file (names are \
+                                     compared without case): the later entry would replace the \
+                                     earlier one"
+                                ),
+                            ));
+                        }
+                    }
+                }
                 "description" => {}
                 "action" => match v.as_str().and_then(action) {
                     Some(a) => spec.action = Some(a),
