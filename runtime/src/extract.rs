@@ -29,6 +29,7 @@ pub fn extract(
         index,
         ctx,
         ops: Vec::new(),
+        run_in: None,
     };
     match lookup(name, tables, index) {
         Some(spec) => x.known(name, spec, obj)?,
@@ -89,6 +90,9 @@ struct Extraction<'a, 'c> {
     index: &'a TableIndex,
     ctx: &'a PathContext<'c>,
     ops: Vec<Operation>,
+    /// The directory a script tool runs its script in (its directory argument), as the
+    /// normalized path the script is judged after `cd`-ing to.
+    run_in: Option<String>,
 }
 
 impl Extraction<'_, '_> {
@@ -128,20 +132,14 @@ impl Extraction<'_, '_> {
         if dirs.is_empty() {
             return self.known_args(name, spec, obj);
         }
+        // Judged as `cd DIR && SCRIPT`: the script's relative paths resolve in DIR, while the
+        // project stays the agent's working directory (reading `.` in `~/.ssh` is not work
+        // inside the project).
         for dir in dirs.iter().take(4) {
-            let cwd = self.norm(dir)?;
-            let ctx = PathContext {
-                home: self.ctx.home,
-                cwd: &cwd,
-            };
-            let mut sub = Extraction {
-                tables: self.tables,
-                index: self.index,
-                ctx: &ctx,
-                ops: Vec::new(),
-            };
-            sub.known_args(name, spec, obj)?;
-            self.ops.append(&mut sub.ops);
+            self.run_in = Some(self.norm(dir)?);
+            let judged = self.known_args(name, spec, obj);
+            self.run_in = None;
+            judged?;
         }
         Ok(())
     }
@@ -411,6 +409,14 @@ impl Extraction<'_, '_> {
         if cmd.contains('\0') {
             return Err("command contains a NUL byte".into());
         }
+        let script;
+        let cmd = match &self.run_in {
+            Some(d) => {
+                script = format!("cd '{}' && {cmd}", d.replace('\'', "'\\''"));
+                script.as_str()
+            }
+            None => cmd,
+        };
         let a = Analyzer::new(self.tables, self.index, self.ctx, cmd.len());
         self.ops.extend(a.run(cmd)?);
         Ok(())
