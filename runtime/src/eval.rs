@@ -679,3 +679,11 @@ fn evidence_for(rule: &RuleMeta, trail: &[(u32, Evidence)]) -> Vec<Evidence> {
 fn call_home(call: &ToolCall<'_>) -> String {
     normalize_dir(call.home.unwrap_or("/"), "/")
 }
+
+impl Bundle {
+    /// Whether the tool table has an entry for `name` (an MCP server's tool matches an entry
+    /// written `mcp__*__<tool>`).
+    pub fn knows_tool(&self, name: &str) -> bool {
+        crate::extract::lookup(name, &self.meta.tables, &self.table_index).is_some()
+    }
+}

@@ -492,7 +492,12 @@ impl Extraction<'_, '_> {
         let mut paths = Vec::new();
         let mut contents = Vec::new();
         for (k, s) in &leaves {
-            if has(&shape.path, k) && !s.is_empty() {
+            let path_key = has(&shape.path, k)
+                || shape
+                    .path_suffix
+                    .iter()
+                    .any(|x| k.len() > x.len() && k.ends_with(x.as_str()));
+            if (path_key || bare_path(s)) && !s.is_empty() {
                 paths.push(self.norm(s)?);
             } else if has(&shape.url, k) {
                 self.url(s)?;
@@ -509,6 +514,17 @@ impl Extraction<'_, '_> {
         self.ops.push(primary);
         Ok(())
     }
+}
+
+/// A value that is a path and nothing else, whatever its key: absolute or in the home
+/// directory, one word (free text that mentions a path is not one).
+fn bare_path(s: &str) -> bool {
+    let home = ["~/", "$HOME/", "${HOME}/"]
+        .iter()
+        .any(|p| s.starts_with(p));
+    (home || (s.starts_with('/') && !s.starts_with("//")))
+        && s.len() > 1
+        && !s.chars().any(char::is_whitespace)
 }
 
 /// A string or an array of strings.

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod hook;
 pub mod later;
 mod matcher;
+pub mod mcp;
 pub mod model;
 pub mod normalize;
 pub mod own;

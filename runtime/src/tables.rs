@@ -230,6 +230,8 @@ pub enum ArgRole {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ShapeSpec {
     pub path: Vec<String>,
+    /// Endings of keys that name a path too (`db_path`, `config_file`, `output_dir`).
+    pub path_suffix: Vec<String>,
     pub url: Vec<String>,
     pub command: Vec<String>,
     pub content: Vec<String>,

@@ -77,17 +77,29 @@ fn judge(args: &HookArgs, input: &[u8]) -> hook::Reply {
     };
     // The bundle the hook judges with is its own: no call may change or remove it.
     let own = OwnFiles::new(bundle_path.clone());
-    match load(args, bundle_path.as_deref(), &home) {
+    match agent_policy(
+        &args.rules,
+        bundle_path.as_deref(),
+        &home,
+        Validation::OnUse,
+    ) {
         Ok(bundle) => hook::run(Ok(&bundle), &own, args.agent, input, &home),
         Err(why) => hook::run(Err(&why), &own, args.agent, input, &home),
     }
 }
 
-fn load(args: &HookArgs, bundle: Option<&std::path::Path>, home: &str) -> Result<Bundle, String> {
+/// The policy a command run by an agent uses: the bundle given or kept by `crust start`, else
+/// `rules` compiled, else the built-in policy and the user's rules.
+pub(super) fn agent_policy(
+    rules: &[PathBuf],
+    bundle: Option<&std::path::Path>,
+    home: &str,
+    validation: Validation,
+) -> Result<Bundle, String> {
     if let Some(p) = bundle {
-        return Bundle::load_with(p, Validation::OnUse).map_err(|e| e.to_string());
+        return Bundle::load_with(p, validation).map_err(|e| e.to_string());
     }
-    let compiled = if args.rules.is_empty() {
+    let compiled = if rules.is_empty() {
         // No bundle kept yet: the built-in policy and the user's rules, as `crust start`
         // compiles them.
         let user = PathBuf::from(home).join(".config/crust/rules");
@@ -102,7 +114,7 @@ fn load(args: &HookArgs, bundle: Option<&std::path::Path>, home: &str) -> Result
         }
         crate::compile_sources(sources).map_err(Ok)
     } else {
-        crate::compile_paths(&args.rules)
+        crate::compile_paths(rules)
     };
     match compiled {
         Ok(c) => Bundle::from_bytes(&c.bytes).map_err(|e| e.to_string()),

@@ -5,6 +5,7 @@ mod fmt;
 mod hook;
 mod logs;
 mod start;
+mod wrap;
 
 use crate::diag::Diagnostics;
 use crate::source::SourceMap;
@@ -174,6 +175,12 @@ pub enum Command {
     /// Judge one tool call from an agent's pre-tool-use hook (Claude Code, Cursor, Gemini CLI)
     /// and answer in its hook format.
     Hook(hook::HookArgs),
+    /// Run an MCP server (or an ACP agent) and judge the JSON-RPC it exchanges over standard
+    /// input and output: `crust wrap -- npx -y @modelcontextprotocol/server-filesystem DIR`.
+    Wrap(wrap::WrapArgs),
+    /// MCP tool pinning: trust a server's changed tools, list pins.
+    #[command(subcommand)]
+    Mcp(wrap::McpCommand),
 }
 
 pub fn crust(args: CrustArgs) -> Exit {
@@ -210,6 +217,8 @@ pub fn crust(args: CrustArgs) -> Exit {
         Command::Logs(a) => logs::logs(a),
         Command::Fmt(a) => fmt::fmt(a),
         Command::Hook(a) => hook::hook(a),
+        Command::Wrap(a) => wrap::wrap(a),
+        Command::Mcp(c) => wrap::mcp(c),
     }
 }
 

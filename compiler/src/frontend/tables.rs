@@ -95,7 +95,7 @@ const CAPABILITIES: &[&str] = &[
     "list",
     "upload",
 ];
-const SHAPE_KEYS: &[&str] = &["path", "url", "command", "content"];
+const SHAPE_KEYS: &[&str] = &["path", "path_suffix", "url", "command", "content"];
 const SECRETS_KEYS: &[&str] = &["formats", "placeholders"];
 const FORMAT_KEYS: &[&str] = &["id", "description", "regex", "check", "examples"];
 const ARG_ROLES: &[&str] = &[
@@ -495,6 +495,7 @@ pub fn shape(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
             .collect();
         let slot: &mut Vec<String> = match name {
             "path" => &mut tables.shape.path,
+            "path_suffix" => &mut tables.shape.path_suffix,
             "url" => &mut tables.shape.url,
             "command" => &mut tables.shape.command,
             "content" => &mut tables.shape.content,
