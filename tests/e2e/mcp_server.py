@@ -28,4 +28,10 @@ def notes() -> str:
 
 
 if __name__ == "__main__":
-    app.run()
+    import sys
+
+    if len(sys.argv) > 2 and sys.argv[1] == "--http":
+        # Streamable HTTP on a loopback port; `--json` answers with JSON instead of a stream.
+        app.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), json_response="--json" in sys.argv)
+    else:
+        app.run()

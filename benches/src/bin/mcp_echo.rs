@@ -19,7 +19,10 @@ fn main() {
         let Some(id) = v.get("id") else { continue };
         let answer = serde_json::json!({"jsonrpc": "2.0", "id": id,
             "result": {"content": [{"type": "text", "text": text}], "isError": false}});
-        if writeln!(out, "{answer}").and_then(|()| out.flush()).is_err() {
+        if writeln!(out, "{answer}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             return;
         }
     }

@@ -178,9 +178,9 @@ pub enum Command {
     /// Run an MCP server (or an ACP agent) and judge the JSON-RPC it exchanges over standard
     /// input and output: `crust wrap -- npx -y @modelcontextprotocol/server-filesystem DIR`.
     Wrap(wrap::WrapArgs),
-    /// MCP tool pinning: trust a server's changed tools, list pins.
-    #[command(subcommand)]
-    Mcp(wrap::McpCommand),
+    /// The MCP gateway for Streamable HTTP servers (`crust mcp --upstream URL`), and tool
+    /// pinning (`crust mcp trust SERVER`, `crust mcp pins`).
+    Mcp(wrap::McpArgs),
 }
 
 pub fn crust(args: CrustArgs) -> Exit {
@@ -218,7 +218,7 @@ pub fn crust(args: CrustArgs) -> Exit {
         Command::Fmt(a) => fmt::fmt(a),
         Command::Hook(a) => hook::hook(a),
         Command::Wrap(a) => wrap::wrap(a),
-        Command::Mcp(c) => wrap::mcp(c),
+        Command::Mcp(a) => wrap::mcp(a),
     }
 }
 

@@ -41,6 +41,40 @@ pub struct WrapArgs {
     pub command: Vec<String>,
 }
 
+/// `crust mcp --upstream URL` (the HTTP gateway), or one of the pin commands.
+#[derive(clap::Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct McpArgs {
+    #[command(subcommand)]
+    pub command: Option<McpCommand>,
+    /// The MCP server's Streamable HTTP endpoint (`http://127.0.0.1:8000/mcp`) to front.
+    #[arg(long)]
+    pub upstream: Option<String>,
+    /// Where clients connect (loopback only); every path is the MCP endpoint.
+    #[arg(long, default_value = "127.0.0.1:9091")]
+    pub listen: std::net::SocketAddr,
+    /// A compiled bundle (default: the one `crust start` keeps, else the built-in policy and
+    /// your rules).
+    #[arg(long, conflicts_with = "rules")]
+    pub policy: Option<PathBuf>,
+    /// Rule files or directories to compile at start.
+    #[arg(long, num_args = 1..)]
+    pub rules: Vec<PathBuf>,
+    /// The server's name in tool names, pins and the audit log (default: the upstream's host
+    /// and port).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Do not pin the server's tool list.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Do not record decisions in the encrypted audit log.
+    #[arg(long)]
+    pub no_audit: bool,
+    /// Largest request, answer or stream event, in MiB.
+    #[arg(long, default_value_t = 32)]
+    pub max_message_mib: usize,
+}
+
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum McpCommand {
     /// Accept the tool list an MCP server offers now, after reviewing why it was refused.
@@ -60,50 +94,85 @@ fn say(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{msg}");
 }
 
+/// What both gateways start from: the policy, and the audit log.
+struct Setup {
+    bundle: crust_runtime::Bundle,
+    bundle_path: Option<PathBuf>,
+    audit: Option<crust_runtime::audit::Auditor>,
+    writer: Option<crust_runtime::audit::Writer>,
+}
+
+fn setup(
+    who: &str,
+    policy: Option<&PathBuf>,
+    rules: &[PathBuf],
+    no_audit: bool,
+    home: &Path,
+) -> Result<Setup, Exit> {
+    let kept = home.join(".local/share/crust/policy.bin");
+    let bundle_path = match policy {
+        Some(p) => Some(p.clone()),
+        None if rules.is_empty() && kept.is_file() => Some(kept),
+        None => None,
+    };
+    // Without a policy nothing can be judged: nothing is started (fail closed).
+    let bundle = super::hook::agent_policy(
+        rules,
+        bundle_path.as_deref(),
+        &home.display().to_string(),
+        Validation::AtLoad,
+    )
+    .map_err(|e| {
+        say(&format!("{who}: cannot load the policy: {e}"));
+        Exit::Policy
+    })?;
+    let (audit, writer) = if no_audit {
+        (None, None)
+    } else {
+        let (a, w) = crust_runtime::audit::open(
+            &home.join(".config/crust"),
+            home.join(".local/share/crust")
+                .join(crust_runtime::audit::LOG_FILE),
+            &[],
+        )
+        .map_err(|e| {
+            say(&format!(
+                "{who}: cannot open the audit log: {e} (or pass --no-audit)"
+            ));
+            Exit::Usage
+        })?;
+        (Some(a), Some(w))
+    };
+    Ok(Setup {
+        bundle,
+        bundle_path,
+        audit,
+        writer,
+    })
+}
+
 pub fn wrap(args: WrapArgs) -> Exit {
     let home = home();
     let home_s = home.display().to_string();
-    let kept = home.join(".local/share/crust/policy.bin");
-    let bundle_path = match &args.policy {
-        Some(p) => Some(p.clone()),
-        None if args.rules.is_empty() && kept.is_file() => Some(kept),
-        None => None,
-    };
-    // Without a policy nothing can be judged: the server is not started (fail closed).
-    let bundle = match super::hook::agent_policy(
+    let Setup {
+        bundle,
+        bundle_path,
+        audit,
+        writer,
+    } = match setup(
+        "crust wrap",
+        args.policy.as_ref(),
         &args.rules,
-        bundle_path.as_deref(),
-        &home_s,
-        Validation::AtLoad,
+        args.no_audit,
+        &home,
     ) {
-        Ok(b) => b,
-        Err(e) => {
-            say(&format!("crust wrap: cannot load the policy: {e}"));
-            return Exit::Policy;
-        }
+        Ok(s) => s,
+        Err(e) => return e,
     };
     let server = args
         .name
         .clone()
         .unwrap_or_else(|| server_name(&args.command));
-    let (audit, writer) = if args.no_audit {
-        (None, None)
-    } else {
-        match crust_runtime::audit::open(
-            &home.join(".config/crust"),
-            home.join(".local/share/crust")
-                .join(crust_runtime::audit::LOG_FILE),
-            &[],
-        ) {
-            Ok((a, w)) => (Some(a), Some(w)),
-            Err(e) => {
-                say(&format!(
-                    "crust wrap: cannot open the audit log: {e} (or pass --no-audit)"
-                ));
-                return Exit::Usage;
-            }
-        }
-    };
     let Some((program, rest)) = args.command.split_first() else {
         return Exit::Usage;
     };
@@ -313,7 +382,10 @@ pub fn server_name(command: &[String]) -> String {
     }
 }
 
-pub fn mcp(cmd: McpCommand) -> Exit {
+pub fn mcp(args: McpArgs) -> Exit {
+    let Some(cmd) = args.command.clone() else {
+        return mcp_http(args);
+    };
     let store = PinStore::default_for(&home());
     match cmd {
         McpCommand::Trust { server } => match store.load_pending(&server) {
@@ -382,6 +454,98 @@ pub fn mcp(cmd: McpCommand) -> Exit {
                 Exit::Policy
             }
         },
+    }
+}
+
+/// `crust mcp --upstream URL`: the Streamable HTTP gateway, until SIGINT or SIGTERM.
+fn mcp_http(args: McpArgs) -> Exit {
+    let Some(upstream) = args.upstream.clone() else {
+        say("crust mcp: give --upstream URL (the MCP server's endpoint), or a subcommand (trust, pins)");
+        return Exit::Usage;
+    };
+    let home = home();
+    let Setup {
+        bundle,
+        bundle_path,
+        audit,
+        writer,
+    } = match setup(
+        "crust mcp",
+        args.policy.as_ref(),
+        &args.rules,
+        args.no_audit,
+        &home,
+    ) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let server = args.name.clone().unwrap_or_else(|| {
+        let authority = upstream
+            .split_once("://")
+            .map_or(upstream.as_str(), |(_, r)| r)
+            .split('/')
+            .next()
+            .unwrap_or("mcp");
+        authority
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    });
+    let gw = Gateway::new(Config {
+        bundle,
+        server: server.clone(),
+        command: vec![upstream.clone()],
+        home: home.display().to_string(),
+        cwd: std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string()),
+        own: OwnFiles::new(bundle_path),
+        pins: (!args.no_pin).then(|| PinStore::default_for(&home)),
+        audit,
+    });
+    let cfg = crust_runtime::mcp::http::HttpConfig {
+        listen: args.listen,
+        upstream: upstream.clone(),
+        max_body: args.max_message_mib.max(1) << 20,
+        notes: Arc::new(say),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            say(&format!("crust mcp: cannot start: {e}"));
+            return Exit::Usage;
+        }
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let result = rt.block_on(async move {
+        tokio::spawn(async move {
+            if let Ok(addr) = rx.await {
+                say(&format!(
+                    "crust mcp: gateway for `{server}` ({upstream}) on http://{addr}/mcp"
+                ));
+            }
+        });
+        crust_runtime::mcp::http::serve(gw, cfg, Some(tx)).await
+    });
+    if let Some(w) = writer {
+        w.finish();
+    }
+    match result {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            say(&format!("crust mcp: {e}"));
+            Exit::Usage
+        }
     }
 }
 

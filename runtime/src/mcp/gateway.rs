@@ -28,6 +28,9 @@ pub const REFUSED: i64 = -32001;
 const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
 
+/// Requests awaiting an answer kept at most (tool lists asked for and not yet answered).
+const MAX_AWAITING: usize = 4096;
+
 /// The rule name of a refusal for a tool list that changed since it was trusted.
 pub const PIN_RULE: &str = "crust:mcp-tool-pinning";
 
@@ -76,8 +79,8 @@ pub struct Config {
 /// Per-session state.
 #[derive(Default)]
 struct State {
-    /// Requests whose answers need more than a scan, by (sender, id).
-    awaiting: HashMap<(Side, String), Awaiting>,
+    /// Requests whose answers need more than a scan, by (session, sender, id).
+    awaiting: HashMap<(String, Side, String), Awaiting>,
     /// Whether nothing was pinned for the server when this session listed its tools first;
     /// set at the first list, cleared once a whole list was seen.
     learning: Option<bool>,
@@ -131,6 +134,12 @@ impl Gateway {
 
     /// Handles one line from `from`.
     pub fn handle(&self, from: Side, line: &[u8]) -> Vec<Out> {
+        self.handle_in("", from, line)
+    }
+
+    /// Handles one message of a session (HTTP transports carry many sessions to one server:
+    /// an answer is matched to its request within its session).
+    pub fn handle_in(&self, session: &str, from: Side, line: &[u8]) -> Vec<Out> {
         let text = line.trim_ascii();
         if text.is_empty() {
             return Vec::new();
@@ -144,10 +153,10 @@ impl Gateway {
                 // A batch: each message is judged and relayed on its own line.
                 items
                     .iter()
-                    .flat_map(|m| self.message(from, m, None))
+                    .flat_map(|m| self.message(session, from, m, None))
                     .collect()
             }
-            Value::Object(_) => self.message(from, &v, Some(text)),
+            Value::Object(_) => self.message(session, from, &v, Some(text)),
             _ => self.unreadable(from, "it is not a JSON-RPC message (an object)"),
         }
     }
@@ -186,7 +195,7 @@ impl Gateway {
         out
     }
 
-    fn message(&self, from: Side, msg: &Value, raw: Option<&[u8]>) -> Vec<Out> {
+    fn message(&self, session: &str, from: Side, msg: &Value, raw: Option<&[u8]>) -> Vec<Out> {
         let forward = || {
             let bytes = raw.map_or_else(|| msg.to_string().into_bytes(), <[u8]>::to_vec);
             Out::Send(from.other(), bytes)
@@ -200,7 +209,14 @@ impl Gateway {
             (Some(Some(m)), Some(id)) => match self.request(from, m, obj.get("params")) {
                 Ok(awaiting) => {
                     if let Some(a) = awaiting {
-                        self.lock().awaiting.insert((from, id_key(id)), a);
+                        let mut state = self.lock();
+                        // Answers that never come (a dropped connection) must not pile up.
+                        if state.awaiting.len() >= MAX_AWAITING {
+                            state.awaiting.clear();
+                        }
+                        state
+                            .awaiting
+                            .insert((session.to_owned(), from, id_key(id)), a);
                     }
                     vec![forward()]
                 }
@@ -223,7 +239,8 @@ impl Gateway {
                 )],
             },
             (None, Some(id)) if obj.contains_key("result") || obj.contains_key("error") => {
-                let awaiting = self.lock().awaiting.remove(&(from.other(), id_key(id)));
+                let key = (session.to_owned(), from.other(), id_key(id));
+                let awaiting = self.lock().awaiting.remove(&key);
                 let checked = match (awaiting, obj.get("result")) {
                     (Some(Awaiting::ToolsList), Some(result)) => self.check_tools(result),
                     _ => Ok(()),

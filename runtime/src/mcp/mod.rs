@@ -8,6 +8,7 @@
 
 pub mod frame;
 pub mod gateway;
+pub mod http;
 pub mod pin;
 pub mod stdio;
 

@@ -198,7 +198,7 @@ const TOKEN_HEADER: &str = "x-crust-token";
 
 /// Loopback in either family, IPv4-mapped IPv6 included (`--listen [::]` sees IPv4 clients as
 /// `::ffff:127.0.0.1`).
-fn is_loopback(ip: std::net::IpAddr) -> bool {
+pub(crate) fn is_loopback(ip: std::net::IpAddr) -> bool {
     ip.to_canonical().is_loopback()
 }
 
@@ -294,7 +294,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(600);
 
 type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
-type HttpsClient = Client<
+pub(crate) type HttpsClient = Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     Full<Bytes>,
 >;
@@ -347,13 +347,8 @@ impl Shared {
     }
 }
 
-/// Runs the proxy until SIGINT/SIGTERM; in-flight requests finish first. `ready` receives the
-/// bound address (useful with port 0).
-pub async fn serve(
-    config: Config,
-    bundle: Bundle,
-    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
-) -> std::io::Result<()> {
+/// The pooled HTTP/1.1 and HTTP/2 client to upstreams (TLS by rustls with compiled-in roots).
+pub(crate) fn upstream_client() -> HttpsClient {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
     http.enforce_http(false);
@@ -365,9 +360,19 @@ pub async fn serve(
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    let client: HttpsClient = Client::builder(TokioExecutor::new())
+    Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
-        .build(https);
+        .build(https)
+}
+
+/// Runs the proxy until SIGINT/SIGTERM; in-flight requests finish first. `ready` receives the
+/// bound address (useful with port 0).
+pub async fn serve(
+    config: Config,
+    bundle: Bundle,
+    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> std::io::Result<()> {
+    let client = upstream_client();
     if !is_loopback(config.listen.ip()) && config.remote.is_none() {
         return Err(std::io::Error::other(format!(
             "refusing to listen on {}: clients on other hosts would use the upstream key through \
@@ -539,7 +544,7 @@ pub fn run_then_seal(
     result
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -1533,7 +1538,7 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
     }
 }
 
-fn strip_hop_by_hop(h: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(h: &mut HeaderMap) {
     for k in HOP_BY_HOP {
         h.remove(*k);
     }

@@ -1,0 +1,131 @@
+"""`crust mcp --upstream URL`: the official MCP Python SDK's Streamable HTTP client through Crust
+to a server written with the SDK, answering with event streams and with JSON. Dangerous calls
+are refused and never executed, harmless ones pass, secrets in results are withheld, sessions
+work, and requests from other origins (DNS rebinding) are refused.
+"""
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import BIN, ROOT, compile_policy
+
+mcp = pytest.importorskip("mcp")
+from mcp import ClientSession  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+
+from test_mcp_wrap import KEY, refused  # noqa: E402
+
+CRUST = os.path.join(BIN, "crust")
+SERVER = os.path.join(ROOT, "tests", "e2e", "mcp_server.py")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(port)
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory):
+    p = str(tmp_path_factory.mktemp("policy") / "policy.bin")
+    compile_policy(p)
+    return p
+
+
+@pytest.fixture(params=["stream", "json"])
+def gateway(request, policy, tmp_path):
+    home, proj = tmp_path / "home", tmp_path / "home" / "proj"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text(KEY)
+    proj.mkdir()
+    (proj / "README.md").write_text("# demo project\n")
+    env = dict(os.environ, HOME=str(home), CRUST_TEST_NOTES="deploy key:\n" + KEY)
+    port = free_port()
+    args = [sys.executable, SERVER, "--http", str(port)] + (["--json"] if request.param == "json" else [])
+    server = subprocess.Popen(args, cwd=str(proj), env=env, stderr=subprocess.DEVNULL)
+    wait_port(port, server)
+    log = open(tmp_path / "crust.log", "w+")
+    crust = subprocess.Popen(
+        [CRUST, "mcp", "--upstream", f"http://127.0.0.1:{port}/mcp", "--listen", "127.0.0.1:0",
+         "--policy", policy, "--no-audit", "--name", "web"],
+        stderr=log, env=dict(os.environ, HOME=str(home)), cwd=str(proj),
+    )
+    url = None
+    end = time.time() + 20
+    while url is None and time.time() < end:
+        log.seek(0)
+        m = re.search(r"on (http://127\.0\.0\.1:\d+/mcp)", log.read())
+        url = m.group(1) if m else time.sleep(0.05)
+    assert url, "crust mcp did not start"
+    yield url, home, proj
+    crust.terminate()
+    server.terminate()
+    crust.wait(timeout=15)
+    server.wait(timeout=15)
+
+
+def session(url, body):
+    async def go():
+        async with streamable_http_client(url) as (r, w):
+            async with ClientSession(r, w) as s:
+                await s.initialize()
+                return await body(s)
+
+    return asyncio.run(go())
+
+
+def test_calls_are_judged_and_results_scanned_through_http(gateway):
+    url, home, proj = gateway
+
+    async def body(s):
+        names = {t.name for t in (await s.list_tools()).tools}
+        assert names == {"read_text", "run", "notes"}
+        ok = await s.call_tool("read_text", {"path": str(proj / "README.md")})
+        assert ok.content[0].text == "# demo project\n"
+        with pytest.raises(Exception) as e:
+            await s.call_tool("read_text", {"path": "~/.ssh/id_rsa"})
+        refused(e, "protect-ssh-keys")
+        with pytest.raises(Exception) as e:
+            await s.call_tool("run", {"command": "cp ~/.ssh/id_rsa stolen.txt"})
+        refused(e, "protect-ssh-keys")
+        with pytest.raises(Exception) as e:
+            await s.call_tool("notes", {})
+        refused(e, "block-secret-private-keys")
+        done = await s.call_tool("run", {"command": "echo built > out.txt && cat out.txt"})
+        assert "built" in done.content[0].text
+
+    session(url, body)
+    assert not (proj / "stolen.txt").exists()
+    assert (proj / "out.txt").read_text() == "built\n"
+
+
+def test_requests_from_other_origins_are_refused(gateway):
+    url, _, _ = gateway
+    msg = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Host": "rebind.example:80"}):
+        req = urllib.request.Request(url, data=msg, method="POST", headers={
+            "Content-Type": "application/json", "Accept": "application/json, text/event-stream", **headers})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 403, headers
