@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
                 let outs = gw.handle(side, &l);
                 (l, outs)
             }
-            Ok(Frame::TooLong(n)) => (Vec::new(), gw.too_long(side, n, MAX)),
+            Ok(Frame::TooLong(n, head)) => (Vec::new(), gw.too_long(side, n, MAX, &head)),
             Ok(Frame::Eof) | Err(_) => break,
         };
         for o in outs {

@@ -31,8 +31,17 @@ pub fn extract(
         ops: Vec::new(),
         run_in: None,
     };
-    match lookup(name, tables, index) {
-        Some(spec) => x.known(name, spec, obj)?,
+    match lookup_with(name, tables, index) {
+        // Another server's tool of the same name with other arguments (a drive's `read_file`
+        // of a file id): judged by the shape of what it has.
+        Some((spec, true))
+            if !obj
+                .keys()
+                .any(|k| spec.args.iter().any(|a| a.key == canon_key(k))) =>
+        {
+            x.by_shape(name, obj)?
+        }
+        Some((spec, _)) => x.known(name, spec, obj)?,
         None => x.by_shape(name, obj)?,
     }
     mark_working_tree_deletes(&mut x.ops, ctx.cwd);
@@ -65,6 +74,15 @@ fn mark_working_tree_deletes(ops: &mut [Operation], cwd: &str) {
 /// The tool table's entry for a name: exact (case-insensitive), then any MCP server's tool of
 /// that name (`mcp__<server>__<tool>` matches an entry written `mcp__*__<tool>`).
 pub fn lookup<'t>(name: &str, tables: &'t Tables, index: &TableIndex) -> Option<&'t ToolSpec> {
+    lookup_with(name, tables, index).map(|(s, _)| s)
+}
+
+/// [`lookup`], and whether the entry matched only as any MCP server's tool of that name.
+fn lookup_with<'t>(
+    name: &str,
+    tables: &'t Tables,
+    index: &TableIndex,
+) -> Option<(&'t ToolSpec, bool)> {
     let clean: String = name
         .trim()
         .chars()
@@ -78,11 +96,11 @@ pub fn lookup<'t>(name: &str, tables: &'t Tables, index: &TableIndex) -> Option<
             .and_then(|&i| tables.tools.get(i as usize))
     };
     if let Some(s) = get(&clean) {
-        return Some(s);
+        return Some((s, false));
     }
     let rest = clean.strip_prefix("mcp__")?;
     let (_, tool) = rest.split_once("__")?;
-    get(&format!("mcp__*__{tool}"))
+    get(&format!("mcp__*__{tool}")).map(|s| (s, true))
 }
 
 struct Extraction<'a, 'c> {
@@ -506,6 +524,20 @@ impl Extraction<'_, '_> {
             }
             contents.push((*s).to_owned());
         }
+        // A program and its arguments given apart (`{"command": "sh", "args": ["-c", …]}`):
+        // judged as the argument vector they make together.
+        let program = obj
+            .iter()
+            .find(|(k, v)| has(&shape.command, &canon_key(k)) && v.is_string())
+            .and_then(|(_, v)| v.as_str());
+        let rest = obj.iter().find(|(k, v)| {
+            matches!(canon_key(k).as_str(), "args" | "argv" | "arguments") && v.is_array()
+        });
+        if let (Some(program), Some((_, Value::Array(args)))) = (program, rest) {
+            let mut argv = vec![Value::String(program.to_owned())];
+            argv.extend(args.iter().cloned());
+            self.argv(&Value::Array(argv), &|| format!("arguments of `{name}`"))?;
+        }
         let mut primary = Operation::new(if writes { Action::Write } else { Action::Read });
         primary.paths = paths;
         primary.contents = contents;
@@ -522,9 +554,7 @@ fn bare_path(s: &str) -> bool {
     let home = ["~/", "$HOME/", "${HOME}/"]
         .iter()
         .any(|p| s.starts_with(p));
-    (home || (s.starts_with('/') && !s.starts_with("//")))
-        && s.len() > 1
-        && !s.chars().any(char::is_whitespace)
+    (home || s.starts_with('/')) && s.len() > 1 && !s.chars().any(char::is_whitespace)
 }
 
 /// A string or an array of strings.

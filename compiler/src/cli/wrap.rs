@@ -194,7 +194,8 @@ pub fn wrap(args: WrapArgs) -> Exit {
         let _ = child.kill();
         return Exit::Usage;
     };
-    forward_signals(child.id());
+    let child_pid = child.id();
+    forward_signals(child_pid);
     let gw = Arc::new(Gateway::new(Config {
         bundle,
         server: server.clone(),
@@ -227,6 +228,13 @@ pub fn wrap(args: WrapArgs) -> Exit {
                     &notes,
                     max,
                 );
+                // The client is gone and the child's input closed. A child that does not end
+                // by itself is asked to (SIGTERM), then made to (SIGKILL), as MCP's stdio
+                // shutdown goes; a child that did end took this process with it.
+                std::thread::sleep(std::time::Duration::from_secs(10));
+                signal_child(child_pid, rustix::process::Signal::TERM);
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                signal_child(child_pid, rustix::process::Signal::KILL);
             });
     }
     let out = {
@@ -264,6 +272,15 @@ fn exit_code(s: std::process::ExitStatus) -> i32 {
     s.code()
         .or_else(|| s.signal().map(|n| 128 + n))
         .unwrap_or(1)
+}
+
+fn signal_child(pid: u32, sig: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, sig);
+    }
 }
 
 /// Signals sent to `crust wrap` go on to the child, which decides how to end.

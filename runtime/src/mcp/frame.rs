@@ -9,11 +9,15 @@ use std::io::{self, BufRead};
 pub enum Frame {
     /// A line, without its `\n` (and without a `\r` before it).
     Line(Vec<u8>),
-    /// A line longer than the bound: its bytes were consumed and dropped; here is its length.
-    TooLong(usize),
+    /// A line longer than the bound: its bytes were consumed and dropped; here are its length
+    /// and its first bytes (up to [`HEAD`], where its id usually is).
+    TooLong(usize, Vec<u8>),
     /// The stream ended.
     Eof,
 }
+
+/// How much of an over-long line is kept.
+pub const HEAD: usize = 4096;
 
 /// Reads the next line of at most `max` bytes. The last line of a stream may lack its `\n`.
 pub fn read_frame(r: &mut impl BufRead, max: usize) -> io::Result<Frame> {
@@ -30,7 +34,7 @@ pub fn read_frame(r: &mut impl BufRead, max: usize) -> io::Result<Frame> {
             return Ok(if !any {
                 Frame::Eof
             } else if total > max {
-                Frame::TooLong(total)
+                Frame::TooLong(total, line)
             } else {
                 Frame::Line(trim_cr(line))
             });
@@ -43,15 +47,17 @@ pub fn read_frame(r: &mut impl BufRead, max: usize) -> io::Result<Frame> {
         total = total.saturating_add(chunk.len());
         if total <= max {
             line.extend_from_slice(chunk);
-        } else if !line.is_empty() {
-            // Past the bound: keep counting, stop keeping.
-            line = Vec::new();
+        } else {
+            // Past the bound: keep counting, keep only the head.
+            line.truncate(HEAD);
+            let room = HEAD.saturating_sub(line.len()).min(chunk.len());
+            line.extend_from_slice(chunk.get(..room).unwrap_or_default());
         }
         let used = done.unwrap_or(buf.len());
         r.consume(used);
         if done.is_some() {
             return Ok(if total > max {
-                Frame::TooLong(total)
+                Frame::TooLong(total, line)
             } else {
                 Frame::Line(trim_cr(line))
             });
@@ -108,9 +114,9 @@ mod tests {
             assert_eq!(
                 frames(b"0123456789\nok\n0123456789", 5, cap),
                 vec![
-                    Frame::TooLong(10),
+                    Frame::TooLong(10, b"0123456789".to_vec()),
                     Frame::Line(b"ok".to_vec()),
-                    Frame::TooLong(10),
+                    Frame::TooLong(10, b"0123456789".to_vec()),
                     Frame::Eof
                 ]
             );

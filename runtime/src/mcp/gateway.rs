@@ -83,14 +83,17 @@ struct State {
     awaiting: HashMap<(String, Side, String), Awaiting>,
     /// Whether nothing was pinned for the server when this session listed its tools first;
     /// set at the first list, cleared once a whole list was seen.
-    learning: Option<bool>,
+    learning: HashMap<Awaiting, bool>,
     /// Set while the server's latest tool list is not trusted: every tool call is refused.
     untrusted: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Awaiting {
+    Initialize,
     ToolsList,
+    PromptsList,
+    Other,
 }
 
 /// A refusal: the rule and the message for whoever reads the answer.
@@ -146,7 +149,9 @@ impl Gateway {
         }
         let v: Value = match serde_json::from_slice(text) {
             Ok(v) => v,
-            Err(e) => return self.unreadable(from, &format!("it is not JSON ({e})")),
+            Err(e) => {
+                return self.unreadable_line(session, from, &format!("it is not JSON ({e})"), text)
+            }
         };
         match &v {
             Value::Array(items) if !items.is_empty() => {
@@ -161,12 +166,40 @@ impl Gateway {
         }
     }
 
-    /// A line that was too long to read.
-    pub fn too_long(&self, from: Side, len: usize, max: usize) -> Vec<Out> {
-        self.unreadable(
+    /// A line that was too long to read (`head`: its first bytes).
+    pub fn too_long(&self, from: Side, len: usize, max: usize, head: &[u8]) -> Vec<Out> {
+        self.unreadable_line(
+            "",
             from,
             &format!("it is {len} bytes long, over the {max}-byte bound"),
+            head,
         )
+    }
+
+    /// A message that cannot be parsed: dropped, and where its text shows the id of a request
+    /// that waits for an answer, that request answered with an error (a client would otherwise
+    /// wait for ever).
+    fn unreadable_line(&self, session: &str, from: Side, why: &str, line: &[u8]) -> Vec<Out> {
+        let Some(id) = salvage_id(line) else {
+            return self.unreadable(from, why);
+        };
+        let mut out: Vec<Out> = self
+            .unreadable(from, why)
+            .into_iter()
+            .filter(|o| matches!(o, Out::Note(_)))
+            .collect();
+        let message = format!("Crust cannot read this message: {why}");
+        match from {
+            Side::Client => out.push(Out::Send(from, error(&id, PARSE_ERROR, &message, None))),
+            Side::Child => {
+                let key = (session.to_owned(), Side::Client, id_key(&id));
+                if self.lock().awaiting.remove(&key).is_some() {
+                    let message = format!("Crust withheld the server's answer: {why}");
+                    out.push(Out::Send(Side::Client, error(&id, REFUSED, &message, None)));
+                }
+            }
+        }
+        out
     }
 
     /// A message that cannot be judged is dropped; a client is told (a server's unreadable
@@ -196,19 +229,44 @@ impl Gateway {
     }
 
     fn message(&self, session: &str, from: Side, msg: &Value, raw: Option<&[u8]>) -> Vec<Out> {
-        let forward = || {
-            let bytes = raw.map_or_else(|| msg.to_string().into_bytes(), <[u8]>::to_vec);
+        // Relayed as written, unless it holds a carriage return (some readers split lines at
+        // one, and would read a second message where Crust judged one): then re-encoded.
+        let forward = |msg: &Value| {
+            let bytes = match raw {
+                Some(r) if !r.contains(&b'\r') => r.to_vec(),
+                _ => msg.to_string().into_bytes(),
+            };
             Out::Send(from.other(), bytes)
         };
         let Some(obj) = msg.as_object() else {
             return self.unreadable(from, "a batch holds something that is not an object");
         };
+        if let Some(k) = ambiguous(msg) {
+            let mut out = self.unreadable(
+                from,
+                &format!("it has two keys `{k}` that differ only in case (readers differ on which counts)"),
+            );
+            if let (Side::Client, Some(id)) = (from, obj.get("id")) {
+                out.retain(|o| matches!(o, Out::Note(_)));
+                out.push(Out::Send(
+                    from,
+                    error(
+                        id,
+                        INVALID_REQUEST,
+                        "Crust cannot read this message: keys differ only in case",
+                        None,
+                    ),
+                ));
+            }
+            return out;
+        }
         let id = obj.get("id");
         let method = obj.get("method").map(Value::as_str);
         match (method, id) {
             (Some(Some(m)), Some(id)) => match self.request(from, m, obj.get("params")) {
                 Ok(awaiting) => {
-                    if let Some(a) = awaiting {
+                    {
+                        let a = awaiting.unwrap_or(Awaiting::Other);
                         let mut state = self.lock();
                         // Answers that never come (a dropped connection) must not pile up.
                         if state.awaiting.len() >= MAX_AWAITING {
@@ -218,7 +276,7 @@ impl Gateway {
                             .awaiting
                             .insert((session.to_owned(), from, id_key(id)), a);
                     }
-                    vec![forward()]
+                    vec![forward(msg)]
                 }
                 Err(r) => {
                     let answer = if m == "session/request_permission" {
@@ -232,22 +290,44 @@ impl Gateway {
                     ]
                 }
             },
-            (Some(Some(m)), None) => match self.scan(from, obj.get("params"), "notification") {
-                Ok(()) => vec![forward()],
-                Err(r) => vec![Out::Note(
-                    self.note(&format!("dropped a `{m}` notification: {}", r.message)),
-                )],
-            },
+            (Some(Some(m)), None) => {
+                // A request sent without an id is still a request to act: judged the same.
+                let judged = if self.acts(m) {
+                    self.request(from, m, obj.get("params")).map(|_| ())
+                } else {
+                    self.scan(from, Some(msg), "notification")
+                };
+                match judged {
+                    Ok(()) => {
+                        if m == "notifications/cancelled" {
+                            if let Some(id) = obj.get("params").and_then(|p| p.get("requestId")) {
+                                let key = (session.to_owned(), from, id_key(id));
+                                self.lock().awaiting.remove(&key);
+                            }
+                        }
+                        vec![forward(msg)]
+                    }
+                    Err(r) => vec![Out::Note(
+                        self.note(&format!("dropped a `{m}` notification: {}", r.message)),
+                    )],
+                }
+            }
             (None, Some(id)) if obj.contains_key("result") || obj.contains_key("error") => {
                 let key = (session.to_owned(), from.other(), id_key(id));
-                let awaiting = self.lock().awaiting.remove(&key);
-                let checked = match (awaiting, obj.get("result")) {
-                    (Some(Awaiting::ToolsList), Some(result)) => self.check_tools(result),
+                let Some(awaiting) = self.lock().awaiting.remove(&key) else {
+                    // An answer to no request sent (or under an id spelled otherwise, which a
+                    // lenient reader would match to another request): never relayed.
+                    return vec![Out::Note(
+                        self.note(&format!("dropped an answer to no request sent (id {id})")),
+                    )];
+                };
+                let checked = match (awaiting, obj.get("result"), obj.get("error")) {
+                    (kind, Some(result), None) => self.check_tools(kind, result),
                     _ => Ok(()),
                 };
-                let payload = obj.get("result").or_else(|| obj.get("error"));
-                match checked.and_then(|()| self.scan(from, payload, "answer")) {
-                    Ok(()) => vec![forward()],
+                // The whole answer, `result` and `error` both (a reader may take either).
+                match checked.and_then(|()| self.scan(from, Some(msg), "answer")) {
+                    Ok(()) => vec![forward(msg)],
                     Err(r) => vec![
                         Out::Note(self.note(&format!("refused an answer: {}", r.message))),
                         Out::Send(from.other(), error(id, REFUSED, &r.message, Some(&r.rule))),
@@ -316,6 +396,14 @@ impl Gateway {
         }
     }
 
+    /// Whether a method asks the other side to act (judged as a tool call, not only scanned).
+    fn acts(&self, method: &str) -> bool {
+        matches!(
+            method,
+            "tools/call" | "prompts/get" | "terminal/create" | "session/request_permission"
+        ) || self.cfg.bundle.knows_tool(method)
+    }
+
     /// Judges a request; on allow, says whether its answer needs more than a scan.
     fn request(
         &self,
@@ -342,9 +430,13 @@ impl Gateway {
                 self.call(&format!("mcp__{}__{name}", self.cfg.server), args)?;
                 Ok(None)
             }
-            "tools/list" => {
+            "tools/list" | "prompts/list" | "initialize" => {
                 self.scan(from, Some(params), "request")?;
-                Ok(Some(Awaiting::ToolsList))
+                Ok(Some(match method {
+                    "tools/list" => Awaiting::ToolsList,
+                    "prompts/list" => Awaiting::PromptsList,
+                    _ => Awaiting::Initialize,
+                }))
             }
             "prompts/get" => {
                 // A prompt's arguments are judged like an unknown tool's: every path in them
@@ -378,8 +470,7 @@ impl Gateway {
     /// Scans a payload for secrets, as text one side hands the other.
     fn scan(&self, from: Side, payload: Option<&Value>, what: &str) -> Result<(), Refusal> {
         let Some(v) = payload else { return Ok(()) };
-        let mut text = String::new();
-        collect_text(v, &mut text);
+        let text = message_text(v);
         if text.trim().is_empty() {
             return Ok(());
         }
@@ -421,7 +512,7 @@ impl Gateway {
     }
 
     /// Compares a `tools/list` result with the pinned tools.
-    fn check_tools(&self, result: &Value) -> Result<(), Refusal> {
+    fn check_tools(&self, kind: Awaiting, result: &Value) -> Result<(), Refusal> {
         let Some(store) = &self.cfg.pins else {
             return Ok(());
         };
@@ -429,31 +520,66 @@ impl Gateway {
             rule: PIN_RULE.to_owned(),
             message,
         };
-        let tools = result
-            .get("tools")
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
-                refuse("Blocked by Crust: the server's tool list is not a list of tools".into())
-            })?;
-        let offered: Vec<(String, ToolDef)> = tools
-            .iter()
-            .map(pin::tool_def)
-            .collect::<Option<_>>()
-            .ok_or_else(|| {
-                refuse("Blocked by Crust: a tool in the server's list has no name".into())
-            })?;
+        // What the server tells the model about itself, each under a name in the pin: its
+        // tools, its prompts (`prompt:NAME`), its instructions (`(instructions)`).
+        let (offered, whole): (Vec<(String, ToolDef)>, bool) = match kind {
+            Awaiting::Initialize => {
+                let text = result.get("instructions").and_then(Value::as_str);
+                let Some(text) = text.filter(|t| !t.is_empty()) else {
+                    return Ok(());
+                };
+                let def = ToolDef {
+                    description: text.to_owned(),
+                    definition: String::new(),
+                };
+                (vec![("(instructions)".to_owned(), def)], true)
+            }
+            Awaiting::ToolsList | Awaiting::PromptsList => {
+                let (key, prefix) = if kind == Awaiting::ToolsList {
+                    ("tools", "")
+                } else {
+                    ("prompts", "prompt:")
+                };
+                let items = result.get(key).and_then(Value::as_array).ok_or_else(|| {
+                    refuse(format!(
+                        "Blocked by Crust: the server's {key} are not a list"
+                    ))
+                })?;
+                let offered = items
+                    .iter()
+                    .map(|t| pin::tool_def(t).map(|(n, d)| (format!("{prefix}{n}"), d)))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| {
+                        refuse(format!(
+                            "Blocked by Crust: one of the server's {key} has no name"
+                        ))
+                    })?;
+                // An empty cursor is no next page either.
+                let whole = result
+                    .get("nextCursor")
+                    .is_none_or(|c| c.is_null() || c.as_str() == Some(""));
+                (offered, whole)
+            }
+            Awaiting::Other => return Ok(()),
+        };
         let server = &self.cfg.server;
         let pinned = store.load(server).map_err(|e| {
             refuse(format!(
                 "Blocked by Crust: cannot read the pinned tools: {e}"
             ))
         })?;
-        let whole = result.get("nextCursor").is_none_or(Value::is_null);
         let learning = {
             let mut s = self.lock();
-            let l = *s.learning.get_or_insert(pinned.is_none());
+            let first = pinned.as_ref().is_none_or(|p| {
+                !p.tools.keys().any(|k| match kind {
+                    Awaiting::PromptsList => k.starts_with("prompt:"),
+                    Awaiting::Initialize => k == "(instructions)",
+                    _ => !k.starts_with("prompt:") && k != "(instructions)",
+                })
+            });
+            let l = *s.learning.entry(kind).or_insert(first);
             if whole {
-                s.learning = Some(false);
+                s.learning.insert(kind, false);
             }
             l
         };
@@ -469,7 +595,9 @@ impl Gateway {
                     .save(&proposed)
                     .map_err(|e| refuse(format!("Blocked by Crust: cannot pin the tools: {e}")))?;
             }
-            self.lock().untrusted = None;
+            if kind == Awaiting::ToolsList {
+                self.lock().untrusted = None;
+            }
             return Ok(());
         }
         store
@@ -490,19 +618,28 @@ impl Gateway {
     /// reader does not see, instructions aimed at the model, a protected file or a secret.
     pub fn flag(&self, _name: &str, def: &ToolDef) -> Option<String> {
         let text = format!("{}\n{}", def.description, def.definition);
-        if let Some(c) = text.chars().find(|&c| hidden(c)) {
+        let mut prev = ' ';
+        let mut first = true;
+        let found = text.chars().find(|&c| {
+            let h = hidden(c, prev, first);
+            prev = c;
+            first = false;
+            h
+        });
+        if let Some(c) = found {
             return Some(format!(
                 "holds a character a reader does not see (U+{:04X})",
                 u32::from(c)
             ));
         }
-        let folded = fold(&text);
+        let folded = fold(&crate::normalize::fold_text(&text));
         if let Some(p) = INSTRUCTIONS.iter().find(|p| folded.contains(*p)) {
             return Some(format!("speaks to the model (\"{p}\")"));
         }
         let quiet = self.judge("request", &None);
         for token in text.split(|c: char| c.is_whitespace() || "\"'`,;()<>[]{}".contains(c)) {
             let token = token.trim_end_matches(['.', ':', '!', '?']);
+            let token = token.strip_prefix("file://").unwrap_or(token);
             let pathy = token.contains('/')
                 && (token.starts_with(['~', '/', '$', '%']) || token.starts_with(".."));
             if !pathy {
@@ -539,30 +676,55 @@ const INSTRUCTIONS: &[&str] = &[
     "forget all previous",
     "do not tell the user",
     "don't tell the user",
+    "never tell the user",
     "do not inform the user",
-    "do not mention this",
-    "don't mention this",
+    "do not mention this to the user",
+    "don't mention this to the user",
     "without telling the user",
     "without informing the user",
     "without the user knowing",
-    "the user must not",
     "hide this from the user",
+    "keep this secret from the user",
+    "before using this tool, read",
+    "before calling this tool, read",
+    "you must first read",
+    "you must always read",
     "<important>",
     "</important>",
     "<system>",
     "[system]",
     "<|im_start|>",
     "new instructions:",
-    "system prompt",
+    "override your instructions",
+    "your new task",
 ];
 
-/// Characters that change what a reader sees without being seen: zero-width, bidirectional
-/// controls, invisible operators, the byte-order mark, Unicode tags (text hidden in plain
-/// sight), the soft hyphen and the Mongolian vowel separator.
-fn hidden(c: char) -> bool {
-    matches!(u32::from(c),
-        0x00AD | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064
-        | 0x2066..=0x2069 | 0xFEFF | 0xE0000..=0xE007F)
+/// Characters that hide text or change what a reader sees without being seen: zero-width
+/// characters, bidirectional overrides and isolates, invisible operators, Unicode tags and
+/// variation selectors (text smuggled in plain sight), Hangul fillers, the Mongolian vowel
+/// separator. Not hidden: a joiner or presentation selector after an emoji (`👩‍💻`, `✔️`),
+/// a byte-order mark at the start, the left-to-right and right-to-left marks of bidirectional
+/// text, the soft hyphen (phrases are matched with it removed).
+fn hidden(c: char, prev: char, first: bool) -> bool {
+    let emoji = |p: char| u32::from(p) >= 0x2190 && !p.is_alphanumeric();
+    match u32::from(c) {
+        0x200D | 0xFE0E | 0xFE0F => !emoji(prev),
+        0xFEFF => !first,
+        0x180E
+        | 0x200B
+        | 0x200C
+        | 0x202A..=0x202E
+        | 0x2060..=0x2064
+        | 0x2066..=0x2069
+        | 0xFE00..=0xFE0D
+        | 0x115F
+        | 0x1160
+        | 0x3164
+        | 0xFFA0
+        | 0xE0000..=0xE007F
+        | 0xE0100..=0xE01EF => true,
+        _ => false,
+    }
 }
 
 fn fold(s: &str) -> String {
@@ -576,33 +738,116 @@ fn fold(s: &str) -> String {
     out.replace('\u{2019}', "'")
 }
 
-/// Every string of a value (object keys included), one per line; a `blob` or `data` field that
-/// decodes from base64 to text is added decoded (resource contents and embedded files).
-fn collect_text(v: &Value, out: &mut String) {
+/// Every string of a value, one per line (object keys only where they are long enough to
+/// hold a secret, so that `type`/`text` do not split a text in two); a `blob` or `data` field
+/// that decodes from base64 to text is added decoded (resource contents, embedded files).
+/// The `text` fields are also added joined end to end: a secret cut across two content items
+/// is whole again there.
+fn message_text(v: &Value) -> String {
+    let mut out = String::new();
+    let mut texts = Vec::new();
+    collect_text(v, &mut out, &mut texts);
+    if texts.len() > 1 {
+        out.push_str(&texts.concat());
+        out.push('\n');
+    }
+    out
+}
+
+fn collect_text<'v>(v: &'v Value, out: &mut String, texts: &mut Vec<&'v str>) {
     match v {
         Value::String(s) => {
             out.push_str(s);
             out.push('\n');
         }
-        Value::Array(a) => a.iter().for_each(|x| collect_text(x, out)),
+        Value::Array(a) => a.iter().for_each(|x| collect_text(x, out, texts)),
         Value::Object(m) => {
             for (k, x) in m {
-                out.push_str(k);
-                out.push('\n');
-                if let (true, Value::String(s)) = (matches!(k.as_str(), "blob" | "data"), x) {
-                    use base64::Engine;
-                    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s.trim()) {
-                        if let Ok(t) = String::from_utf8(bytes) {
+                if k.len() >= 16 {
+                    out.push_str(k);
+                    out.push('\n');
+                }
+                if let Value::String(s) = x {
+                    if k == "text" {
+                        texts.push(s);
+                    }
+                    if matches!(k.as_str(), "blob" | "data") {
+                        if let Some(t) = decoded(s) {
                             out.push_str(&t);
                             out.push('\n');
                         }
                     }
                 }
-                collect_text(x, out);
+                collect_text(x, out, texts);
             }
         }
         Value::Number(_) | Value::Bool(_) | Value::Null => {}
     }
+}
+
+/// Base64 (standard or URL-safe, wrapped or not) that decodes to UTF-8 text.
+fn decoded(s: &str) -> Option<String> {
+    use base64::Engine;
+    let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let e = base64::engine::general_purpose::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::general_purpose::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = e
+        .decode(&clean)
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(clean.trim_end_matches('='))
+        })
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// A key of the envelope, the params or the arguments that another key of the same object
+/// spells in another case: Go's and C#'s JSON readers match keys without regard to case, so
+/// a server may act on the one Crust did not judge.
+fn ambiguous(msg: &Value) -> Option<String> {
+    let params = msg.get("params");
+    let levels = [
+        Some(msg),
+        params,
+        params.and_then(|p| p.get("arguments")),
+        params.and_then(|p| p.get("toolCall")),
+    ];
+    for obj in levels.into_iter().flatten().filter_map(Value::as_object) {
+        let mut seen = std::collections::HashSet::new();
+        for k in obj.keys() {
+            if !seen.insert(k.to_lowercase()) {
+                return Some(k.clone());
+            }
+        }
+    }
+    None
+}
+
+/// The id of a message that cannot be parsed, where its text still shows one: the answer a
+/// client waits for can then be given, as an error, instead of never.
+pub fn salvage_id(line: &[u8]) -> Option<Value> {
+    let at = memchr::memmem::find(line, b"\"id\"")?;
+    let rest = line.get(at + 4..)?;
+    let rest = rest.get(rest.iter().position(|b| !b.is_ascii_whitespace())?..)?;
+    let rest = rest.strip_prefix(b":")?;
+    let rest = rest.get(rest.iter().position(|b| !b.is_ascii_whitespace())?..)?;
+    let end = match rest.first()? {
+        b'"' => {
+            1 + rest
+                .get(1..)?
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\')?
+                + 1
+        }
+        b'-' | b'0'..=b'9' => rest
+            .iter()
+            .position(|b| !(b.is_ascii_digit() || *b == b'-'))
+            .unwrap_or(rest.len()),
+        _ => return None,
+    };
+    serde_json::from_slice(rest.get(..end)?).ok()
 }
 
 /// An id as a map key: its JSON text, so `1` and `"1"` stay apart.
@@ -639,23 +884,36 @@ fn object_param<'v>(params: &'v Value, key: &str, method: &str) -> Result<&'v Va
 fn terminal_call(params: &Value, method: &str) -> Result<Value, Refusal> {
     let command = str_param(params, "command", method)?;
     let mut argv: Vec<String> = Vec::new();
-    if let Some(env) = params.get("env").and_then(Value::as_array) {
-        for var in env {
-            let name = var.get("name").and_then(Value::as_str);
-            let value = var.get("value").and_then(Value::as_str);
-            match (name, value) {
-                (Some(n), Some(v)) => argv.push(format!("{n}={v}")),
-                _ => {
-                    return Err(malformed(
-                        method,
-                        "an `env` entry is not a name and a value",
-                    ))
+    match params.get("env") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(env)) => {
+            for var in env {
+                let name = var.get("name").and_then(Value::as_str);
+                let value = var.get("value").and_then(Value::as_str);
+                match (name, value) {
+                    (Some(n), Some(v)) => argv.push(format!("{n}={v}")),
+                    _ => {
+                        return Err(malformed(
+                            method,
+                            "an `env` entry is not a name and a value",
+                        ))
+                    }
                 }
             }
         }
-        if !argv.is_empty() {
-            argv.insert(0, "env".to_owned());
+        // Not ACP's form, but a client may take it: judged, not ignored.
+        Some(Value::Object(env)) => {
+            for (n, v) in env {
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| malformed(method, "an `env` value is not a string"))?;
+                argv.push(format!("{n}={v}"));
+            }
         }
+        Some(_) => return Err(malformed(method, "its `env` is not a list")),
+    }
+    if !argv.is_empty() {
+        argv.insert(0, "env".to_owned());
     }
     let args: Vec<&str> = match params.get("args") {
         None | Some(Value::Null) => Vec::new(),
@@ -666,7 +924,9 @@ fn terminal_call(params: &Value, method: &str) -> Result<Value, Refusal> {
             .ok_or_else(|| malformed(method, "its `args` are not strings"))?,
         Some(_) => return Err(malformed(method, "its `args` are not a list")),
     };
-    if args.is_empty() && command.trim().contains(char::is_whitespace) {
+    // A command without arguments is run through a shell by editors (Zed's `bash -c`):
+    // judged as a script, which a lone program name also is.
+    if args.is_empty() {
         argv.extend(["sh".to_owned(), "-c".to_owned(), command.to_owned()]);
     } else {
         argv.push(command.to_owned());

@@ -330,11 +330,8 @@ async fn relay(s: Arc<Shared>, session: String, resp: Response<Incoming>) -> Res
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(hyper::header::CONTENT_LENGTH);
-    let session = parts
-        .headers
-        .get(SESSION)
-        .and_then(|v| v.to_str().ok())
-        .map_or(session, str::to_owned);
+    // Answers are matched to requests under the session the request was sent in (an
+    // `initialize` is sent before the server names the session).
     let encoded = parts
         .headers
         .get(hyper::header::CONTENT_ENCODING)

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 pub struct ToolDef {
     pub description: String,
     /// Everything else the server says about the tool (title, input and output schema,
-    /// annotations) as canonical JSON: object keys sorted, no spaces.
+    /// annotations, `_meta` such as an app's UI resource) as canonical JSON: object keys
+    /// sorted, no spaces.
     pub definition: String,
 }
 
@@ -62,7 +63,7 @@ pub fn tool_def(tool: &Value) -> Option<(String, ToolDef)> {
         .to_owned();
     let rest: serde_json::Map<String, Value> = obj
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "name" | "description" | "_meta"))
+        .filter(|(k, _)| !matches!(k.as_str(), "name" | "description"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Some((

@@ -53,7 +53,7 @@ pub fn pump(
     let result = loop {
         let outs = match read_frame(&mut input, max) {
             Ok(Frame::Line(line)) => gw.handle(from, &line),
-            Ok(Frame::TooLong(n)) => gw.too_long(from, n, max),
+            Ok(Frame::TooLong(n, head)) => gw.too_long(from, n, max, &head),
             Ok(Frame::Eof) => break Ok(()),
             Err(e) => break Err(e),
         };
