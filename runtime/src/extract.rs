@@ -368,10 +368,17 @@ impl Extraction<'_, '_> {
         } else {
             Action::Delete
         };
+        // A directory moved or copied takes its subtree along: outside the project (where a
+        // protected file may be below it), the subtree is judged too.
+        let below: Vec<String> = from
+            .iter()
+            .filter(|(_, p)| !normalize::within_project(p, self.ctx.cwd, self.ctx.home))
+            .map(|(_, p)| format!("{}/{}", p.trim_end_matches('/'), normalize::SUBTREE))
+            .collect();
         self.push(
             src_action,
             from.iter().map(|(_, p)| p.clone()).collect(),
-            Vec::new(),
+            below,
         );
         self.push(
             Action::Write,
@@ -467,11 +474,17 @@ impl Extraction<'_, '_> {
     fn url(&mut self, url: &str) -> Result<(), String> {
         let folded = normalize::fold_text(url);
         let lower = folded.to_ascii_lowercase();
-        if let Some(path) = lower.strip_prefix("file://") {
+        // `file:///p`, `file://host/p` and `file:/p`; percent-escapes decoded, as URL readers
+        // decode them (`%2essh` is `.ssh`).
+        if let Some(path) = lower.strip_prefix("file:") {
             let start = url.len() - path.len();
             let p = url.get(start..).unwrap_or(path);
-            let p = p.find('/').and_then(|i| p.get(i..)).unwrap_or(p);
-            return self.path(Action::Read, p);
+            let p = match p.strip_prefix("//") {
+                Some(rest) => rest.find('/').and_then(|i| rest.get(i..)).unwrap_or(rest),
+                None => p,
+            };
+            let p = percent_decoded(p);
+            return self.path(Action::Read, &p);
         }
         let mut op = Operation::new(Action::Network);
         op.hosts.extend(normalize::host_of(url));
@@ -546,6 +559,27 @@ impl Extraction<'_, '_> {
         self.ops.push(primary);
         Ok(())
     }
+}
+
+/// `%XX` escapes decoded (invalid ones kept as written); the result as UTF-8, lossily.
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let hex = |j: usize| b.get(j).and_then(|h| (*h as char).to_digit(16));
+        match (c, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A value that is a path and nothing else, whatever its key: absolute or in the home

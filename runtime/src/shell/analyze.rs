@@ -1742,8 +1742,10 @@ impl<'a> Analyzer<'a> {
                     p.positional.len().saturating_sub(1)
                 };
                 let (srcs, dst) = p.positional.split_at(split.min(p.positional.len()));
+                // A move takes a directory's whole subtree with it, `-r` or not.
+                let recursive = p.recursive || spec.kind == CmdKind::Move;
                 for a in srcs {
-                    self.arg_path(src_action, a, p.recursive)?;
+                    self.arg_path(src_action, a, recursive)?;
                     self.arg_path(whole, a, false)?;
                 }
                 // A file written earlier in the call keeps its text under the new name.
