@@ -129,3 +129,55 @@ def test_requests_from_other_origins_are_refused(gateway):
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, timeout=10)
         assert e.value.code == 403, headers
+
+
+EVERYTHING = os.path.join(
+    ROOT, "tests", "e2e", "agents", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js"
+)
+
+
+@pytest.mark.skipif(not os.path.exists(EVERYTHING), reason="npm ci --prefix tests/e2e/agents")
+def test_the_reference_everything_server_from_npm_over_http(policy, tmp_path):
+    """The published reference server over Streamable HTTP: streamed progress passes, a secret
+    in its environment dump is withheld, and the session ends cleanly."""
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    env = dict(os.environ, PORT=str(port), HOME=str(home), STRIPE_KEY="sk_live_4eC39HqLyjWDarjtT1zdp7dc")
+    server = subprocess.Popen(["node", EVERYTHING, "streamableHttp"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(tmp_path / "crust.log", "w+")
+    crust = None
+    try:
+        wait_port(port, server)
+        crust = subprocess.Popen(
+            [CRUST, "mcp", "--upstream", f"http://127.0.0.1:{port}/mcp", "--listen", "127.0.0.1:0",
+             "--policy", policy, "--no-audit", "--name", "everything"],
+            stderr=log, env=dict(os.environ, HOME=str(home)),
+        )
+        url = None
+        end = time.time() + 20
+        while url is None and time.time() < end:
+            log.seek(0)
+            m = re.search(r"on (http://127\.0\.0\.1:\d+/mcp)", log.read())
+            url = m.group(1) if m else time.sleep(0.05)
+        assert url
+
+        async def body(s):
+            names = {t.name for t in (await s.list_tools()).tools}
+            assert {"echo", "get-env", "trigger-long-running-operation"} <= names
+            echoed = await s.call_tool("echo", {"message": "hello through crust"})
+            assert "hello through crust" in echoed.content[0].text
+            done = await s.call_tool("trigger-long-running-operation", {"duration": 1, "steps": 3})
+            assert not done.is_error, done
+            with pytest.raises(Exception) as e:
+                await s.call_tool("get-env", {})
+            refused(e, "block-secret-payment-and-messaging")
+
+        session(url, body)
+    finally:
+        if crust:
+            crust.terminate()
+            crust.wait(timeout=15)
+        server.terminate()
+        server.wait(timeout=15)
