@@ -551,6 +551,20 @@ impl Extraction<'_, '_> {
             argv.extend(args.iter().cloned());
             self.argv(&Value::Array(argv), &|| format!("arguments of `{name}`"))?;
         }
+        // An unknown tool given a directory may read all of it (a backup, an archive, a
+        // search): below the home directory and outside the project, its subtree is judged
+        // too. The home directory and its ancestors are not (a lister of `~` is ordinary).
+        let home = self.ctx.home;
+        let below: Vec<String> = paths
+            .iter()
+            .filter(|p| {
+                p.strip_prefix(home)
+                    .is_some_and(|r| r.len() > 1 && r.starts_with('/'))
+                    && !normalize::within_project(p, self.ctx.cwd, home)
+            })
+            .map(|p| format!("{}/{}", p.trim_end_matches('/'), normalize::SUBTREE))
+            .collect();
+        self.push(Action::Read, Vec::new(), below);
         let mut primary = Operation::new(if writes { Action::Write } else { Action::Read });
         primary.paths = paths;
         primary.contents = contents;
