@@ -177,10 +177,11 @@ fn secrets_in_answers_and_notifications_are_withheld() {
     let answer =
         json!({"jsonrpc":"2.0","id":4,"result":null,"error":{"code":-32000,"message":KEY}});
     let (client, _) = sent(&gw.handle(Side::Child, answer.to_string().as_bytes()));
-    assert_eq!(
-        client[0]["error"]["data"]["rule"],
-        "block-secret-private-keys"
-    );
+    assert_eq!(client[0]["id"], 4);
+    assert!(client[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("both a result and an error"));
 
     // A notification has no one to answer: it is dropped, with a note.
     let note = json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":KEY}});

@@ -141,7 +141,10 @@ impl Gateway {
     }
 
     /// Handles one message of a session (HTTP transports carry many sessions to one server:
-    /// an answer is matched to its request within its session).
+    /// an answer is matched to its request within its session). `session` may be
+    /// `SESSION\0EXCHANGE`: the client's requests are then matched within that one exchange
+    /// (an HTTP POST, whose answers come back in its own response), the server's within the
+    /// session (the client answers them in later exchanges).
     pub fn handle_in(&self, session: &str, from: Side, line: &[u8]) -> Vec<Out> {
         let text = line.trim_ascii();
         if text.is_empty() {
@@ -164,6 +167,14 @@ impl Gateway {
             Value::Object(_) => self.message(session, from, &v, Some(text)),
             _ => self.unreadable(from, "it is not a JSON-RPC message (an object)"),
         }
+    }
+
+    /// Forgets the client's requests of an exchange that ended (their answers can no longer
+    /// come).
+    pub fn forget(&self, exchange: &str) {
+        self.lock()
+            .awaiting
+            .retain(|(k, side, _), _| !(*side == Side::Client && k == exchange));
     }
 
     /// A line that was too long to read (`head`: its first bytes).
@@ -192,7 +203,7 @@ impl Gateway {
         match from {
             Side::Client => out.push(Out::Send(from, error(&id, PARSE_ERROR, &message, None))),
             Side::Child => {
-                let key = (session.to_owned(), Side::Client, id_key(&id));
+                let key = (scope(session, Side::Client), Side::Client, id_key(&id));
                 if self.lock().awaiting.remove(&key).is_some() {
                     let message = format!("Crust withheld the server's answer: {why}");
                     out.push(Out::Send(Side::Client, error(&id, REFUSED, &message, None)));
@@ -210,7 +221,7 @@ impl Gateway {
             Side::Child => "the server",
         };
         let note = format!(
-            "crust wrap ({}): dropped a message from {who}: {why}",
+            "crust ({}): dropped a message from {who}: {why}",
             self.cfg.server
         );
         let mut out = vec![Out::Note(note)];
@@ -274,7 +285,7 @@ impl Gateway {
                         }
                         state
                             .awaiting
-                            .insert((session.to_owned(), from, id_key(id)), a);
+                            .insert((scope(session, from), from, id_key(id)), a);
                     }
                     vec![forward(msg)]
                 }
@@ -301,7 +312,7 @@ impl Gateway {
                     Ok(()) => {
                         if m == "notifications/cancelled" {
                             if let Some(id) = obj.get("params").and_then(|p| p.get("requestId")) {
-                                let key = (session.to_owned(), from, id_key(id));
+                                let key = (scope(session, from), from, id_key(id));
                                 self.lock().awaiting.remove(&key);
                             }
                         }
@@ -312,8 +323,22 @@ impl Gateway {
                     )],
                 }
             }
+            (None, Some(id)) if obj.contains_key("result") && obj.contains_key("error") => {
+                // Readers differ on which one counts: a pin check of the result could be
+                // skipped by a reader that takes the error, and the other way round.
+                let key = (scope(session, from.other()), from.other(), id_key(id));
+                let waited = self.lock().awaiting.remove(&key).is_some();
+                let why =
+                    "an answer with both a result and an error (readers differ on which counts)";
+                let mut out = vec![Out::Note(self.note(&format!("dropped {why}")))];
+                if waited {
+                    let message = format!("Crust withheld {why}.");
+                    out.push(Out::Send(from.other(), error(id, REFUSED, &message, None)));
+                }
+                out
+            }
             (None, Some(id)) if obj.contains_key("result") || obj.contains_key("error") => {
-                let key = (session.to_owned(), from.other(), id_key(id));
+                let key = (scope(session, from.other()), from.other(), id_key(id));
                 let Some(awaiting) = self.lock().awaiting.remove(&key) else {
                     // An answer to no request sent (or under an id spelled otherwise, which a
                     // lenient reader would match to another request): never relayed.
@@ -357,7 +382,7 @@ impl Gateway {
     }
 
     fn note(&self, what: &str) -> String {
-        format!("crust wrap ({}): {what}", self.cfg.server)
+        format!("crust ({}): {what}", self.cfg.server)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -813,6 +838,7 @@ fn ambiguous(msg: &Value) -> Option<String> {
         params,
         params.and_then(|p| p.get("arguments")),
         params.and_then(|p| p.get("toolCall")),
+        msg.get("result"),
     ];
     for obj in levels.into_iter().flatten().filter_map(Value::as_object) {
         let mut seen = std::collections::HashSet::new();
@@ -848,6 +874,14 @@ pub fn salvage_id(line: &[u8]) -> Option<Value> {
         _ => return None,
     };
     serde_json::from_slice(rest.get(..end)?).ok()
+}
+
+/// Where a request of `requester` waits for its answer (see [`Gateway::handle_in`]).
+fn scope(session: &str, requester: Side) -> String {
+    match requester {
+        Side::Client => session.to_owned(),
+        Side::Child => session.split('\0').next().unwrap_or(session).to_owned(),
+    }
 }
 
 /// An id as a map key: its JSON text, so `1` and `"1"` stay apart.

@@ -167,14 +167,22 @@ fn loopback_name(authority: &str) -> bool {
 /// DNS rebinding and cross-site requests: a browser page may reach a loopback port under a
 /// name that resolves there, but it cannot make the request say a loopback `Host`, and it
 /// always says where it comes from in `Origin`.
-fn foreign(headers: &HeaderMap) -> Option<String> {
-    if let Some(host) = headers.get(hyper::header::HOST) {
-        let h = host.to_str().unwrap_or("");
+fn foreign(headers: &HeaderMap, authority: Option<&str>) -> Option<String> {
+    let hosts: Vec<&str> = headers
+        .get_all(hyper::header::HOST)
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""))
+        .chain(authority)
+        .collect();
+    if hosts.is_empty() {
+        return Some("it names no host".into());
+    }
+    for h in hosts {
         if !loopback_name(h) {
             return Some(format!("the Host `{h}` is not this machine"));
         }
     }
-    if let Some(origin) = headers.get(hyper::header::ORIGIN) {
+    for origin in headers.get_all(hyper::header::ORIGIN) {
         let o = origin.to_str().unwrap_or("");
         let authority = o.split_once("://").map_or("", |(_, rest)| rest);
         if o == "null" || !loopback_name(authority.trim_end_matches('/')) {
@@ -185,7 +193,7 @@ fn foreign(headers: &HeaderMap) -> Option<String> {
 }
 
 async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Response<BoxBody> {
-    if let Some(why) = foreign(req.headers()) {
+    if let Some(why) = foreign(req.headers(), req.uri().authority().map(|a| a.as_str())) {
         s.note(&format!("crust mcp: refused a request: {why}"));
         return plain(
             StatusCode::FORBIDDEN,
@@ -195,10 +203,10 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Response<BoxBody> {
     match *req.method() {
         Method::POST => post(s, req).await,
         Method::GET | Method::DELETE => {
-            let session = session_of(req.headers());
+            let session = exchange(&session_of(req.headers()));
             let (parts, _) = req.into_parts();
             match send(&s, parts.method, &parts.headers, Bytes::new()).await {
-                Ok(resp) => relay(s, session, resp).await,
+                Ok(resp) => relay(s, session, parts.headers, resp).await,
                 Err(r) => r,
             }
         }
@@ -216,8 +224,47 @@ fn session_of(h: &HeaderMap) -> String {
         .to_owned()
 }
 
+/// Numbers the exchanges, so that each POST's requests are matched to the answers in its own
+/// response (clients of one server may use the same ids, and share no session before
+/// `initialize` is answered or with a stateless server).
+static EXCHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn exchange(session: &str) -> String {
+    let n = EXCHANGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{session}\0{n}")
+}
+
+/// Why a body's headers say it may not read as the UTF-8 JSON Crust judges: another charset
+/// (a reader that honours it would see other messages), or an encoding.
+fn unreadable_body(h: &HeaderMap) -> Option<String> {
+    for v in h.get_all(hyper::header::CONTENT_ENCODING) {
+        let e = v.to_str().unwrap_or("?").trim();
+        if !e.eq_ignore_ascii_case("identity") {
+            return Some(format!("it is encoded (`{e}`)"));
+        }
+    }
+    for v in h.get_all(hyper::header::CONTENT_TYPE) {
+        let t = v.to_str().unwrap_or("?").to_ascii_lowercase();
+        for param in t.split(';').skip(1) {
+            if let Some(cs) = param.trim().strip_prefix("charset=") {
+                let cs = cs.trim_matches('"');
+                if cs != "utf-8" && cs != "utf8" {
+                    return Some(format!("its charset is `{cs}`"));
+                }
+            }
+        }
+    }
+    None
+}
+
 async fn post(s: Arc<Shared>, req: Request<Incoming>) -> Response<BoxBody> {
-    let session = session_of(req.headers());
+    if let Some(why) = unreadable_body(req.headers()) {
+        return plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!("Crust cannot judge this request: {why}; send UTF-8 JSON."),
+        );
+    }
+    let session = exchange(&session_of(req.headers()));
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, s.cfg.max_body).collect().await {
         Ok(b) => b.to_bytes(),
@@ -272,8 +319,11 @@ async fn post(s: Arc<Shared>, req: Request<Incoming>) -> Response<BoxBody> {
         Bytes::from(join(&forward))
     };
     match send(&s, Method::POST, &parts.headers, out).await {
-        Ok(resp) => relay(s, session, resp).await,
-        Err(r) => r,
+        Ok(resp) => relay(s, session, parts.headers, resp).await,
+        Err(r) => {
+            s.gw.forget(&session);
+            r
+        }
     }
 }
 
@@ -326,40 +376,64 @@ async fn send(
 }
 
 /// The server's answer, judged on its way to the client.
-async fn relay(s: Arc<Shared>, session: String, resp: Response<Incoming>) -> Response<BoxBody> {
+async fn relay(
+    s: Arc<Shared>,
+    session: String,
+    asked: HeaderMap,
+    resp: Response<Incoming>,
+) -> Response<BoxBody> {
+    let status = resp.status();
+    if status.is_redirection() || status == StatusCode::SWITCHING_PROTOCOLS {
+        s.gw.forget(&session);
+        let to = resp
+            .headers()
+            .get(hyper::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        return plain(
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "Crust does not follow the MCP server's {status} (to `{to}`): point --upstream at the endpoint itself."
+            ),
+        );
+    }
+    if let Some(why) = unreadable_body(resp.headers()) {
+        s.gw.forget(&session);
+        return plain(
+            StatusCode::BAD_GATEWAY,
+            &format!("Crust cannot judge the MCP server's answer: {why}."),
+        );
+    }
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(hyper::header::CONTENT_LENGTH);
     // Answers are matched to requests under the session the request was sent in (an
     // `initialize` is sent before the server names the session).
-    let encoded = parts
-        .headers
-        .get(hyper::header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|e| !e.eq_ignore_ascii_case("identity"));
     let ctype = parts
         .headers
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if encoded {
-        return plain(
-            StatusCode::BAD_GATEWAY,
-            "Crust cannot judge the MCP server's answer: it is compressed.",
-        );
-    }
     if ctype.starts_with("text/event-stream") {
         let stream = Events {
             upstream: Some(body),
             shared: s,
             session,
+            asked,
             buf: Vec::new(),
+            scanned: 0,
+            started: false,
+            cr: false,
             out: Vec::new(),
         };
         return Response::from_parts(parts, stream.boxed());
     }
-    let bytes = match Limited::new(body, s.cfg.max_body).collect().await {
+    let collected = Limited::new(body, s.cfg.max_body).collect().await;
+    // The answers of this exchange are all here (or never come).
+    let forget = ForgetOnDrop(&s, &session);
+    let bytes = match collected {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             return plain(
@@ -389,9 +463,10 @@ async fn relay(s: Arc<Shared>, session: String, resp: Response<Incoming>) -> Res
         match o {
             Out::Note(n) => s.note(&n),
             Out::Send(Side::Client, b) => answers.push(b),
-            Out::Send(Side::Child, b) => answer_server(&s, &session, b),
+            Out::Send(Side::Child, b) => answer_server(&s, &session, &asked, b),
         }
     }
+    drop(forget);
     let body = match answers.len() {
         0 => Bytes::new(),
         1 => Bytes::from(answers.swap_remove(0)),
@@ -401,9 +476,28 @@ async fn relay(s: Arc<Shared>, session: String, resp: Response<Incoming>) -> Res
 }
 
 /// Crust's answer to a request the server made (one it refused): posted back in its session.
-fn answer_server(s: &Arc<Shared>, session: &str, body: Vec<u8>) {
+/// Forgets an exchange's unanswered requests when the exchange ends, however it ends.
+struct ForgetOnDrop<'a>(&'a Shared, &'a str);
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.gw.forget(self.1);
+    }
+}
+
+fn answer_server(s: &Arc<Shared>, session: &str, asked: &HeaderMap, body: Vec<u8>) {
     let s = Arc::clone(s);
+    let session = session.split('\0').next().unwrap_or_default();
     let mut headers = HeaderMap::new();
+    // The client's credentials and protocol version, as its own answer would carry them.
+    for k in [
+        hyper::header::AUTHORIZATION.as_str(),
+        "mcp-protocol-version",
+    ] {
+        if let Some(v) = asked.get(k) {
+            headers.insert(k, v.clone());
+        }
+    }
     headers.insert(
         hyper::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -429,43 +523,96 @@ struct Events {
     upstream: Option<Incoming>,
     shared: Arc<Shared>,
     session: String,
+    /// The request's headers (for Crust's own answers to the server).
+    asked: HeaderMap,
     buf: Vec<u8>,
+    /// How much of `buf` holds no event end (searched already).
+    scanned: usize,
+    /// Whether the stream's first bytes were seen (a byte-order mark there is dropped).
+    started: bool,
+    /// Whether the last byte taken was a carriage return (a `\n` after it ends no line).
+    cr: bool,
     out: Vec<u8>,
 }
 
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.shared.gw.forget(&self.session);
+    }
+}
+
 impl Events {
+    /// Takes bytes of the stream: line ends (CRLF, CR, LF) made LF, a leading byte-order mark
+    /// dropped, as event-stream readers read them.
+    fn take(&mut self, data: &[u8]) {
+        let mut data = data;
+        if !self.started && !data.is_empty() {
+            self.started = true;
+            data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+        }
+        for &b in data {
+            match b {
+                b'\r' => {
+                    self.buf.push(b'\n');
+                    self.cr = true;
+                }
+                b'\n' if self.cr => self.cr = false,
+                _ => {
+                    self.buf.push(b);
+                    self.cr = false;
+                }
+            }
+        }
+    }
+
     /// Judges every whole event in the buffer.
     fn events(&mut self) {
-        while let Some(end) = find_blank_line(&self.buf) {
-            let event: Vec<u8> = self.buf.drain(..end.1).collect();
-            let event = event.get(..end.0).unwrap_or(&event).to_vec();
-            self.event(&event);
+        loop {
+            let from = self.scanned.saturating_sub(1);
+            let Some(end) = self.buf.get(from..).and_then(find_blank_line) else {
+                self.scanned = self.buf.len();
+                return;
+            };
+            let (at, after) = (from + end.0, from + end.1);
+            let event: Vec<u8> = self.buf.drain(..after).collect();
+            self.scanned = 0;
+            self.event(event.get(..at).unwrap_or(&event));
         }
     }
 
     fn event(&mut self, raw: &[u8]) {
         let text = String::from_utf8_lossy(raw);
+        // Only the fields a reader acts on are written again (`event`, `id`, `retry`;
+        // comments are dropped): nothing passes as bytes Crust did not read as fields.
         let mut other = String::new();
         let mut data: Option<String> = None;
         for line in text.split('\n') {
-            if let Some(d) = line.strip_prefix("data:") {
-                let d = d.strip_prefix(' ').unwrap_or(d);
-                match &mut data {
+            let (field, value) = match line.split_once(':') {
+                Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+                None => (line, ""),
+            };
+            match field {
+                "data" => match &mut data {
                     Some(acc) => {
                         acc.push('\n');
-                        acc.push_str(d);
+                        acc.push_str(value);
                     }
-                    None => data = Some(d.to_owned()),
+                    None => data = Some(value.to_owned()),
+                },
+                "event" | "id" | "retry" if !value.contains('\0') => {
+                    other.push_str(field);
+                    other.push_str(": ");
+                    other.push_str(value);
+                    other.push('\n');
                 }
-            } else {
-                other.push_str(line);
-                other.push('\n');
+                _ => {}
             }
         }
         let Some(data) = data else {
-            // No payload (a comment, a `retry:`): nothing to judge.
-            self.out.extend_from_slice(raw);
-            self.out.extend_from_slice(b"\n\n");
+            if !other.is_empty() {
+                self.out.extend_from_slice(other.as_bytes());
+                self.out.push(b'\n');
+            }
             return;
         };
         let s = Arc::clone(&self.shared);
@@ -481,14 +628,14 @@ impl Events {
                     }
                     self.out.push(b'\n');
                 }
-                Out::Send(Side::Child, b) => answer_server(&s, &self.session, b),
+                Out::Send(Side::Child, b) => answer_server(&s, &self.session, &self.asked, b),
             }
         }
     }
 }
 
 /// The end of the first event (the byte where its blank line starts, and the byte after it).
-/// Carriage returns were removed as the bytes arrived.
+/// Line ends were made `\n` as the bytes arrived.
 fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
     memchr::memmem::find(buf, b"\n\n").map(|i| (i, i + 2))
 }
@@ -521,8 +668,7 @@ impl Body for Events {
                 }
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
-                        this.buf
-                            .extend(data.iter().copied().filter(|&b| b != b'\r'));
+                        this.take(&data);
                         this.events();
                         if this.buf.len() > this.shared.cfg.max_body {
                             this.upstream = None;
@@ -574,24 +720,28 @@ mod tests {
             hyper::header::HOST,
             HeaderValue::from_static("127.0.0.1:9091"),
         );
-        assert_eq!(foreign(&h), None);
+        assert_eq!(foreign(&h, None), None);
         h.insert(
             hyper::header::ORIGIN,
             HeaderValue::from_static("http://localhost:6274"),
         );
-        assert_eq!(foreign(&h), None);
+        assert_eq!(foreign(&h, None), None);
         h.insert(
             hyper::header::ORIGIN,
             HeaderValue::from_static("https://evil.example"),
         );
-        assert!(foreign(&h).is_some());
+        assert!(foreign(&h, None).is_some());
         h.insert(hyper::header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(foreign(&h).is_some());
+        assert!(foreign(&h, None).is_some());
         h.remove(hyper::header::ORIGIN);
         h.insert(
             hyper::header::HOST,
             HeaderValue::from_static("rebind.example:9091"),
         );
-        assert!(foreign(&h).is_some());
+        assert!(foreign(&h, None).is_some());
+        // HTTP/2 names the host in the request's authority; no host at all is refused.
+        assert!(foreign(&HeaderMap::new(), Some("rebind.example")).is_some());
+        assert!(foreign(&HeaderMap::new(), None).is_some());
+        assert_eq!(foreign(&HeaderMap::new(), Some("127.0.0.1:9091")), None);
     }
 }
