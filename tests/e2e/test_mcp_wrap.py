@@ -271,3 +271,19 @@ def test_decisions_go_to_the_audit_log_with_the_servers_name(policy, scene):
     blocked = [r for r in records if r["decision"] == "block"]
     assert blocked and blocked[0]["agent"] == "mcp:audited" and blocked[0]["tool"] == "mcp__audited__read_text"
     assert blocked[0]["rule"] == "protect-ssh-keys"
+
+
+def test_signals_reach_the_child_and_its_exit_code_comes_back(policy, scene, tmp_path):
+    home, _ = scene
+    done = tmp_path / "got-term"
+    child = [sys.executable, "-c",
+             "import signal, sys, time\n"
+             f"def bye(*a):\n    open({str(done)!r}, 'w').write('term')\n    sys.exit(7)\n"
+             "signal.signal(signal.SIGTERM, bye)\n"
+             "print('ready', file=sys.stderr, flush=True)\n"
+             "time.sleep(60)\n"]
+    w = raw_wrap(policy, home, child)
+    assert w.stderr.readline().strip() == b"ready"
+    w.terminate()
+    assert w.wait(timeout=20) == 7
+    assert done.read_text() == "term"
