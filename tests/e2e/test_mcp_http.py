@@ -46,6 +46,25 @@ def wait_port(port, proc, timeout=20):
     raise TimeoutError(port)
 
 
+def start_gateway(port, policy, home, log_path, *extra, cwd=None):
+    """`crust mcp` in front of 127.0.0.1:PORT; returns the process and the URL it serves."""
+    log = open(log_path, "w+")
+    crust = subprocess.Popen(
+        [CRUST, "mcp", "--upstream", f"http://127.0.0.1:{port}/mcp", "--listen", "127.0.0.1:0",
+         "--policy", policy, "--no-audit", *extra],
+        stderr=log, env=dict(os.environ, HOME=str(home)), cwd=cwd,
+    )
+    end = time.time() + 20
+    while time.time() < end:
+        log.seek(0)
+        m = re.search(r"on (http://127\.0\.0\.1:\d+/mcp)", log.read())
+        if m:
+            return crust, m.group(1)
+        time.sleep(0.05)
+    crust.kill()
+    raise RuntimeError("crust mcp did not start")
+
+
 @pytest.fixture(scope="module")
 def policy(tmp_path_factory):
     p = str(tmp_path_factory.mktemp("policy") / "policy.bin")
@@ -65,19 +84,7 @@ def gateway(request, policy, tmp_path):
     args = [sys.executable, SERVER, "--http", str(port)] + (["--json"] if request.param == "json" else [])
     server = subprocess.Popen(args, cwd=str(proj), env=env, stderr=subprocess.DEVNULL)
     wait_port(port, server)
-    log = open(tmp_path / "crust.log", "w+")
-    crust = subprocess.Popen(
-        [CRUST, "mcp", "--upstream", f"http://127.0.0.1:{port}/mcp", "--listen", "127.0.0.1:0",
-         "--policy", policy, "--no-audit", "--name", "web"],
-        stderr=log, env=dict(os.environ, HOME=str(home)), cwd=str(proj),
-    )
-    url = None
-    end = time.time() + 20
-    while url is None and time.time() < end:
-        log.seek(0)
-        m = re.search(r"on (http://127\.0\.0\.1:\d+/mcp)", log.read())
-        url = m.group(1) if m else time.sleep(0.05)
-    assert url, "crust mcp did not start"
+    crust, url = start_gateway(port, policy, home, tmp_path / "crust.log", "--name", "web", cwd=str(proj))
     yield url, home, proj
     crust.terminate()
     server.terminate()
@@ -146,22 +153,10 @@ def test_the_reference_everything_server_from_npm_over_http(policy, tmp_path):
     env = dict(os.environ, PORT=str(port), HOME=str(home), STRIPE_KEY="sk_live_4eC39HqLyjWDarjtT1zdp7dc")
     server = subprocess.Popen(["node", EVERYTHING, "streamableHttp"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log = open(tmp_path / "crust.log", "w+")
     crust = None
     try:
         wait_port(port, server)
-        crust = subprocess.Popen(
-            [CRUST, "mcp", "--upstream", f"http://127.0.0.1:{port}/mcp", "--listen", "127.0.0.1:0",
-             "--policy", policy, "--no-audit", "--name", "everything"],
-            stderr=log, env=dict(os.environ, HOME=str(home)),
-        )
-        url = None
-        end = time.time() + 20
-        while url is None and time.time() < end:
-            log.seek(0)
-            m = re.search(r"on (http://127\.0\.0\.1:\d+/mcp)", log.read())
-            url = m.group(1) if m else time.sleep(0.05)
-        assert url
+        crust, url = start_gateway(port, policy, home, tmp_path / "crust.log", "--name", "everything")
 
         async def body(s):
             names = {t.name for t in (await s.list_tools()).tools}

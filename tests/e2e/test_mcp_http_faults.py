@@ -7,16 +7,14 @@ import gzip
 import http.server
 import json
 import os
-import re
-import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from conftest import BIN, compile_policy
+from test_mcp_http import start_gateway
 from test_mcp_wrap import KEY
 
 CRUST = os.path.join(BIN, "crust")
@@ -66,19 +64,7 @@ def gateway(tmp_path_factory):
     compile_policy(policy)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    log = open(tmp / "crust.log", "w+")
-    crust = subprocess.Popen(
-        [CRUST, "mcp", "--upstream", f"http://127.0.0.1:{server.server_port}/mcp", "--listen", "127.0.0.1:0",
-         "--policy", policy, "--no-audit", "--no-pin", "--name", "hostile"],
-        stderr=log, env=dict(os.environ, HOME=str(tmp)),
-    )
-    url = None
-    end = time.time() + 20
-    while url is None and time.time() < end:
-        log.seek(0)
-        m = re.search(r"on (http://127\.0\.0\.1:\d+/mcp)", log.read())
-        url = m.group(1) if m else time.sleep(0.05)
-    assert url
+    crust, url = start_gateway(server.server_port, policy, tmp, tmp / "crust.log", "--no-pin", "--name", "hostile")
     yield url
     crust.terminate()
     crust.wait(timeout=15)

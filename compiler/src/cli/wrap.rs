@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+/// What both gateways take: the policy, the server's name, pinning, the audit log, the bound.
 #[derive(clap::Args, Debug, Clone)]
-pub struct WrapArgs {
+pub struct GatewayArgs {
     /// A compiled bundle (default: the one `crust start` keeps in
     /// ~/.local/share/crust/policy.bin, else the built-in policy and your rules).
     #[arg(long, conflicts_with = "rules")]
@@ -24,7 +25,7 @@ pub struct WrapArgs {
     #[arg(long, num_args = 1..)]
     pub rules: Vec<PathBuf>,
     /// The server's name in tool names (`mcp__NAME__tool`), pins and the audit log (default:
-    /// the package or script it runs).
+    /// the package or script `crust wrap` runs, the upstream's host and port for `crust mcp`).
     #[arg(long)]
     pub name: Option<String>,
     /// Do not pin the server's tool list.
@@ -33,9 +34,16 @@ pub struct WrapArgs {
     /// Do not record decisions in the encrypted audit log.
     #[arg(long)]
     pub no_audit: bool,
-    /// Largest message relayed, in MiB (a longer one is refused).
+    /// Largest message (request, answer, stream event) relayed, in MiB; a longer one is
+    /// refused.
     #[arg(long, default_value_t = 32)]
     pub max_message_mib: usize,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct WrapArgs {
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
     /// The server (or agent) and its arguments.
     #[arg(required = true, last = true)]
     pub command: Vec<String>,
@@ -53,26 +61,8 @@ pub struct McpArgs {
     /// Where clients connect (loopback only); every path is the MCP endpoint.
     #[arg(long, default_value = "127.0.0.1:9091")]
     pub listen: std::net::SocketAddr,
-    /// A compiled bundle (default: the one `crust start` keeps, else the built-in policy and
-    /// your rules).
-    #[arg(long, conflicts_with = "rules")]
-    pub policy: Option<PathBuf>,
-    /// Rule files or directories to compile at start.
-    #[arg(long, num_args = 1..)]
-    pub rules: Vec<PathBuf>,
-    /// The server's name in tool names, pins and the audit log (default: the upstream's host
-    /// and port).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Do not pin the server's tool list.
-    #[arg(long)]
-    pub no_pin: bool,
-    /// Do not record decisions in the encrypted audit log.
-    #[arg(long)]
-    pub no_audit: bool,
-    /// Largest request, answer or stream event, in MiB.
-    #[arg(long, default_value_t = 32)]
-    pub max_message_mib: usize,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
 }
 
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -94,30 +84,24 @@ fn say(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{msg}");
 }
 
-/// What both gateways start from: the policy, and the audit log.
-struct Setup {
-    bundle: crust_runtime::Bundle,
-    bundle_path: Option<PathBuf>,
-    audit: Option<crust_runtime::audit::Auditor>,
-    writer: Option<crust_runtime::audit::Writer>,
-}
-
-fn setup(
+/// The gateway both commands judge with (its policy, pins and audit log), and the audit
+/// log's writer to finish at the end. Without a policy nothing can be judged: nothing is
+/// started (fail closed).
+fn gateway(
     who: &str,
-    policy: Option<&PathBuf>,
-    rules: &[PathBuf],
-    no_audit: bool,
-    home: &Path,
-) -> Result<Setup, Exit> {
+    g: &GatewayArgs,
+    default_name: impl FnOnce() -> String,
+    command: Vec<String>,
+) -> Result<(Gateway, Option<crust_runtime::audit::Writer>), Exit> {
+    let home = home();
     let kept = home.join(".local/share/crust/policy.bin");
-    let bundle_path = match policy {
+    let bundle_path = match &g.policy {
         Some(p) => Some(p.clone()),
-        None if rules.is_empty() && kept.is_file() => Some(kept),
+        None if g.rules.is_empty() && kept.is_file() => Some(kept),
         None => None,
     };
-    // Without a policy nothing can be judged: nothing is started (fail closed).
     let bundle = super::hook::agent_policy(
-        rules,
+        &g.rules,
         bundle_path.as_deref(),
         &home.display().to_string(),
         Validation::AtLoad,
@@ -126,7 +110,7 @@ fn setup(
         say(&format!("{who}: cannot load the policy: {e}"));
         Exit::Policy
     })?;
-    let (audit, writer) = if no_audit {
+    let (audit, writer) = if g.no_audit {
         (None, None)
     } else {
         let (a, w) = crust_runtime::audit::open(
@@ -143,36 +127,31 @@ fn setup(
         })?;
         (Some(a), Some(w))
     };
-    Ok(Setup {
+    let gw = Gateway::new(Config {
         bundle,
-        bundle_path,
+        server: g.name.clone().unwrap_or_else(default_name),
+        command,
+        home: home.display().to_string(),
+        cwd: std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string()),
+        own: OwnFiles::new(bundle_path),
+        pins: (!g.no_pin).then(|| PinStore::default_for(&home)),
         audit,
-        writer,
-    })
+    });
+    Ok((gw, writer))
 }
 
 pub fn wrap(args: WrapArgs) -> Exit {
-    let home = home();
-    let home_s = home.display().to_string();
-    let Setup {
-        bundle,
-        bundle_path,
-        audit,
-        writer,
-    } = match setup(
+    let (gw, writer) = match gateway(
         "crust wrap",
-        args.policy.as_ref(),
-        &args.rules,
-        args.no_audit,
-        &home,
+        &args.gateway,
+        || server_name(&args.command),
+        args.command.clone(),
     ) {
-        Ok(s) => s,
+        Ok(g) => g,
         Err(e) => return e,
     };
-    let server = args
-        .name
-        .clone()
-        .unwrap_or_else(|| server_name(&args.command));
     let Some((program, rest)) = args.command.split_first() else {
         return Exit::Usage;
     };
@@ -196,19 +175,8 @@ pub fn wrap(args: WrapArgs) -> Exit {
     };
     let child_pid = child.id();
     forward_signals(child_pid);
-    let gw = Arc::new(Gateway::new(Config {
-        bundle,
-        server: server.clone(),
-        command: args.command.clone(),
-        home: home_s,
-        cwd: std::env::current_dir()
-            .ok()
-            .map(|d| d.display().to_string()),
-        own: OwnFiles::new(bundle_path),
-        pins: (!args.no_pin).then(|| PinStore::default_for(&home)),
-        audit,
-    }));
-    let max = args.max_message_mib.max(1) << 20;
+    let gw = Arc::new(gw);
+    let max = args.gateway.max_message_mib.max(1) << 20;
     let to_client = sink(std::io::stdout());
     let to_child = sink(child_in);
     let notes = |n: &str| say(n);
@@ -480,23 +448,7 @@ fn mcp_http(args: McpArgs) -> Exit {
         say("crust mcp: give --upstream URL (the MCP server's endpoint), or a subcommand (trust, pins)");
         return Exit::Usage;
     };
-    let home = home();
-    let Setup {
-        bundle,
-        bundle_path,
-        audit,
-        writer,
-    } = match setup(
-        "crust mcp",
-        args.policy.as_ref(),
-        &args.rules,
-        args.no_audit,
-        &home,
-    ) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    let server = args.name.clone().unwrap_or_else(|| {
+    let host_name = || {
         let authority = upstream
             .split_once("://")
             .map_or(upstream.as_str(), |(_, r)| r)
@@ -513,23 +465,21 @@ fn mcp_http(args: McpArgs) -> Exit {
                 }
             })
             .collect()
-    });
-    let gw = Gateway::new(Config {
-        bundle,
-        server: server.clone(),
-        command: vec![upstream.clone()],
-        home: home.display().to_string(),
-        cwd: std::env::current_dir()
-            .ok()
-            .map(|d| d.display().to_string()),
-        own: OwnFiles::new(bundle_path),
-        pins: (!args.no_pin).then(|| PinStore::default_for(&home)),
-        audit,
-    });
+    };
+    let (gw, writer) = match gateway(
+        "crust mcp",
+        &args.gateway,
+        host_name,
+        vec![upstream.clone()],
+    ) {
+        Ok(g) => g,
+        Err(e) => return e,
+    };
+    let server = gw.server().to_owned();
     let cfg = crust_runtime::mcp::http::HttpConfig {
         listen: args.listen,
         upstream: upstream.clone(),
-        max_body: args.max_message_mib.max(1) << 20,
+        max_body: args.gateway.max_message_mib.max(1) << 20,
         notes: Arc::new(say),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
