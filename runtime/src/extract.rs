@@ -528,7 +528,9 @@ impl Extraction<'_, '_> {
                     .path_suffix
                     .iter()
                     .any(|x| k.len() > x.len() && k.ends_with(x.as_str()));
-            if (path_key || bare_path(s)) && !s.is_empty() {
+            if file_url(s) {
+                self.url(s)?;
+            } else if (path_key || bare_path(s)) && !s.is_empty() {
                 paths.push(self.norm(s)?);
             } else if has(&shape.url, k) {
                 self.url(s)?;
@@ -603,6 +605,12 @@ fn bare_path(s: &str) -> bool {
         .iter()
         .any(|p| s.starts_with(p));
     (home || s.starts_with('/')) && s.len() > 1 && !s.chars().any(char::is_whitespace)
+}
+
+/// A `file:` URL under any key: a reader of URLs reads the file it names.
+fn file_url(s: &str) -> bool {
+    let t = s.trim_start();
+    t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("file:")) && !t.contains(char::is_whitespace)
 }
 
 /// A string or an array of strings.
