@@ -99,6 +99,30 @@ def test_claude_code_hook_stops_the_dangerous_call_and_lets_the_harmless_one_run
     assert any("Blocked by Crust (protect-ssh-keys)" in str(c) for c in reasons), reasons
 
 
+def test_crust_setup_wires_claude_code_and_its_hook_blocks(tmp_path, agent_upstream):
+    """`crust setup` on a home where Claude Code is installed: the hook it writes, with the bundle
+    `crust start` keeps, is what stops the dangerous call; `--undo` takes it out again."""
+    home, proj, cmds, danger, benign = scene(tmp_path)
+    (home / ".claude").mkdir()
+    kept = home / ".local" / "share" / "crust"
+    kept.mkdir(parents=True)
+    compile_policy(str(kept / "policy.bin"))
+    env = dict(os.environ, HOME=str(home))
+    r = subprocess.run([os.path.join(BIN, "crust"), "setup", "--no-proxy"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PreToolUse hook" in r.stdout, r.stdout
+    run_claude(home, proj, cmds, f"http://127.0.0.1:{agent_upstream.port}")
+    assert not danger.exists(), "the dangerous command ran"
+    assert benign.exists(), "the harmless command did not run"
+    reasons = [str(r["content"]) for r in agent_upstream.tool_results() if r.get("is_error")]
+    assert any("Blocked by Crust (protect-ssh-keys)" in c for c in reasons), reasons
+    r = subprocess.run([os.path.join(BIN, "crust"), "setup", "--undo"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "removed (setup created it)" in r.stdout, r.stdout + r.stderr
+    assert not (home / ".claude" / "settings.json").exists()
+
+
 def test_claude_code_hook_with_an_unloadable_policy_refuses_every_call(tmp_path, agent_upstream):
     hook = f"{os.path.join(BIN, 'crust')} hook claude-code --policy {tmp_path / 'missing.bin'}"
     home, proj, cmds, danger, benign = scene(tmp_path, hook)

@@ -4,6 +4,7 @@
 mod fmt;
 mod hook;
 mod logs;
+mod setup;
 mod start;
 mod wrap;
 
@@ -181,6 +182,9 @@ pub enum Command {
     /// The MCP gateway for Streamable HTTP servers (`crust mcp --upstream URL`), and tool
     /// pinning (`crust mcp trust SERVER`, `crust mcp pins`).
     Mcp(wrap::McpArgs),
+    /// Wire the installed agents to Crust: hooks, base URLs, `crust wrap` around MCP servers
+    /// (shows the diff first; `--undo` restores).
+    Setup(setup::SetupArgs),
 }
 
 pub fn crust(args: CrustArgs) -> Exit {
@@ -219,6 +223,7 @@ pub fn crust(args: CrustArgs) -> Exit {
         Command::Hook(a) => hook::hook(a),
         Command::Wrap(a) => wrap::wrap(a),
         Command::Mcp(a) => wrap::mcp(a),
+        Command::Setup(a) => setup::setup(a),
     }
 }
 
