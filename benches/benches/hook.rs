@@ -1,6 +1,7 @@
 //! `crust hook`: the whole process an agent starts before each tool call (exec, bundle load with
 //! validation on use, one decision, answer), beside the floor of starting `true`. Warm: the
-//! bundle in the page cache; cold: the bundle dropped from it before each run.
+//! bundle in the page cache; cold: the bundle dropped from it before each run; via proxy: a
+//! running `crust start` judges the call through its control socket.
 //!
 //! Needs the release `crust` binary: `cargo build --release -p crust-compiler` first.
 //! Prints p50 and p99 per case besides criterion's figures.
@@ -141,6 +142,47 @@ fn hook(c: &mut Criterion) {
             report(&label, std::mem::take(&mut all));
         }
     }
+    // The same calls with `crust start` running: the hook hands each to the proxy's control
+    // socket (the proxy serves the bundle the hook would load).
+    let home = std::env::temp_dir().join(format!("crust-hook-bench-{}", std::process::id()));
+    let data = home.join(".local/share/crust");
+    let _ = std::fs::remove_dir_all(&home);
+    let mut proxy = Command::new(&crust)
+        .args(["start", "--listen", "127.0.0.1:0", "--no-audit"])
+        .env("HOME", &home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| fail(&format!("crust start: {e}")));
+    let socket = data.join("crust.sock");
+    let t = Instant::now();
+    while !socket.exists() {
+        if t.elapsed() > Duration::from_secs(60) {
+            let _ = proxy.kill();
+            fail("crust start did not open its control socket");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (name, input) in &cases {
+        let label = format!("crust_hook_{name}_via_proxy");
+        g.bench_function(&label, |b| {
+            b.iter_custom(|n| {
+                let mut sum = Duration::ZERO;
+                for _ in 0..n {
+                    let mut cmd = Command::new(&crust);
+                    cmd.args(["hook", "claude-code"]).env("HOME", &home);
+                    let d = run(&mut cmd, input);
+                    all.push(d);
+                    sum += d;
+                }
+                sum
+            });
+        });
+        report(&label, std::mem::take(&mut all));
+    }
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    let _ = std::fs::remove_dir_all(&home);
     g.finish();
 }
 

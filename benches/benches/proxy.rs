@@ -155,6 +155,7 @@ fn start_proxy(upstream: SocketAddr, audit: Option<crust_runtime::audit::Auditor
         limits: Default::default(),
         remote: None,
         protect: Vec::new(),
+        control: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {

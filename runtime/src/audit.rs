@@ -147,6 +147,9 @@ struct Shared {
     dropped_total: AtomicU64,
     max_unsealed: usize,
     chunk_records: usize,
+    /// Failed chunk writes since start, and the last error (for `crust status`).
+    write_failures: AtomicU64,
+    last_error: std::sync::Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -157,6 +160,8 @@ impl Shared {
             dropped_total: AtomicU64::new(0),
             max_unsealed: cfg.max_unsealed.max(1),
             chunk_records: cfg.chunk_records.clamp(1, cfg.max_unsealed.max(1)),
+            write_failures: AtomicU64::new(0),
+            last_error: std::sync::Mutex::new(None),
         }
     }
 
@@ -214,6 +219,33 @@ impl Auditor {
     /// Records dropped since start.
     pub fn dropped_total(&self) -> u64 {
         self.shared.dropped_total.load(Ordering::Relaxed)
+    }
+
+    /// How the log is doing: healthy while no write has failed and nothing was dropped.
+    pub fn health(&self) -> Health {
+        let s = &*self.shared;
+        Health {
+            dropped_total: s.dropped_total.load(Ordering::Relaxed),
+            pending: s.unsealed.load(Ordering::Relaxed) as u64,
+            write_failures: s.write_failures.load(Ordering::Relaxed),
+            last_error: s.last_error.lock().ok().and_then(|e| e.clone()),
+        }
+    }
+}
+
+/// See [`Auditor::health`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Health {
+    pub dropped_total: u64,
+    /// Records accepted and not yet in the file.
+    pub pending: u64,
+    pub write_failures: u64,
+    pub last_error: Option<String>,
+}
+
+impl Health {
+    pub fn healthy(&self) -> bool {
+        self.dropped_total == 0 && self.write_failures == 0
     }
 }
 
@@ -354,6 +386,10 @@ fn flush(cfg: &LogConfig, pending: &mut Vec<Record>, shared: &Shared) -> Option<
         Err(e) => {
             let noted: u64 = pending.iter().filter_map(|r| r.dropped_before).sum();
             tracing::error!("audit log: {e}; {n} records lost");
+            shared.write_failures.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut last) = shared.last_error.lock() {
+                *last = Some(e);
+            }
             shared.lost(n as u64);
             shared.dropped.fetch_add(noted, Ordering::Relaxed);
             None

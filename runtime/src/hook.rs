@@ -240,6 +240,18 @@ pub fn run(
     input: &[u8],
     home: &str,
 ) -> Reply {
+    let (event, verdict) = decide(bundle, own, agent, input, home);
+    reply(agent, &event, &verdict)
+}
+
+/// The hook event and the verdict on its call, before they are put in the agent's format.
+pub fn decide(
+    bundle: Result<&Bundle, &str>,
+    own: &OwnFiles,
+    agent: Agent,
+    input: &[u8],
+    home: &str,
+) -> (String, Verdict<'static>) {
     let call = parse(agent, input);
     let event = call.as_ref().map(|c| c.event.clone()).unwrap_or_default();
     let verdict = match (bundle, &call) {
@@ -268,7 +280,7 @@ pub fn run(
             }
         }
     };
-    reply(agent, &event, &verdict)
+    (event, verdict)
 }
 
 /// The text an agent shows for a refusal: the rule and why.

@@ -75,6 +75,14 @@ fn judge(args: &HookArgs, input: &[u8]) -> hook::Reply {
         None if args.rules.is_empty() && kept.is_file() => Some(kept),
         None => None,
     };
+    // A running `crust start` with this very bundle judges it: a connection instead of a
+    // bundle load. Anything else (no proxy, another bundle, a fault) ends in judging here.
+    #[cfg(unix)]
+    if let Some(path) = bundle_path.as_deref().filter(|_| args.rules.is_empty()) {
+        if let Some(r) = via_proxy(&home, path, args.agent, input) {
+            return r;
+        }
+    }
     // The bundle the hook judges with is its own: no call may change or remove it.
     let own = OwnFiles::new(bundle_path.clone());
     match agent_policy(
@@ -123,6 +131,46 @@ pub(super) fn agent_policy(
             e.diagnostics.error_count()
         )),
         Err(Err(u)) => Err(u),
+    }
+}
+
+/// Asks the proxy's control socket to judge the call, if it serves the bundle at `bundle`.
+#[cfg(unix)]
+fn via_proxy(
+    home: &str,
+    bundle: &std::path::Path,
+    agent: Agent,
+    input: &[u8],
+) -> Option<hook::Reply> {
+    use crust_runtime::proxy::control::{HookAnswer, Request};
+    let socket =
+        super::start::data_dir(std::path::Path::new(home)).join(super::start::CONTROL_SOCKET);
+    if !socket.exists() {
+        return None;
+    }
+    let mut header = [0u8; crust_runtime::bundle::format::HEADER_LEN];
+    std::fs::File::open(bundle)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .ok()?;
+    let (_, h) = crust_runtime::bundle::format::Header::decode(&header)?;
+    let req = Request::Hook {
+        agent: agent.name().to_owned(),
+        home: home.to_owned(),
+        checksum: format!("{:016x}", h.checksum),
+        input: std::str::from_utf8(input).ok()?.to_owned(),
+    };
+    let line = super::control::ask(&socket, &req, std::time::Duration::from_secs(5)).ok()?;
+    match serde_json::from_str::<HookAnswer>(&line).ok()? {
+        HookAnswer::Judged {
+            stdout,
+            stderr,
+            exit,
+        } => Some(hook::Reply {
+            stdout,
+            stderr,
+            exit,
+        }),
+        HookAnswer::Mismatch { .. } => None,
     }
 }
 

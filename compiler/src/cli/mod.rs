@@ -1,11 +1,15 @@
 //! The `crustc` and `crust` command lines. Contracts (exit codes, the `check --json` line
 //! format) are stable: other tools depend on them.
 
+#[cfg(unix)]
+mod control;
 mod fmt;
 mod hook;
 mod logs;
 mod setup;
 mod start;
+#[cfg(unix)]
+mod status;
 mod wrap;
 
 use crate::diag::Diagnostics;
@@ -26,6 +30,8 @@ pub enum Exit {
     Policy = 1,
     /// Bad command-line usage or unreadable inputs.
     Usage = 2,
+    /// `crust status`: the proxy is not running (as service managers report it).
+    NotRunning = 3,
 }
 
 impl From<Exit> for ExitCode {
@@ -185,6 +191,10 @@ pub enum Command {
     /// Wire the installed agents to Crust: hooks, base URLs, `crust wrap` around MCP servers
     /// (shows the diff first; `--undo` restores).
     Setup(setup::SetupArgs),
+    /// Is the proxy running, what has it decided, is its audit log healthy, which agents are
+    /// wired to it (exit code 3 when it is not running).
+    #[cfg(unix)]
+    Status(status::StatusArgs),
 }
 
 pub fn crust(args: CrustArgs) -> Exit {
@@ -224,6 +234,8 @@ pub fn crust(args: CrustArgs) -> Exit {
         Command::Wrap(a) => wrap::wrap(a),
         Command::Mcp(a) => wrap::mcp(a),
         Command::Setup(a) => setup::setup(a),
+        #[cfg(unix)]
+        Command::Status(a) => status::status(a),
     }
 }
 

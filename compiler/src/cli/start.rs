@@ -37,10 +37,22 @@ pub struct StartArgs {
     /// Do not keep the encrypted audit log (~/.local/share/crust/audit.log).
     #[arg(long)]
     pub no_audit: bool,
+    /// Do not serve the control socket (~/.local/share/crust/crust.sock) through which
+    /// `crust hook` and `crust status` reach the proxy.
+    #[arg(long)]
+    pub no_control: bool,
     #[command(flatten)]
     pub audit: crust_runtime::audit::AuditOptions,
     #[command(flatten)]
     pub serve: crust_runtime::proxy::ServeOptions,
+}
+
+/// The control socket's name in [`data_dir`].
+pub(super) const CONTROL_SOCKET: &str = "crust.sock";
+
+/// Where Crust keeps its bundle, audit log, control socket and setup backups.
+pub(super) fn data_dir(home: &Path) -> PathBuf {
+    home.join(".local/share/crust")
 }
 
 fn home() -> PathBuf {
@@ -164,6 +176,7 @@ pub fn start(args: StartArgs) -> Exit {
         // The defaults are also under the built-in rules; a `--rules` directory elsewhere is
         // protected only by this.
         protect: rules.iter().cloned().collect(),
+        control: (!args.no_control).then(|| data_dir(&home).join(CONTROL_SOCKET)),
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => Exit::Ok,

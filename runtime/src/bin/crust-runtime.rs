@@ -55,6 +55,10 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     max_body_mib: usize,
     /// Record every decision in this age-encrypted audit log.
+    /// A Unix socket where `crust hook` and `crust status` reach this proxy (`crust start`
+    /// serves ~/.local/share/crust/crust.sock).
+    #[arg(long)]
+    control: Option<std::path::PathBuf>,
     #[arg(long)]
     audit_log: Option<std::path::PathBuf>,
     /// Directory of the audit identity, created on first start (default: ~/.config/crust).
@@ -162,6 +166,7 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
         limits: args.serve.limits(),
         remote,
         protect,
+        control: args.control.clone(),
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,7 @@ pub struct Metrics {
     eval_buckets: [AtomicU64; 9],
     eval_sum_ns: AtomicU64,
     eval_count: AtomicU64,
+    hook_calls: AtomicU64,
 }
 
 impl Metrics {
@@ -25,6 +26,20 @@ impl Metrics {
         if let Ok(mut m) = self.blocks.lock() {
             *m.entry(rule.to_owned()).or_default() += 1;
         }
+    }
+
+    /// One call judged for `crust hook` through the control socket.
+    pub fn hook_call(&self) {
+        self.hook_calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn hook_calls(&self) -> u64 {
+        self.hook_calls.load(Ordering::Relaxed)
+    }
+
+    /// Blocks so far, by rule.
+    pub fn blocks_by_rule(&self) -> BTreeMap<String, u64> {
+        self.blocks.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     pub fn eval_time(&self, d: std::time::Duration) {
@@ -52,6 +67,8 @@ impl Metrics {
             "crust_upstream_errors_total {}",
             get(&self.upstream_errors)
         );
+        let _ = writeln!(s, "# TYPE crust_hook_calls_total counter");
+        let _ = writeln!(s, "crust_hook_calls_total {}", get(&self.hook_calls));
         let _ = writeln!(s, "# TYPE crust_bundle_reloads_total counter");
         let _ = writeln!(s, "crust_bundle_reloads_total {}", get(&self.reloads));
         let _ = writeln!(

@@ -10,6 +10,8 @@
 
 pub mod apis;
 pub mod batch;
+#[cfg(unix)]
+pub mod control;
 pub mod decode;
 pub mod judge;
 mod metrics;

@@ -109,6 +109,9 @@ pub struct Config {
     /// Files and directories this process uses besides the bundle (rules directory, audit
     /// log, its key), protected from agents wherever they are.
     pub protect: Vec<PathBuf>,
+    /// The control socket (`crust hook` and `crust status` ask the running proxy through it;
+    /// none: no socket).
+    pub control: Option<PathBuf>,
 }
 
 /// Bounds on what clients can hold: connections, time and memory.
@@ -299,21 +302,24 @@ pub(crate) type HttpsClient = Client<
     Full<Bytes>,
 >;
 
-struct Shared {
+pub(super) struct Shared {
     bundle: RwLock<Arc<Bundle>>,
-    config: Config,
+    pub(super) config: Config,
     client: HttpsClient,
-    metrics: Metrics,
+    pub(super) metrics: Metrics,
     /// Outbound text already judged and allowed.
     seen: super::outbound::Seen,
     /// Request body bytes in memory now.
     inflight: std::sync::atomic::AtomicUsize,
     /// The bundle and the files in `Config::protect`.
-    own: crate::own::OwnFiles,
+    pub(super) own: crate::own::OwnFiles,
+    /// The address bound (the port chosen when `listen` asked for 0).
+    pub(super) local: SocketAddr,
+    pub(super) started: std::time::Instant,
 }
 
 impl Shared {
-    fn snapshot(&self) -> Arc<Bundle> {
+    pub(super) fn snapshot(&self) -> Arc<Bundle> {
         match self.bundle.read() {
             Ok(b) => Arc::clone(&b),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
@@ -403,6 +409,14 @@ pub async fn serve(
         seen: Default::default(),
         inflight: Default::default(),
         own,
+        local,
+        started: std::time::Instant::now(),
+    });
+    // Removed again when the proxy stops, so a later hook does not try a dead socket.
+    let control = shared.config.control.clone().and_then(|path| {
+        let listener = super::control::bind(&path)?;
+        let task = tokio::spawn(super::control::serve(listener, Arc::clone(&shared)));
+        Some((path, task))
     });
     if let Some(r) = &shared.config.remote {
         tracing::warn!(listen = %local, token_len = r.token.len(), "clients on other hosts are admitted with the client token");
@@ -481,6 +495,10 @@ pub async fn serve(
             }
             drop(permit);
         });
+    }
+    if let Some((path, task)) = control {
+        task.abort();
+        let _ = std::fs::remove_file(path);
     }
     tokio::select! {
         () = graceful.shutdown() => {}

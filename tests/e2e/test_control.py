@@ -1,0 +1,135 @@
+"""The running proxy's control socket: `crust hook` hands its call to `crust start` (and falls back
+to judging by itself whenever the proxy cannot: not running, another bundle, killed), and
+`crust status` reports the proxy, its decisions, its audit log and the agents wired to it."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import BIN
+
+CRUST = os.path.join(BIN, "crust")
+KEY_READ = {"session_id": "s", "cwd": "/tmp", "hook_event_name": "PreToolUse",
+            "tool_name": "Bash", "tool_input": {"command": "cat ~/.ssh/id_rsa"}}
+TESTS = dict(KEY_READ, tool_input={"command": "npm test"})
+
+
+class Start:
+    def __init__(self, home, *extra):
+        self.home = home
+        self.log = open(home / "start.log", "w+")
+        self.env = dict(os.environ, HOME=str(home), NO_COLOR="1")
+        self.proc = subprocess.Popen(
+            [CRUST, "start", "--listen", "127.0.0.1:0", *extra], stderr=self.log, env=self.env)
+        self.socket = home / ".local/share/crust/crust.sock"
+        end = time.time() + 30
+        while not self.answers() and time.time() < end:
+            assert self.proc.poll() is None, self.text()
+            time.sleep(0.05)
+        assert self.answers(), self.text()
+
+    def answers(self):
+        with socket.socket(socket.AF_UNIX) as c:
+            try:
+                c.connect(str(self.socket))
+                return True
+            except OSError:
+                return False
+
+    def text(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+
+def hook(home, call, *extra):
+    r = subprocess.run([CRUST, "hook", "claude-code", *extra], input=json.dumps(call),
+                       capture_output=True, text=True, env=dict(os.environ, HOME=str(home)), timeout=60)
+    return r
+
+
+def status(home):
+    r = subprocess.run([CRUST, "status", "--json"], capture_output=True, text=True,
+                       env=dict(os.environ, HOME=str(home)), timeout=60)
+    return r.returncode, json.loads(r.stdout)
+
+
+def denied(r):
+    return r.returncode == 2 and json.loads(r.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+
+
+def test_hooks_are_judged_by_the_running_proxy_and_status_counts_them(tmp_path):
+    s = Start(tmp_path)
+    try:
+        assert oct(s.socket.stat().st_mode & 0o777) == "0o600"
+        assert denied(hook(tmp_path, KEY_READ))
+        ok = hook(tmp_path, TESTS)
+        assert ok.returncode == 0 and ok.stdout == "", ok
+        code, st = status(tmp_path)
+        assert code == 0 and st["running"], st
+        p = st["proxy"]
+        assert p["hook_calls"] == 2, p
+        assert p["blocks"] == 1 and p["blocks_by_rule"] == {"protect-ssh-keys": 1}, p
+        assert p["bundle"]["path"].endswith(".local/share/crust/policy.bin")
+        assert p["bundle"]["rules"] > 50
+        assert p["audit"]["healthy"] is True, p
+        assert re.fullmatch(r"127\.0\.0\.1:\d+", p["listen"])
+        human = subprocess.run([CRUST, "status"], capture_output=True, text=True,
+                               env=s.env, timeout=60).stdout
+        assert "proxy: running" in human and "2 hook calls, 1 blocked (protect-ssh-keys 1)" in human
+    finally:
+        s.stop()
+    # Stopped: the socket is gone, status says so with exit code 3, hooks judge by themselves.
+    assert not s.socket.exists()
+    code, st = status(tmp_path)
+    assert code == 3 and st["running"] is False
+    assert denied(hook(tmp_path, KEY_READ))
+
+
+def test_a_hook_never_goes_open_when_the_proxy_cannot_answer(tmp_path):
+    s = Start(tmp_path, "--no-audit")
+    try:
+        # Another bundle than the proxy serves: judged here, with that bundle.
+        other = tmp_path / "other.bin"
+        subprocess.run([os.path.join(BIN, "crustc"), os.path.join(os.path.dirname(BIN), "..", "rules"),
+                        "-o", str(other)], check=True, capture_output=True)
+        assert denied(hook(tmp_path, KEY_READ, "--policy", str(other)))
+        assert status(tmp_path)[1]["proxy"]["hook_calls"] == 0
+    finally:
+        # Killed: the socket file stays behind, nobody answers on it.
+        s.stop(signal.SIGKILL)
+    assert s.socket.exists()
+    assert denied(hook(tmp_path, KEY_READ))
+    assert hook(tmp_path, TESTS).returncode == 0
+    # A new proxy replaces the stale socket.
+    s2 = Start(tmp_path, "--no-audit")
+    try:
+        assert denied(hook(tmp_path, KEY_READ))
+        assert status(tmp_path)[1]["proxy"]["hook_calls"] == 1
+    finally:
+        s2.stop()
+
+
+def test_status_lists_the_agents_and_what_setup_would_add(tmp_path):
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".gemini").mkdir()
+    (tmp_path / ".gemini" / "settings.json").write_text("{ not json")
+    code, st = status(tmp_path)
+    assert code == 3
+    agents = {(a["agent"], os.path.basename(a["file"])): a for a in st["agents"]}
+    claude = agents[("claude-code", "settings.json")]
+    assert claude["state"] == "not wired" and any("PreToolUse" in d for d in claude["detail"])
+    assert agents[("gemini", "settings.json")]["state"] == "unreadable"
+    r = subprocess.run([CRUST, "setup", "--agent", "claude-code", "--yes"], capture_output=True,
+                       text=True, env=dict(os.environ, HOME=str(tmp_path)), timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    _, st = status(tmp_path)
+    states = {(a["agent"], os.path.basename(a["file"])): a["state"] for a in st["agents"]}
+    assert states[("claude-code", "settings.json")] == "wired"
