@@ -6,6 +6,8 @@ mod control;
 mod fmt;
 mod hook;
 mod logs;
+#[cfg(unix)]
+mod service;
 mod setup;
 mod start;
 #[cfg(unix)]
@@ -195,6 +197,9 @@ pub enum Command {
     /// wired to it (exit code 3 when it is not running).
     #[cfg(unix)]
     Status(status::StatusArgs),
+    /// Keep `crust start` running: a systemd user unit (Linux) or a launchd agent (macOS).
+    #[cfg(unix)]
+    Service(service::ServiceArgs),
 }
 
 pub fn crust(args: CrustArgs) -> Exit {
@@ -236,6 +241,8 @@ pub fn crust(args: CrustArgs) -> Exit {
         Command::Setup(a) => setup::setup(a),
         #[cfg(unix)]
         Command::Status(a) => status::status(a),
+        #[cfg(unix)]
+        Command::Service(a) => service::service(a),
     }
 }
 
