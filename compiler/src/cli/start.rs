@@ -28,7 +28,8 @@ pub struct StartArgs {
     #[arg(long)]
     pub bundle: Option<PathBuf>,
     /// What a blocked call becomes: `remove` (a notice in its place) or `replace` (a call of
-    /// an offered shell tool that echoes the notice).
+    /// an offered shell tool that echoes the notice). `replace` applies to Anthropic Messages
+    /// and Chat Completions; calls in the Responses API (Codex) are removed with a notice.
     #[arg(long, default_value = "remove")]
     pub block_mode: crust_runtime::proxy::BlockMode,
     /// Largest request or non-streaming response body, in MiB.
@@ -139,7 +140,10 @@ pub fn start(args: StartArgs) -> Exit {
         .as_ref()
         .and_then(|dir| watch_rules(dir.clone(), bundle_path.clone()));
     eprintln!(
-        "crust: proxy on http://{} (rules: built-in{}); set ANTHROPIC_BASE_URL=http://{} or OPENAI_BASE_URL=http://{}/v1",
+        "crust: proxy on http://{} (rules: built-in{}); `crust setup` wires your agents to it \
+         (by hand: ANTHROPIC_BASE_URL=http://{} for Claude Code and the Anthropic SDK, \
+         OPENAI_BASE_URL=http://{}/v1 for the OpenAI SDK; Codex ignores OPENAI_BASE_URL and \
+         needs a custom provider, `crust setup --agent codex --dry-run` shows it)",
         args.listen,
         rules
             .as_ref()
@@ -148,6 +152,12 @@ pub fn start(args: StartArgs) -> Exit {
         args.listen,
         args.listen
     );
+    if args.block_mode == crust_runtime::proxy::BlockMode::Replace {
+        eprintln!(
+            "crust: --block-mode replace applies to Anthropic Messages and Chat Completions; \
+             blocked calls in the Responses API (Codex) are removed with a notice instead"
+        );
+    }
     let (audit, writer) = if args.no_audit {
         (None, None)
     } else {

@@ -48,7 +48,8 @@ struct Args {
     #[arg(long)]
     api_key: Option<String>,
     /// What a blocked call becomes: `remove` (a notice in its place) or `replace` (a call of
-    /// an offered shell tool that echoes the notice).
+    /// an offered shell tool that echoes the notice). `replace` applies to Anthropic Messages
+    /// and Chat Completions; calls in the Responses API (Codex) are removed with a notice.
     #[arg(long, default_value = "remove")]
     block_mode: crust_runtime::proxy::BlockMode,
     /// Largest request or non-streaming response body, in MiB.

@@ -431,6 +431,9 @@ pub async fn serve(
     }
     spawn_sighup(&shared);
     tracing::info!(listen = %local, upstream = %shared.config.route.describe(), "crust proxy listening");
+    if shared.config.block_mode == BlockMode::Replace {
+        tracing::warn!("block mode `replace` applies to Anthropic Messages and Chat Completions; blocked calls in the Responses API are removed with a notice");
+    }
     if let Some(tx) = ready {
         let _ = tx.send(local);
     }
