@@ -265,6 +265,10 @@ pub struct CommandSpec {
     /// that run later (`git config core.pager CMD`): judged as `-c KEY=VALUE` is, as code
     /// that runs unattended.
     pub configures: Vec<String>,
+    /// Subcommands that delete the files their operands name, or the whole working directory
+    /// when there are none, once forced (`git clean -f [PATHSPEC…]`; `-n` only lists).
+    #[serde(default)]
+    pub cleans: Vec<String>,
 }
 
 /// A text tool the shell analysis evaluates: its output, from known input, is computed and

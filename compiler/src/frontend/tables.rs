@@ -35,6 +35,7 @@ const COMMAND_KEYS: &[&str] = &[
     "prints",
     "installs",
     "configures",
+    "cleans",
     "description",
 ];
 const LANGUAGE_KEYS: &[&str] = &[
@@ -393,6 +394,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "prints" => spec.prints = boolean(v, "prints", diags),
                 "installs" => spec.installs = names(v, diags),
                 "configures" => spec.configures = names(v, diags),
+                "cleans" => spec.cleans = names(v, diags),
                 "produces" => {
                     let t = v.as_str().unwrap_or("");
                     spec.produces = Some(match t {

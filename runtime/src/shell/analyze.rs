@@ -1669,6 +1669,7 @@ impl<'a> Analyzer<'a> {
         let mut fetched = Vec::new();
         self.sources(spec, p)?;
         self.stored_settings(spec, p)?;
+        self.cleans(spec, p, args)?;
         // A command whose first operand is a program in a language the tables know (`awk
         // 'BEGIN { system("…") }'`): the program is judged by what it does.
         if !matches!(spec.kind, CmdKind::Interpreter | CmdKind::Shell) {
@@ -2409,6 +2410,46 @@ impl<'a> Analyzer<'a> {
             remote: fetched,
             ..Flow::default()
         })
+    }
+
+    /// `git clean -f [PATHSPEC…]` (the table's `cleans` subcommands): the untracked files
+    /// below each pathspec, or below the working directory when none is given, are deleted
+    /// (judged as `rm -rf` of them). `-n`/`--dry-run` only lists; without `-f` git refuses.
+    fn cleans(&mut self, spec: &CommandSpec, p: &Parsed, args: &[Arg]) -> R<()> {
+        let Some(skip) = subcommand_operands(&spec.cleans, p) else {
+            return Ok(());
+        };
+        let mut force = false;
+        for a in args {
+            let t = a.text();
+            if t == "--" {
+                break;
+            }
+            match t.strip_prefix("--") {
+                Some("dry-run") => return Ok(()),
+                Some("force") => force = true,
+                Some(_) => {}
+                None => {
+                    if let Some(cluster) = t.strip_prefix('-') {
+                        if cluster.contains('n') {
+                            return Ok(());
+                        }
+                        force |= cluster.contains('f');
+                    }
+                }
+            }
+        }
+        if !force {
+            return Ok(());
+        }
+        let specs = p.positional.get(skip..).unwrap_or(&[]);
+        if specs.is_empty() {
+            return self.arg_path(Action::Delete, &Arg::lit("."), true);
+        }
+        for a in specs {
+            self.arg_path(Action::Delete, a, true)?;
+        }
+        Ok(())
     }
 
     /// `git config KEY VALUE` (the table's `configures` subcommands): a stored setting runs
