@@ -381,3 +381,105 @@ fn an_unknown_agent_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown agent `notepad`"));
 }
+
+#[test]
+fn a_key_given_twice_leaves_the_file_untouched() {
+    let h = home("dupes");
+    let p = h.join(".claude/settings.json");
+    std::fs::write(
+        &p,
+        "{\n\"hooks\": {},\n\"model\": \"opus\",\n\"hooks\": {\"PostToolUse\": []}\n}\n",
+    )
+    .unwrap();
+    let before = std::fs::read(&p).unwrap();
+    let o = setup(&h, &["--agent", "claude-code"]);
+    assert!(
+        stdout(&o).contains("the key `hooks` appears twice"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(std::fs::read(&p).unwrap(), before);
+}
+
+#[test]
+fn a_hook_for_some_tools_or_at_a_stale_path_is_not_wired() {
+    let h = home("partial");
+    let p = h.join(".claude/settings.json");
+    for hooks in [
+        r#"{"matcher": "Bash", "hooks": [{"type": "command", "command": "/opt/crust/bin/crust hook claude-code"}]}"#,
+        r#"{"matcher": "*", "hooks": [{"type": "command", "command": "/gone/0.1.0/bin/crust hook claude-code"}]}"#,
+        r#"{"matcher": "*", "hooks": [{"type": "command", "command": "echo crust hook claude-code"}]}"#,
+    ] {
+        std::fs::write(&p, format!(r#"{{"hooks": {{"PreToolUse": [{hooks}]}}}}"#)).unwrap();
+        let o = setup(&h, &["--agent", "claude-code", "--no-proxy"]);
+        assert!(
+            stdout(&o).contains("+ PreToolUse hook"),
+            "{hooks}: {}",
+            stdout(&o)
+        );
+        let s = json(&p);
+        assert_eq!(
+            s["hooks"]["PreToolUse"].as_array().unwrap().len(),
+            2,
+            "{hooks}"
+        );
+    }
+}
+
+#[test]
+fn undo_keeps_what_the_user_changed_between_two_runs_and_their_own_settings() {
+    let h = home("between");
+    let state = h.join(".claude.json");
+    // The user's own wrapper and their own base URL (the one setup would write) predate setup.
+    let mut v = json(&state);
+    v["mcpServers"]["mine"] =
+        serde_json::json!({"command": "crust", "args": ["wrap", "--name", "mine", "--", "srv"]});
+    std::fs::write(&state, serde_json::to_string(&v).unwrap()).unwrap();
+    let settings = h.join(".claude/settings.json");
+    std::fs::write(
+        &settings,
+        r#"{"env": {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9090"}}"#,
+    )
+    .unwrap();
+    setup(&h, &[]);
+    // A server added between two runs of setup.
+    let mut v = json(&state);
+    v["mcpServers"]["added"] = serde_json::json!({"command": "node", "args": ["a.js"]});
+    std::fs::write(&state, serde_json::to_string(&v).unwrap()).unwrap();
+    setup(&h, &[]);
+    assert_eq!(json(&state)["mcpServers"]["added"]["command"], CRUST);
+    let u = setup(&h, &["--undo"]);
+    assert_eq!(u.status.code(), Some(0), "{}", stdout(&u));
+    let v = json(&state);
+    assert_eq!(v["mcpServers"]["added"]["command"], "node", "{v}");
+    assert_eq!(v["mcpServers"]["filesystem"]["command"], "npx");
+    assert_eq!(
+        v["mcpServers"]["mine"]["command"], "crust",
+        "the user's own wrapper was undone"
+    );
+    assert_eq!(
+        json(&settings)["env"]["ANTHROPIC_BASE_URL"],
+        "http://127.0.0.1:9090",
+        "the user's own base URL was taken out"
+    );
+    assert!(json(&settings)["hooks"].is_null());
+}
+
+#[test]
+fn undo_without_its_backup_takes_out_what_setup_added() {
+    let h = home("nobackup");
+    setup(&h, &[]);
+    for e in std::fs::read_dir(h.join(".local/share/crust/setup")).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap() != "manifest.json" {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let u = setup(&h, &["--undo"]);
+    assert_eq!(u.status.code(), Some(0), "{}", stdout(&u));
+    assert_eq!(
+        json(&h.join(".claude.json"))["mcpServers"]["filesystem"]["command"],
+        "npx"
+    );
+    assert!(json(&h.join(".claude/settings.json"))["hooks"]["PreToolUse"].is_null());
+}

@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 from conftest import BIN
@@ -133,3 +134,63 @@ def test_status_lists_the_agents_and_what_setup_would_add(tmp_path):
     _, st = status(tmp_path)
     states = {(a["agent"], os.path.basename(a["file"])): a["state"] for a in st["agents"]}
     assert states[("claude-code", "settings.json")] == "wired"
+
+
+def test_a_copy_of_the_bundle_is_judged_by_the_hook_itself(tmp_path):
+    s = Start(tmp_path, "--no-audit")
+    try:
+        copy = tmp_path / "copy.bin"
+        copy.write_bytes((tmp_path / ".local/share/crust/policy.bin").read_bytes())
+        # Same bytes, another file: the proxy protects only its own, so it does not judge.
+        r = hook(tmp_path, dict(KEY_READ, tool_input={"command": f"cp /tmp/x.bin {copy}"}),
+                 "--policy", str(copy))
+        assert denied(r), r
+        assert status(tmp_path)[1]["proxy"]["hook_calls"] == 0
+    finally:
+        s.stop()
+
+
+FAKE = """
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(int(sys.argv[3]))
+print("ready", flush=True)
+while sys.argv[2] == "allow":
+    c, _ = s.accept()
+    c.recv(1 << 20)
+    c.sendall(b'{"stdout": "", "stderr": "", "exit": 0}\\n')
+    c.close()
+time.sleep(120)
+"""
+
+
+def test_a_socket_held_by_another_program_is_not_asked(tmp_path):
+    sock = tmp_path / ".local/share/crust/crust.sock"
+    sock.parent.mkdir(parents=True)
+    subprocess.run([os.path.join(BIN, "crustc"), os.path.join(os.path.dirname(BIN), "..", "rules"),
+                    "-o", str(sock.parent / "policy.bin")], check=True, capture_output=True)
+    for mode, backlog in (("allow", "8"), ("hang", "0")):
+        if sock.exists():
+            sock.unlink()
+        fake = subprocess.Popen([sys.executable, "-c", FAKE, str(sock), mode, backlog],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            assert fake.stdout.readline().strip() == "ready"
+            # A listener that never accepts: fill its backlog so a connect would block.
+            held = []
+            if mode == "hang":
+                for _ in range(4):
+                    c = socket.socket(socket.AF_UNIX)
+                    c.setblocking(False)
+                    try:
+                        c.connect(str(sock))
+                    except OSError:
+                        pass
+                    held.append(c)
+            started = time.time()
+            assert denied(hook(tmp_path, KEY_READ)), mode
+            assert time.time() - started < 20, mode
+        finally:
+            fake.kill()
+            fake.wait()

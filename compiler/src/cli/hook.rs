@@ -157,20 +157,22 @@ fn via_proxy(
         agent: agent.name().to_owned(),
         home: home.to_owned(),
         checksum: format!("{:016x}", h.checksum),
+        bundle: std::fs::canonicalize(bundle).ok()?,
         input: std::str::from_utf8(input).ok()?.to_owned(),
     };
-    let line = super::control::ask(&socket, &req, std::time::Duration::from_secs(5)).ok()?;
+    let line = super::control::ask(&socket, &req, std::time::Duration::from_secs(2)).ok()?;
     match serde_json::from_str::<HookAnswer>(&line).ok()? {
+        // Only the two answers a judgement gives: anything else is not trusted.
         HookAnswer::Judged {
             stdout,
             stderr,
             exit,
-        } => Some(hook::Reply {
+        } if exit == 0 || exit == 2 => Some(hook::Reply {
             stdout,
             stderr,
             exit,
         }),
-        HookAnswer::Mismatch { .. } => None,
+        _ => None,
     }
 }
 

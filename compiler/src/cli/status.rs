@@ -65,7 +65,9 @@ pub fn status(args: StatusArgs) -> Exit {
 
 fn agents(home: &std::path::Path, listen: std::net::SocketAddr) -> Vec<AgentState> {
     let w = setup::Wiring {
-        crust: "crust".into(),
+        crust: setup::own_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "crust".into()),
         anthropic_url: format!("http://{listen}"),
         openai_url: format!("http://{listen}/v1"),
         proxy: true,
@@ -82,7 +84,7 @@ fn agents(home: &std::path::Path, listen: std::net::SocketAddr) -> Vec<AgentStat
                     .into_iter()
                     .filter_map(|n| match n {
                         Note::Did(s) => Some(s),
-                        Note::Kept(_) => None,
+                        _ => None,
                     })
                     .collect(),
             ),

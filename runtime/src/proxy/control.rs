@@ -33,6 +33,9 @@ pub enum Request {
         agent: String,
         home: String,
         checksum: String,
+        /// The bundle file the hook would load (canonical): judged here only when it is the
+        /// file this proxy serves and protects.
+        bundle: PathBuf,
         input: String,
     },
     /// How the proxy is doing.
@@ -108,11 +111,12 @@ async fn connection(stream: tokio::net::UnixStream, shared: Arc<Shared>) -> std:
             agent,
             home,
             checksum,
+            bundle,
             input,
         }) => {
             // Judged on this task: a decision takes microseconds, and a hop to the blocking
             // pool would cost more than that in wake-ups.
-            let a = judge_hook(&shared, &agent, &home, &checksum, input.as_bytes());
+            let a = judge_hook(&shared, &agent, &home, &checksum, &bundle, input.as_bytes());
             serde_json::to_string(&a).unwrap_or_default()
         }
     };
@@ -126,6 +130,7 @@ fn judge_hook(
     agent: &str,
     home: &str,
     checksum: &str,
+    path: &Path,
     input: &[u8],
 ) -> HookAnswer {
     let bundle = shared.snapshot();
@@ -133,7 +138,14 @@ fn judge_hook(
     let Some(agent) = Agent::from_name(agent) else {
         return HookAnswer::Mismatch { serving };
     };
-    if serving != checksum {
+    // The same bytes elsewhere (a copy) are not enough: the proxy protects its own file
+    // from agents, not the copy the hook would otherwise load.
+    let ours = shared
+        .config
+        .policy_path
+        .as_deref()
+        .and_then(|p| std::fs::canonicalize(p).ok());
+    if serving != checksum || ours.as_deref() != Some(path) {
         return HookAnswer::Mismatch { serving };
     }
     let started = std::time::Instant::now();

@@ -6,6 +6,7 @@
 use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject, CstRootNode};
 use jsonc_parser::ParseOptions;
 use serde_json::Value;
+use std::path::Path;
 
 /// What the edits write: how agents reach Crust.
 #[derive(Debug, Clone)]
@@ -36,6 +37,10 @@ pub enum Note {
     Did(String),
     /// Left as it is, and why (a base URL pointing elsewhere, a remote MCP server).
     Kept(String),
+    /// Recorded for undo (not shown): this MCP server was wrapped.
+    Wrapped(String),
+    /// Recorded for undo (not shown): this base URL was set.
+    UrlSet(String),
 }
 
 /// The edits one configuration file gets.
@@ -69,6 +74,9 @@ pub fn json(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
     let source = if text.trim().is_empty() { "{}" } else { text };
     let root = CstRootNode::parse(source, &ParseOptions::default())
         .map_err(|e| format!("not valid JSON: {e}"))?;
+    if let Some(v) = root.value() {
+        no_duplicate_keys(&v)?;
+    }
     let obj = match root.value() {
         None => root.object_value_or_set(),
         Some(_) => root
@@ -81,7 +89,7 @@ pub fn json(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
             Edit::ClaudeHook => {
                 let cmd = w.hook_command("claude-code");
                 let list = array_at(&obj, &["hooks", "PreToolUse"])?;
-                if !has_hook(&list, "claude-code", true) {
+                if !has_hook(&list, "claude-code", true, w) {
                     list.append(object(vec![
                         ("matcher", "*".into()),
                         (
@@ -108,7 +116,7 @@ pub fn json(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
                     "beforeReadFile",
                 ] {
                     let list = array_at(&obj, &["hooks", event])?;
-                    if !has_hook(&list, "cursor", false) {
+                    if !has_hook(&list, "cursor", false, w) {
                         list.append(object(vec![("command", cmd.as_str().into())]));
                         notes.push(Note::Did(format!("{event} hook `{cmd}`")));
                     }
@@ -117,7 +125,7 @@ pub fn json(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
             Edit::GeminiHook => {
                 let cmd = w.hook_command("gemini");
                 let list = array_at(&obj, &["hooks", "BeforeTool"])?;
-                if !has_hook(&list, "gemini", true) {
+                if !has_hook(&list, "gemini", true, w) {
                     list.append(object(vec![
                         ("matcher", ".*".into()),
                         (
@@ -183,6 +191,7 @@ pub fn toml(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
                                 "unset: openai"
                             }
                         )));
+                        notes.push(Note::UrlSet(w.openai_url.clone()));
                     }
                     Some(Some(CODEX_PROVIDER)) => {}
                     Some(Some(other)) => {
@@ -266,7 +275,7 @@ pub fn toml(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
                                 format!("`mcp_servers.{name}.args` is not a list of strings")
                             })?,
                     };
-                    if is_wrapped(&cmd, &args) {
+                    if is_wrapped(&cmd, &args) && runs(&cmd, w) {
                         continue;
                     }
                     let wrapped = wrapped_args(&name, &cmd, &args);
@@ -279,6 +288,7 @@ pub fn toml(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
                     notes.push(Note::Did(format!(
                         "MCP server `{name}` runs under crust wrap"
                     )));
+                    notes.push(Note::Wrapped(name.clone()));
                 }
             }
             _ => {}
@@ -310,6 +320,12 @@ fn wrapped_args(name: &str, cmd: &str, args: &[String]) -> Vec<String> {
 /// A server entry already run by `crust wrap` (by this or another copy of `crust`).
 fn is_wrapped(cmd: &str, args: &[String]) -> bool {
     is_crust(cmd) && args.first().is_some_and(|a| a == "wrap")
+}
+
+/// A `crust` that can run: the one being wired, or another copy still on disk (a stale
+/// path from an older install is not wired: the agent would fail to start it).
+fn runs(program: &str, w: &Wiring) -> bool {
+    program == w.crust || !program.starts_with('/') || Path::new(program).is_file()
 }
 
 /// An executable named `crust` (any directory).
@@ -374,7 +390,7 @@ fn wrap_json_servers(
                 ))
             }
         };
-        if is_wrapped(&cmd, &args) {
+        if is_wrapped(&cmd, &args) && runs(&cmd, w) {
             continue;
         }
         let wrapped = wrapped_args(&name, &cmd, &args);
@@ -390,6 +406,7 @@ fn wrap_json_servers(
         notes.push(Note::Did(format!(
             "MCP server `{name}`{scope} runs under crust wrap"
         )));
+        notes.push(Note::Wrapped(name.clone()));
     }
     Ok(())
 }
@@ -398,6 +415,30 @@ fn prop_name(p: &jsonc_parser::cst::CstObjectProp) -> String {
     p.name()
         .and_then(|n| n.decoded_value().ok())
         .unwrap_or_default()
+}
+
+/// A key twice in one object: agents read the last one, the editor would change the first,
+/// so the file is left untouched rather than wired where the agent does not look.
+fn no_duplicate_keys(node: &CstNode) -> Result<(), String> {
+    if let Some(o) = node.as_object() {
+        let mut seen = std::collections::HashSet::new();
+        for p in o.properties() {
+            let name = prop_name(&p);
+            if !seen.insert(name.clone()) {
+                return Err(format!(
+                    "the key `{name}` appears twice in one object (agents read the last one)"
+                ));
+            }
+            if let Some(v) = p.value() {
+                no_duplicate_keys(&v)?;
+            }
+        }
+    } else if let Some(a) = node.as_array() {
+        for e in a.elements() {
+            no_duplicate_keys(&e)?;
+        }
+    }
+    Ok(())
 }
 
 /// The object at `key` if there is one; an error if the key holds another type.
@@ -434,24 +475,33 @@ fn array_at(obj: &CstObject, path: &[&str]) -> Result<CstArray, String> {
         .ok_or_else(|| format!("`{}` is not a list", path.join(".")))
 }
 
-/// Whether a hook list already runs `crust hook AGENT` (grouped under `hooks` lists when
-/// `grouped`, as Claude Code and Gemini CLI nest them; flat, as Cursor has them).
-fn has_hook(list: &CstArray, agent: &str, grouped: bool) -> bool {
+/// Whether a hook list already runs `crust hook AGENT` for every tool (grouped under `hooks`
+/// lists behind a matcher when `grouped`, as Claude Code and Gemini CLI nest them; flat, as
+/// Cursor has them). A group limited to some tools (`"matcher": "Bash"`) does not count.
+fn has_hook(list: &CstArray, agent: &str, grouped: bool, w: &Wiring) -> bool {
     let Some(Value::Array(items)) = list_value(list) else {
         return false;
     };
-    let runs = |h: &Value| {
+    let runs_crust = |h: &Value| {
         h.get("command")
             .and_then(Value::as_str)
-            .is_some_and(|c| is_crust_hook(c, agent))
+            .and_then(|c| crust_hook_program(c, agent))
+            .is_some_and(|prog| runs(&prog, w))
     };
     items.iter().any(|item| {
         if grouped {
-            item.get("hooks")
-                .and_then(Value::as_array)
-                .is_some_and(|hs| hs.iter().any(runs))
+            let every_tool = match item.get("matcher") {
+                None => true,
+                Some(Value::String(m)) => matches!(m.as_str(), "" | "*" | ".*"),
+                Some(_) => false,
+            };
+            every_tool
+                && item
+                    .get("hooks")
+                    .and_then(Value::as_array)
+                    .is_some_and(|hs| hs.iter().any(runs_crust))
         } else {
-            runs(item)
+            runs_crust(item)
         }
     })
 }
@@ -460,15 +510,21 @@ fn list_value(list: &CstArray) -> Option<Value> {
     CstNode::Container(list.clone().into()).to_serde_value()
 }
 
-/// `… crust hook AGENT …` with `crust` as the program run.
-fn is_crust_hook(command: &str, agent: &str) -> bool {
+/// `crust hook AGENT …`, `crust` the program run (its first word): that program.
+fn crust_hook_program(command: &str, agent: &str) -> Option<String> {
     let words: Vec<&str> = command
         .split_whitespace()
         .map(|w| w.trim_matches(['\'', '"']))
         .collect();
-    words
-        .windows(3)
-        .any(|w| matches!(w, [prog, "hook", a] if is_crust(prog) && *a == agent))
+    match words.as_slice() {
+        [prog, "hook", a, ..] if is_crust(prog) && *a == agent => Some((*prog).to_owned()),
+        _ => None,
+    }
+}
+
+/// [`crust_hook_program`] for any agent setup wires.
+fn is_crust_hook(command: &str, agent: &str) -> bool {
+    crust_hook_program(command, agent).is_some()
 }
 
 fn set_base_url(
@@ -484,6 +540,7 @@ fn set_base_url(
         None => {
             env.append(key, CstInputValue::String(url.to_owned()));
             notes.push(Note::Did(format!("{key} = {url}")));
+            notes.push(Note::UrlSet(url.to_owned()));
         }
         Some(Some(Value::String(cur))) if cur.trim_end_matches('/') == url => {}
         Some(Some(Value::String(cur))) => notes.push(Note::Kept(format!(
@@ -521,7 +578,7 @@ pub fn shell_quote(s: &str) -> String {
 
 /// Takes setup's changes out of a JSON(C) text that changed since: every hook running
 /// `crust hook`, a base URL equal to `url`, and `crust wrap` around MCP servers.
-pub fn json_undo(text: &str, url: Option<&str>) -> Result<String, String> {
+pub fn json_undo(text: &str, url: Option<&str>, wrapped: &[String]) -> Result<String, String> {
     let root = CstRootNode::parse(text, &ParseOptions::default())
         .map_err(|e| format!("not valid JSON: {e}"))?;
     let Some(obj) = root.object_value() else {
@@ -595,6 +652,9 @@ pub fn json_undo(text: &str, url: Option<&str>) -> Result<String, String> {
     }
     for servers in lists {
         for p in servers.properties() {
+            if !wrapped.contains(&prop_name(&p)) {
+                continue;
+            }
             let Some(CstNode::Container(c)) = p.value() else {
                 continue;
             };
@@ -626,26 +686,31 @@ pub fn json_undo(text: &str, url: Option<&str>) -> Result<String, String> {
 }
 
 /// Takes setup's changes out of a Codex `config.toml` that changed since.
-pub fn toml_undo(text: &str) -> Result<String, String> {
+pub fn toml_undo(text: &str, provider: bool, wrapped: &[String]) -> Result<String, String> {
     use toml_edit::{value, Array, DocumentMut};
     let mut doc: DocumentMut = text.parse().map_err(|e| format!("not valid TOML: {e}"))?;
-    if doc.get("model_provider").and_then(|i| i.as_str()) == Some(CODEX_PROVIDER) {
-        doc.remove("model_provider");
-    }
-    if let Some(p) = doc
-        .get_mut("model_providers")
-        .and_then(|i| i.as_table_like_mut())
-    {
-        p.remove(CODEX_PROVIDER);
-        if p.is_empty() {
-            doc.remove("model_providers");
+    if provider {
+        if doc.get("model_provider").and_then(|i| i.as_str()) == Some(CODEX_PROVIDER) {
+            doc.remove("model_provider");
+        }
+        if let Some(p) = doc
+            .get_mut("model_providers")
+            .and_then(|i| i.as_table_like_mut())
+        {
+            p.remove(CODEX_PROVIDER);
+            if p.is_empty() {
+                doc.remove("model_providers");
+            }
         }
     }
     if let Some(servers) = doc
         .get_mut("mcp_servers")
         .and_then(|i| i.as_table_like_mut())
     {
-        for (_, item) in servers.iter_mut() {
+        for (name, item) in servers.iter_mut() {
+            if !wrapped.iter().any(|w| w == name.get()) {
+                continue;
+            }
             let Some(t) = item.as_table_like_mut() else {
                 continue;
             };

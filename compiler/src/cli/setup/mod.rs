@@ -251,14 +251,28 @@ fn state_dir(home: &Path) -> PathBuf {
     home.join(".local/share/crust/setup")
 }
 
+/// This executable as agents should name it: the `crust` on `PATH` that is this file (a
+/// package manager's link, `/opt/homebrew/bin/crust`, which survives upgrades), else the
+/// file itself.
+pub fn own_path() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot find the crust executable ({e}); give --crust PATH"))?;
+    let real = std::fs::canonicalize(&exe).unwrap_or_else(|_| exe.clone());
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("crust"))
+            .filter(|c| c.is_absolute())
+            .find(|c| std::fs::canonicalize(c).is_ok_and(|r| r == real))
+    });
+    Ok(on_path.unwrap_or(exe))
+}
+
 /// The wiring for these arguments.
 pub fn wiring(args: &SetupArgs) -> Result<Wiring, String> {
     let crust = match &args.crust {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()
-            .map_err(|e| format!("cannot find the crust executable ({e}); give --crust PATH"))?,
+        Some(p) => std::path::absolute(p).unwrap_or_else(|_| p.clone()),
+        None => own_path()?,
     };
-    let crust = std::fs::canonicalize(&crust).unwrap_or(crust);
     let base = format!("http://{}", args.listen);
     Ok(Wiring {
         crust: crust.display().to_string(),
@@ -312,8 +326,13 @@ pub fn setup(args: SetupArgs) -> Exit {
                 r
             }
         };
-        if let Plan::Change { before, after, .. } = p {
-            changes.push((t, before, after));
+        if let Plan::Change {
+            before,
+            after,
+            notes,
+        } = p
+        {
+            changes.push((t, before, after, notes));
         }
     }
     if !found {
@@ -324,7 +343,7 @@ pub fn setup(args: SetupArgs) -> Exit {
         );
         return Exit::Ok;
     }
-    for (t, before, after) in &changes {
+    for (t, before, after, _) in &changes {
         let old = before
             .as_deref()
             .map(String::from_utf8_lossy)
@@ -359,15 +378,8 @@ pub fn setup(args: SetupArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    for (t, before, after) in &changes {
-        match apply(
-            &state,
-            &mut manifest,
-            t,
-            before.as_deref(),
-            after,
-            &w.anthropic_url,
-        ) {
+    for (t, before, after, notes) in &changes {
+        match apply(&state, &mut manifest, t, before.as_deref(), after, notes) {
             Ok(()) => {
                 let _ = writeln!(out, "wrote {}", t.file.display());
             }
@@ -402,7 +414,7 @@ fn print_notes(out: &mut impl Write, notes: &[Note], did: bool) {
         let _ = match n {
             Note::Did(s) if did => writeln!(out, "  + {s}"),
             Note::Kept(s) => writeln!(out, "  ! {s}"),
-            Note::Did(_) => Ok(()),
+            _ => Ok(()),
         };
     }
 }
@@ -431,9 +443,16 @@ struct Entry {
     mode: Option<u32>,
     /// Hash of what setup wrote last.
     written: String,
-    /// The base URL setup wrote, taken out again on undo.
+    /// The base URL setup wrote (none: it left the agent's own), taken out again on undo.
     #[serde(default)]
     url: Option<String>,
+    /// The MCP servers setup wrapped: undo unwraps these and no others.
+    #[serde(default)]
+    wrapped: Vec<String>,
+    /// The file changed between two runs of setup: the backup no longer holds those
+    /// changes, so undo takes setup's edits out instead of restoring it.
+    #[serde(default)]
+    diverged: bool,
 }
 
 const MANIFEST: &str = "manifest.json";
@@ -480,13 +499,28 @@ fn apply(
     t: &Target,
     before: Option<&[u8]>,
     after: &str,
-    url: &str,
+    notes: &[Note],
 ) -> Result<(), String> {
     super::start::create_private_dir(state)
         .map_err(|e| format!("cannot create `{}`: {e}", state.display()))?;
     let written = hash(Some(after.as_bytes()));
+    let url = notes.iter().find_map(|n| match n {
+        Note::UrlSet(u) => Some(u.clone()),
+        _ => None,
+    });
+    let wrapped = notes.iter().filter_map(|n| match n {
+        Note::Wrapped(name) => Some(name.clone()),
+        _ => None,
+    });
     if let Some(e) = manifest.files.iter_mut().find(|e| e.path == t.file) {
+        e.diverged |= hash(before) != e.written;
         e.written = written;
+        e.url = e.url.take().or(url);
+        for w in wrapped {
+            if !e.wrapped.contains(&w) {
+                e.wrapped.push(w);
+            }
+        }
     } else {
         let mode = mode_of(&t.file);
         let backup = match before {
@@ -509,7 +543,9 @@ fn apply(
             backup,
             mode,
             written,
-            url: Some(url.to_owned()),
+            url,
+            wrapped: wrapped.collect(),
+            diverged: false,
         });
     }
     // Recorded before the file is written: a crash in between leaves a record undo can use.
@@ -581,28 +617,31 @@ fn undo_one(e: &Entry) -> Result<String, String> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(err) => return Err(format!("cannot read it: {err}")),
     };
-    if hash(current.as_deref()) == e.written {
-        return match &e.backup {
-            None => std::fs::remove_file(&e.path)
-                .map(|()| "removed (setup created it)".to_owned())
-                .map_err(|err| err.to_string()),
-            Some(b) => {
-                let bytes = std::fs::read(b)
-                    .map_err(|err| format!("cannot read the backup `{}`: {err}", b.display()))?;
-                write_file(&e.path, &bytes, e.mode)
-                    .map(|()| "restored from the backup".to_owned())
+    if hash(current.as_deref()) == e.written && !e.diverged {
+        match &e.backup {
+            None => {
+                return std::fs::remove_file(&e.path)
+                    .map(|()| "removed (setup created it)".to_owned())
                     .map_err(|err| err.to_string())
             }
-        };
+            // A backup that is gone: setup's edits are taken out instead.
+            Some(b) => {
+                if let Ok(bytes) = std::fs::read(b) {
+                    return write_file(&e.path, &bytes, e.mode)
+                        .map(|()| "restored from the backup".to_owned())
+                        .map_err(|err| err.to_string());
+                }
+            }
+        }
     }
     let Some(current) = current else {
         return Ok("already gone".into());
     };
     let text = std::str::from_utf8(&current).map_err(|_| "it is no longer UTF-8 text")?;
     let reverted = if e.path.extension().is_some_and(|x| x == "toml") {
-        edit::toml_undo(text)
+        edit::toml_undo(text, e.url.is_some(), &e.wrapped)
     } else {
-        edit::json_undo(text, e.url.as_deref())
+        edit::json_undo(text, e.url.as_deref(), &e.wrapped)
     }?;
     if reverted == text {
         return Ok("changed since setup, and holds nothing of setup's: left as it is".into());
