@@ -157,6 +157,7 @@ fn read(
         LaterFormat::Dockerfile => dockerfile(text)?,
         LaterFormat::Makefile => makefile(text),
         LaterFormat::Systemd => systemd(text),
+        LaterFormat::SshConfig => ssh_config(text),
         LaterFormat::PythonPth => text
             .lines()
             .filter(|l| l.starts_with("import ") || l.starts_with("import\t"))
@@ -509,10 +510,16 @@ fn editor_tasks(text: &str, partial: bool) -> Result<Vec<Snippet>, String> {
         }
         Err(e) => return Err(format!("it is not valid JSON with comments ({e})")),
     };
-    // VS Code: `{"tasks": [...]}`; Zed: `[...]`.
+    // VS Code: `{"tasks": [...]}`; Zed: `[...]`; a VS Code workspace file:
+    // `{"tasks": {"tasks": [...]}}`.
     let tasks = match (&v, v.get("tasks")) {
         (serde_json::Value::Array(a), _) => a.clone(),
         (_, Some(serde_json::Value::Array(a))) => a.clone(),
+        (_, Some(t @ serde_json::Value::Object(_))) => match t.get("tasks") {
+            Some(serde_json::Value::Array(a)) => a.clone(),
+            None => Vec::new(),
+            Some(_) => return Err("`tasks.tasks` is not a list".into()),
+        },
         (serde_json::Value::Object(_), None) => Vec::new(),
         _ => return Err("`tasks` is not a list".into()),
     };
@@ -891,6 +898,46 @@ fn make_to_shell(s: &str) -> String {
 }
 
 /// systemd `Exec…=` lines (prefixes `-`, `@`, `:`, `+`, `!` dropped).
+/// ssh_config(5): a keyword, then `=` or blanks, then its arguments; `Match exec "CMD"`.
+fn ssh_config(text: &str) -> Vec<Snippet> {
+    let mut out = Vec::new();
+    for l in text.lines() {
+        let l = l.trim();
+        if l.starts_with('#') {
+            continue;
+        }
+        let (key, rest) = l
+            .split_once(|c: char| c.is_whitespace() || c == '=')
+            .unwrap_or((l, ""));
+        let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '=');
+        let key = key.to_ascii_lowercase();
+        if matches!(
+            key.as_str(),
+            "proxycommand" | "localcommand" | "knownhostscommand"
+        ) {
+            out.push(Snippet::Shell {
+                text: rest.to_owned(),
+                strict: true,
+            });
+        } else if key == "match" {
+            // `Match host x exec "cmd"`: the command after `exec`, quoted or one word.
+            let lower = rest.to_ascii_lowercase();
+            if let Some(at) = lower.find("exec") {
+                let arg = rest.get(at + 4..).unwrap_or("").trim_start();
+                let cmd = match arg.strip_prefix('"') {
+                    Some(q) => q.split('"').next().unwrap_or(""),
+                    None => arg.split_whitespace().next().unwrap_or(""),
+                };
+                out.push(Snippet::Shell {
+                    text: cmd.to_owned(),
+                    strict: true,
+                });
+            }
+        }
+    }
+    out
+}
+
 fn systemd(text: &str) -> Vec<Snippet> {
     text.lines()
         .filter_map(|l| {

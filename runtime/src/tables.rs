@@ -52,6 +52,9 @@ pub enum LaterFormat {
     Systemd,
     /// Python `.pth` files: lines starting with `import` run at every start of Python.
     PythonPth,
+    /// OpenSSH client configuration: `ProxyCommand`, `LocalCommand`, `KnownHostsCommand`
+    /// and `Match exec` run a command at every matching `ssh` (and every `git` over ssh).
+    SshConfig,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.

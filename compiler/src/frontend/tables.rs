@@ -834,6 +834,7 @@ const LATER_FORMATS: &[&str] = &[
     "makefile",
     "systemd",
     "python-pth",
+    "ssh-config",
 ];
 
 /// `later:` entries: files that run later, by path, and how their commands are read.
@@ -856,6 +857,7 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "makefile" => Some(LaterFormat::Makefile),
                         "systemd" => Some(LaterFormat::Systemd),
                         "python-pth" => Some(LaterFormat::PythonPth),
+                        "ssh-config" => Some(LaterFormat::SshConfig),
                         other => {
                             diags.push(unknown(v, "file format", other, LATER_FORMATS));
                             None
