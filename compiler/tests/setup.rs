@@ -483,3 +483,61 @@ fn undo_without_its_backup_takes_out_what_setup_added() {
     );
     assert!(json(&h.join(".claude/settings.json"))["hooks"]["PreToolUse"].is_null());
 }
+
+/// Every fixture file with one character taken out, at every position: the edit either
+/// refuses the text or succeeds idempotently (the property `fuzz/fuzz_targets/config_edit.rs`
+/// checks on any input), and never panics.
+#[test]
+fn edits_are_idempotent_or_refused_on_near_miss_texts() {
+    use crust_compiler::cli::setup::edit::{self, Edit, Note, Wiring};
+    let w = Wiring {
+        crust: CRUST.into(),
+        anthropic_url: "http://127.0.0.1:9090".into(),
+        openai_url: "http://127.0.0.1:9090/v1".into(),
+        proxy: true,
+        wrap: true,
+    };
+    let json_edits = [
+        Edit::ClaudeHook,
+        Edit::ClaudeBaseUrl,
+        Edit::CursorHooks,
+        Edit::GeminiHook,
+        Edit::McpServers("mcpServers"),
+        Edit::McpServers("servers"),
+        Edit::ClaudeProjectServers,
+    ];
+    let toml_edits = [Edit::CodexProvider, Edit::CodexServers];
+    let mut checked = 0;
+    for (file, toml) in [
+        (".claude/settings.json", false),
+        (".claude.json", false),
+        (".cursor/mcp.json", false),
+        (".gemini/settings.json", false),
+        (".config/Code/User/mcp.json", false),
+        (".codex/config.toml", true),
+    ] {
+        let text = std::fs::read_to_string(fixture().join(file)).unwrap();
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        for &(at, c) in &chars {
+            let mut t = text.clone();
+            t.replace_range(at..at + c.len_utf8(), "");
+            let apply = |s: &str| {
+                if toml {
+                    edit::toml(s, &toml_edits, &w)
+                } else {
+                    edit::json(s, &json_edits, &w)
+                }
+            };
+            if let Ok((once, _)) = apply(&t) {
+                let (twice, notes) = apply(&once).unwrap_or_else(|e| panic!("{file}@{at}: {e}"));
+                assert!(
+                    !notes.iter().any(|n| matches!(n, Note::Did(_))),
+                    "{file}@{at}: {notes:?}"
+                );
+                assert_eq!(once, twice, "{file}@{at}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} texts were edited");
+}

@@ -8,7 +8,7 @@ mod hook;
 mod logs;
 #[cfg(unix)]
 mod service;
-mod setup;
+pub mod setup;
 mod start;
 #[cfg(unix)]
 mod status;

@@ -5,7 +5,7 @@
 //! setup left it, else by taking out only what setup put in, so later changes (the agent's own
 //! or the user's) are kept.
 
-mod edit;
+pub mod edit;
 
 pub use edit::{Edit, Note, Wiring};
 
