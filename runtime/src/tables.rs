@@ -272,6 +272,11 @@ pub struct CommandSpec {
     /// when there are none, once forced (`git clean -f [PATHSPEC…]`; `-n` only lists).
     #[serde(default)]
     pub cleans: Vec<String>,
+    /// Argument sequences (`-m http.server`) after which the command serves a directory over
+    /// HTTP: `--directory DIR`/`-d DIR`, else the working directory, whose every file it
+    /// hands to whoever connects.
+    #[serde(default)]
+    pub serves: Vec<String>,
 }
 
 /// A text tool the shell analysis evaluates: its output, from known input, is computed and

@@ -36,6 +36,7 @@ const COMMAND_KEYS: &[&str] = &[
     "installs",
     "configures",
     "cleans",
+    "serves",
     "description",
 ];
 const LANGUAGE_KEYS: &[&str] = &[
@@ -395,6 +396,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "installs" => spec.installs = names(v, diags),
                 "configures" => spec.configures = names(v, diags),
                 "cleans" => spec.cleans = names(v, diags),
+                "serves" => spec.serves = names(v, diags),
                 "produces" => {
                     let t = v.as_str().unwrap_or("");
                     spec.produces = Some(match t {

@@ -1670,6 +1670,7 @@ impl<'a> Analyzer<'a> {
         self.sources(spec, p)?;
         self.stored_settings(spec, p)?;
         self.cleans(spec, p, args)?;
+        self.serves(spec, args)?;
         // A command whose first operand is a program in a language the tables know (`awk
         // 'BEGIN { system("…") }'`): the program is judged by what it does.
         if !matches!(spec.kind, CmdKind::Interpreter | CmdKind::Shell) {
@@ -2450,6 +2451,39 @@ impl<'a> Analyzer<'a> {
             self.arg_path(Action::Delete, a, true)?;
         }
         Ok(())
+    }
+
+    /// `python3 -m http.server [-d DIR]` (the table's `serves` sequences): every file below
+    /// the directory served is readable by whoever connects, as a mount hands it whole.
+    fn serves(&mut self, spec: &CommandSpec, args: &[Arg]) -> R<()> {
+        let texts: Vec<&str> = args.iter().map(Arg::text).collect();
+        let Some(end) = spec.serves.iter().find_map(|seq| {
+            let words: Vec<&str> = seq.split_whitespace().collect();
+            (0..texts.len())
+                .find(|&i| {
+                    texts.get(i..i + words.len()).is_some_and(|w| {
+                        w.iter().zip(&words).all(|(a, b)| a.eq_ignore_ascii_case(b))
+                    })
+                })
+                .map(|i| i + words.len())
+        }) else {
+            return Ok(());
+        };
+        let rest = args.get(end..).unwrap_or(&[]);
+        let mut dir = None;
+        let mut i = 0;
+        while let Some(a) = rest.get(i) {
+            let t = a.text();
+            if let Some(v) = t.strip_prefix("--directory=") {
+                dir = Some(Arg::lit(v));
+            } else if t == "--directory" || t == "-d" {
+                dir = rest.get(i + 1).cloned();
+                i += 1;
+            }
+            i += 1;
+        }
+        let dir = dir.unwrap_or_else(|| Arg::lit("."));
+        self.arg_path(Action::Read, &dir, true)
     }
 
     /// `git config KEY VALUE` (the table's `configures` subcommands): a stored setting runs
