@@ -396,6 +396,9 @@ pub enum FlagRole {
     /// wrong table entry cannot hide a path; filters are the values that look like one and
     /// are not.)
     Filter,
+    /// Takes a private key the program uses itself and never shows or sends (`ssh -i KEY`:
+    /// ssh proves it holds the key; the key does not leave the machine): not judged as a read.
+    Identity,
     /// The fetched file is saved under the last segment of its URL in the working directory
     /// (`curl -O`).
     RemoteName,

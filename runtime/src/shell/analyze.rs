@@ -4198,6 +4198,7 @@ impl<'a> Parsed<'a> {
                             match f.role {
                                 FlagRole::Value
                                 | FlagRole::Filter
+                                | FlagRole::Identity
                                 | FlagRole::Path(_)
                                 | FlagRole::AtPath(_)
                                 | FlagRole::Code
@@ -4244,6 +4245,7 @@ impl<'a> Parsed<'a> {
                 role,
                 FlagRole::Value
                     | FlagRole::Filter
+                    | FlagRole::Identity
                     | FlagRole::Path(_)
                     | FlagRole::AtPath(_)
                     | FlagRole::Code
@@ -4622,7 +4624,10 @@ fn program_operand(spec: &CommandSpec, args: &[Arg]) -> Option<Arg> {
                 f.flag == t
                     && matches!(
                         f.role,
-                        FlagRole::Value | FlagRole::Pattern | FlagRole::Filter
+                        FlagRole::Value
+                            | FlagRole::Pattern
+                            | FlagRole::Filter
+                            | FlagRole::Identity
                     )
             });
             i += if takes_value { 2 } else { 1 };
