@@ -4624,10 +4624,7 @@ fn program_operand(spec: &CommandSpec, args: &[Arg]) -> Option<Arg> {
                 f.flag == t
                     && matches!(
                         f.role,
-                        FlagRole::Value
-                            | FlagRole::Pattern
-                            | FlagRole::Filter
-                            | FlagRole::Identity
+                        FlagRole::Value | FlagRole::Pattern | FlagRole::Filter | FlagRole::Identity
                     )
             });
             i += if takes_value { 2 } else { 1 };
