@@ -272,11 +272,24 @@ pub struct CommandSpec {
     /// when there are none, once forced (`git clean -f [PATHSPEC…]`; `-n` only lists).
     #[serde(default)]
     pub cleans: Vec<String>,
-    /// Argument sequences (`-m http.server`) after which the command serves a directory over
-    /// HTTP: `--directory DIR`/`-d DIR`, else the working directory, whose every file it
-    /// hands to whoever connects.
+    /// How the command serves a directory over the network (`python3 -m http.server`,
+    /// `http-server DIR`, `php -S ADDR -t DIR`): every file below it goes to whoever connects.
     #[serde(default)]
-    pub serves: Vec<String>,
+    pub serves: Vec<Serve>,
+}
+
+/// One way a command serves a directory: after the words `after` (empty: from the command
+/// name on), the directory is a `dir` flag's value, or each operand when `operands`, else the
+/// working directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Serve {
+    /// Words that start serving (`-m http.server`); a word also matches itself with a
+    /// version attached (`http-server@14`).
+    pub after: Vec<String>,
+    /// Flags whose value is the directory served (`-d`, `--directory`).
+    pub dir: Vec<String>,
+    /// Operands after `after` name directories served (`http-server ~/site`).
+    pub operands: bool,
 }
 
 /// A text tool the shell analysis evaluates: its output, from known input, is computed and
@@ -414,6 +427,8 @@ pub enum FlagRole {
     /// Takes a mount (`docker run -v SRC:DST`, `--mount type=bind,source=SRC,...`): the
     /// container reads everything below SRC.
     Mount,
+    /// Takes a path the command both reads and writes (socat's `FILE:PATH` address).
+    ReadWrite,
 }
 
 /// Lookup indexes built at load; a name defined twice means its later entry (user files

@@ -19,7 +19,7 @@ use crust_runtime::model::Action;
 use crust_runtime::secrets::{SecretCheck, SecretFormat};
 use crust_runtime::tables::{
     canon_key, ArgRole, ArgSpec, CallSpec, Capability, CmdKind, CommandSpec, FlagRole, FlagSpec,
-    LanguageSpec, LaterFormat, LaterSpec, Produce, Syntax, Tables, ToolSpec,
+    LanguageSpec, LaterFormat, LaterSpec, Produce, Serve, Syntax, Tables, ToolSpec,
 };
 
 const TOOL_KEYS: &[&str] = &["names", "args", "action", "description"];
@@ -151,6 +151,7 @@ const PRODUCES: &[&str] = &[
 ];
 const FLAG_ROLES: &[&str] = &[
     "value",
+    "read-write",
     "read",
     "write",
     "delete",
@@ -229,6 +230,45 @@ fn names(v: &Node, diags: &mut Diagnostics) -> Vec<String> {
                 "a name must be a non-empty string",
             )),
         }
+    }
+    out
+}
+
+const SERVE_KEYS: &[&str] = &["after", "dir", "operands"];
+
+/// `serves: [{after: "-m http.server", dir: [-d, --directory]}, {after: "", operands: true}]`.
+fn serves(v: &Node, diags: &mut Diagnostics) -> Vec<Serve> {
+    let mut out = Vec::new();
+    for pairs in entries(v, "serves", diags) {
+        let mut serve = Serve::default();
+        for (k, v) in pairs {
+            match k.as_str().unwrap_or("") {
+                // Words keep their case: `php -S` and `-s` differ.
+                "after" => match v.as_str() {
+                    Some(s) => serve.after = s.split_whitespace().map(str::to_owned).collect(),
+                    None => diags.push(Diagnostic::error(
+                        v.span,
+                        "`after` is the words that start serving, as one string",
+                    )),
+                },
+                "dir" => {
+                    for n in list(v, "dir", diags) {
+                        match n.as_str() {
+                            Some(f) if f.starts_with('-') && f.len() > 1 => {
+                                serve.dir.push(f.to_owned())
+                            }
+                            _ => diags.push(Diagnostic::error(
+                                n.span,
+                                "a `dir` entry is a flag, such as `-d` or `--directory`",
+                            )),
+                        }
+                    }
+                }
+                "operands" => serve.operands = boolean(v, "operands", diags),
+                other => diags.push(unknown(k, "key in a `serves` entry", other, SERVE_KEYS)),
+            }
+        }
+        out.push(serve);
     }
     out
 }
@@ -397,7 +437,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "installs" => spec.installs = names(v, diags),
                 "configures" => spec.configures = names(v, diags),
                 "cleans" => spec.cleans = names(v, diags),
-                "serves" => spec.serves = names(v, diags),
+                "serves" => spec.serves = serves(v, diags),
                 "produces" => {
                     let t = v.as_str().unwrap_or("");
                     spec.produces = Some(match t {
@@ -432,11 +472,12 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                     };
                     for (fk, fv) in flags {
                         let flag = fk.as_str().unwrap_or("").to_owned();
-                        if !(flag.starts_with('-') || flag.ends_with('=')) {
+                        if !(flag.starts_with('-') || flag.ends_with(['=', ':'])) {
                             diags.push(
                                 Diagnostic::error(fk.span, format!("`{flag}` is not a flag"))
                                     .with_help(
-                                        "flags start with `-`; operands like `if=` end with `=`",
+                                        "flags start with `-`; operands like `if=` end with \
+                                         `=`, addresses like `FILE:` with `:`",
                                     ),
                             );
                             continue;
@@ -462,6 +503,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "source" => FlagRole::Source,
                             "package" => FlagRole::Package,
                             "mount" => FlagRole::Mount,
+                            "read-write" => FlagRole::ReadWrite,
                             other => match action(other) {
                                 Some(a) => FlagRole::Path(a),
                                 None => {

@@ -2453,37 +2453,65 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
-    /// `python3 -m http.server [-d DIR]` (the table's `serves` sequences): every file below
-    /// the directory served is readable by whoever connects, as a mount hands it whole.
+    /// A command that serves a directory over the network (the table's `serves`): every file
+    /// below it is readable by whoever connects, as a mount hands it whole.
     fn serves(&mut self, spec: &CommandSpec, args: &[Arg]) -> R<()> {
         let texts: Vec<&str> = args.iter().map(Arg::text).collect();
-        let Some(end) = spec.serves.iter().find_map(|seq| {
-            let words: Vec<&str> = seq.split_whitespace().collect();
-            (0..texts.len())
-                .find(|&i| {
-                    texts.get(i..i + words.len()).is_some_and(|w| {
-                        w.iter().zip(&words).all(|(a, b)| a.eq_ignore_ascii_case(b))
-                    })
-                })
-                .map(|i| i + words.len())
-        }) else {
-            return Ok(());
+        // A word matches itself or itself with a version attached (`http-server@14`).
+        let word = |got: &str, want: &str| {
+            got == want || got.strip_prefix(want).is_some_and(|r| r.starts_with('@'))
         };
-        let rest = args.get(end..).unwrap_or(&[]);
-        let mut dir = None;
-        let mut i = 0;
-        while let Some(a) = rest.get(i) {
-            let t = a.text();
-            if let Some(v) = t.strip_prefix("--directory=") {
-                dir = Some(Arg::lit(v));
-            } else if t == "--directory" || t == "-d" {
-                dir = rest.get(i + 1).cloned();
+        for serve in &spec.serves {
+            let n = serve.after.len();
+            let Some(end) = (0..=texts.len().saturating_sub(n))
+                .find(|&i| {
+                    texts
+                        .get(i..i + n)
+                        .is_some_and(|w| w.iter().zip(&serve.after).all(|(a, b)| word(a, b)))
+                })
+                .map(|i| i + n)
+            else {
+                continue;
+            };
+            let rest = args.get(end..).unwrap_or(&[]);
+            let mut dirs = Vec::new();
+            let mut i = 0;
+            while let Some(a) = rest.get(i) {
+                let t = a.text();
                 i += 1;
+                if let Some(f) = serve.dir.iter().find(|f| t.starts_with(f.as_str())) {
+                    let tail = &t[f.len()..];
+                    if tail.is_empty() {
+                        // `-d DIR`: the next word.
+                        if let Some(v) = rest.get(i) {
+                            dirs.push(v.clone());
+                            i += 1;
+                        }
+                        continue;
+                    }
+                    // `--directory=DIR`, `-dDIR`.
+                    let v = if f.starts_with("--") {
+                        tail.strip_prefix('=')
+                    } else {
+                        Some(tail.strip_prefix('=').unwrap_or(tail))
+                    };
+                    if let Some(v) = v {
+                        dirs.push(with_text(a, v));
+                        continue;
+                    }
+                }
+                if serve.operands && !t.starts_with('-') {
+                    dirs.push(a.clone());
+                }
             }
-            i += 1;
+            if dirs.is_empty() {
+                dirs.push(Arg::lit("."));
+            }
+            for d in &dirs {
+                self.arg_path(Action::Read, d, true)?;
+            }
         }
-        let dir = dir.unwrap_or_else(|| Arg::lit("."));
-        self.arg_path(Action::Read, &dir, true)
+        Ok(())
     }
 
     /// `git config KEY VALUE` (the table's `configures` subcommands): a stored setting runs
@@ -2699,6 +2727,9 @@ impl<'a> Analyzer<'a> {
             // whole too.
             let whole = p.recursive && matches!(action, Action::Read | Action::Delete);
             self.arg_path(*action, a, whole)?;
+        }
+        for c in &p.codes {
+            self.code(true, c)?;
         }
         Ok(())
     }
@@ -4102,6 +4133,8 @@ struct Parsed<'a> {
     packages: Vec<Arg>,
     /// Host directories mounted into a container, read whole.
     mounts: Vec<Arg>,
+    /// Shell code in operands (socat's `SYSTEM:CMD` and `EXEC:CMD` addresses).
+    codes: Vec<Arg>,
 }
 
 impl<'a> Parsed<'a> {
@@ -4124,6 +4157,7 @@ impl<'a> Parsed<'a> {
             sources: Vec::new(),
             packages: Vec::new(),
             mounts: Vec::new(),
+            codes: Vec::new(),
         };
         let wraps = matches!(spec.kind, CmdKind::Wrapper | CmdKind::Xargs);
         let mut skip = usize::from(spec.skip);
@@ -4160,15 +4194,29 @@ impl<'a> Parsed<'a> {
                     p.rest_at = Some(i - 1);
                     return p;
                 }
-                // `dd if=FILE`: `key=` operands.
+                // `dd if=FILE`: `key=` operands; socat's `FILE:PATH,OPTIONS` addresses,
+                // whose types are case-insensitive.
                 if let Some((role, v)) = spec.flags.iter().find_map(|f| {
-                    f.flag
-                        .ends_with('=')
-                        .then(|| t.strip_prefix(f.flag.as_str()).map(|v| (f.role, v)))
-                        .flatten()
+                    let key = f.flag.as_str();
+                    if key.ends_with('=') {
+                        t.strip_prefix(key).map(|v| (f.role, v))
+                    } else if key.ends_with(':') {
+                        let head = t.get(..key.len())?;
+                        let v = t.get(key.len()..)?;
+                        head.eq_ignore_ascii_case(key)
+                            .then(|| (f.role, v.split(',').next().unwrap_or(v)))
+                    } else {
+                        None
+                    }
                 }) {
-                    if let FlagRole::Path(action) = role {
-                        p.flag_paths.push((action, with_text(a, v)));
+                    match role {
+                        FlagRole::Path(action) => p.flag_paths.push((action, with_text(a, v))),
+                        FlagRole::ReadWrite => {
+                            p.flag_paths.push((Action::Read, with_text(a, v)));
+                            p.flag_paths.push((Action::Write, with_text(a, v)));
+                        }
+                        FlagRole::Code => p.codes.push(with_text(a, v)),
+                        _ => {}
                     }
                     continue;
                 }
@@ -4209,6 +4257,7 @@ impl<'a> Parsed<'a> {
                                 | FlagRole::Source
                                 | FlagRole::Package
                                 | FlagRole::Mount
+                                | FlagRole::ReadWrite
                                 | FlagRole::PatternFile => {
                                     let rest = t.get(k + ch.len_utf8()..).unwrap_or("");
                                     role = Some(f.role);
@@ -4256,6 +4305,7 @@ impl<'a> Parsed<'a> {
                     | FlagRole::Source
                     | FlagRole::Package
                     | FlagRole::Mount
+                    | FlagRole::ReadWrite
                     | FlagRole::PatternFile
             );
             let value = if !takes_value {
@@ -4331,6 +4381,10 @@ impl<'a> Parsed<'a> {
                     }
                 }
                 (FlagRole::Setting, Some(v)) => p.settings.push(v),
+                (FlagRole::ReadWrite, Some(v)) => {
+                    p.flag_paths.push((Action::Read, v.clone()));
+                    p.flag_paths.push((Action::Write, v));
+                }
                 (FlagRole::Pattern, _) => pattern_given = true,
                 (FlagRole::PatternFile, v) => {
                     pattern_given = true;
