@@ -489,7 +489,7 @@ fn undo_without_its_backup_takes_out_what_setup_added() {
 /// checks on any input), and never panics.
 #[test]
 fn edits_are_idempotent_or_refused_on_near_miss_texts() {
-    use crust_compiler::cli::setup::edit::{self, Edit, Note, Wiring};
+    use crust_compiler::cli::setup::edit::{self, Note, Wiring};
     let w = Wiring {
         crust: CRUST.into(),
         anthropic_url: "http://127.0.0.1:9090".into(),
@@ -497,16 +497,7 @@ fn edits_are_idempotent_or_refused_on_near_miss_texts() {
         proxy: true,
         wrap: true,
     };
-    let json_edits = [
-        Edit::ClaudeHook,
-        Edit::ClaudeBaseUrl,
-        Edit::CursorHooks,
-        Edit::GeminiHook,
-        Edit::McpServers("mcpServers"),
-        Edit::McpServers("servers"),
-        Edit::ClaudeProjectServers,
-    ];
-    let toml_edits = [Edit::CodexProvider, Edit::CodexServers];
+    let (json_edits, toml_edits) = (edit::JSON_EDITS, edit::TOML_EDITS);
     let mut checked = 0;
     for (file, toml) in [
         (".claude/settings.json", false),
@@ -523,9 +514,9 @@ fn edits_are_idempotent_or_refused_on_near_miss_texts() {
             t.replace_range(at..at + c.len_utf8(), "");
             let apply = |s: &str| {
                 if toml {
-                    edit::toml(s, &toml_edits, &w)
+                    edit::toml(s, toml_edits, &w)
                 } else {
-                    edit::json(s, &json_edits, &w)
+                    edit::json(s, json_edits, &w)
                 }
             };
             if let Ok((once, _)) = apply(&t) {

@@ -4,19 +4,8 @@
 //! still parses.
 #![no_main]
 
-use crust_compiler::cli::setup::edit::{self, Edit, Note, Wiring};
+use crust_compiler::cli::setup::edit::{self, Note, Wiring, JSON_EDITS, TOML_EDITS};
 use libfuzzer_sys::fuzz_target;
-
-const JSON_EDITS: &[Edit] = &[
-    Edit::ClaudeHook,
-    Edit::ClaudeBaseUrl,
-    Edit::CursorHooks,
-    Edit::GeminiHook,
-    Edit::McpServers("mcpServers"),
-    Edit::McpServers("servers"),
-    Edit::ClaudeProjectServers,
-];
-const TOML_EDITS: &[Edit] = &[Edit::CodexProvider, Edit::CodexServers];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {

@@ -65,6 +65,18 @@ pub enum Edit {
     CodexServers,
 }
 
+/// Every edit of a JSON(C) file, and of a TOML file: what tests and fuzzing apply.
+pub const JSON_EDITS: &[Edit] = &[
+    Edit::ClaudeHook,
+    Edit::ClaudeBaseUrl,
+    Edit::CursorHooks,
+    Edit::GeminiHook,
+    Edit::McpServers("mcpServers"),
+    Edit::McpServers("servers"),
+    Edit::ClaudeProjectServers,
+];
+pub const TOML_EDITS: &[Edit] = &[Edit::CodexProvider, Edit::CodexServers];
+
 /// The name of Crust's Codex provider.
 pub const CODEX_PROVIDER: &str = "crust";
 
@@ -87,18 +99,13 @@ pub fn json(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
     for e in edits {
         match e {
             Edit::ClaudeHook => {
-                let cmd = w.hook_command("claude-code");
-                let list = array_at(&obj, &["hooks", "PreToolUse"])?;
-                if !has_hook(&list, "claude-code", true, w) {
-                    list.append(object(vec![
-                        ("matcher", "*".into()),
-                        (
-                            "hooks",
-                            hook_list(&[("type", "command"), ("command", &cmd)]),
-                        ),
-                    ]));
-                    notes.push(Note::Did(format!("PreToolUse hook `{cmd}` for every tool")));
-                }
+                let hook = MatcherHook {
+                    agent: "claude-code",
+                    event: "PreToolUse",
+                    matcher: "*",
+                    fields: &[("type", "command")],
+                };
+                hook.add(&obj, w, &mut notes)?;
             }
             Edit::ClaudeBaseUrl if w.proxy => {
                 let env = object_at(&obj, &["env"])?;
@@ -123,18 +130,13 @@ pub fn json(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
                 }
             }
             Edit::GeminiHook => {
-                let cmd = w.hook_command("gemini");
-                let list = array_at(&obj, &["hooks", "BeforeTool"])?;
-                if !has_hook(&list, "gemini", true, w) {
-                    list.append(object(vec![
-                        ("matcher", ".*".into()),
-                        (
-                            "hooks",
-                            hook_list(&[("name", "crust"), ("type", "command"), ("command", &cmd)]),
-                        ),
-                    ]));
-                    notes.push(Note::Did(format!("BeforeTool hook `{cmd}` for every tool")));
-                }
+                let hook = MatcherHook {
+                    agent: "gemini",
+                    event: "BeforeTool",
+                    matcher: ".*",
+                    fields: &[("name", "crust"), ("type", "command")],
+                };
+                hook.add(&obj, w, &mut notes)?;
             }
             Edit::McpServers(key) if w.wrap => {
                 if let Some(servers) = existing_object(&obj, key)? {
@@ -166,6 +168,36 @@ pub fn json(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
     }
     let did = notes.iter().any(|n| matches!(n, Note::Did(_)));
     Ok((if did { out } else { text.to_owned() }, notes))
+}
+
+/// A hook in the `{"hooks": {EVENT: [{"matcher": M, "hooks": [{…, "command": CMD}]}]}}`
+/// shape Claude Code and Gemini CLI share, for every tool.
+struct MatcherHook {
+    agent: &'static str,
+    event: &'static str,
+    matcher: &'static str,
+    /// The hook's fields before `command`.
+    fields: &'static [(&'static str, &'static str)],
+}
+
+impl MatcherHook {
+    fn add(&self, obj: &CstObject, w: &Wiring, notes: &mut Vec<Note>) -> Result<(), String> {
+        let cmd = w.hook_command(self.agent);
+        let list = array_at(obj, &["hooks", self.event])?;
+        if !has_hook(&list, self.agent, true, w) {
+            let mut fields = self.fields.to_vec();
+            fields.push(("command", &cmd));
+            list.append(object(vec![
+                ("matcher", self.matcher.into()),
+                ("hooks", hook_list(&fields)),
+            ]));
+            notes.push(Note::Did(format!(
+                "{} hook `{cmd}` for every tool",
+                self.event
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Applies `edits` to a TOML text (Codex).
