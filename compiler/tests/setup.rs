@@ -375,6 +375,57 @@ fn a_named_agent_is_configured_where_it_has_no_directory_yet_and_links_are_writt
 }
 
 #[test]
+fn a_link_to_a_missing_file_is_created_at_its_target_and_a_read_only_file_is_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = home("links");
+    // A relative link into a dotfiles checkout whose file does not exist yet.
+    let dotfiles = h.join("dotfiles/cursor");
+    std::fs::create_dir_all(&dotfiles).unwrap();
+    let cursor = h.join(".cursor/hooks.json");
+    let _ = std::fs::remove_file(&cursor);
+    std::os::unix::fs::symlink("../dotfiles/cursor/hooks.json", &cursor).unwrap();
+    let o = setup(&h, &["--agent", "cursor"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(std::fs::symlink_metadata(&cursor)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(json(&dotfiles.join("hooks.json"))["hooks"]["preToolUse"].is_array());
+    // A settings file its owner made read-only.
+    let gemini = h.join(".gemini/settings.json");
+    let before = std::fs::read(&gemini).unwrap();
+    std::fs::set_permissions(&gemini, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let o = setup(&h, &["--agent", "gemini"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("read-only"), "{}", stdout(&o));
+    assert_eq!(std::fs::read(&gemini).unwrap(), before);
+}
+
+#[test]
+fn a_codex_profile_with_its_own_provider_is_said_to_go_around_crust() {
+    let h = home("profiles");
+    let codex = h.join(".codex/config.toml");
+    let mut text = std::fs::read_to_string(&codex).unwrap();
+    text.push_str(
+        "\n[profiles.work]\nmodel_provider = \"azure\"\n\n[profiles.fast]\nmodel = \"o4-mini\"\n",
+    );
+    std::fs::write(&codex, text).unwrap();
+    let o = setup(&h, &["--agent", "codex"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("profile `work` uses model_provider \"azure\""),
+        "{out}"
+    );
+    assert!(!out.contains("`fast`"), "{out}");
+    // Setup leaves the profile as it is.
+    let t = std::fs::read_to_string(&codex).unwrap();
+    assert!(
+        t.contains("[profiles.work]\nmodel_provider = \"azure\""),
+        "{t}"
+    );
+}
+
+#[test]
 fn an_unknown_agent_is_a_usage_error() {
     let h = home("unknown");
     let o = setup(&h, &["--agent", "notepad"]);

@@ -19,7 +19,7 @@ pub struct StatusArgs {
 struct AgentState {
     agent: &'static str,
     file: PathBuf,
-    /// `wired`, `not wired` or `unreadable`.
+    /// `wired`, `partly wired` (some of it goes around Crust), `not wired` or `unreadable`.
     state: &'static str,
     /// What `crust setup` would still add, or why the file cannot be read.
     detail: Vec<String>,
@@ -77,7 +77,22 @@ fn agents(home: &std::path::Path, listen: std::net::SocketAddr) -> Vec<AgentStat
     for t in setup::targets(home) {
         let (state, detail) = match setup::plan(&t, &w, false) {
             Plan::Absent => continue,
-            Plan::Wired(_) => ("wired", Vec::new()),
+            Plan::Wired(notes) => {
+                // What setup left as it was (a remote MCP server, a Codex profile with its own
+                // provider) is not behind Crust.
+                let kept: Vec<String> = notes
+                    .into_iter()
+                    .filter_map(|n| match n {
+                        Note::Kept(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect();
+                if kept.is_empty() {
+                    ("wired", kept)
+                } else {
+                    ("partly wired", kept)
+                }
+            }
             Plan::Change { notes, .. } => (
                 "not wired",
                 notes
@@ -177,16 +192,16 @@ fn print_human(out: &mut String, proxy: &Result<Status, String>, agents: &[Agent
     for a in agents {
         let _ = writeln!(
             out,
-            "  {:<15} {:<11} {}",
+            "  {:<15} {:<12} {}",
             a.agent,
             a.state,
             a.file.display()
         );
         for d in &a.detail {
-            let label = if a.state == "unreadable" {
-                ""
-            } else {
-                "missing: "
+            let label = match a.state {
+                "not wired" => "missing: ",
+                "partly wired" => "around Crust: ",
+                _ => "",
             };
             let _ = writeln!(out, "      {label}{d}");
         }

@@ -208,6 +208,32 @@ pub fn toml(text: &str, edits: &[Edit], w: &Wiring) -> Result<(String, Vec<Note>
     for e in edits {
         match e {
             Edit::CodexProvider if w.proxy => {
+                // A profile with its own provider sends `codex --profile NAME` (or every
+                // run, when it is the default profile) around Crust.
+                let default = doc.get("profile").and_then(Item::as_str).map(str::to_owned);
+                if let Some(profiles) = doc.get("profiles").and_then(Item::as_table_like) {
+                    for (name, p) in profiles.iter() {
+                        let Some(provider) = p
+                            .as_table_like()
+                            .and_then(|t| t.get("model_provider"))
+                            .and_then(Item::as_str)
+                        else {
+                            continue;
+                        };
+                        if provider != CODEX_PROVIDER {
+                            let which = if default.as_deref() == Some(name) {
+                                "the default profile"
+                            } else {
+                                "profile"
+                            };
+                            notes.push(Note::Kept(format!(
+                                "{which} `{name}` uses model_provider \"{provider}\": \
+                                 `codex --profile {name}` goes around Crust (set its \
+                                 model_provider to \"{CODEX_PROVIDER}\" to put it behind Crust)"
+                            )));
+                        }
+                    }
+                }
                 let current = doc
                     .get("model_provider")
                     .map(|i| i.as_str().map(str::to_owned));

@@ -234,6 +234,12 @@ pub fn plan(t: &Target, w: &Wiring, forced: bool) -> Plan {
         Ok((after, notes)) if after == text || !notes.iter().any(|n| matches!(n, Note::Did(_))) => {
             Plan::Wired(notes)
         }
+        // A file its owner made read-only is one they want left as it is.
+        Ok(_) if before.is_some() && mode_of(&t.file).is_some_and(|m| m & 0o200 == 0) => {
+            Plan::Untouched(
+                "it is read-only; make it writable (chmod u+w) to let setup wire it".into(),
+            )
+        }
         Ok((after, notes)) => Plan::Change {
             before,
             after,
@@ -650,6 +656,28 @@ fn undo_one(e: &Entry) -> Result<String, String> {
     Ok("changed since setup: took out what setup added, kept the rest".into())
 }
 
+/// The file a chain of symbolic links ends at, even one not created yet (a dotfiles link
+/// whose target is missing is written at its target, never replaced by a plain file).
+fn link_target(path: &Path) -> std::io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if to.is_relative() => dir.join(to),
+                    _ => to,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "{} is a loop of symbolic links",
+        path.display()
+    )))
+}
+
 fn mode_of(p: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
@@ -669,7 +697,7 @@ fn mode_of(p: &Path) -> Option<u32> {
 /// symbolic link (a dotfiles checkout) is written through, not replaced. The permission bits
 /// are `mode`, else the old file's, else 0600.
 fn write_file(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let target = link_target(path)?;
     let mode = mode.or_else(|| mode_of(&target)).unwrap_or(0o600);
     let dir = target.parent().unwrap_or(Path::new("."));
     let name = target
