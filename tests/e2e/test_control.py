@@ -134,6 +134,15 @@ def test_status_lists_the_agents_and_what_setup_would_add(tmp_path):
     _, st = status(tmp_path)
     states = {(a["agent"], os.path.basename(a["file"])): a["state"] for a in st["agents"]}
     assert states[("claude-code", "settings.json")] == "wired"
+    # A Codex profile with its own provider goes around Crust: partly wired, and why.
+    (tmp_path / ".codex").mkdir()
+    (tmp_path / ".codex" / "config.toml").write_text('[profiles.work]\nmodel_provider = "azure"\n')
+    r = subprocess.run([CRUST, "setup", "--agent", "codex", "--yes"], capture_output=True,
+                       text=True, env=dict(os.environ, HOME=str(tmp_path)), timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    _, st = status(tmp_path)
+    codex = [a for a in st["agents"] if a["agent"] == "codex"][0]
+    assert codex["state"] == "partly wired" and any("`work`" in d for d in codex["detail"]), codex
 
 
 def test_a_copy_of_the_bundle_is_judged_by_the_hook_itself(tmp_path):
