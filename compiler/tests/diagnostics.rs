@@ -143,6 +143,35 @@ fn secret_formats_are_checked_where_written() {
 }
 
 #[test]
+fn secret_variables_and_servers_are_checked_where_written() {
+    let text = "secrets:\n  variables:\n    - names: [GITHUB-TOKEN]\n      hosts: [https://github.com]\n    - hosts: [example.com]\n      hostz: [x]\ncommands:\n  - names: [srv]\n    kind: plain\n    serves:\n      - { after: srv, dir: [d] }\n";
+    let (code, err, written) = crustc("vars", text);
+    assert_eq!(code, 1);
+    assert!(!written);
+    assert!(
+        err.contains("vars.yaml:3:15: error: a variable name is letters, digits and `_`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("vars.yaml:4:15: error: a host is a name such as `api.github.com`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("vars.yaml:6:7: error: unknown key in a `variables` entry `hostz`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("vars.yaml:5:7: error: a `variables` entry needs `names`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("vars.yaml:11:29: error: a `dir` entry is a flag"),
+        "{err}"
+    );
+    assert!(err.contains("5 errors"), "{err}");
+}
+
+#[test]
 fn a_tool_named_twice_in_one_file_is_an_error() {
     let (code, err, written) = crustc(
         "dup-tool",

@@ -222,6 +222,16 @@ fn fold_confusable(c: char) -> char {
 /// The host of a URL or of a bare `host[:port][/path]`, normalized: lower-case, without a
 /// trailing dot, Unicode folded, and IPv4 addresses in any spelling (`2852039166`,
 /// `0xA9FEA9FE`, `0251.0376.0251.0376`, `169.254.43518`, `::ffff:a9fe:a9fe`) as dotted quads.
+/// Whether a host (as [`host_of`] gives it) is this machine: a loopback name or address.
+pub fn is_local_host(h: &str) -> bool {
+    h == "localhost"
+        || h.ends_with(".localhost")
+        || h == "::1"
+        || h == "0.0.0.0"
+        || h.strip_prefix("127.")
+            .is_some_and(|r| r.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+}
+
 pub fn host_of(s: &str) -> Option<String> {
     let folded = fold_text(s);
     let s = folded.as_ref();

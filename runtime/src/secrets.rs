@@ -23,6 +23,35 @@ pub struct SecretTable {
     /// The automaton section with one anchored pattern per format, in format order (set by
     /// the compiler; `None` when there are no formats).
     pub section: Option<u32>,
+    /// Environment variables that hold one service's credential, and the hosts of that
+    /// service: the value sent to any other host is exposed.
+    #[serde(default)]
+    pub variables: Vec<SecretVariable>,
+}
+
+/// The most [`SecretVariable`] entries: the shell analysis tracks them as bits of a word.
+pub const MAX_SECRET_VARIABLES: usize = 63;
+
+/// One service's credential variables (`GITHUB_TOKEN`, `GH_TOKEN`) and its hosts
+/// (`github.com`, `*.github.com`); no hosts: the value is never sent as it is (AWS signs
+/// requests with its secret key).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SecretVariable {
+    pub names: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+impl SecretVariable {
+    /// Whether `host` (lower-case) is one of this service's: a name listed, or below a
+    /// `*.domain` entry.
+    pub fn allows(&self, host: &str) -> bool {
+        self.hosts.iter().any(|h| match h.strip_prefix("*.") {
+            Some(domain) => host
+                .strip_suffix(domain)
+                .is_some_and(|rest| rest.ends_with('.')),
+            None => h == host,
+        })
+    }
 }
 
 /// One credential format.

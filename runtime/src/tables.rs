@@ -448,6 +448,8 @@ pub struct TableIndex {
     pub later_parents: HashMap<String, Vec<(u32, u32)>>,
     /// The other globs whose last segment has a wildcard (`**/*.mk`).
     pub later_wild: Vec<(u32, u32)>,
+    /// Credential variable name to its bit (the entry's index in `secrets.variables`).
+    pub secret_vars: HashMap<String, u64>,
 }
 
 /// A language's call names by their last dotted segment (lower-case where the language
@@ -493,6 +495,17 @@ impl Tables {
                 }
             }
             idx.calls.push(calls);
+        }
+        for (i, v) in self
+            .secrets
+            .variables
+            .iter()
+            .take(crate::secrets::MAX_SECRET_VARIABLES)
+            .enumerate()
+        {
+            for n in &v.names {
+                idx.secret_vars.insert(n.clone(), 1 << i);
+            }
         }
         for (i, l) in self.later.iter().enumerate() {
             for (k, g) in l.paths.iter().enumerate() {

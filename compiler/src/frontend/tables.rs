@@ -16,7 +16,7 @@
 use super::yaml_tree::{Kind, Node};
 use crate::diag::{Diagnostic, Diagnostics};
 use crust_runtime::model::Action;
-use crust_runtime::secrets::{SecretCheck, SecretFormat};
+use crust_runtime::secrets::{SecretCheck, SecretFormat, SecretVariable, MAX_SECRET_VARIABLES};
 use crust_runtime::tables::{
     canon_key, ArgRole, ArgSpec, CallSpec, Capability, CmdKind, CommandSpec, FlagRole, FlagSpec,
     LanguageSpec, LaterFormat, LaterSpec, Produce, Serve, Syntax, Tables, ToolSpec,
@@ -98,7 +98,8 @@ const CAPABILITIES: &[&str] = &[
     "upload",
 ];
 const SHAPE_KEYS: &[&str] = &["path", "path_suffix", "url", "command", "content"];
-const SECRETS_KEYS: &[&str] = &["formats", "placeholders"];
+const SECRETS_KEYS: &[&str] = &["formats", "placeholders", "variables"];
+const VARIABLE_KEYS: &[&str] = &["names", "hosts", "description"];
 const FORMAT_KEYS: &[&str] = &["id", "description", "regex", "check", "examples"];
 const ARG_ROLES: &[&str] = &[
     "read",
@@ -599,9 +600,82 @@ pub fn secrets(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                     }
                 }
             }
+            "variables" => {
+                for pairs in entries(v, "variables", diags) {
+                    if let Some(var) = secret_variable(pairs, diags) {
+                        tables.secrets.variables.push(var);
+                    }
+                }
+                if tables.secrets.variables.len() > MAX_SECRET_VARIABLES {
+                    diags.push(Diagnostic::error(
+                        v.span,
+                        format!(
+                            "at most {MAX_SECRET_VARIABLES} `variables` entries (one per service)"
+                        ),
+                    ));
+                }
+            }
             other => diags.push(unknown(k, "key in `secrets`", other, SECRETS_KEYS)),
         }
     }
+}
+
+/// `{names: [GITHUB_TOKEN, GH_TOKEN], hosts: [github.com, "*.github.com"]}`.
+fn secret_variable(pairs: &[(Node, Node)], diags: &mut Diagnostics) -> Option<SecretVariable> {
+    let mut var = SecretVariable::default();
+    let mut named = false;
+    for (k, v) in pairs {
+        match k.as_str().unwrap_or("") {
+            "description" => {}
+            // Environment variable names are case-sensitive: kept as written.
+            "names" => {
+                named = true;
+                for n in list(v, "names", diags) {
+                    match n.as_str() {
+                        Some(s)
+                            if !s.is_empty()
+                                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+                        {
+                            var.names.push(s.to_owned())
+                        }
+                        _ => diags.push(Diagnostic::error(
+                            n.span,
+                            "a variable name is letters, digits and `_`",
+                        )),
+                    }
+                }
+            }
+            "hosts" => {
+                for n in list(v, "hosts", diags) {
+                    match n.as_str() {
+                        Some(s) if !s.is_empty() && !s.contains(['/', ':', ' ']) => {
+                            var.hosts.push(s.to_ascii_lowercase())
+                        }
+                        _ => diags.push(
+                            Diagnostic::error(n.span, "a host is a name such as `api.github.com`")
+                                .with_help("`*.github.com` covers every name below github.com"),
+                        ),
+                    }
+                }
+            }
+            other => diags.push(unknown(
+                k,
+                "key in a `variables` entry",
+                other,
+                VARIABLE_KEYS,
+            )),
+        }
+    }
+    if var.names.is_empty() {
+        if let Some((k, _)) = pairs.first().filter(|_| !named) {
+            diags.push(Diagnostic::error(
+                k.span,
+                "a `variables` entry needs `names`",
+            ));
+        }
+        return None;
+    }
+    Some(var)
 }
 
 fn secret_format(pairs: &[(Node, Node)], diags: &mut Diagnostics) -> Option<SecretFormat> {

@@ -38,6 +38,9 @@ pub mod signal {
     /// The whole environment (every token in it) sent to a host: `env | curl -d @-`,
     /// `JSON.stringify(process.env)` in a request.
     pub const ENVIRONMENT_TO_NETWORK: &str = "environment-to-network";
+    /// A service's credential variable (`$GITHUB_TOKEN`, from the `secrets.variables` table)
+    /// sent to a host that is not the service's, or to one the analysis cannot work out.
+    pub const SECRET_TO_NETWORK: &str = "secret-variable-to-network";
     /// Code fetched from the network runs (`curl URL | sh`, `bash <(curl URL)`, a download
     /// saved and then run): the operation's `url` and `host` say where it comes from.
     pub const REMOTE_CODE: &str = "remote-code";
@@ -77,7 +80,13 @@ struct Val {
     listed: bool,
     /// The URLs whose downloaded text this value holds (`$(curl -s URL)`).
     remote: Vec<String>,
+    /// The credential variables whose values it holds (bits of `TableIndex::secret_vars`;
+    /// [`WHOLE_ENV`]: the whole environment, `$(env)`).
+    secret: u64,
 }
+
+/// The bit of a value that holds the whole environment.
+const WHOLE_ENV: u64 = 1 << 63;
 
 impl Val {
     fn lit(s: &str) -> Val {
@@ -94,6 +103,7 @@ impl Val {
             hidden: false,
             listed: false,
             remote: Vec::new(),
+            secret: 0,
         }
     }
     /// Literal text of a word: unquoted glob characters make it a glob.
@@ -117,6 +127,7 @@ impl Val {
             hidden: false,
             listed: false,
             remote: Vec::new(),
+            secret: 0,
         }
     }
     fn opaque() -> Val {
@@ -134,6 +145,7 @@ impl Val {
             hidden: self.hidden,
             split: self.split,
             remote: self.remote.clone(),
+            secret: self.secret,
             ..Val::unknown()
         }
     }
@@ -148,6 +160,7 @@ impl Val {
         self.opaque |= o.opaque;
         self.outside |= o.outside;
         self.hidden |= o.hidden;
+        self.secret |= o.secret;
         add_urls(&mut self.remote, &o.remote);
     }
 }
@@ -204,6 +217,8 @@ struct Flow {
     environment: bool,
     /// Text downloaded from these URLs (`curl -s URL`), passed on by every stage after.
     remote: Vec<String>,
+    /// Credential variables it holds (see [`Val::secret`]).
+    secret: u64,
 }
 
 /// The result of analysing one script.
@@ -701,6 +716,7 @@ impl<'a> Analyzer<'a> {
                     items: Vec::new(),
                     environment: false,
                     remote: v.remote.clone(),
+                    secret: vals.iter().fold(0, |b, x| b | x.secret),
                 });
             }
             RedirOp::Dup => {
@@ -928,6 +944,7 @@ impl<'a> Analyzer<'a> {
                         v.split = !quoted;
                         v.decoded = flow.decoded;
                         v.remote = flow.remote;
+                        v.secret = flow.secret;
                         v
                     }
                     None => Val {
@@ -935,6 +952,7 @@ impl<'a> Analyzer<'a> {
                         opaque: flow.opaque,
                         hidden: flow.hidden,
                         remote: flow.remote,
+                        secret: flow.secret | if flow.environment { WHOLE_ENV } else { 0 },
                         ..Val::unknown()
                     },
                 }]
@@ -992,6 +1010,7 @@ impl<'a> Analyzer<'a> {
                     Some(v) => out.extend(v),
                     None if valid => out.push(Val {
                         outside: true,
+                        secret: self.index.secret_vars.get(&n.text).copied().unwrap_or(0),
                         ..Val::unknown()
                     }),
                     None => out.push(Val {
@@ -1044,6 +1063,7 @@ impl<'a> Analyzer<'a> {
         let mut base = bound.unwrap_or_else(|| {
             vec![Val {
                 outside: true,
+                secret: self.index.secret_vars.get(name).copied().unwrap_or(0),
                 ..Val::unknown()
             }]
         });
@@ -1268,6 +1288,7 @@ impl<'a> Analyzer<'a> {
             out.opaque |= f.opaque;
             out.hidden |= f.hidden;
             out.environment |= f.environment;
+            out.secret |= f.secret;
             add_urls(&mut out.remote, &f.remote);
             if out.text.is_none() {
                 out.text = f.text;
@@ -1438,6 +1459,20 @@ impl<'a> Analyzer<'a> {
                 ..Flow::default()
             });
         }
+        // `printenv NAME…`: those variables' values.
+        if name == "printenv" && !self.funcs.contains_key(name) {
+            let secret = args
+                .iter()
+                .flat_map(|a| &a.alts)
+                .filter_map(|v| self.index.secret_vars.get(&v.text))
+                .fold(0, |b, x| b | x);
+            if secret != 0 {
+                return Ok(Flow {
+                    secret,
+                    ..Flow::default()
+                });
+            }
+        }
         if name == "shopt"
             && args.iter().any(|a| a.text() == "-s")
             && args.iter().any(|a| {
@@ -1557,12 +1592,18 @@ impl<'a> Analyzer<'a> {
         let had_text = stdin.text.is_some();
         // A text tool or encoder passes the environment it is given on (`env | base64`).
         let passes_env = stdin.environment && (spec.produces.is_some() || spec.decoder);
+        let passes_secret = if spec.produces.is_some() || spec.decoder {
+            stdin.secret
+        } else {
+            0
+        };
         let out = self.run_spec(name, spec, &p, args, stdin);
         if let Some(old) = moved {
             self.cwds = old;
         }
         let mut out = out?;
         out.environment |= passes_env;
+        out.secret |= passes_secret;
         if let Some(kind) = spec.produces {
             if out.text.is_none() {
                 self.produce(kind, &p, args, &mut out)?;
@@ -1839,6 +1880,11 @@ impl<'a> Analyzer<'a> {
                         net.globs.extend(op.globs.iter().cloned());
                     }
                 }
+                let sent = args
+                    .iter()
+                    .flat_map(|a| &a.alts)
+                    .fold(stdin.secret, |b, v| b | v.secret);
+                self.secrets_sent(sent, &net.hosts);
                 self.ops.push(net);
             }
             CmdKind::Wrapper => {
@@ -2267,6 +2313,10 @@ impl<'a> Analyzer<'a> {
                     hidden: !known && printed.iter().any(|a| a.alts.iter().any(|v| v.hidden)),
                     environment: false,
                     remote: Vec::new(),
+                    secret: printed
+                        .iter()
+                        .flat_map(|a| &a.alts)
+                        .fold(0, |b, v| b | v.secret),
                 });
             }
             CmdKind::Alias => {
@@ -2716,6 +2766,33 @@ impl<'a> Analyzer<'a> {
             self.ops.push(op);
         }
         Ok(())
+    }
+
+    /// Credential variables sent to `hosts`: the whole environment anywhere, a service's
+    /// credential anywhere but its own hosts (or this machine).
+    fn secrets_sent(&mut self, bits: u64, hosts: &[String]) {
+        if bits == 0 {
+            return;
+        }
+        if bits & WHOLE_ENV != 0 {
+            self.signal(signal::ENVIRONMENT_TO_NETWORK);
+        }
+        let tables = self.tables;
+        let foreign = tables
+            .secrets
+            .variables
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < 63 && bits & (1 << i) != 0)
+            .any(|(_, var)| {
+                hosts.is_empty()
+                    || hosts
+                        .iter()
+                        .any(|h| !normalize::is_local_host(h) && !var.allows(h))
+            });
+        if foreign {
+            self.signal(signal::SECRET_TO_NETWORK);
+        }
     }
 
     fn flag_paths(&mut self, p: &Parsed) -> R<()> {
