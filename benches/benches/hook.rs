@@ -1,7 +1,8 @@
 //! `crust hook`: the whole process an agent starts before each tool call (exec, bundle load with
 //! validation on use, one decision, answer), beside the floor of starting `true`. Warm: the
 //! bundle in the page cache; cold: the bundle dropped from it before each run; via proxy: a
-//! running `crust start` judges the call through its control socket.
+//! running `crust start` judges the call through its control socket, asked by `crust hook` or by
+//! the small client `crust-hook` that `crust setup` wires.
 //!
 //! Needs the release `crust` binary: `cargo build --release -p crust-compiler` first.
 //! Prints p50 and p99 per case besides criterion's figures.
@@ -171,6 +172,26 @@ fn hook(c: &mut Criterion) {
                 for _ in 0..n {
                     let mut cmd = Command::new(&crust);
                     cmd.args(["hook", "claude-code"]).env("HOME", &home);
+                    let d = run(&mut cmd, input);
+                    all.push(d);
+                    sum += d;
+                }
+                sum
+            });
+        });
+        report(&label, std::mem::take(&mut all));
+    }
+    // The small hook client `crust setup` wires (`crust-hook AGENT`): the same socket, without
+    // the `crust` binary's start-up.
+    let client = crust.with_file_name("crust-hook");
+    for (name, input) in &cases {
+        let label = format!("crust_hook_client_{name}_via_proxy");
+        g.bench_function(&label, |b| {
+            b.iter_custom(|n| {
+                let mut sum = Duration::ZERO;
+                for _ in 0..n {
+                    let mut cmd = Command::new(&client);
+                    cmd.arg("claude-code").env("HOME", &home);
                     let d = run(&mut cmd, input);
                     all.push(d);
                     sum += d;

@@ -426,6 +426,57 @@ fn a_codex_profile_with_its_own_provider_is_said_to_go_around_crust() {
 }
 
 #[test]
+fn the_small_hook_client_beside_crust_is_wired_and_the_older_form_still_counts() {
+    let h = home("client");
+    let bin = h.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["crust", "crust-hook"] {
+        std::fs::write(bin.join(name), "#!/bin/sh\n").unwrap();
+    }
+    let crust = bin.join("crust").to_string_lossy().into_owned();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_crust"))
+            .args(["setup", "--crust", &crust, "--yes"])
+            .args(args)
+            .env("HOME", &h)
+            .env_remove("CODEX_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--agent", "gemini"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let gemini = json(&h.join(".gemini/settings.json"));
+    let hooks = gemini["hooks"]["BeforeTool"].as_array().unwrap();
+    let cmd = hooks.last().unwrap()["hooks"][0]["command"]
+        .as_str()
+        .unwrap();
+    assert_eq!(cmd, format!("{}/crust-hook gemini", bin.display()));
+    // A hook wired by an older setup (`crust hook AGENT`) is wired: nothing is added.
+    let o = run(&["--agent", "claude-code"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let before = std::fs::read(h.join(".claude/settings.json")).unwrap();
+    let text = String::from_utf8(before.clone()).unwrap();
+    let older = text.replace(
+        &format!("{}/crust-hook claude-code", bin.display()),
+        &format!("{crust} hook claude-code"),
+    );
+    assert_ne!(older, text);
+    std::fs::write(h.join(".claude/settings.json"), &older).unwrap();
+    let o = run(&["--agent", "claude-code", "--dry-run"]);
+    assert!(!stdout(&o).contains("PreToolUse hook"), "{}", stdout(&o));
+    // Undo takes out either form.
+    let o = Command::new(env!("CARGO_BIN_EXE_crust"))
+        .args(["setup", "--undo"])
+        .env("HOME", &h)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stdout(&o));
+    let t = std::fs::read_to_string(h.join(".gemini/settings.json")).unwrap();
+    assert!(!t.contains("crust-hook"), "{t}");
+}
+
+#[test]
 fn an_unknown_agent_is_a_usage_error() {
     let h = home("unknown");
     let o = setup(&h, &["--agent", "notepad"]);

@@ -112,6 +112,10 @@ def test_crust_setup_wires_claude_code_and_its_hook_blocks(tmp_path, agent_upstr
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "PreToolUse hook" in r.stdout, r.stdout
+    # The small hook client beside `crust` is what setup wires.
+    wired = json.loads((home / ".claude" / "settings.json").read_text())
+    command = wired["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    assert command == f"{os.path.join(BIN, 'crust-hook')} claude-code", command
     run_claude(home, proj, cmds, f"http://127.0.0.1:{agent_upstream.port}")
     assert not danger.exists(), "the dangerous command ran"
     assert benign.exists(), "the harmless command did not run"

@@ -203,3 +203,36 @@ def test_a_socket_held_by_another_program_is_not_asked(tmp_path):
         finally:
             fake.kill()
             fake.wait()
+
+
+def client(home, call, *args):
+    return subprocess.run([os.path.join(BIN, "crust-hook"), *(args or ("claude-code",))],
+                          input=json.dumps(call), capture_output=True, text=True,
+                          env=dict(os.environ, HOME=str(home)), timeout=60)
+
+
+def test_the_small_hook_client_asks_the_proxy_and_else_runs_crust_hook(tmp_path):
+    # No proxy: `crust hook` beside it judges, with the same input.
+    assert denied(client(tmp_path, KEY_READ))
+    assert client(tmp_path, TESTS).returncode == 0
+    s = Start(tmp_path, "--no-audit")
+    try:
+        assert denied(client(tmp_path, KEY_READ))
+        assert client(tmp_path, TESTS).returncode == 0
+        # Both calls went to the proxy.
+        assert status(tmp_path)[1]["proxy"]["hook_calls"] == 2
+        # Options are `crust hook`'s: another bundle is judged there, not by the proxy.
+        other = tmp_path / "other.bin"
+        other.write_bytes((tmp_path / ".local/share/crust/policy.bin").read_bytes())
+        assert denied(client(tmp_path, KEY_READ, "claude-code", "--policy", str(other)))
+        assert status(tmp_path)[1]["proxy"]["hook_calls"] == 2
+        # Input that is not a hook call is refused, through the proxy too.
+        r = subprocess.run([os.path.join(BIN, "crust-hook"), "claude-code"], input="{ not json",
+                           capture_output=True, text=True,
+                           env=dict(os.environ, HOME=str(tmp_path)), timeout=60)
+        assert r.returncode == 2, r
+    finally:
+        s.stop()
+    # An agent it does not know: `crust hook` says so, and the call is refused.
+    r = client(tmp_path, TESTS, "notepad")
+    assert r.returncode == 2 and "unknown agent" in r.stderr

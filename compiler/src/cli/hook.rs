@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 /// Largest hook input read (Cursor's `beforeReadFile` carries the whole file).
-const MAX_INPUT: u64 = 64 << 20;
+pub const MAX_INPUT: u64 = 64 << 20;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct HookArgs {
@@ -36,27 +36,40 @@ fn parse_agent(s: &str) -> Result<Agent, String> {
 }
 
 pub fn hook(args: HookArgs) -> Exit {
-    let mut input = Vec::new();
-    let read = std::io::stdin()
-        .lock()
-        .take(MAX_INPUT + 1)
-        .read_to_end(&mut input);
     let agent = args.agent;
-    let reply = match read {
-        Err(e) => refusal(agent, &format!("cannot read the hook input: {e}")),
-        Ok(n) if n as u64 > MAX_INPUT => refusal(
-            agent,
-            &format!("the hook input is larger than {} MiB", MAX_INPUT >> 20),
-        ),
-        Ok(_) => std::panic::catch_unwind(|| judge(&args, &input)).unwrap_or_else(|_| {
+    let reply = match read_input(agent) {
+        Err(r) => r,
+        Ok(input) => std::panic::catch_unwind(|| judge(&args, &input)).unwrap_or_else(|_| {
             refusal(
                 agent,
                 "Crust failed while judging this call (an internal error)",
             )
         }),
     };
-    // Written without `println!`/`eprintln!`, which panic when the pipe is gone: nothing
-    // after the judgement may turn the exit code into one the agent takes as "go on".
+    answer(&reply)
+}
+
+/// The hook input on standard input, or the refusal to answer when it cannot be read.
+pub fn read_input(agent: Agent) -> Result<Vec<u8>, hook::Reply> {
+    let mut input = Vec::new();
+    match std::io::stdin()
+        .lock()
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut input)
+    {
+        Err(e) => Err(refusal(agent, &format!("cannot read the hook input: {e}"))),
+        Ok(n) if n as u64 > MAX_INPUT => Err(refusal(
+            agent,
+            &format!("the hook input is larger than {} MiB", MAX_INPUT >> 20),
+        )),
+        Ok(_) => Ok(input),
+    }
+}
+
+/// Writes the answer and exits with its code. Written without `println!`/`eprintln!`, which
+/// panic when the pipe is gone: nothing after the judgement may turn the exit code into one
+/// the agent takes as "go on".
+pub fn answer(reply: &hook::Reply) -> ! {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(reply.stdout.as_bytes());
     let _ = out.flush();
@@ -67,9 +80,14 @@ pub fn hook(args: HookArgs) -> Exit {
     std::process::exit(i32::from(reply.exit))
 }
 
+/// The bundle `crust start` keeps, which the hook judges with when none is given.
+pub fn kept_bundle(home: &str) -> PathBuf {
+    PathBuf::from(home).join(".local/share/crust/policy.bin")
+}
+
 fn judge(args: &HookArgs, input: &[u8]) -> hook::Reply {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
-    let kept = PathBuf::from(&home).join(".local/share/crust/policy.bin");
+    let kept = kept_bundle(&home);
     let bundle_path = match &args.policy {
         Some(p) => Some(p.clone()),
         None if args.rules.is_empty() && kept.is_file() => Some(kept),
@@ -136,7 +154,7 @@ pub(super) fn agent_policy(
 
 /// Asks the proxy's control socket to judge the call, if it serves the bundle at `bundle`.
 #[cfg(unix)]
-fn via_proxy(
+pub fn via_proxy(
     home: &str,
     bundle: &std::path::Path,
     agent: Agent,
@@ -176,6 +194,6 @@ fn via_proxy(
     }
 }
 
-fn refusal(agent: Agent, why: &str) -> hook::Reply {
+pub fn refusal(agent: Agent, why: &str) -> hook::Reply {
     hook::reply(agent, "", &Verdict::malformed(why.to_owned()))
 }

@@ -4,7 +4,7 @@
 #[cfg(unix)]
 mod control;
 mod fmt;
-mod hook;
+pub mod hook;
 mod logs;
 #[cfg(unix)]
 mod service;

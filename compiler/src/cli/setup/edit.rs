@@ -25,7 +25,14 @@ pub struct Wiring {
 
 impl Wiring {
     /// A hook command line for `agent`, the executable quoted for the shell when it must be.
+    /// `crust-hook AGENT` where the small hook client is installed beside `crust` (a call
+    /// through a running proxy then costs little more than starting a process), else
+    /// `crust hook AGENT`.
     pub fn hook_command(&self, agent: &str) -> String {
+        let client = Path::new(&self.crust).with_file_name("crust-hook");
+        if Path::new(&self.crust).is_absolute() && client.is_file() {
+            return format!("{} {agent}", shell_quote(&client.to_string_lossy()));
+        }
         format!("{} hook {agent}", shell_quote(&self.crust))
     }
 }
@@ -392,6 +399,12 @@ fn is_crust(cmd: &str) -> bool {
     base == "crust" || base == "crust.exe"
 }
 
+/// The small hook client, `crust-hook` (any directory).
+fn is_hook_client(cmd: &str) -> bool {
+    let base = cmd.rsplit(['/', '\\']).next().unwrap_or(cmd);
+    base == "crust-hook" || base == "crust-hook.exe"
+}
+
 fn remote_note(name: &str, scope: &str) -> String {
     format!(
         "MCP server `{name}`{scope} is remote (a URL): not wrapped; run `crust mcp --upstream \
@@ -576,6 +589,7 @@ fn crust_hook_program(command: &str, agent: &str) -> Option<String> {
         .collect();
     match words.as_slice() {
         [prog, "hook", a, ..] if is_crust(prog) && *a == agent => Some((*prog).to_owned()),
+        [prog, a, ..] if is_hook_client(prog) && *a == agent => Some((*prog).to_owned()),
         _ => None,
     }
 }
