@@ -21,6 +21,9 @@ const FILES: &[&str] = &[
     "Makefile",
     "deploy/app.service",
     "site-packages/x.pth",
+    "/home/user/.ssh/config",
+    "setup.py",
+    ".idea/runConfigurations/x.xml",
 ];
 
 fuzz_target!(|data: &[u8]| {

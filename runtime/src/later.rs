@@ -163,6 +163,8 @@ fn read(
             .filter(|l| l.starts_with("import ") || l.starts_with("import\t"))
             .map(|l| Snippet::Python(l.to_owned()))
             .collect(),
+        LaterFormat::Python => vec![Snippet::Python(text.to_owned())],
+        LaterFormat::JetbrainsRun => jetbrains_run(text)?,
     };
     if out.len() > MAX_SNIPPETS {
         return Err(format!("more than {MAX_SNIPPETS} commands"));
@@ -191,6 +193,92 @@ fn judge(
         Err(_) if matches!(s, Snippet::Shell { strict: false, .. }) => Ok(Vec::new()),
         Err(e) => Err(e),
     }
+}
+
+/// JetBrains run configurations: `<option name="SCRIPT_TEXT" value="…"/>` (shell script
+/// configurations), the value's XML escapes decoded.
+fn jetbrains_run(text: &str) -> Result<Vec<Snippet>, String> {
+    let mut out = Vec::new();
+    for element in text.split('<').skip(1) {
+        // Comments, CDATA and declarations hold no attributes.
+        if element.starts_with(['!', '?']) {
+            continue;
+        }
+        let attrs = xml_attributes(element)?;
+        let named = attrs
+            .iter()
+            .any(|(k, v)| *k == "name" && v == "SCRIPT_TEXT");
+        if let Some((_, script)) = attrs.iter().find(|(k, _)| *k == "value").filter(|_| named) {
+            out.push(Snippet::Shell {
+                text: script.clone(),
+                strict: true,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The attributes of one XML element (the text after its `<`), values unescaped. `<` cannot
+/// occur inside an attribute value, so elements split at it.
+fn xml_attributes(element: &str) -> Result<Vec<(&str, String)>, String> {
+    let mut out = Vec::new();
+    // Past the element's name.
+    let mut rest = element.trim_start_matches(|c: char| !c.is_whitespace() && c != '>');
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() || rest.starts_with('>') || rest.starts_with("/>") {
+            return Ok(out);
+        }
+        let Some(eq) = rest.find('=') else {
+            return Ok(out);
+        };
+        let key = rest.get(..eq).unwrap_or("").trim();
+        let after = rest.get(eq + 1..).unwrap_or("").trim_start();
+        let Some(q) = after.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+            return Err("an XML attribute value is not quoted".into());
+        };
+        let body = after.get(1..).unwrap_or("");
+        let close = body.find(q).ok_or("an XML attribute value is not closed")?;
+        out.push((key, xml_unescape(body.get(..close).unwrap_or(""))?));
+        rest = body.get(close + 1..).unwrap_or("");
+    }
+}
+
+/// XML's five named escapes and numeric character references.
+fn xml_unescape(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(rest.get(..i).unwrap_or(""));
+        let tail = rest.get(i + 1..).unwrap_or("");
+        let semi = tail
+            .find(';')
+            .filter(|&n| n <= 10)
+            .ok_or("an XML escape is not closed")?;
+        let name = tail.get(..semi).unwrap_or("");
+        let c = match name {
+            "quot" => '"',
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "apos" => '\'',
+            _ => {
+                let n = if let Some(h) = name.strip_prefix("#x").or(name.strip_prefix("#X")) {
+                    u32::from_str_radix(h, 16).ok()
+                } else if let Some(d) = name.strip_prefix('#') {
+                    d.parse().ok()
+                } else {
+                    None
+                };
+                n.and_then(char::from_u32)
+                    .ok_or_else(|| format!("unknown XML escape `&{name};`"))?
+            }
+        };
+        out.push(c);
+        rest = tail.get(semi + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn quote(s: &str) -> String {
@@ -1009,6 +1097,23 @@ mod tests {
                 Snippet::Python(c) => c,
             })
             .collect()
+    }
+
+    #[test]
+    fn jetbrains_script_text_is_read_in_any_attribute_order_and_unescaped() {
+        let xml = "<component><configuration type=\"ShConfigurationType\">\
+            <option name=\"SCRIPT_TEXT\" value=\"a &amp;&amp; b &#10;c &#x3E; d\" />\
+            <option value='e &lt; f' name='SCRIPT_TEXT'/>\
+            <option name=\"SCRIPT_PATH\" value=\"run.sh\" /></configuration></component>";
+        let got = shells(jetbrains_run(xml).unwrap());
+        assert_eq!(got, vec!["a && b \nc > d", "e < f"]);
+        assert!(jetbrains_run("<option name=\"SCRIPT_TEXT\" value=\"x &bogus; y\"/>").is_err());
+        assert!(jetbrains_run("<option name=\"SCRIPT_TEXT\" value=\"unclosed").is_err());
+        assert!(jetbrains_run("<option name=SCRIPT_TEXT value=x/>").is_err());
+        assert!(jetbrains_run("no xml at all").unwrap().is_empty());
+        assert!(jetbrains_run("<?xml version=\"1.0\"?><!-- a=b --><x/>")
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

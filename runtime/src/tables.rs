@@ -55,6 +55,12 @@ pub enum LaterFormat {
     /// OpenSSH client configuration: `ProxyCommand`, `LocalCommand`, `KnownHostsCommand`
     /// and `Match exec` run a command at every matching `ssh` (and every `git` over ssh).
     SshConfig,
+    /// A whole Python module that tools import on their own (`setup.py` at every install,
+    /// `conftest.py` at every test run, `sitecustomize.py` at every start of Python).
+    Python,
+    /// JetBrains run configurations (XML): a shell script's text (`SCRIPT_TEXT`) runs when
+    /// the configuration does.
+    JetbrainsRun,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.

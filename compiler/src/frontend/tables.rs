@@ -955,6 +955,8 @@ const LATER_FORMATS: &[&str] = &[
     "systemd",
     "python-pth",
     "ssh-config",
+    "python",
+    "jetbrains-run",
 ];
 
 /// `later:` entries: files that run later, by path, and how their commands are read.
@@ -978,6 +980,8 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "systemd" => Some(LaterFormat::Systemd),
                         "python-pth" => Some(LaterFormat::PythonPth),
                         "ssh-config" => Some(LaterFormat::SshConfig),
+                        "python" => Some(LaterFormat::Python),
+                        "jetbrains-run" => Some(LaterFormat::JetbrainsRun),
                         other => {
                             diags.push(unknown(v, "file format", other, LATER_FORMATS));
                             None
