@@ -282,6 +282,10 @@ pub struct CommandSpec {
     /// `http-server DIR`, `php -S ADDR -t DIR`): every file below it goes to whoever connects.
     #[serde(default)]
     pub serves: Vec<Serve>,
+    /// Subcommands that run the script named next (`deno run SCRIPT`): dropped from the
+    /// operands, so the script is the first.
+    #[serde(default)]
+    pub runs: Vec<String>,
 }
 
 /// One way a command serves a directory: after the words `after` (empty: from the command

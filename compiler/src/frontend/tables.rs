@@ -37,6 +37,7 @@ const COMMAND_KEYS: &[&str] = &[
     "configures",
     "cleans",
     "serves",
+    "runs",
     "description",
 ];
 const LANGUAGE_KEYS: &[&str] = &[
@@ -439,6 +440,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "configures" => spec.configures = names(v, diags),
                 "cleans" => spec.cleans = names(v, diags),
                 "serves" => spec.serves = serves(v, diags),
+                "runs" => spec.runs = names(v, diags),
                 "produces" => {
                     let t = v.as_str().unwrap_or("");
                     spec.produces = Some(match t {

@@ -376,11 +376,25 @@ impl<'a> Analyzer<'a> {
         Ok(last)
     }
 
+    /// A script whose first command reads `stdin` (the inner script of `>(...)`).
+    fn script_fed(&mut self, s: &Script, stdin: Flow) -> R<Flow> {
+        let mut last = Flow::default();
+        let mut first = Some(stdin);
+        for item in &s.items {
+            last = self.pipeline_from(item, first.take())?;
+        }
+        Ok(last)
+    }
+
     fn pipeline(&mut self, cmds: &[Command]) -> R<Flow> {
+        self.pipeline_from(cmds, None)
+    }
+
+    fn pipeline_from(&mut self, cmds: &[Command], mut first: Option<Flow>) -> R<Flow> {
         let mut flow = Flow::default();
         let mut canon = Vec::new();
         for (i, c) in cmds.iter().enumerate() {
-            let input = if i == 0 { None } else { Some(flow) };
+            let input = if i == 0 { first.take() } else { Some(flow) };
             let (out, text) = self.command(c, input)?;
             canon.extend(text);
             flow = out;
@@ -957,8 +971,18 @@ impl<'a> Analyzer<'a> {
                     },
                 }]
             }
-            Part::ProcSubst(script) => {
-                let flow = self.script(script)?;
+            Part::ProcSubst(script, output) => {
+                // `tee >(sh)`: the inner script reads what the command writes to the pipe,
+                // which the analysis does not know (code given to a shell that way is opaque).
+                let flow = if *output {
+                    let fed = Flow {
+                        opaque: true,
+                        ..Flow::default()
+                    };
+                    self.script_fed(script, fed)?
+                } else {
+                    self.script(script)?
+                };
                 // The word is a pipe's path; keep what flows through it for `source <(...)`.
                 vec![Val {
                     decoded: flow.decoded,
@@ -2884,9 +2908,15 @@ impl<'a> Analyzer<'a> {
     }
 
     /// A script named as an argument (`bash x.sh`, `source x`): read and run; a process
-    /// substitution (`<(...)`) carries its known text, which is analysed instead.
+    /// substitution (`<(...)`) carries its known text, which is analysed instead; a URL
+    /// (`deno run https://…`) is code fetched from the network.
     fn script_file(&mut self, shell: bool, script: &Arg) -> R<()> {
         for v in &script.alts {
+            let lower = v.text.get(..8).unwrap_or(&v.text).to_ascii_lowercase();
+            if lower.starts_with("http://") || lower.starts_with("https://") {
+                self.remote_code(std::slice::from_ref(&v.text));
+                continue;
+            }
             if v.decoded {
                 self.signal(signal::DECODE_TO_SHELL);
             }
@@ -4487,6 +4517,13 @@ impl<'a> Parsed<'a> {
                 }
                 (other, _) => apply_switch(&mut p, other),
             }
+        }
+        // `deno run SCRIPT`, `bun run SCRIPT`: the word that says "run" is not the script.
+        if p.positional
+            .first()
+            .is_some_and(|a| spec.runs.iter().any(|r| r == a.text()))
+        {
+            p.positional.remove(0);
         }
         p
     }

@@ -115,8 +115,9 @@ pub enum Part<'a> {
     },
     /// `$(...)` or backticks; whether inside double quotes (then not split into words).
     Subst(Box<Script<'a>>, bool),
-    /// `<(...)` or `>(...)`: a file name for a pipe to the inner script.
-    ProcSubst(Box<Script<'a>>),
+    /// `<(...)` or `>(...)`: a file name for a pipe from or to the inner script; whether
+    /// `>(...)` (what the command writes there is the script's input).
+    ProcSubst(Box<Script<'a>>, bool),
     /// `$((...))` and other values the analyser cannot know.
     Unknown,
 }
@@ -1048,10 +1049,11 @@ impl<'a> Parser<'a> {
                 b'<' | b'>' if self.peek_at(1) == Some(b'(') => {
                     flush(&mut w, &mut lit);
                     self.enter()?;
+                    let output = b == b'>';
                     self.i += 2;
                     let inner = self.list(Stop::Paren)?;
                     self.depth -= 1;
-                    w.parts.push(Part::ProcSubst(Box::new(inner)));
+                    w.parts.push(Part::ProcSubst(Box::new(inner), output));
                 }
                 // Extended globs `@(a|b)`, `!(x)`: keep as literal glob text.
                 b'@' | b'!' | b'*' | b'?' | b'+' if self.peek_at(1) == Some(b'(') => {
@@ -1846,7 +1848,7 @@ impl Part<'_> {
                 quoted,
             },
             Part::Subst(s, q) => Part::Subst(Box::new(s.into_owned()), q),
-            Part::ProcSubst(s) => Part::ProcSubst(Box::new(s.into_owned())),
+            Part::ProcSubst(s, o) => Part::ProcSubst(Box::new(s.into_owned()), o),
             Part::Unknown => Part::Unknown,
         }
     }
