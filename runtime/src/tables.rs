@@ -286,6 +286,11 @@ pub struct CommandSpec {
     /// operands, so the script is the first.
     #[serde(default)]
     pub runs: Vec<String>,
+    /// The command unpacks archives (`tar x`, `unzip`): files unpacked from a download are
+    /// code from there when they run. `Some(flags)`: the flags that name the directory
+    /// unpacked into (else the working directory).
+    #[serde(default)]
+    pub unpacks: Option<Vec<String>>,
 }
 
 /// One way a command serves a directory: after the words `after` (empty: from the command

@@ -38,6 +38,7 @@ const COMMAND_KEYS: &[&str] = &[
     "cleans",
     "serves",
     "runs",
+    "unpacks",
     "description",
 ];
 const LANGUAGE_KEYS: &[&str] = &[
@@ -441,6 +442,24 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "cleans" => spec.cleans = names(v, diags),
                 "serves" => spec.serves = serves(v, diags),
                 "runs" => spec.runs = names(v, diags),
+                // `unpacks: [-C, --directory]`: the flags naming where it unpacks.
+                "unpacks" => {
+                    let flags = list(v, "unpacks", diags)
+                        .into_iter()
+                        .filter_map(|n| match n.as_str() {
+                            Some(f) if f.starts_with('-') && f.len() > 1 => Some(f.to_owned()),
+                            _ => {
+                                diags.push(Diagnostic::error(
+                                    n.span,
+                                    "an `unpacks` entry is a flag naming the directory, such \
+                                     as `-C`",
+                                ));
+                                None
+                            }
+                        })
+                        .collect();
+                    spec.unpacks = Some(flags);
+                }
                 "produces" => {
                     let t = v.as_str().unwrap_or("");
                     spec.produces = Some(match t {

@@ -248,6 +248,8 @@ pub struct Analyzer<'a> {
     /// Files a download saved in the call (absolute path to the URLs fetched): run later in
     /// the call, they are code from those URLs.
     downloads: CallMap<Vec<String>>,
+    /// Directories a download was unpacked into, with its URLs.
+    unpacked: Vec<(String, Vec<String>)>,
     /// The text is a file something runs later (a hook, a start-up file): definitions that
     /// run when used (aliases) are judged as they are made.
     later: bool,
@@ -304,6 +306,7 @@ impl<'a> Analyzer<'a> {
             files: CallMap::default(),
             links: Vec::new(),
             downloads: CallMap::default(),
+            unpacked: Vec::new(),
             later: false,
             redirected: None,
             stdin_text: None,
@@ -1409,7 +1412,68 @@ impl<'a> Analyzer<'a> {
 
     /// The URLs a file saved by a download earlier in the call came from.
     fn downloaded(&self, raw: &str) -> R<Option<Vec<String>>> {
-        self.recorded(&self.downloads, raw)
+        if let Some(urls) = self.recorded(&self.downloads, raw)? {
+            return Ok(Some(urls));
+        }
+        if self.unpacked.is_empty() {
+            return Ok(None);
+        }
+        // A file below a directory a download was unpacked into.
+        for p in self.resolve(raw)? {
+            for (dir, urls) in &self.unpacked {
+                let below = dir == "/"
+                    || p.strip_prefix(dir.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'));
+                if below {
+                    return Ok(Some(urls.clone()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// `curl URL | tar xz`, `unzip x.zip` of a downloaded `x.zip` (the table's `unpacks`):
+    /// the directory unpacked into holds files from those URLs from now on.
+    fn unpacks(&mut self, spec: &CommandSpec, args: &[Arg], stdin: &Flow) -> R<()> {
+        let Some(into) = &spec.unpacks else {
+            return Ok(());
+        };
+        let mut urls = stdin.remote.clone();
+        let mut dest = None;
+        let mut i = 0;
+        while let Some(a) = args.get(i) {
+            let t = a.text();
+            i += 1;
+            if let Some(f) = into.iter().find(|f| t.starts_with(f.as_str())) {
+                let tail = &t[f.len()..];
+                if tail.is_empty() {
+                    dest = args.get(i).map(|d| d.text().to_owned());
+                    i += 1;
+                } else {
+                    dest = Some(tail.trim_start_matches('=').to_owned());
+                }
+                continue;
+            }
+            if !t.starts_with('-') && a.known() {
+                if let Some(u) = self.downloaded(t)? {
+                    add_urls(&mut urls, &u);
+                }
+            }
+        }
+        if urls.is_empty() {
+            return Ok(());
+        }
+        let dest = dest.unwrap_or_else(|| ".".to_owned());
+        for d in self.resolve(&dest)? {
+            self.spend(64)?;
+            let d = if d.len() > 1 {
+                d.trim_end_matches('/').to_owned()
+            } else {
+                d
+            };
+            self.unpacked.push((d, urls.clone()));
+        }
+        Ok(())
     }
 
     /// What a per-call file map holds for a path, resolved as the shell would.
@@ -1591,6 +1655,8 @@ impl<'a> Analyzer<'a> {
         for setting in &p.settings {
             self.setting(setting)?;
         }
+        // Before `-C DIR` moves: the archive named is where the call is.
+        self.unpacks(spec, args, &stdin)?;
         // `tar -C DIR`, `make -C DIR`, `git -C DIR`: relative paths resolve in DIR.
         let moved = match &p.chdir {
             Some(d) => {
