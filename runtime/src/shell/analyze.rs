@@ -250,6 +250,8 @@ pub struct Analyzer<'a> {
     downloads: CallMap<Vec<String>>,
     /// Directories a download was unpacked into, with its URLs.
     unpacked: Vec<(String, Vec<String>)>,
+    /// Files the call wrote credential variables into (bits as [`Val::secret`]).
+    secret_files: CallMap<u64>,
     /// The text is a file something runs later (a hook, a start-up file): definitions that
     /// run when used (aliases) are judged as they are made.
     later: bool,
@@ -307,6 +309,7 @@ impl<'a> Analyzer<'a> {
             links: Vec::new(),
             downloads: CallMap::default(),
             unpacked: Vec::new(),
+            secret_files: CallMap::default(),
             later: false,
             redirected: None,
             stdin_text: None,
@@ -661,6 +664,14 @@ impl<'a> Analyzer<'a> {
             for path in self.resolve(raw)? {
                 self.spend(64)?;
                 self.downloads.insert(path, out.remote.clone());
+            }
+        }
+        // A credential variable written to a file (`echo "$TOKEN" > /tmp/t`): sending the file
+        // sends the credential.
+        if let Some((raw, _)) = redirected.as_ref().filter(|_| out.secret != 0) {
+            for path in self.resolve(raw)? {
+                self.spend(64)?;
+                *self.secret_files.entry(path).or_default() |= out.secret;
             }
         }
         // What the command wrote to a file: known text is kept for a later `bash FILE`.
@@ -1802,6 +1813,21 @@ impl<'a> Analyzer<'a> {
         self.stored_settings(spec, p)?;
         self.cleans(spec, p, args)?;
         self.serves(spec, args)?;
+        // A credential inside a URL any command is given (`git push https://x:$TOKEN@host/r`)
+        // goes to that URL's host; network clients are judged with their whole request.
+        if !matches!(spec.kind, CmdKind::Network | CmdKind::Remote) {
+            for v in args.iter().flat_map(|a| &a.alts) {
+                if let Some((_, rest)) = v.text.split_once("://").filter(|_| v.secret != 0) {
+                    // The credential is most often the URL's user part, which the analysis
+                    // does not know: the host is after its `@`.
+                    let authority = rest.split_once('@').map_or(rest, |(_, h)| h);
+                    let hosts: Vec<String> = normalize::host_of(&format!("https://{authority}"))
+                        .into_iter()
+                        .collect();
+                    self.secrets_sent(v.secret, &hosts);
+                }
+            }
+        }
         // A command whose first operand is a program in a language the tables know (`awk
         // 'BEGIN { system("…") }'`): the program is judged by what it does.
         if !matches!(spec.kind, CmdKind::Interpreter | CmdKind::Shell) {
@@ -1973,7 +1999,12 @@ impl<'a> Analyzer<'a> {
                 let sent = args
                     .iter()
                     .flat_map(|a| &a.alts)
-                    .fold(stdin.secret, |b, v| b | v.secret);
+                    .fold(stdin.secret, |b, v| b | v.secret)
+                    | net
+                        .paths
+                        .iter()
+                        .filter_map(|p| self.secret_files.get(p))
+                        .fold(0, |b, x| b | x);
                 self.secrets_sent(sent, &net.hosts);
                 self.ops.push(net);
             }
@@ -2640,7 +2671,10 @@ impl<'a> Analyzer<'a> {
                         continue;
                     }
                 }
-                if serve.operands && !t.starts_with('-') {
+                // A port or an address given to a flag the table does not list (`-p 8080`,
+                // `-a 0.0.0.0`) is not a directory.
+                let address = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+                if serve.operands && !t.starts_with('-') && !address {
                     dirs.push(a.clone());
                 }
             }
