@@ -291,6 +291,13 @@ pub struct CommandSpec {
     /// unpacked into (else the working directory).
     #[serde(default)]
     pub unpacks: Option<Vec<String>>,
+    /// Flags whose value is a file of file-transfer commands (`sftp -b FILE`; `-` is standard
+    /// input): `put` sends local files, `get` writes them, `!CMD` runs a local shell.
+    #[serde(default)]
+    pub batch: Vec<String>,
+    /// Flags whose value is such commands as text (`lftp -c CMDS`, `smbclient -c CMDS`).
+    #[serde(default)]
+    pub batch_text: Vec<String>,
 }
 
 /// One way a command serves a directory: after the words `after` (empty: from the command

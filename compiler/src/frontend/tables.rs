@@ -39,6 +39,8 @@ const COMMAND_KEYS: &[&str] = &[
     "serves",
     "runs",
     "unpacks",
+    "batch",
+    "batch-text",
     "description",
 ];
 const LANGUAGE_KEYS: &[&str] = &[
@@ -235,6 +237,23 @@ fn names(v: &Node, diags: &mut Diagnostics) -> Vec<String> {
         }
     }
     out
+}
+
+/// A list of flags (`[-b, --batch]`), kept as written.
+fn flag_list(v: &Node, what: &str, diags: &mut Diagnostics) -> Vec<String> {
+    list(v, what, diags)
+        .into_iter()
+        .filter_map(|n| match n.as_str() {
+            Some(f) if f.starts_with('-') && f.len() > 1 => Some(f.to_owned()),
+            _ => {
+                diags.push(Diagnostic::error(
+                    n.span,
+                    format!("a `{what}` entry is a flag, such as `-b`"),
+                ));
+                None
+            }
+        })
+        .collect()
 }
 
 const SERVE_KEYS: &[&str] = &["after", "dir", "operands"];
@@ -442,6 +461,8 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "cleans" => spec.cleans = names(v, diags),
                 "serves" => spec.serves = serves(v, diags),
                 "runs" => spec.runs = names(v, diags),
+                "batch" => spec.batch = flag_list(v, "batch", diags),
+                "batch-text" => spec.batch_text = flag_list(v, "batch-text", diags),
                 // `unpacks: [-C, --directory]`: the flags naming where it unpacks.
                 "unpacks" => {
                     let flags = list(v, "unpacks", diags)

@@ -1939,6 +1939,7 @@ impl<'a> Analyzer<'a> {
                     self.signal(signal::ENVIRONMENT_TO_NETWORK);
                 }
                 self.flag_paths(p)?;
+                self.batch(spec, args, &stdin)?;
                 let mut net = Operation::new(Action::Network);
                 let mut urls = Vec::new();
                 // A client that saves what it fetches (it has an output flag) takes URLs,
@@ -2888,6 +2889,91 @@ impl<'a> Analyzer<'a> {
             op.hosts.extend(normalize::host_of(&url));
             op.urls.push(url);
             self.ops.push(op);
+        }
+        Ok(())
+    }
+
+    /// File-transfer commands a client runs from a batch (`sftp -b FILE`, `-b -` on standard
+    /// input, `lftp -c CMDS`): `put` reads and sends local files, `get` writes them, `!CMD`
+    /// runs a local shell. A batch file written earlier in the call is read by its text; one
+    /// on standard input that the analysis cannot know is refused when made to hide it.
+    fn batch(&mut self, spec: &CommandSpec, args: &[Arg], stdin: &Flow) -> R<()> {
+        if spec.batch.is_empty() && spec.batch_text.is_empty() {
+            return Ok(());
+        }
+        let value = |i: usize, f: &str| -> Option<Arg> {
+            let a = args.get(i)?;
+            let t = a.text();
+            let tail = t.strip_prefix(f)?;
+            if tail.is_empty() {
+                args.get(i + 1).cloned()
+            } else {
+                Some(with_text(a, tail.trim_start_matches('=')))
+            }
+        };
+        let mut texts = Vec::new();
+        for i in 0..args.len() {
+            for f in &spec.batch {
+                let Some(v) = value(i, f) else { continue };
+                if v.text() == "-" {
+                    match &stdin.text {
+                        Some(t) => texts.push(t.clone()),
+                        None if stdin.opaque || stdin.decoded => self.signal(signal::OPAQUE),
+                        None => {}
+                    }
+                } else if v.known() {
+                    if let Some(t) = self.written(v.text())? {
+                        texts.push(t);
+                    }
+                }
+            }
+            for f in &spec.batch_text {
+                let Some(v) = value(i, f) else { continue };
+                if v.known() {
+                    texts.push(v.text().to_owned());
+                } else if v.opaque() {
+                    self.signal(signal::OPAQUE);
+                }
+            }
+        }
+        for text in texts {
+            self.spend(text.len())?;
+            for line in text.split(['\n', ';']) {
+                // sftp's `-` (errors ignored) and `@` (not echoed) prefixes.
+                let line = line.trim().trim_start_matches(['-', '@']).trim_start();
+                if let Some(cmd) = line.strip_prefix('!') {
+                    self.script_text(cmd)?;
+                    continue;
+                }
+                let mut words = line.split_whitespace();
+                let verb = words.next().unwrap_or("").to_ascii_lowercase();
+                let mut recursive = false;
+                let mut operands = Vec::new();
+                for w in words {
+                    match w.strip_prefix('-') {
+                        Some(f) if !f.is_empty() => recursive |= f.contains(['r', 'R']),
+                        _ => operands.push(w.trim_matches(['"', '\''])),
+                    }
+                }
+                match verb.as_str() {
+                    "put" | "reput" | "append" => {
+                        if let Some(local) = operands.first() {
+                            self.arg_path(Action::Read, &Arg::lit(local), recursive)?;
+                        }
+                    }
+                    "mput" => {
+                        for local in &operands {
+                            self.arg_path(Action::Read, &Arg::lit(local), recursive)?;
+                        }
+                    }
+                    "get" | "reget" => {
+                        if let Some(local) = operands.get(1) {
+                            self.arg_path(Action::Write, &Arg::lit(local), false)?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
         Ok(())
     }
