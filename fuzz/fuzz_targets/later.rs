@@ -24,6 +24,7 @@ const FILES: &[&str] = &[
     "/home/user/.ssh/config",
     "setup.py",
     ".idea/runConfigurations/x.xml",
+    "/home/user/.vimrc",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -165,6 +165,7 @@ fn read(
             .collect(),
         LaterFormat::Python => vec![Snippet::Python(text.to_owned())],
         LaterFormat::JetbrainsRun => jetbrains_run(text)?,
+        LaterFormat::Vim => vim(text),
     };
     if out.len() > MAX_SNIPPETS {
         return Err(format!("more than {MAX_SNIPPETS} commands"));
@@ -1026,6 +1027,89 @@ fn ssh_config(text: &str) -> Vec<Snippet> {
     out
 }
 
+/// Vim script: the shell command of every `:!CMD` (the rest of the line goes to the shell,
+/// wherever the `!` starts a command: after `:`, `silent`, `exe`, an autocommand's event and
+/// pattern, a mapping's keys) and the first string given to the functions that run one. The
+/// guesses are not strict: a fragment that does not parse as shell is skipped.
+fn vim(text: &str) -> Vec<Snippet> {
+    let mut out = Vec::new();
+    let push = |out: &mut Vec<Snippet>, t: &str| {
+        let t = t.trim();
+        if !t.is_empty() {
+            out.push(Snippet::Shell {
+                // A mapping's keys: `<CR>` ends it, `\|` and `<Bar>` are the shell's `|`.
+                text: t
+                    .replace("<CR>", "")
+                    .replace("<cr>", "")
+                    .replace("\\|", "|")
+                    .replace("<Bar>", "|")
+                    .replace("<bar>", "|"),
+                strict: false,
+            });
+        }
+    };
+    for line in text.lines() {
+        let l = line.trim_start();
+        if l.starts_with('"') {
+            continue;
+        }
+        // `:!cmd`, `silent !cmd`, `nnoremap <F5> :!make<CR>`, `au BufWritePost * !cmd`: a
+        // bang that follows a space, a colon or the line's start and is followed by text.
+        let bytes = l.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            if b != b'!' {
+                continue;
+            }
+            let before = i
+                .checked_sub(1)
+                .and_then(|j| bytes.get(j).copied())
+                .unwrap_or(b' ');
+            let after = bytes.get(i + 1).copied().unwrap_or(b' ');
+            // `if !exists(…)`: a negation in an expression, not a command.
+            let word = l.get(..i).unwrap_or("").split_whitespace().next_back();
+            let expression = word.is_some_and(|w| {
+                matches!(
+                    w,
+                    "if" | "elseif" | "while" | "let" | "return" | "echo" | "&&" | "||" | "="
+                )
+            });
+            if matches!(before, b' ' | b'\t' | b':' | b'|')
+                && !matches!(after, b'=' | b' ')
+                && !expression
+            {
+                push(&mut out, l.get(i + 1..).unwrap_or(""));
+                break;
+            }
+        }
+        for f in ["system(", "systemlist(", "jobstart(", "termopen("] {
+            let mut rest = l;
+            while let Some(at) = rest.find(f) {
+                rest = rest.get(at + f.len()..).unwrap_or("");
+                // `jobstart(['sh', '-c', 'cmd'])`: a list's strings joined as words.
+                let arg = rest.trim_start().trim_start_matches('[');
+                let mut words = Vec::new();
+                let mut s = arg;
+                while let Some(q) = s.chars().next().filter(|c| matches!(c, '\'' | '"')) {
+                    let body = s.get(1..).unwrap_or("");
+                    let Some(end) = body.find(q) else { break };
+                    words.push(body.get(..end).unwrap_or("").to_owned());
+                    s = body.get(end + 1..).unwrap_or("").trim_start();
+                    match s.strip_prefix(',') {
+                        Some(r) => s = r.trim_start(),
+                        None => break,
+                    }
+                }
+                if words.len() > 1 {
+                    out.push(Snippet::Argv(words));
+                } else if let Some(w) = words.first() {
+                    push(&mut out, w);
+                }
+            }
+        }
+    }
+    out
+}
+
 fn systemd(text: &str) -> Vec<Snippet> {
     text.lines()
         .filter_map(|l| {
@@ -1114,6 +1198,15 @@ mod tests {
         assert!(jetbrains_run("<?xml version=\"1.0\"?><!-- a=b --><x/>")
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn vim_commands_are_the_bang_commands_and_the_strings_given_to_system() {
+        let text = "\" !not this\nset nu\nau BufWritePost * silent !make %\n\
+            nnoremap x :!a \\| b<CR>\nif !exists('g:x') | endif\n\
+            let b = system('git status')\ncall jobstart(['sh', '-c', 'ls'])\nset x!=y\n";
+        let got = shells(vim(text));
+        assert_eq!(got, vec!["make %", "a | b", "git status", "sh -c ls"]);
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub enum LaterFormat {
     /// JetBrains run configurations (XML): a shell script's text (`SCRIPT_TEXT`) runs when
     /// the configuration does.
     JetbrainsRun,
+    /// Vim script start-up files: `:!CMD` (in autocommands and mappings too) and the strings
+    /// given to `system()`, `systemlist()`, `jobstart()` and `termopen()`.
+    Vim,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.

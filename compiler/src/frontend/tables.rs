@@ -999,6 +999,7 @@ const LATER_FORMATS: &[&str] = &[
     "ssh-config",
     "python",
     "jetbrains-run",
+    "vim",
 ];
 
 /// `later:` entries: files that run later, by path, and how their commands are read.
@@ -1024,6 +1025,7 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "ssh-config" => Some(LaterFormat::SshConfig),
                         "python" => Some(LaterFormat::Python),
                         "jetbrains-run" => Some(LaterFormat::JetbrainsRun),
+                        "vim" => Some(LaterFormat::Vim),
                         other => {
                             diags.push(unknown(v, "file format", other, LATER_FORMATS));
                             None
