@@ -47,6 +47,8 @@ pub enum Effect {
     /// `[ScriptBlock]::Create(…)`).
     Commands(String),
     Signal(&'static str),
+    /// An environment variable the code reads (`os.environ['GITHUB_TOKEN']`).
+    EnvRead(String),
 }
 
 /// Analyses `code` written in `lang`, spending from `budget` (fails when it runs out).
@@ -60,6 +62,8 @@ pub fn analyze(
     let out = ev.run(code);
     *budget = ev.budget;
     out?;
+    let reads = std::mem::take(&mut *ev.env_reads.borrow_mut());
+    ev.effects.extend(reads.into_iter().map(Effect::EnvRead));
     if ev.socket && (ev.process || ev.dup) {
         ev.effects.push(Effect::Signal(signal::PROCESS_ON_SOCKET));
     }
@@ -195,6 +199,8 @@ struct Ev<'a> {
     recursive: bool,
     /// The whole environment is used as a value (`dict(os.environ)`, `process.env`).
     env_dump: bool,
+    /// Names of the environment variables read (set from `&self` lookups).
+    env_reads: std::cell::RefCell<Vec<String>>,
     /// The code reaches the network.
     network: bool,
     socket: bool,
@@ -328,6 +334,7 @@ impl<'a> Ev<'a> {
             pending: None,
             recursive: false,
             env_dump: false,
+            env_reads: std::cell::RefCell::default(),
             network: false,
             socket: false,
             process: false,
@@ -1429,7 +1436,7 @@ impl Ev<'_> {
             return v.clone();
         }
         if let Some(e) = key.strip_prefix("env:") {
-            return env_value(&e.to_ascii_uppercase());
+            return self.env(&e.to_ascii_uppercase());
         }
         match key.as_str() {
             // The environment hashes.
@@ -1591,7 +1598,7 @@ impl Ev<'_> {
                 }
                 // `process.env.HOME` is a variable; `os.environ.get` is a function.
                 if self.is_env(&n) && self.caps(&joined).next().is_none() {
-                    return env_value(name);
+                    return self.env(name);
                 }
                 V::Name(joined)
             }
@@ -1608,7 +1615,7 @@ impl Ev<'_> {
 
     fn index(&mut self, base: V, key: V) -> V {
         match (&base, key) {
-            (V::Name(n), V::Str(k)) if self.is_env(n) => env_value(&k),
+            (V::Name(n), V::Str(k)) if self.is_env(n) => self.env(&k),
             // `require('child_process')['execSync']`, `os.__dict__['system']`.
             (V::Name(_), V::Str(k)) if is_ident(&k) => self.member(base, &k),
             (V::List(items), V::Num(i)) => {
@@ -1620,6 +1627,15 @@ impl Ev<'_> {
             }
             _ => V::Unknown,
         }
+    }
+
+    /// An environment variable's value, its name noted.
+    fn env(&self, name: &str) -> V {
+        let mut reads = self.env_reads.borrow_mut();
+        if reads.len() < 64 && !reads.iter().any(|r| r == name) {
+            reads.push(name.to_owned());
+        }
+        env_value(name)
     }
 
     fn is_env(&self, name: &str) -> bool {
@@ -1899,7 +1915,7 @@ impl Ev<'_> {
             }
             Capability::Env => {
                 if let Some(k) = args.pos.first().and_then(V::text) {
-                    return Ok(Some(env_value(&k)));
+                    return Ok(Some(self.env(&k)));
                 }
             }
             Capability::PathJoin => {

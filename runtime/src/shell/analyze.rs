@@ -3171,8 +3171,31 @@ impl<'a> Analyzer<'a> {
             .and_then(|i| self.index.calls.get(i))
             .ok_or("a language is missing from the table index")?;
         let effects = code::analyze(lang, calls, text, &mut self.budget)?;
+        // Credential variables the code reads, and where it connects: sent anywhere but the
+        // service's own hosts, judged as in the shell (what the code does with the value is
+        // not followed, so reading one and reaching another host is enough).
+        let mut secret = 0;
+        let mut reached: Option<Vec<String>> = None;
+        for e in &effects {
+            match e {
+                Effect::EnvRead(n) => secret |= self.index.secret_vars.get(n).copied().unwrap_or(0),
+                Effect::Net(h) => {
+                    let host = if h.contains("://") {
+                        normalize::host_of(h)
+                    } else {
+                        normalize::host_of(&format!("tcp://{h}"))
+                    };
+                    reached.get_or_insert_with(Vec::new).extend(host);
+                }
+                _ => {}
+            }
+        }
+        if let Some(hosts) = reached.filter(|_| secret != 0) {
+            self.secrets_sent(secret, &hosts);
+        }
         for e in effects {
             match e {
+                Effect::EnvRead(_) => {}
                 Effect::Path(action, t) => {
                     // A lister's entries (`os.walk(d)`) reach everything below `d` only
                     // where a whole subtree matters, as for `rm -rf d` (inside the project,
