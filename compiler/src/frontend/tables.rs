@@ -273,19 +273,7 @@ fn serves(v: &Node, diags: &mut Diagnostics) -> Vec<Serve> {
                         "`after` is the words that start serving, as one string",
                     )),
                 },
-                "dir" => {
-                    for n in list(v, "dir", diags) {
-                        match n.as_str() {
-                            Some(f) if f.starts_with('-') && f.len() > 1 => {
-                                serve.dir.push(f.to_owned())
-                            }
-                            _ => diags.push(Diagnostic::error(
-                                n.span,
-                                "a `dir` entry is a flag, such as `-d` or `--directory`",
-                            )),
-                        }
-                    }
-                }
+                "dir" => serve.dir = flag_list(v, "dir", diags),
                 "operands" => serve.operands = boolean(v, "operands", diags),
                 other => diags.push(unknown(k, "key in a `serves` entry", other, SERVE_KEYS)),
             }
@@ -464,23 +452,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "batch" => spec.batch = flag_list(v, "batch", diags),
                 "batch-text" => spec.batch_text = flag_list(v, "batch-text", diags),
                 // `unpacks: [-C, --directory]`: the flags naming where it unpacks.
-                "unpacks" => {
-                    let flags = list(v, "unpacks", diags)
-                        .into_iter()
-                        .filter_map(|n| match n.as_str() {
-                            Some(f) if f.starts_with('-') && f.len() > 1 => Some(f.to_owned()),
-                            _ => {
-                                diags.push(Diagnostic::error(
-                                    n.span,
-                                    "an `unpacks` entry is a flag naming the directory, such \
-                                     as `-C`",
-                                ));
-                                None
-                            }
-                        })
-                        .collect();
-                    spec.unpacks = Some(flags);
-                }
+                "unpacks" => spec.unpacks = Some(flag_list(v, "unpacks", diags)),
                 "produces" => {
                     let t = v.as_str().unwrap_or("");
                     spec.produces = Some(match t {

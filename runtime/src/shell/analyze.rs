@@ -1450,22 +1450,17 @@ impl<'a> Analyzer<'a> {
             return Ok(());
         };
         let mut urls = stdin.remote.clone();
-        let mut dest = None;
-        let mut i = 0;
-        while let Some(a) = args.get(i) {
+        let (dests, taken) = flag_values(args, into);
+        for (a, taken) in args.iter().zip(taken) {
             let t = a.text();
-            i += 1;
-            if let Some(f) = into.iter().find(|f| t.starts_with(f.as_str())) {
-                let tail = &t[f.len()..];
-                if tail.is_empty() {
-                    dest = args.get(i).map(|d| d.text().to_owned());
-                    i += 1;
-                } else {
-                    dest = Some(tail.trim_start_matches('=').to_owned());
-                }
+            if taken || t.starts_with('-') {
                 continue;
             }
-            if !t.starts_with('-') && a.known() {
+            // `unzip <(curl URL)`: the archive is the download itself.
+            for v in &a.alts {
+                add_urls(&mut urls, &v.remote);
+            }
+            if a.known() {
                 if let Some(u) = self.downloaded(t)? {
                     add_urls(&mut urls, &u);
                 }
@@ -1474,7 +1469,7 @@ impl<'a> Analyzer<'a> {
         if urls.is_empty() {
             return Ok(());
         }
-        let dest = dest.unwrap_or_else(|| ".".to_owned());
+        let dest = dests.last().map_or(".", Arg::text).to_owned();
         for d in self.resolve(&dest)? {
             self.spend(64)?;
             let d = if d.len() > 1 {
@@ -1606,22 +1601,23 @@ impl<'a> Analyzer<'a> {
             self.long_option_paths(args)?;
             return self.call_function(name, &body, args);
         }
+        // `./install.sh` saved by a download earlier in the call: code from there, whatever
+        // its name (`/tmp/x/go` is not the `go` the tables know).
+        if let Some(urls) = self
+            .run_path
+            .as_deref()
+            .map(|p| self.downloaded(p))
+            .transpose()?
+            .flatten()
+        {
+            self.remote_code(&urls);
+        }
         let Some(spec) = self.spec(name) else {
             if args
                 .iter()
                 .any(|a| a.alts.iter().any(|v| !v.known && v.hidden))
             {
                 self.signal(signal::OPAQUE);
-            }
-            // `./install.sh` saved by a download earlier in the call: code from there.
-            if let Some(urls) = self
-                .run_path
-                .as_deref()
-                .map(|p| self.downloaded(p))
-                .transpose()?
-                .flatten()
-            {
-                self.remote_code(&urls);
             }
             // `./x.sh` written earlier in the call: its text runs with these arguments.
             if let Some(text) = self
@@ -2646,36 +2642,13 @@ impl<'a> Analyzer<'a> {
                 continue;
             };
             let rest = args.get(end..).unwrap_or(&[]);
-            let mut dirs = Vec::new();
-            let mut i = 0;
-            while let Some(a) = rest.get(i) {
+            let (mut dirs, taken) = flag_values(rest, &serve.dir);
+            for (a, taken) in rest.iter().zip(taken) {
                 let t = a.text();
-                i += 1;
-                if let Some(f) = serve.dir.iter().find(|f| t.starts_with(f.as_str())) {
-                    let tail = &t[f.len()..];
-                    if tail.is_empty() {
-                        // `-d DIR`: the next word.
-                        if let Some(v) = rest.get(i) {
-                            dirs.push(v.clone());
-                            i += 1;
-                        }
-                        continue;
-                    }
-                    // `--directory=DIR`, `-dDIR`.
-                    let v = if f.starts_with("--") {
-                        tail.strip_prefix('=')
-                    } else {
-                        Some(tail.strip_prefix('=').unwrap_or(tail))
-                    };
-                    if let Some(v) = v {
-                        dirs.push(with_text(a, v));
-                        continue;
-                    }
-                }
                 // A port or an address given to a flag the table does not list (`-p 8080`,
                 // `-a 0.0.0.0`) is not a directory.
                 let address = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-                if serve.operands && !t.starts_with('-') && !address {
+                if serve.operands && !taken && !t.starts_with('-') && !address {
                     dirs.push(a.clone());
                 }
             }
@@ -2901,39 +2874,25 @@ impl<'a> Analyzer<'a> {
         if spec.batch.is_empty() && spec.batch_text.is_empty() {
             return Ok(());
         }
-        let value = |i: usize, f: &str| -> Option<Arg> {
-            let a = args.get(i)?;
-            let t = a.text();
-            let tail = t.strip_prefix(f)?;
-            if tail.is_empty() {
-                args.get(i + 1).cloned()
-            } else {
-                Some(with_text(a, tail.trim_start_matches('=')))
-            }
-        };
         let mut texts = Vec::new();
-        for i in 0..args.len() {
-            for f in &spec.batch {
-                let Some(v) = value(i, f) else { continue };
-                if v.text() == "-" {
-                    match &stdin.text {
-                        Some(t) => texts.push(t.clone()),
-                        None if stdin.opaque || stdin.decoded => self.signal(signal::OPAQUE),
-                        None => {}
-                    }
-                } else if v.known() {
-                    if let Some(t) = self.written(v.text())? {
-                        texts.push(t);
-                    }
+        for v in flag_values(args, &spec.batch).0 {
+            if v.text() == "-" || is_stdin_path(v.text()) {
+                match &stdin.text {
+                    Some(t) => texts.push(t.clone()),
+                    None if stdin.opaque || stdin.decoded => self.signal(signal::OPAQUE),
+                    None => {}
+                }
+            } else if v.known() {
+                if let Some(t) = self.written(v.text())? {
+                    texts.push(t);
                 }
             }
-            for f in &spec.batch_text {
-                let Some(v) = value(i, f) else { continue };
-                if v.known() {
-                    texts.push(v.text().to_owned());
-                } else if v.opaque() {
-                    self.signal(signal::OPAQUE);
-                }
+        }
+        for v in flag_values(args, &spec.batch_text).0 {
+            if v.known() {
+                texts.push(v.text().to_owned());
+            } else if v.opaque() {
+                self.signal(signal::OPAQUE);
             }
         }
         for text in texts {
@@ -4747,6 +4706,47 @@ fn apply_switch(p: &mut Parsed, role: FlagRole) {
         FlagRole::StdinCode => p.stdin_code = true,
         _ => {}
     }
+}
+
+/// The values `args` give any of `flags` (`-d DIR`, `-dDIR`, `-d=DIR`, `--directory=DIR`),
+/// and for each word whether it is one of those flags or a flag's value.
+fn flag_values(args: &[Arg], flags: &[String]) -> (Vec<Arg>, Vec<bool>) {
+    let mut values = Vec::new();
+    let mut taken = vec![false; args.len()];
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        let t = a.text();
+        // `Some(None)`: the value is the next word.
+        let found = flags.iter().find_map(|f| {
+            let tail = t.strip_prefix(f.as_str())?;
+            if tail.is_empty() {
+                Some(None)
+            } else if f.starts_with("--") {
+                tail.strip_prefix('=').map(Some)
+            } else {
+                Some(Some(tail.strip_prefix('=').unwrap_or(tail)))
+            }
+        });
+        let width = match found {
+            Some(None) => {
+                values.extend(args.get(i + 1).cloned());
+                2
+            }
+            Some(Some(v)) => {
+                values.push(with_text(a, v));
+                1
+            }
+            None => {
+                i += 1;
+                continue;
+            }
+        };
+        for m in taken.iter_mut().skip(i).take(width) {
+            *m = true;
+        }
+        i += width;
+    }
+    (values, taken)
 }
 
 fn with_text(a: &Arg, t: &str) -> Arg {
