@@ -5,6 +5,8 @@ use crust_compiler::ir::{Cond, PatternKind, Policy};
 use crust_compiler::lower::pattern::anchor_path_glob;
 use std::path::PathBuf;
 
+pub mod loadgen;
+
 pub const HOME: &str = "/home/user";
 
 /// The measurement settings every benchmark uses.

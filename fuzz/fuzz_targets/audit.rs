@@ -26,6 +26,7 @@ fn record(n: usize) -> Record {
         time_ms: 1_795_000_000_000 + n as u64,
         session: None,
         agent: Some("fuzz".into()),
+        user: None,
         api: "anthropic-messages".into(),
         side: "response".into(),
         tool: "Bash".into(),

@@ -75,6 +75,9 @@ pub struct Record {
     /// Agent hint (the client's User-Agent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// The user the gateway authenticated (team mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// The wire format (`anthropic-messages`, `openai-chat`, `openai-responses`).
     pub api: String,
     /// Where the call was seen: `response` (the model asked for it) or `request` (history).
@@ -959,12 +962,18 @@ mod tests {
             time_ms: 1_795_000_000_000 + i as u64,
             session: None,
             agent: Some("test".into()),
+            user: None,
             api: "anthropic-messages".into(),
             side: "response".into(),
             tool: "Bash".into(),
             args: format!("{{\"command\":\"echo {i}\"}}"),
-            decision: if i % 3 == 0 { "block" } else { "allow" }.into(),
-            rule: (i % 3 == 0).then(|| "protect-ssh-keys".into()),
+            decision: if i.is_multiple_of(3) {
+                "block"
+            } else {
+                "allow"
+            }
+            .into(),
+            rule: i.is_multiple_of(3).then(|| "protect-ssh-keys".into()),
             severity: None,
             eval_ns: 900,
             bundle: "crustc test".into(),

@@ -410,6 +410,23 @@ pub fn deepen_glob(glob: &str, cwd: &str, home: &str) -> String {
     }
 }
 
+/// The home directory a normalized directory lies in (`/home/u/src` -> `/home/u`,
+/// `/Users/u`, `/root`), when it lies in one of the usual places.
+pub fn home_of(dir: &str) -> Option<&str> {
+    if dir == "/root" || dir.starts_with("/root/") {
+        return dir.get(..5);
+    }
+    for base in ["/home/", "/Users/"] {
+        if let Some(rest) = dir.strip_prefix(base) {
+            let user = rest.split('/').next().unwrap_or("");
+            if !user.is_empty() {
+                return dir.get(..base.len() + user.len());
+            }
+        }
+    }
+    None
+}
+
 /// The home-relative form of a normalized path (`/home/u/.ssh/x` -> `~/.ssh/x`), or `None`
 /// if the path is not under `home`.
 pub fn home_form<'p>(path: &'p str, home: &str, buf: &'p mut String) -> Option<&'p str> {
@@ -529,6 +546,19 @@ mod tests {
             Some("fd00:ec2::254")
         );
         assert_eq!(host_of("README"), None);
+    }
+
+    #[test]
+    fn the_home_a_directory_lies_in() {
+        assert_eq!(home_of("/home/alice/src/app"), Some("/home/alice"));
+        assert_eq!(home_of("/home/alice"), Some("/home/alice"));
+        assert_eq!(home_of("/Users/bob/x"), Some("/Users/bob"));
+        assert_eq!(home_of("/root/work"), Some("/root"));
+        // Near misses: not inside one user's home.
+        assert_eq!(home_of("/home"), None);
+        assert_eq!(home_of("/home/"), None);
+        assert_eq!(home_of("/rootfs/x"), None);
+        assert_eq!(home_of("/srv/app"), None);
     }
 
     #[test]

@@ -300,6 +300,7 @@ mod tests {
             time_ms: 1_795_536_985_123,
             session: None,
             agent: None,
+            user: None,
             api: "openai-chat".into(),
             side: "response".into(),
             tool: "Bash".into(),

@@ -187,6 +187,8 @@ pub fn start(args: StartArgs) -> Exit {
         // protected only by this.
         protect: rules.iter().cloned().collect(),
         control: (!args.no_control).then(|| data_dir(&home).join(CONTROL_SOCKET)),
+        ext_proc: None,
+        team: Default::default(),
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => Exit::Ok,

@@ -44,6 +44,14 @@ struct Args {
     /// request to Anthropic or OpenAI by its path and headers.
     #[arg(long)]
     endpoint: Option<String>,
+    /// Team mode: also serve Envoy's external processing (ext_proc) gRPC service on this
+    /// address (docs/TEAM.md). Starts the proxy even without --endpoint (then `auto`).
+    #[arg(long)]
+    ext_proc: Option<std::net::SocketAddr>,
+    /// Team mode: the header the gateway sets after authenticating the user (it must
+    /// overwrite any value a client sends); recorded with each decision.
+    #[arg(long)]
+    user_header: Option<String>,
     /// API key sent upstream when the client sends none (default: $CRUST_UPSTREAM_API_KEY).
     #[arg(long)]
     api_key: Option<String>,
@@ -90,7 +98,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    if args.endpoint.is_some() {
+    if args.endpoint.is_some() || args.ext_proc.is_some() {
         return run_proxy(args, bundle);
     }
     let opts = CheckOptions {
@@ -168,6 +176,10 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
         remote,
         protect,
         control: args.control.clone(),
+        ext_proc: args.ext_proc,
+        team: crust_runtime::proxy::TeamOptions {
+            user_header: args.user_header.clone(),
+        },
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => ExitCode::SUCCESS,

@@ -103,7 +103,7 @@ impl Storage {
                 "the file is shorter than its section table says (is it being written?)",
             ));
         }
-        Ok(if (buf.as_ptr() as usize + start) % 8 == 0 {
+        Ok(if (buf.as_ptr() as usize + start).is_multiple_of(8) {
             Storage { buf, start, len }
         } else {
             Storage::owned(buf.get(start..).unwrap_or(&[]))
@@ -131,7 +131,7 @@ impl Storage {
             ));
         }
         // The buffer never grows past its capacity, but if it moved, align a copy.
-        let s = if (buf.as_ptr() as usize + start) % 8 == 0 {
+        let s = if (buf.as_ptr() as usize + start).is_multiple_of(8) {
             Storage { buf, start, len }
         } else {
             Storage::owned(buf.get(start..).unwrap_or(&[]))

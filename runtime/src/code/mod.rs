@@ -2307,7 +2307,7 @@ impl Ev<'_> {
 /// UTF-8 with invalid sequences replaced.
 fn bytes_text(b: &[u8]) -> String {
     let utf16 = b.len() >= 2
-        && b.len() % 2 == 0
+        && b.len().is_multiple_of(2)
         && b.iter().skip(1).step_by(2).all(|x| *x == 0)
         && b.iter().step_by(2).any(|x| *x != 0);
     if utf16 {

@@ -404,6 +404,7 @@ impl Gateway {
                 side,
                 agent: Some(&self.label),
                 session: None,
+                user: None,
             }),
             own: &self.cfg.own,
         }

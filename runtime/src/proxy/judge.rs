@@ -63,6 +63,8 @@ pub struct AuditContext<'a> {
     pub side: &'static str,
     pub agent: Option<&'a str>,
     pub session: Option<&'a str>,
+    /// The user the gateway authenticated (team mode).
+    pub user: Option<&'a str>,
 }
 
 impl Judge<'_> {
@@ -121,6 +123,7 @@ impl Judge<'_> {
             time_ms: crate::audit::now_ms(),
             session: a.session.map(str::to_owned),
             agent: a.agent.map(str::to_owned),
+            user: a.user.map(str::to_owned),
             api: a.api.to_owned(),
             side: a.side.to_owned(),
             tool: name.to_owned(),

@@ -19,6 +19,8 @@ pub struct Metrics {
     eval_sum_ns: AtomicU64,
     eval_count: AtomicU64,
     hook_calls: AtomicU64,
+    /// Exchanges Envoy sent through the ext_proc service.
+    pub ext_proc_exchanges: AtomicU64,
 }
 
 impl Metrics {
@@ -69,6 +71,12 @@ impl Metrics {
         );
         let _ = writeln!(s, "# TYPE crust_hook_calls_total counter");
         let _ = writeln!(s, "crust_hook_calls_total {}", get(&self.hook_calls));
+        let _ = writeln!(s, "# TYPE crust_ext_proc_exchanges_total counter");
+        let _ = writeln!(
+            s,
+            "crust_ext_proc_exchanges_total {}",
+            get(&self.ext_proc_exchanges)
+        );
         let _ = writeln!(s, "# TYPE crust_bundle_reloads_total counter");
         let _ = writeln!(s, "crust_bundle_reloads_total {}", get(&self.reloads));
         let _ = writeln!(

@@ -13,6 +13,8 @@ pub mod batch;
 #[cfg(unix)]
 pub mod control;
 pub mod decode;
+#[cfg(feature = "ext-proc")]
+pub mod extproc;
 pub mod judge;
 mod metrics;
 pub mod outbound;
@@ -21,5 +23,6 @@ pub mod sse;
 mod watch;
 
 pub use server::{
-    run, run_then_seal, serve, BlockMode, Config, Limits, Remote, Route, ServeOptions, Upstream,
+    run, run_then_seal, serve, BlockMode, Config, Limits, Remote, Route, ServeOptions, TeamOptions,
+    Upstream,
 };

@@ -1,6 +1,10 @@
 //! Sockets and plumbing: the hyper server, the upstream client (rustls with ring, pooled),
 //! the request-side check, response filtering, hot swap of the bundle, health and metrics.
 
+// A stage's refusal is the client's response itself, built once per refused request: boxing
+// it would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use super::apis::{self, Api};
 use super::batch::{self, Batch};
 use super::decode;
@@ -112,6 +116,18 @@ pub struct Config {
     /// The control socket (`crust hook` and `crust status` ask the running proxy through it;
     /// none: no socket).
     pub control: Option<PathBuf>,
+    /// Team mode: also serve Envoy's external processing gRPC service on this address.
+    pub ext_proc: Option<SocketAddr>,
+    /// Team mode: whose calls are judged.
+    pub team: TeamOptions,
+}
+
+/// How team mode finds out whose call it judges.
+#[derive(Debug, Clone, Default)]
+pub struct TeamOptions {
+    /// The header the gateway sets after authentication (the gateway must overwrite whatever a
+    /// client sent in it); its value is recorded as the user with each decision.
+    pub user_header: Option<String>,
 }
 
 /// Bounds on what clients can hold: connections, time and memory.
@@ -225,13 +241,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Who sent a request, for the audit log.
 #[derive(Clone, Default)]
-struct Hints {
-    agent: Option<String>,
-    session: Option<String>,
+pub(super) struct Hints {
+    pub(super) agent: Option<String>,
+    pub(super) session: Option<String>,
+    /// Who the gateway authenticated (team mode), never taken from a client's own header.
+    pub(super) user: Option<String>,
 }
 
 impl Hints {
-    fn of(headers: &hyper::HeaderMap) -> Hints {
+    pub(super) fn of(headers: &hyper::HeaderMap) -> Hints {
         let get = |k: &str| {
             headers
                 .get(k)
@@ -243,6 +261,7 @@ impl Hints {
             session: get("x-claude-code-session-id")
                 .or_else(|| get("x-session-id"))
                 .or_else(|| get("session_id")),
+            user: None,
         }
     }
 }
@@ -263,6 +282,7 @@ fn audit_ctx<'a>(
             side,
             agent: hints.agent.as_deref(),
             session: hints.session.as_deref(),
+            user: hints.user.as_deref(),
         })
 }
 
@@ -296,7 +316,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long to wait for the upstream's response headers (models can think for minutes).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(600);
 
-type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+pub(super) type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 pub(crate) type HttpsClient = Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     Full<Bytes>,
@@ -418,6 +438,25 @@ pub async fn serve(
         let task = tokio::spawn(super::control::serve(listener, Arc::clone(&shared)));
         Some((path, task))
     });
+    #[cfg(feature = "ext-proc")]
+    if let Some(addr) = shared.config.ext_proc {
+        let listener = super::extproc::bind(addr).await?;
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            if let Err(e) = super::extproc::serve(listener, shared).await {
+                // Without its ext_proc server the gateway fails closed (failure_mode_allow:
+                // false); the process exits so a supervisor restarts it.
+                tracing::error!(listen = %addr, error = %e, "the ext_proc server stopped");
+                std::process::exit(1);
+            }
+        });
+    }
+    #[cfg(not(feature = "ext-proc"))]
+    if shared.config.ext_proc.is_some() {
+        return Err(std::io::Error::other(
+            "this build has no ext_proc server (feature `ext-proc`)",
+        ));
+    }
     if let Some(r) = &shared.config.remote {
         tracing::warn!(listen = %local, token_len = r.token.len(), "clients on other hosts are admitted with the client token");
     }
@@ -631,15 +670,7 @@ async fn handle(
         // Codex can ask for the Responses API over a WebSocket; frames would bypass the event
         // filter, so the upgrade is refused at once (no upstream call) and the client falls
         // back to HTTP with event streams, which are judged.
-        let mut r = error(
-            Some(Api::Responses),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request_error",
-            "crust: the WebSocket transport is not inspected; use HTTP (for Codex: supports_websockets = false)",
-        );
-        r.headers_mut()
-            .insert(hyper::header::ALLOW, HeaderValue::from_static("POST"));
-        return r;
+        return websocket_refusal();
     }
     // Odd spellings of a judged path (`/v1/Messages`, `%65`, `;x`, `/.`) are judged as the
     // endpoint they could mean; the request is forwarded as the client wrote it.
@@ -657,138 +688,23 @@ async fn handle(
         Ok(b) => b,
         Err(refused) => return refused,
     };
-    // A compressed request is judged decoded and forwarded as it came; one that cannot be
-    // decoded is refused rather than forwarded unseen.
-    let decoded = match decode::coding(&parts.headers) {
-        Ok(None) => None,
-        Ok(Some(c)) => match decode_all(c, &body, shared.config.max_body) {
-            Ok(d) => Some(d),
-            Err(why) => {
-                return error(
-                    shape,
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request_error",
-                    &format!("crust: the compressed request body cannot be inspected: {why}"),
-                )
-            }
-        },
-        Err(why) => {
-            return error(
-                shape,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_request_error",
-                &format!("crust: the request body cannot be inspected: {why}"),
-            )
-        }
-    };
-    let inspect: &[u8] = decoded.as_deref().unwrap_or(&body);
     let snapshot = shared.snapshot();
-    let mut cwd = None;
-    let mut substitute = None;
-    // Whether an adapter judged the body; any other body is judged by its strings below.
-    let mut judged = false;
-    // A body with no bytes but whitespace (a GET of a stored answer) sends nothing to judge;
-    // the answer to it is still inspected by its API.
-    let blank = inspect.iter().all(u8::is_ascii_whitespace);
-    if let Some(api) = api.filter(|_| !blank) {
-        let v = match super::outbound::parse(inspect) {
-            Ok(v) => v,
-            Err(why) => return unparseable(api, &why),
-        };
-        judged = true;
-        cwd = apis::agent_cwd(&v);
-        if shared.config.block_mode == BlockMode::Replace {
-            substitute = find_substitute(&snapshot, &apis::offered_tools(api, &v));
-        }
-        let model = v.get("model").and_then(Value::as_str).unwrap_or("");
-        let streaming = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
-        let judge = Judge {
-            bundle: &snapshot,
-            home: &shared.config.home,
-            cwd: cwd.as_deref(),
-            substitute: None,
-            own: &shared.own,
-            audit: audit_ctx(&shared, api, "request", &hints),
-        };
-        let started = Instant::now();
-        let decision = apis::judge_history(api, &judge, &v, &shared.seen);
-        shared.metrics.eval_time(started.elapsed());
-        if let Decision::Block { rule, notice } = decision {
-            shared.metrics.block(&rule);
-            tracing::info!(api = api.name(), rule = %rule, side = "request", "blocked");
-            return synthetic(api, model, &notice, streaming);
-        }
-    }
-    if batch == Some(Batch::AnthropicCreate) {
-        // Each request of the batch is judged like one request; one block refuses the batch
-        // (no upstream call) with a client error, which SDKs do not retry.
-        let v = match super::outbound::parse(inspect) {
-            Ok(v) => v,
-            Err(why) => return unparseable(Api::Anthropic, &why),
-        };
-        judged = true;
-        let judge = Judge {
-            bundle: &snapshot,
-            home: &shared.config.home,
-            cwd: None,
-            substitute: None,
-            own: &shared.own,
-            audit: audit_ctx(&shared, Api::Anthropic, "request", &hints),
-        };
-        if let Some((id, Decision::Block { rule, notice })) = batch::judge_requests(&judge, &v) {
-            shared.metrics.block(&rule);
-            tracing::info!(api = "anthropic-batch", rule = %rule, custom_id = %id, side = "request", "blocked");
-            return error(
-                shape,
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                &format!("crust: batch request `{id}`: {notice}"),
-            );
-        }
-    }
-    if batch == Some(Batch::FileUpload) {
-        // An OpenAI batch input file: each request judged like one request.
-        let ctype = parts
-            .headers
-            .get(hyper::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let judge = |a: Api| Judge {
-            bundle: &snapshot,
-            home: &shared.config.home,
-            cwd: None,
-            substitute: None,
-            own: &shared.own,
-            audit: audit_ctx(&shared, a, "request", &hints),
-        };
-        match batch::judge_upload(&judge, ctype, inspect) {
-            Ok(Some((id, Decision::Block { rule, notice }))) => {
-                shared.metrics.block(&rule);
-                tracing::info!(api = "openai-batch", rule = %rule, custom_id = %id, side = "request", "blocked");
-                return error(
-                    shape,
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request_error",
-                    &format!("crust: batch request `{id}`: {notice}"),
-                );
-            }
-            Ok(_) => {}
-            Err(why) => {
-                return error(
-                    shape,
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request_error",
-                    &format!("crust: the batch upload cannot be inspected: {why}"),
-                )
-            }
-        }
-    }
-    if !judged {
-        if let Some(refused) = judge_other_body(&shared, &snapshot, shape, &parts, inspect, &hints)
-        {
-            return refused;
-        }
-    }
+    let asking = Asking {
+        api,
+        batch,
+        headers: &parts.headers,
+        path: &path,
+        hints: &hints,
+        home: &shared.config.home,
+        home_from_cwd: false,
+        cwd: None,
+    };
+    let Asked {
+        cwd, substitute, ..
+    } = match judge_request(&shared, &snapshot, &asking, &body) {
+        Ok(a) => a,
+        Err(refused) => return refused,
+    };
     // Forward: same method, path and headers (minus hop-by-hop), body byte for byte.
     let Some(upstream) = shared.config.route.pick(&canon, &parts.headers) else {
         return error(
@@ -881,11 +797,7 @@ async fn handle(
         .is_some_and(|v| v.starts_with("text/event-stream"));
     rparts.headers.remove(hyper::header::CONTENT_LENGTH);
     if is_sse {
-        let filter: Box<dyn Filter> = match api {
-            Api::Anthropic => Box::new(sse::Anthropic::new()),
-            Api::Chat => Box::new(sse::Chat::new()),
-            Api::Responses => Box::new(sse::Responses::new()),
-        };
+        let filter = stream_filter(api);
         let decoder = match coding.map(|c| decode::Decoder::new(c, shared.config.max_body)) {
             None => None,
             Some(Ok(d)) => Some(d),
@@ -893,6 +805,7 @@ async fn handle(
         };
         let ctx = StreamContext {
             api,
+            home: shared.config.home.clone(),
             cwd,
             substitute,
             hints,
@@ -921,22 +834,47 @@ async fn handle(
             }
         },
     };
+    let ctx = StreamContext {
+        api,
+        home: shared.config.home.clone(),
+        cwd,
+        substitute,
+        hints,
+        decoder: None,
+    };
+    match judge_answer(&shared, &snapshot, &ctx, bytes) {
+        Ok(out) => Response::from_parts(rparts, full(out)),
+        Err(refused) => refused,
+    }
+}
+
+/// The stream filter of an API's event stream.
+pub(super) fn stream_filter(api: Api) -> Box<dyn Filter> {
+    match api {
+        Api::Anthropic => Box::new(sse::Anthropic::new()),
+        Api::Chat => Box::new(sse::Chat::new()),
+        Api::Responses => Box::new(sse::Responses::new()),
+    }
+}
+
+/// A whole (decoded) JSON answer with its blocked calls taken out; the bytes as they came when
+/// nothing was blocked. `Err` is the refusal for an answer that cannot be inspected.
+pub(super) fn judge_answer(
+    shared: &Shared,
+    snapshot: &Bundle,
+    ctx: &StreamContext,
+    bytes: Bytes,
+) -> Result<Bytes, Response<BoxBody>> {
+    let api = ctx.api;
     let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
-        return error(
+        return Err(error(
             Some(api),
             StatusCode::BAD_GATEWAY,
             "api_error",
             "crust: the upstream response is not JSON and cannot be inspected",
-        );
+        ));
     };
-    let judge = Judge {
-        bundle: &snapshot,
-        home: &shared.config.home,
-        cwd: cwd.as_deref(),
-        substitute: substitute.as_ref(),
-        own: &shared.own,
-        audit: audit_ctx(&shared, api, "response", &hints),
-    };
+    let judge = stream_judge(shared, snapshot, ctx);
     let started = Instant::now();
     let blocked = apis::filter_response(api, &judge, &mut v);
     shared.metrics.eval_time(started.elapsed());
@@ -944,12 +882,194 @@ async fn handle(
         shared.metrics.block(rule);
         tracing::info!(api = api.name(), rule = %rule, side = "response", "blocked");
     }
-    let out = if blocked.is_empty() {
+    Ok(if blocked.is_empty() {
         bytes
     } else {
         Bytes::from(v.to_string())
+    })
+}
+
+// ----- the request stage (every transport) ---------------------------------------------------
+
+/// A request as the request stage sees it, whatever transport brought it.
+pub(super) struct Asking<'a> {
+    pub api: Option<Api>,
+    pub batch: Option<Batch>,
+    pub headers: &'a HeaderMap,
+    pub path: &'a str,
+    pub hints: &'a Hints,
+    pub home: &'a str,
+    /// Team mode with no declared home: the home is the one the working directory lies in,
+    /// when it lies in one.
+    pub home_from_cwd: bool,
+    /// The working directory the client declared (team mode's header); else the one the
+    /// request itself reports.
+    pub cwd: Option<&'a str>,
+}
+
+/// What the request stage learnt that judging the answer needs.
+#[cfg_attr(not(feature = "ext-proc"), allow(dead_code))]
+pub(super) struct Asked {
+    pub home: String,
+    pub cwd: Option<String>,
+    pub substitute: Option<Substitute>,
+}
+
+/// The request stage: the body decoded, the conversation's calls and every text the request
+/// sends judged. `Err` is the refusal to answer with; a refused request never goes upstream.
+pub(super) fn judge_request(
+    shared: &Shared,
+    snapshot: &Bundle,
+    a: &Asking<'_>,
+    body: &[u8],
+) -> Result<Asked, Response<BoxBody>> {
+    let (api, batch, hints) = (a.api, a.batch, a.hints);
+    let shape = api.or(batch.map(Batch::api));
+    // A compressed request is judged decoded and forwarded as it came; one that cannot be
+    // decoded is refused rather than forwarded unseen.
+    let decoded = match decode::coding(a.headers) {
+        Ok(None) => None,
+        Ok(Some(c)) => match decode_all(c, body, shared.config.max_body) {
+            Ok(d) => Some(d),
+            Err(why) => {
+                return Err(error(
+                    shape,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &format!("crust: the compressed request body cannot be inspected: {why}"),
+                ))
+            }
+        },
+        Err(why) => {
+            return Err(error(
+                shape,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request_error",
+                &format!("crust: the request body cannot be inspected: {why}"),
+            ))
+        }
     };
-    Response::from_parts(rparts, full(out))
+    let inspect: &[u8] = decoded.as_deref().unwrap_or(body);
+    let mut cwd = a.cwd.map(str::to_owned);
+    let home_of = |cwd: Option<&str>| {
+        cwd.filter(|_| a.home_from_cwd)
+            .and_then(crate::normalize::home_of)
+            .unwrap_or(a.home)
+            .to_owned()
+    };
+    let mut home = home_of(a.cwd);
+    let mut substitute = None;
+    // Whether an adapter judged the body; any other body is judged by its strings below.
+    let mut judged = false;
+    // A body with no bytes but whitespace (a GET of a stored answer) sends nothing to judge;
+    // the answer to it is still inspected by its API.
+    let blank = inspect.iter().all(u8::is_ascii_whitespace);
+    if let Some(api) = api.filter(|_| !blank) {
+        let v = match super::outbound::parse(inspect) {
+            Ok(v) => v,
+            Err(why) => return Err(unparseable(api, &why)),
+        };
+        judged = true;
+        if cwd.is_none() {
+            cwd = apis::agent_cwd(&v);
+            home = home_of(cwd.as_deref());
+        }
+        if shared.config.block_mode == BlockMode::Replace {
+            substitute = find_substitute(snapshot, &apis::offered_tools(api, &v));
+        }
+        let model = v.get("model").and_then(Value::as_str).unwrap_or("");
+        let streaming = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        let judge = Judge {
+            bundle: snapshot,
+            home: &home,
+            cwd: cwd.as_deref(),
+            substitute: None,
+            own: &shared.own,
+            audit: audit_ctx(shared, api, "request", hints),
+        };
+        let started = Instant::now();
+        let decision = apis::judge_history(api, &judge, &v, &shared.seen);
+        shared.metrics.eval_time(started.elapsed());
+        if let Decision::Block { rule, notice } = decision {
+            shared.metrics.block(&rule);
+            tracing::info!(api = api.name(), rule = %rule, side = "request", "blocked");
+            return Err(synthetic(api, model, &notice, streaming));
+        }
+    }
+    if batch == Some(Batch::AnthropicCreate) {
+        // Each request of the batch is judged like one request; one block refuses the batch
+        // (no upstream call) with a client error, which SDKs do not retry.
+        let v = match super::outbound::parse(inspect) {
+            Ok(v) => v,
+            Err(why) => return Err(unparseable(Api::Anthropic, &why)),
+        };
+        judged = true;
+        let judge = Judge {
+            bundle: snapshot,
+            home: &home,
+            cwd: a.cwd,
+            substitute: None,
+            own: &shared.own,
+            audit: audit_ctx(shared, Api::Anthropic, "request", hints),
+        };
+        if let Some((id, Decision::Block { rule, notice })) = batch::judge_requests(&judge, &v) {
+            shared.metrics.block(&rule);
+            tracing::info!(api = "anthropic-batch", rule = %rule, custom_id = %id, side = "request", "blocked");
+            return Err(error(
+                shape,
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("crust: batch request `{id}`: {notice}"),
+            ));
+        }
+    }
+    if batch == Some(Batch::FileUpload) {
+        // An OpenAI batch input file: each request judged like one request.
+        let ctype = a
+            .headers
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let judge = |api: Api| Judge {
+            bundle: snapshot,
+            home: &home,
+            cwd: a.cwd,
+            substitute: None,
+            own: &shared.own,
+            audit: audit_ctx(shared, api, "request", hints),
+        };
+        match batch::judge_upload(&judge, ctype, inspect) {
+            Ok(Some((id, Decision::Block { rule, notice }))) => {
+                shared.metrics.block(&rule);
+                tracing::info!(api = "openai-batch", rule = %rule, custom_id = %id, side = "request", "blocked");
+                return Err(error(
+                    shape,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &format!("crust: batch request `{id}`: {notice}"),
+                ));
+            }
+            Ok(_) => {}
+            Err(why) => {
+                return Err(error(
+                    shape,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &format!("crust: the batch upload cannot be inspected: {why}"),
+                ))
+            }
+        }
+    }
+    if !judged {
+        if let Some(refused) = judge_other_body(shared, snapshot, shape, a, &home, inspect) {
+            return Err(refused);
+        }
+    }
+    Ok(Asked {
+        home,
+        cwd,
+        substitute,
+    })
 }
 
 /// A request body that cannot be parsed: refused in the API's shape, never forwarded unjudged.
@@ -969,11 +1089,12 @@ fn judge_other_body(
     shared: &Shared,
     snapshot: &Bundle,
     shape: Option<Api>,
-    parts: &hyper::http::request::Parts,
+    a: &Asking<'_>,
+    home: &str,
     body: &[u8],
-    hints: &Hints,
 ) -> Option<Response<BoxBody>> {
-    let ctype = parts
+    let hints = a.hints;
+    let ctype = a
         .headers
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -993,8 +1114,8 @@ fn judge_other_body(
     let api = shape.unwrap_or(Api::Anthropic);
     let judge = Judge {
         bundle: snapshot,
-        home: &shared.config.home,
-        cwd: None,
+        home,
+        cwd: a.cwd,
         substitute: None,
         own: &shared.own,
         audit: audit_ctx(shared, api, "request", hints),
@@ -1010,7 +1131,7 @@ fn judge_other_body(
         Decision::Allow => None,
         Decision::Block { rule, notice } => {
             shared.metrics.block(&rule);
-            tracing::info!(path = %parts.uri.path(), rule = %rule, side = "request", "blocked");
+            tracing::info!(path = %a.path, rule = %rule, side = "request", "blocked");
             Some(error(
                 shape,
                 StatusCode::BAD_REQUEST,
@@ -1116,11 +1237,38 @@ async fn batch_objects(
         Ok(r) => r,
         Err(refused) => return refused,
     };
-    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
-        return uninspectable(api, "the batch object is not JSON");
+    match rewrite_batch_objects(api, origin, &bytes) {
+        Ok(out) => Response::from_parts(rparts, full(out)),
+        Err(refused) => refused,
+    }
+}
+
+fn rewrite_batch_objects(api: Api, origin: &str, bytes: &[u8]) -> Result<Bytes, Response<BoxBody>> {
+    let Ok(mut v) = serde_json::from_slice::<Value>(bytes) else {
+        return Err(uninspectable(api, "the batch object is not JSON"));
     };
     batch::rewrite_results_urls(&mut v, origin);
-    Response::from_parts(rparts, full(Bytes::from(v.to_string())))
+    Ok(Bytes::from(v.to_string()))
+}
+
+/// A whole batch answer (results file or batch objects), judged or rewritten for a transport
+/// that reads it itself.
+#[cfg_attr(not(feature = "ext-proc"), allow(dead_code))]
+pub(super) fn judge_batch_answer(
+    shared: &Shared,
+    snapshot: &Bundle,
+    b: Batch,
+    ctx: &StreamContext,
+    origin: Option<&str>,
+    bytes: Bytes,
+) -> Result<Bytes, Response<BoxBody>> {
+    if b.has_answers() {
+        return filter_batch_results(shared, snapshot, b, &ctx.home, &ctx.hints, bytes);
+    }
+    match origin {
+        Some(o) if b.has_batch_objects() => rewrite_batch_objects(b.api(), o, &bytes),
+        _ => Ok(bytes),
+    }
 }
 
 /// A whole upstream answer within the body limit, its content coding undone (and its coding
@@ -1162,14 +1310,29 @@ async fn batch_results(
     hints: &Hints,
     resp: Response<Incoming>,
 ) -> Response<BoxBody> {
-    let api = b.api();
-    let (rparts, bytes) = match read_whole(shared, api, resp).await {
+    let (rparts, bytes) = match read_whole(shared, b.api(), resp).await {
         Ok(r) => r,
         Err(refused) => return refused,
     };
+    match filter_batch_results(shared, snapshot, b, &shared.config.home, hints, bytes) {
+        Ok(out) => Response::from_parts(rparts, full(out)),
+        Err(refused) => refused,
+    }
+}
+
+/// Every answer line of a batch results file judged; blocked calls taken out.
+fn filter_batch_results(
+    shared: &Shared,
+    snapshot: &Bundle,
+    b: Batch,
+    home: &str,
+    hints: &Hints,
+    bytes: Bytes,
+) -> Result<Bytes, Response<BoxBody>> {
+    let api = b.api();
     let judge = |a: Api| Judge {
         bundle: snapshot,
-        home: &shared.config.home,
+        home,
         cwd: None,
         substitute: None,
         own: &shared.own,
@@ -1180,24 +1343,24 @@ async fn batch_results(
     shared.metrics.eval_time(started.elapsed());
     let filtered = match filtered {
         Ok(f) => f,
-        Err(why) => return uninspectable(api, &why),
+        Err(why) => return Err(uninspectable(api, &why)),
     };
     for rule in &filtered.blocked {
         shared.metrics.block(rule);
         tracing::info!(api = api.name(), rule = %rule, side = "response", "blocked in batch results");
     }
-    let out = filtered.body.map_or(bytes, Bytes::from);
-    Response::from_parts(rparts, full(out))
+    Ok(filtered.body.map_or(bytes, Bytes::from))
 }
 
-/// What a streamed response is judged with.
-struct StreamContext {
-    api: Api,
-    cwd: Option<String>,
-    substitute: Option<Substitute>,
-    hints: Hints,
+/// What a response is judged with.
+pub(super) struct StreamContext {
+    pub(super) api: Api,
+    pub(super) home: String,
+    pub(super) cwd: Option<String>,
+    pub(super) substitute: Option<Substitute>,
+    pub(super) hints: Hints,
     /// Undoes the stream's content coding, when it has one.
-    decoder: Option<decode::Decoder>,
+    pub(super) decoder: Option<decode::Decoder>,
 }
 
 /// How a stream's calls are judged: the request's snapshot and context (a free function over
@@ -1205,7 +1368,7 @@ struct StreamContext {
 fn stream_judge<'a>(shared: &'a Shared, snapshot: &'a Bundle, ctx: &'a StreamContext) -> Judge<'a> {
     Judge {
         bundle: snapshot,
-        home: &shared.config.home,
+        home: &ctx.home,
         cwd: ctx.cwd.as_deref(),
         substitute: ctx.substitute.as_ref(),
         own: &shared.own,
@@ -1220,7 +1383,7 @@ fn stream_judge<'a>(shared: &'a Shared, snapshot: &'a Bundle, ctx: &'a StreamCon
 /// body; it is reached through `&mut`, never locked.
 struct Filtered(std::sync::Mutex<Stream>);
 
-struct Stream {
+pub(super) struct Stream {
     shared: Arc<Shared>,
     snapshot: Arc<Bundle>,
     ctx: StreamContext,
@@ -1243,22 +1406,66 @@ impl Filtered {
         filter: Box<dyn Filter>,
         upstream: Incoming,
     ) -> Filtered {
-        Filtered(std::sync::Mutex::new(Stream {
+        let mut s = Stream::detached(shared, snapshot, ctx, filter);
+        s.upstream = Some(upstream);
+        Filtered(std::sync::Mutex::new(s))
+    }
+}
+
+impl Stream {
+    /// A stream filter fed by hand (a transport that is not the proxy's own upstream body).
+    #[cfg_attr(not(feature = "ext-proc"), allow(dead_code))]
+    pub(super) fn detached(
+        shared: Arc<Shared>,
+        snapshot: Arc<Bundle>,
+        ctx: StreamContext,
+        filter: Box<dyn Filter>,
+    ) -> Stream {
+        Stream {
             shared,
             snapshot,
             ctx,
             filter,
-            upstream: Some(upstream),
+            upstream: None,
             parser: sse::Parser::default(),
             events: Vec::new(),
             plain: Vec::new(),
             out: Vec::new(),
             ended: false,
-        }))
+        }
     }
-}
 
-impl Stream {
+    /// What the client gets so far, taken.
+    #[cfg_attr(not(feature = "ext-proc"), allow(dead_code))]
+    pub(super) fn take_out(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// One chunk from the upstream: judged; a chunk that cannot be read ends the stream with
+    /// the API's error event.
+    #[cfg_attr(not(feature = "ext-proc"), allow(dead_code))]
+    pub(super) fn push(&mut self, data: &[u8]) {
+        if self.ended {
+            return;
+        }
+        if let Err(why) = self.feed(data) {
+            self.finish(Err(why));
+        }
+        if self.filter.finished() && !self.ended {
+            self.finish(Ok(()));
+        }
+    }
+
+    /// The upstream's body ended: `Ok` when cleanly, `Err` with the reason when it was cut.
+    #[cfg_attr(not(feature = "ext-proc"), allow(dead_code))]
+    pub(super) fn end(&mut self, upstream: Result<(), String>) {
+        if self.ended {
+            return;
+        }
+        let whole = upstream.and_then(|()| self.close());
+        self.finish(whole);
+    }
+
     /// One read of the upstream, through the decoder, the parser and the filter.
     fn feed(&mut self, data: &[u8]) -> Result<(), String> {
         let data = match self.ctx.decoder.as_mut() {
@@ -1426,7 +1633,7 @@ fn synthetic(api: Api, model: &str, notice: &str, streaming: bool) -> Response<B
 }
 
 /// An upstream response the proxy cannot decode: refused, never passed on unseen.
-fn uninspectable(api: Api, why: &str) -> Response<BoxBody> {
+pub(super) fn uninspectable(api: Api, why: &str) -> Response<BoxBody> {
     error(
         Some(api),
         StatusCode::BAD_GATEWAY,
@@ -1435,8 +1642,21 @@ fn uninspectable(api: Api, why: &str) -> Response<BoxBody> {
     )
 }
 
+/// The answer to a WebSocket upgrade: frames would bypass the event filter.
+pub(super) fn websocket_refusal() -> Response<BoxBody> {
+    let mut r = error(
+        Some(Api::Responses),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        "crust: the WebSocket transport is not inspected; use HTTP (for Codex: supports_websockets = false)",
+    );
+    r.headers_mut()
+        .insert(hyper::header::ALLOW, HeaderValue::from_static("POST"));
+    r
+}
+
 /// `Upgrade: websocket` (with `Connection: upgrade`, as every client sends it).
-fn is_websocket_upgrade(h: &HeaderMap) -> bool {
+pub(super) fn is_websocket_upgrade(h: &HeaderMap) -> bool {
     h.get_all(hyper::header::UPGRADE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -1447,7 +1667,7 @@ fn is_websocket_upgrade(h: &HeaderMap) -> bool {
 }
 
 /// A whole compressed body, decoded within `limit` bytes.
-fn decode_all(c: decode::Coding, bytes: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+pub(super) fn decode_all(c: decode::Coding, bytes: &[u8], limit: usize) -> Result<Vec<u8>, String> {
     let mut d = decode::Decoder::new(c, limit)?;
     let mut out = Vec::new();
     d.feed(bytes, &mut out)?;
@@ -1473,7 +1693,12 @@ fn upstream_error(
 }
 
 /// An error in the API's own shape (Anthropic or OpenAI), marked as coming from Crust.
-fn error(api: Option<Api>, status: StatusCode, kind: &str, message: &str) -> Response<BoxBody> {
+pub(super) fn error(
+    api: Option<Api>,
+    status: StatusCode,
+    kind: &str,
+    message: &str,
+) -> Response<BoxBody> {
     let body = match api {
         Some(Api::Anthropic) | None => {
             json!({ "type": "error", "error": { "type": kind, "message": message } })

@@ -240,7 +240,7 @@ impl KeepAlive {
         // The clock is read at every eighth held event, not at each (it showed in profiles):
         // a comment every half second or so is all that is needed.
         self.held = self.held.wrapping_add(1);
-        if self.last.is_some() && self.held % 8 != 0 {
+        if self.last.is_some() && !self.held.is_multiple_of(8) {
             return;
         }
         let due = self

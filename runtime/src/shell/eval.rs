@@ -427,7 +427,7 @@ pub fn hex_decode(s: &str, dump: bool) -> Option<Vec<u8>> {
         };
         digits.extend(body.chars().filter(|c| !c.is_whitespace()));
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         digits.pop();
     }
     let b = digits.as_bytes();
