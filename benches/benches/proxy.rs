@@ -45,6 +45,7 @@ fn start_proxy(upstream: SocketAddr, audit: Option<crust_runtime::audit::Auditor
         control: None,
         ext_proc: None,
         team: Default::default(),
+        otlp: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {

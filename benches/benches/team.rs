@@ -46,6 +46,7 @@ fn start_crust(grpc: u16) {
         control: None,
         ext_proc: Some(SocketAddr::from(([127, 0, 0, 1], grpc))),
         team: Default::default(),
+        otlp: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {

@@ -560,8 +560,7 @@ impl Extraction<'_, '_> {
         let below: Vec<String> = paths
             .iter()
             .filter(|p| {
-                p.strip_prefix(home)
-                    .is_some_and(|r| r.len() > 1 && r.starts_with('/'))
+                normalize::home_rest(p, home).is_some_and(|r| r.len() > 1)
                     && !normalize::within_project(p, self.ctx.cwd, home)
             })
             .map(|p| format!("{}/{}", p.trim_end_matches('/'), normalize::SUBTREE))

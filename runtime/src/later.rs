@@ -128,8 +128,8 @@ fn run_dir(path: &str, format: LaterFormat, home: &str) -> String {
         };
     }
     let dir = path.rsplit_once('/').map_or("/", |(d, _)| d);
-    if format == LaterFormat::Shell && dir == home {
-        return home.into();
+    if format == LaterFormat::Shell && crate::normalize::home_rest(dir, home) == Some("") {
+        return dir.into();
     }
     if dir.is_empty() {
         "/".into()
@@ -1127,10 +1127,12 @@ fn systemd(text: &str) -> Vec<Snippet> {
 /// of directories, `*` and `?` within one segment.
 fn glob_match(glob: &str, path: &str, home: &str) -> bool {
     let (g, p) = match glob.strip_prefix("$HOME/") {
-        Some(rest) => match path.strip_prefix(home).and_then(|r| r.strip_prefix('/')) {
-            Some(prest) => (rest, prest),
-            None => return false,
-        },
+        Some(rest) => {
+            match crate::normalize::home_rest(path, home).and_then(|r| r.strip_prefix('/')) {
+                Some(prest) => (rest, prest),
+                None => return false,
+            }
+        }
         None => (glob.trim_start_matches('/'), path.trim_start_matches('/')),
     };
     let gs: Vec<&str> = g.split('/').collect();

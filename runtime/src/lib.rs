@@ -19,6 +19,7 @@ mod matcher;
 pub mod mcp;
 pub mod model;
 pub mod normalize;
+pub mod otlp;
 pub mod own;
 pub mod patch;
 pub mod proxy;

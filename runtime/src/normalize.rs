@@ -396,7 +396,7 @@ pub fn within_project(path: &str, cwd: &str, home: &str) -> bool {
         p == dir
             || (p.starts_with(dir) && (dir == "/" || p.as_bytes().get(dir.len()) == Some(&b'/')))
     };
-    cwd != "/" && !under(home, cwd) && under(path, cwd)
+    cwd != "/" && !holds_home(cwd, home) && under(path, cwd)
 }
 
 /// A glob given to a tool (Glob) outside the project may reach anything: the tool's `**` may
@@ -427,16 +427,41 @@ pub fn home_of(dir: &str) -> Option<&str> {
     None
 }
 
-/// The home-relative form of a normalized path (`/home/u/.ssh/x` -> `~/.ssh/x`), or `None`
-/// if the path is not under `home`.
-pub fn home_form<'p>(path: &'p str, home: &str, buf: &'p mut String) -> Option<&'p str> {
+/// The home directory to judge with when whose home it is cannot be known (a central gateway
+/// with no word from the client): every `/home/NAME`, `/Users/NAME` and `/root` counts as the
+/// home, which errs toward blocking. `~` stands for this placeholder user's home.
+pub const ANY_HOME: &str = "/home/\u{E003}";
+
+/// What follows the home directory in a normalized path (`""` for the home itself, `"/x"`
+/// below it), or `None` when the path is not in it. With [`ANY_HOME`], any user's home.
+pub fn home_rest<'p>(path: &'p str, home: &str) -> Option<&'p str> {
     if home.len() <= 1 {
         return None;
     }
-    let rest = path.strip_prefix(home)?;
-    if !(rest.is_empty() || rest.starts_with('/')) {
-        return None;
+    let rest = if home == ANY_HOME {
+        path.get(home_of(path)?.len()..)?
+    } else {
+        path.strip_prefix(home)?
+    };
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+/// Whether `dir` is the home directory or one of its ancestors (with [`ANY_HOME`]: of any
+/// user's home).
+pub fn holds_home(dir: &str, home: &str) -> bool {
+    let under = |p: &str, d: &str| {
+        p == d || (p.starts_with(d) && (d == "/" || p.as_bytes().get(d.len()) == Some(&b'/')))
+    };
+    if home == ANY_HOME {
+        return matches!(dir, "/" | "/home" | "/Users" | "/root") || home_of(dir) == Some(dir);
     }
+    under(home, dir)
+}
+
+/// The home-relative form of a normalized path (`/home/u/.ssh/x` -> `~/.ssh/x`), or `None`
+/// if the path is not under `home`.
+pub fn home_form<'p>(path: &'p str, home: &str, buf: &'p mut String) -> Option<&'p str> {
+    let rest = home_rest(path, home)?;
     buf.clear();
     buf.push('~');
     buf.push_str(rest);
@@ -546,6 +571,39 @@ mod tests {
             Some("fd00:ec2::254")
         );
         assert_eq!(host_of("README"), None);
+    }
+
+    #[test]
+    fn any_home_is_every_users_home() {
+        let mut b = String::new();
+        for (path, form) in [
+            ("/home/alice/.ssh/id_rsa", Some("~/.ssh/id_rsa")),
+            ("/Users/bob/.aws/credentials", Some("~/.aws/credentials")),
+            ("/root/.netrc", Some("~/.netrc")),
+            ("/home/alice", Some("~")),
+            // Near misses: not in a user's home.
+            ("/srv/alice/.ssh/id_rsa", None),
+            ("/home", None),
+            ("/rootkit/.ssh/id_rsa", None),
+        ] {
+            assert_eq!(home_form(path, ANY_HOME, &mut b), form, "{path}");
+        }
+        // `~` resolves to a placeholder home that is itself a home.
+        let ctx = PathContext {
+            home: ANY_HOME,
+            cwd: "/srv/app",
+        };
+        let key = normalize_path("~/.ssh/id_rsa", &ctx).unwrap_or_default();
+        assert_eq!(home_form(&key, ANY_HOME, &mut b), Some("~/.ssh/id_rsa"));
+        // The project is never a home or one of their parents.
+        assert!(!within_project("/home/alice/x", "/home/alice", ANY_HOME));
+        assert!(!within_project("/home/x", "/home", ANY_HOME));
+        assert!(within_project(
+            "/home/alice/app/x",
+            "/home/alice/app",
+            ANY_HOME
+        ));
+        assert!(within_project("/srv/app/x", "/srv/app", ANY_HOME));
     }
 
     #[test]

@@ -194,6 +194,17 @@ def test_home_follows_the_declared_working_directory(proxy, up):
     assert up.requests() == []
 
 
+def test_with_no_word_on_the_home_every_users_home_counts(proxy, up):
+    for key in ["/Users/zed/.ssh/id_rsa", "/home/yan/.aws/credentials", "/root/.netrc", "~/.ssh/id_ed25519"]:
+        status, text = post(proxy, "/v1/messages", read_history(key), {**ANTHROPIC, "x-test-scenario": "anth_benign"})
+        assert "Blocked by Crust" in text, (key, text)
+    assert up.requests() == []
+    # Near miss: the same names outside any home are ordinary files.
+    status, text = post(proxy, "/v1/messages", read_history("/srv/zed/ssh-notes/id_rsa.txt"),
+                        {**ANTHROPIC, "x-test-scenario": "anth_benign"})
+    assert status == 200 and "Blocked by Crust" not in text, text
+
+
 def test_relative_paths_resolve_against_the_declared_working_directory(proxy, up):
     status, text = post(proxy, "/v1/messages", read_history("../.ssh/id_ed25519"),
                         {**ANTHROPIC, "x-test-scenario": "anth_benign", "x-crust-cwd": "/home/dave/work"})

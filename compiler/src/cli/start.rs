@@ -189,6 +189,7 @@ pub fn start(args: StartArgs) -> Exit {
         control: (!args.no_control).then(|| data_dir(&home).join(CONTROL_SOCKET)),
         ext_proc: None,
         team: Default::default(),
+        otlp: None,
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => Exit::Ok,

@@ -52,6 +52,11 @@ struct Args {
     /// overwrite any value a client sends); recorded with each decision.
     #[arg(long)]
     user_header: Option<String>,
+    /// Export each decision as an OpenTelemetry log record to this OTLP/HTTP collector
+    /// (`http://host:4318`; JSON to `/v1/logs`). Never waits: drops are counted in
+    /// /crust/metrics.
+    #[arg(long)]
+    otlp: Option<String>,
     /// API key sent upstream when the client sends none (default: $CRUST_UPSTREAM_API_KEY).
     #[arg(long)]
     api_key: Option<String>,
@@ -180,6 +185,7 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
         team: crust_runtime::proxy::TeamOptions {
             user_header: args.user_header.clone(),
         },
+        otlp: args.otlp.clone(),
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => ExitCode::SUCCESS,

@@ -399,7 +399,8 @@ impl Gateway {
             cwd: self.cfg.cwd.as_deref(),
             substitute: None,
             audit: audit.as_ref().map(|auditor| AuditContext {
-                auditor,
+                auditor: Some(auditor),
+                otlp: None,
                 api: "mcp",
                 side,
                 agent: Some(&self.label),

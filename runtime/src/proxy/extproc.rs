@@ -56,7 +56,18 @@ pub(super) async fn serve(
 ) -> std::io::Result<()> {
     // The message around a body of the largest size accepted, with room for its headers.
     let max_message = shared.config.max_body.saturating_add(1 << 20);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Each answer is a small write: without TCP_NODELAY, Nagle's algorithm and Envoy's delayed
+    // ACKs hold it for tens of milliseconds (tonic's own `tcp_nodelay` only covers listeners
+    // it binds itself).
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |s| {
+            if let Ok(s) = &s {
+                let _ = s.set_nodelay(true);
+            }
+            s
+        },
+    );
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(
@@ -379,14 +390,15 @@ impl Exchange {
             return self.refuse(500, "a request with no headers").await;
         };
         let home_header = head.home.clone();
-        let fallback = self.shared.config.home.clone();
+        // Whose home it is cannot be known: every user's home counts (errs toward blocking).
+        let fallback = crate::normalize::ANY_HOME;
         let asking = Asking {
             api: head.api,
             batch: head.batch,
             headers: &head.headers,
             path: &head.path,
             hints: &head.hints,
-            home: home_header.as_deref().unwrap_or(&fallback),
+            home: home_header.as_deref().unwrap_or(fallback),
             home_from_cwd: home_header.is_none(),
             cwd: head.cwd.as_deref(),
         };

@@ -57,7 +57,10 @@ pub struct Judge<'a> {
 /// What the audit log records about the request a call came in.
 #[derive(Clone, Copy)]
 pub struct AuditContext<'a> {
-    pub auditor: &'a crate::audit::Auditor,
+    /// The encrypted audit log, if on.
+    pub auditor: Option<&'a crate::audit::Auditor>,
+    /// The OpenTelemetry exporter, if on.
+    pub otlp: Option<&'a crate::otlp::Exporter>,
     pub api: &'static str,
     /// `request` (conversation history, outbound text) or `response` (the model's calls).
     pub side: &'static str,
@@ -119,7 +122,7 @@ impl Judge<'_> {
                 (Some(rule.clone()), sev)
             }
         };
-        a.auditor.record(crate::audit::Record {
+        let record = crate::audit::Record {
             time_ms: crate::audit::now_ms(),
             session: a.session.map(str::to_owned),
             agent: a.agent.map(str::to_owned),
@@ -140,7 +143,13 @@ impl Judge<'_> {
             bundle: self.bundle.meta().compiler.clone(),
             bundle_checksum: format!("{:016x}", self.bundle.checksum()),
             dropped_before: None,
-        });
+        };
+        if let Some(o) = a.otlp {
+            o.record(&record);
+        }
+        if let Some(auditor) = a.auditor {
+            auditor.record(record);
+        }
     }
 
     fn decide(&self, name: &str, args: &Args<'_>) -> Decision {

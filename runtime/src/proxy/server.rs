@@ -120,6 +120,8 @@ pub struct Config {
     pub ext_proc: Option<SocketAddr>,
     /// Team mode: whose calls are judged.
     pub team: TeamOptions,
+    /// Export each decision as an OpenTelemetry log record to this OTLP/HTTP collector.
+    pub otlp: Option<String>,
 }
 
 /// How team mode finds out whose call it judges.
@@ -272,18 +274,17 @@ fn audit_ctx<'a>(
     side: &'static str,
     hints: &'a Hints,
 ) -> Option<crate::proxy::judge::AuditContext<'a>> {
-    shared
-        .config
-        .audit
-        .as_ref()
-        .map(|auditor| crate::proxy::judge::AuditContext {
-            auditor,
-            api: api.name(),
-            side,
-            agent: hints.agent.as_deref(),
-            session: hints.session.as_deref(),
-            user: hints.user.as_deref(),
-        })
+    let auditor = shared.config.audit.as_ref();
+    let otlp = shared.otlp.as_ref();
+    (auditor.is_some() || otlp.is_some()).then(|| crate::proxy::judge::AuditContext {
+        auditor,
+        otlp,
+        api: api.name(),
+        side,
+        agent: hints.agent.as_deref(),
+        session: hints.session.as_deref(),
+        user: hints.user.as_deref(),
+    })
 }
 
 impl std::str::FromStr for BlockMode {
@@ -336,6 +337,8 @@ pub(super) struct Shared {
     /// The address bound (the port chosen when `listen` asked for 0).
     pub(super) local: SocketAddr,
     pub(super) started: std::time::Instant,
+    /// Decisions as OpenTelemetry logs, if on.
+    pub(super) otlp: Option<crate::otlp::Exporter>,
 }
 
 impl Shared {
@@ -421,7 +424,14 @@ pub async fn serve(
             .chain(config.protect.iter())
             .cloned(),
     );
+    let otlp = match &config.otlp {
+        None => None,
+        Some(endpoint) => {
+            Some(crate::otlp::Exporter::start(endpoint).map_err(std::io::Error::other)?)
+        }
+    };
     let shared = Arc::new(Shared {
+        otlp,
         bundle: RwLock::new(Arc::new(bundle)),
         config,
         client,
@@ -1733,6 +1743,12 @@ fn own_endpoint(shared: &Shared, peer: SocketAddr, rest: &str) -> Response<BoxBo
             if let Some(a) = &shared.config.audit {
                 m.push_str("# TYPE crust_audit_dropped_total counter\n");
                 m.push_str(&format!("crust_audit_dropped_total {}\n", a.dropped_total()));
+            }
+            if let Some(o) = &shared.otlp {
+                m.push_str("# TYPE crust_otlp_exported_total counter\n");
+                m.push_str(&format!("crust_otlp_exported_total {}\n", o.exported_total()));
+                m.push_str("# TYPE crust_otlp_dropped_total counter\n");
+                m.push_str(&format!("crust_otlp_dropped_total {}\n", o.dropped_total()));
             }
             ("text/plain; version=0.0.4", m)
         }
