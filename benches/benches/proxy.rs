@@ -46,6 +46,7 @@ fn start_proxy(upstream: SocketAddr, audit: Option<crust_runtime::audit::Auditor
         ext_proc: None,
         team: Default::default(),
         otlp: None,
+        pull: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
@@ -76,6 +77,7 @@ fn burst_record(i: usize) -> crust_runtime::audit::Record {
         api: "anthropic-messages".into(),
         side: "response".into(),
         tool: "Bash".into(),
+        call_id: None,
         args: format!("{{\"command\":\"echo {i}\"}}"),
         decision: "allow".into(),
         rule: None,

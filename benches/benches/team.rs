@@ -47,6 +47,7 @@ fn start_crust(grpc: u16) {
         ext_proc: Some(SocketAddr::from(([127, 0, 0, 1], grpc))),
         team: Default::default(),
         otlp: None,
+        pull: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {

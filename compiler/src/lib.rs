@@ -15,6 +15,7 @@ pub mod frontend;
 pub mod ir;
 pub mod lower;
 pub mod ruledoc;
+pub mod sign;
 pub mod source;
 pub mod stats;
 pub mod testing;

@@ -30,6 +30,7 @@ fn record(n: usize) -> Record {
         api: "anthropic-messages".into(),
         side: "response".into(),
         tool: "Bash".into(),
+        call_id: None,
         args: format!("{{\"command\":\"echo {n}\"}}"),
         decision: "allow".into(),
         rule: None,

@@ -83,6 +83,9 @@ pub struct Record {
     /// Where the call was seen: `response` (the model asked for it) or `request` (history).
     pub side: String,
     pub tool: String,
+    /// The call's id in the API (`toolu_…`, `call_…`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
     /// The arguments, secrets masked, shortened.
     pub args: String,
     pub decision: String,
@@ -966,6 +969,7 @@ mod tests {
             api: "anthropic-messages".into(),
             side: "response".into(),
             tool: "Bash".into(),
+            call_id: None,
             args: format!("{{\"command\":\"echo {i}\"}}"),
             decision: if i.is_multiple_of(3) {
                 "block"

@@ -169,6 +169,7 @@ fn log_record(r: &Record) -> Value {
     ];
     let optional = [
         ("crust.rule", &r.rule),
+        ("crust.call_id", &r.call_id),
         ("crust.severity", &r.severity),
         ("crust.conversation", &r.session),
         ("crust.agent", &r.agent),
@@ -207,6 +208,7 @@ mod tests {
             api: "anthropic-messages".into(),
             side: "response".into(),
             tool: "Read".into(),
+            call_id: Some("toolu_1".into()),
             args: "{\"file_path\":\"~/.ssh/id_rsa\"}".into(),
             decision: decision.into(),
             rule: rule.map(str::to_owned),
@@ -236,6 +238,7 @@ mod tests {
         assert_eq!(get(b, "enduser.id"), Some(json!("erin")));
         assert_eq!(get(b, "crust.conversation"), Some(json!("conv-1")));
         assert_eq!(get(b, "crust.bundle_checksum"), Some(json!("00ff")));
+        assert_eq!(get(b, "crust.call_id"), Some(json!("toolu_1")));
         // Near miss: an allow has no rule and is INFO.
         assert_eq!(logs[1]["severityText"], "INFO");
         assert_eq!(get(&logs[1], "crust.rule"), None);

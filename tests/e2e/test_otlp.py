@@ -74,6 +74,8 @@ def test_one_log_record_per_decision_and_drops_counted_without_waiting(tmp_path,
         exported = list(rx.records)
         blocks = [r for r in exported if attrs(r)["crust.decision"] == "block"]
         assert blocks and all(attrs(r)["crust.rule"] and r["severityText"] == "WARN" for r in blocks)
+        # A call the model asked for carries its id.
+        assert any(attrs(r).get("crust.call_id", "").startswith("toolu_") for r in blocks), blocks
         assert all(attrs(r)["crust.conversation"] == "sess-7" and attrs(r)["crust.bundle_checksum"] for r in exported)
         assert any(attrs(r)["crust.decision"] == "allow" and "crust.rule" not in attrs(r) for r in exported)
         assert not any("BEGIN" in attrs(r)["crust.args"] for r in exported)

@@ -304,6 +304,7 @@ mod tests {
             api: "openai-chat".into(),
             side: "response".into(),
             tool: "Bash".into(),
+            call_id: None,
             args: "{}".into(),
             decision: "allow".into(),
             rule: None,

@@ -90,6 +90,14 @@ pub struct CrustcArgs {
     pub stats: bool,
     #[arg(long, value_enum, default_value_t)]
     pub error_format: ErrorFormat,
+    /// Sign the bundle with this minisign secret key (`crust keygen`, or `minisign -G` with
+    /// its password in $CRUST_SIGNING_PASSWORD): writes OUTPUT.minisig beside it.
+    #[arg(long)]
+    pub sign: Option<PathBuf>,
+    /// The signed serial that orders bundles (default: now, in seconds since the epoch); a
+    /// runtime refuses a bundle older than the one it runs.
+    #[arg(long, requires = "sign")]
+    pub serial: Option<u64>,
 }
 
 pub fn crustc(args: CrustcArgs) -> Exit {
@@ -105,9 +113,34 @@ pub fn crustc(args: CrustcArgs) -> Exit {
         }
     };
     print_diags(&compiled.diagnostics, &compiled.sources, args.error_format);
+    // The signature is made first, so a key that cannot sign leaves no unsigned bundle.
+    let signature = match &args.sign {
+        None => None,
+        Some(key) => {
+            let serial = args.serial.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            });
+            match crate::sign::sign(&compiled.bytes, key, serial) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::Usage;
+                }
+            }
+        }
+    };
     if let Err(e) = crate::bundle_write::write_atomic(&args.output, &compiled.bytes) {
         eprintln!("error: cannot write `{}`: {e}", args.output.display());
         return Exit::Usage;
+    }
+    if let Some(sig) = signature {
+        let path = crate::sign::sig_path(&args.output);
+        if let Err(e) = crate::bundle_write::write_atomic(&path, sig.as_bytes()) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return Exit::Usage;
+        }
     }
     if args.stats {
         print!("{}", compiled.stats.render());
@@ -175,6 +208,12 @@ pub enum Command {
         #[arg(long, num_args = 1..)]
         rules: Vec<PathBuf>,
     },
+    /// Make a key pair for signing bundles (`crustc --sign FILE`): FILE (secret, mode 0600)
+    /// and FILE.pub (what runtimes trust with `--trust`).
+    Keygen {
+        /// Where the secret key goes; the public key goes beside it as FILE.pub.
+        file: PathBuf,
+    },
     /// Run the proxy with the built-in policy plus your rules, recompiling when they change.
     Start(start::StartArgs),
     /// Decrypt and show the audit log.
@@ -216,6 +255,20 @@ pub fn crust(args: CrustArgs) -> Exit {
             }
         }
         Command::Compile(c) => crustc(c),
+        Command::Keygen { file } => match crate::sign::keygen(&file) {
+            Ok(public) => {
+                println!(
+                    "secret key: {} (keep it private)\npublic key: {} (give it to runtimes as --trust)",
+                    file.display(),
+                    public.display()
+                );
+                Exit::Ok
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Exit::Usage
+            }
+        },
         Command::Rules { policy, rules } => {
             let p = PolicyArgs {
                 policy,

@@ -190,6 +190,7 @@ pub fn start(args: StartArgs) -> Exit {
         ext_proc: None,
         team: Default::default(),
         otlp: None,
+        pull: None,
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => Exit::Ok,

@@ -22,8 +22,28 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 )]
 struct Args {
     /// The compiled policy bundle.
+    #[arg(
+        long,
+        required_unless_present = "policy_url",
+        conflicts_with = "policy_url"
+    )]
+    policy: Option<std::path::PathBuf>,
+    /// Pull signed bundles from a registry instead: `oci://HOST/REPOSITORY[:TAG]` (pushed with
+    /// `oras push`) or `https://HOST/PATH/policy.bin` (signature at the same URL + `.minisig`).
+    /// Needs --trust (docs/TEAM.md).
+    #[arg(long, requires = "trust")]
+    policy_url: Option<String>,
+    /// The minisign public key pulled bundles must be signed with (a .pub file or its base64
+    /// line; `crust keygen` makes the pair).
     #[arg(long)]
-    policy: std::path::PathBuf,
+    trust: Option<String>,
+    /// Where the last good pulled bundle is kept, to start from when the registry is down
+    /// (default: ~/.cache/crust/bundle).
+    #[arg(long)]
+    policy_cache: Option<std::path::PathBuf>,
+    /// Seconds between polls of --policy-url (each spread by ±20%).
+    #[arg(long, default_value_t = 60)]
+    poll_secs: u64,
     /// Home directory that `~` and `$HOME` patterns refer to (default: $HOME).
     #[arg(long)]
     home: Option<String>,
@@ -86,7 +106,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let bundle = match Bundle::load(&args.policy) {
+    let (bundle, pulling) = match load(&args) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
@@ -96,7 +116,10 @@ fn main() -> ExitCode {
     if args.verify {
         println!(
             "{}: {} rules, {} bytes, checksum {:016x}",
-            args.policy.display(),
+            args.policy.as_ref().map_or_else(
+                || args.policy_url.clone().unwrap_or_default(),
+                |p| p.display().to_string()
+            ),
             bundle.meta().rules.len(),
             bundle.len(),
             bundle.checksum()
@@ -104,7 +127,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.endpoint.is_some() || args.ext_proc.is_some() {
-        return run_proxy(args, bundle);
+        return run_proxy(args, bundle, pulling);
     }
     let opts = CheckOptions {
         home: args
@@ -128,7 +151,48 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
+/// The bundle to start with: the file, or the pulled (or saved) signed bundle.
+fn load(args: &Args) -> Result<(Bundle, Option<crust_runtime::proxy::pull::Pulling>), String> {
+    use crust_runtime::proxy::pull;
+    let Some(url) = &args.policy_url else {
+        let path = args
+            .policy
+            .as_ref()
+            .ok_or("--policy or --policy-url is needed")?;
+        return Bundle::load(path)
+            .map(|b| (b, None))
+            .map_err(|e| e.to_string());
+    };
+    let trust = crust_runtime::bundle::signed::Trust::parse(args.trust.as_deref().unwrap_or(""))?;
+    let cache = args.policy_cache.clone().unwrap_or_else(|| {
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
+        std::path::Path::new(&home).join(".cache/crust/bundle")
+    });
+    let cfg = pull::PullConfig {
+        source: pull::Source::parse(url)?,
+        trust,
+        cache,
+        every: std::time::Duration::from_secs(args.poll_secs.max(1)),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let a = rt.block_on(pull::start(&cfg))?;
+    let pulling = pull::Pulling {
+        cfg,
+        serial: a.serial,
+        tag: a.tag.clone(),
+        fallback: a.fallback.clone(),
+    };
+    Ok((a.bundle, Some(pulling)))
+}
+
+fn run_proxy(
+    args: Args,
+    bundle: Bundle,
+    pull: Option<crust_runtime::proxy::pull::Pulling>,
+) -> ExitCode {
     let route = match Route::parse(args.endpoint.as_deref(), args.api_key) {
         Ok(r) => r,
         Err(why) => {
@@ -144,13 +208,19 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
         }
     };
     // The path as given (made absolute, symlinks kept): a symlink-flip deploy changes what it
-    // names, and reloads must follow it.
-    let policy_path = std::path::absolute(&args.policy).unwrap_or(args.policy);
+    // names, and reloads must follow it. Pulled bundles are swapped by the puller alone.
+    let policy_path = args
+        .policy
+        .clone()
+        .map(|p| std::path::absolute(&p).unwrap_or(p));
+    let mut protect = Vec::new();
+    if let Some(p) = &pull {
+        protect.push(p.cfg.cache.clone());
+    }
     let home = args
         .home
         .or_else(|| std::env::var("HOME").ok())
         .unwrap_or_else(|| "/".into());
-    let mut protect = Vec::new();
     let (audit, writer) = match &args.audit_log {
         None => (None, None),
         Some(log) => {
@@ -172,7 +242,7 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
     let config = Config {
         listen: args.listen,
         route,
-        policy_path: Some(policy_path),
+        policy_path,
         home,
         max_body: args.max_body_mib.saturating_mul(1 << 20),
         block_mode: args.block_mode,
@@ -186,6 +256,7 @@ fn run_proxy(args: Args, bundle: Bundle) -> ExitCode {
             user_header: args.user_header.clone(),
         },
         otlp: args.otlp.clone(),
+        pull,
     };
     match crust_runtime::proxy::run_then_seal(config, bundle, writer) {
         Ok(()) => ExitCode::SUCCESS,

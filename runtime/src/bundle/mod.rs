@@ -3,6 +3,7 @@
 
 pub mod format;
 pub mod meta;
+pub mod signed;
 
 use crate::matcher::GaveUp;
 use format::{Header, SectionKind};

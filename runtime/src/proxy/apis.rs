@@ -81,15 +81,19 @@ pub fn judge_responses_item(judge: &dyn Decider, item: &Value) -> Option<Decisio
         return None;
     }
     let name = item.get("name").and_then(Value::as_str);
+    let id = item
+        .get("call_id")
+        .or_else(|| item.get("id"))
+        .and_then(Value::as_str);
     Some(match kind {
         "function_call" => match item.get("arguments") {
-            Some(Value::String(s)) => judge.call(name.unwrap_or(""), Args::Encoded(s)),
-            Some(v) => judge.call(name.unwrap_or(""), Args::Object(v)),
-            None => judge.call(name.unwrap_or(""), Args::Encoded("")),
+            Some(Value::String(s)) => judge.call_with_id(id, name.unwrap_or(""), Args::Encoded(s)),
+            Some(v) => judge.call_with_id(id, name.unwrap_or(""), Args::Object(v)),
+            None => judge.call_with_id(id, name.unwrap_or(""), Args::Encoded("")),
         },
         "custom_tool_call" => {
             let input = item.get("input").and_then(Value::as_str).unwrap_or("");
-            judge.call(name.unwrap_or(""), Args::Text(input))
+            judge.call_with_id(id, name.unwrap_or(""), Args::Text(input))
         }
         // `action: {type: exec, command: [argv], working_directory}`.
         "local_shell_call" => {
@@ -98,7 +102,7 @@ pub fn judge_responses_item(judge: &dyn Decider, item: &Value) -> Option<Decisio
                 "command": action.get("command").cloned().unwrap_or(Value::Null),
                 "workdir": action.get("working_directory").cloned().unwrap_or(Value::Null),
             });
-            judge.call("local_shell_call", Args::Object(&args))
+            judge.call_with_id(id, "local_shell_call", Args::Object(&args))
         }
         // `action: {commands: [script, ...]}`: each is a shell script.
         "shell_call" => {
@@ -112,7 +116,11 @@ pub fn judge_responses_item(judge: &dyn Decider, item: &Value) -> Option<Decisio
                         .join("\n")
                 })
                 .unwrap_or_default();
-            judge.call("exec_command", Args::Object(&json!({ "cmd": commands })))
+            judge.call_with_id(
+                id,
+                "exec_command",
+                Args::Object(&json!({ "cmd": commands })),
+            )
         }
         // `operation: {type: create_file|update_file|delete_file, path, diff}`.
         "apply_patch_call" => {
@@ -125,7 +133,7 @@ pub fn judge_responses_item(judge: &dyn Decider, item: &Value) -> Option<Decisio
                 _ => "Update File",
             };
             let patch = format!("*** Begin Patch\n*** {header}: {path}\n{diff}\n*** End Patch\n");
-            judge.call("apply_patch", Args::Text(&patch))
+            judge.call_with_id(id, "apply_patch", Args::Text(&patch))
         }
         // Screen control has no file or command semantics the policy can judge.
         _ => Decision::Allow,
@@ -186,7 +194,8 @@ pub fn judge_history(
                     if b.get("type").and_then(Value::as_str) == Some("tool_use") {
                         let name = b.get("name").and_then(Value::as_str).unwrap_or("");
                         let input = b.get("input").unwrap_or(&Value::Null);
-                        visit(judge.call(name, Args::Object(input)));
+                        let id = b.get("id").and_then(Value::as_str);
+                        visit(judge.call_with_id(id, name, Args::Object(input)));
                     }
                 }
             } else if let Some(m) = last {
@@ -199,7 +208,7 @@ pub fn judge_history(
                     visit(judge_chat_call(judge, c));
                 }
                 if let Some(f) = m.get("function_call") {
-                    visit(judge_chat_function(judge, f));
+                    visit(judge_chat_function(judge, None, f));
                 }
             }
         }
@@ -228,20 +237,21 @@ pub fn judge_history(
 }
 
 fn judge_chat_call(judge: &Judge<'_>, c: &Value) -> Decision {
+    let id = c.get("id").and_then(Value::as_str);
     if let Some(custom) = c.get("custom") {
         let name = custom.get("name").and_then(Value::as_str).unwrap_or("");
         let input = custom.get("input").and_then(Value::as_str).unwrap_or("");
-        return judge.call(name, Args::Text(input));
+        return judge.call_with_id(id, name, Args::Text(input));
     }
-    judge_chat_function(judge, c.get("function").unwrap_or(&Value::Null))
+    judge_chat_function(judge, id, c.get("function").unwrap_or(&Value::Null))
 }
 
-fn judge_chat_function(judge: &Judge<'_>, f: &Value) -> Decision {
+fn judge_chat_function(judge: &Judge<'_>, id: Option<&str>, f: &Value) -> Decision {
     let name = f.get("name").and_then(Value::as_str).unwrap_or("");
     match f.get("arguments") {
-        Some(Value::String(s)) => judge.call(name, Args::Encoded(s)),
-        Some(v) => judge.call(name, Args::Object(v)),
-        None => judge.call(name, Args::Encoded("")),
+        Some(Value::String(s)) => judge.call_with_id(id, name, Args::Encoded(s)),
+        Some(v) => judge.call_with_id(id, name, Args::Object(v)),
+        None => judge.call_with_id(id, name, Args::Encoded("")),
     }
 }
 
@@ -260,7 +270,8 @@ pub fn filter_response(api: Api, judge: &Judge<'_>, body: &mut Value) -> Vec<Str
                 }
                 let name = b.get("name").and_then(Value::as_str).unwrap_or("");
                 let input = b.get("input").unwrap_or(&Value::Null);
-                match judge.call(name, Args::Object(input)) {
+                let id = b.get("id").and_then(Value::as_str);
+                match judge.call_with_id(id, name, Args::Object(input)) {
                     Decision::Allow => tool_uses += 1,
                     Decision::Block { rule, notice } => {
                         match judge.replacement(&notice) {
@@ -311,7 +322,7 @@ pub fn filter_response(api: Api, judge: &Judge<'_>, body: &mut Value) -> Vec<Str
                     });
                 }
                 if let Some(f) = msg.get("function_call") {
-                    if let Decision::Block { rule, notice } = judge_chat_function(judge, f) {
+                    if let Decision::Block { rule, notice } = judge_chat_function(judge, None, f) {
                         blocked.push(rule);
                         match judge.replacement(&notice) {
                             Some((tool, args)) => {

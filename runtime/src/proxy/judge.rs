@@ -87,10 +87,15 @@ impl Judge<'_> {
     }
 
     pub fn call(&self, name: &str, args: Args<'_>) -> Decision {
+        self.call_with_id(None, name, args)
+    }
+
+    /// Judges a call and records the decision with the call's id, when the API gives one.
+    pub fn call_with_id(&self, id: Option<&str>, name: &str, args: Args<'_>) -> Decision {
         let started = std::time::Instant::now();
         let decision = self.decide(name, &args);
         if let Some(a) = &self.audit {
-            self.record(a, name, &args, &decision, started.elapsed());
+            self.record(a, id, name, &args, &decision, started.elapsed());
         }
         decision
     }
@@ -99,6 +104,7 @@ impl Judge<'_> {
     fn record(
         &self,
         a: &AuditContext<'_>,
+        id: Option<&str>,
         name: &str,
         args: &Args<'_>,
         decision: &Decision,
@@ -130,6 +136,7 @@ impl Judge<'_> {
             api: a.api.to_owned(),
             side: a.side.to_owned(),
             tool: name.to_owned(),
+            call_id: id.map(|i| i.chars().take(200).collect()),
             args: crate::audit::summarize(self.bundle, &raw, 400),
             decision: if decision.is_block() {
                 "block"

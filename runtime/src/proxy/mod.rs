@@ -18,6 +18,7 @@ pub mod extproc;
 pub mod judge;
 mod metrics;
 pub mod outbound;
+pub mod pull;
 pub mod server;
 pub mod sse;
 mod watch;

@@ -122,6 +122,9 @@ pub struct Config {
     pub team: TeamOptions,
     /// Export each decision as an OpenTelemetry log record to this OTLP/HTTP collector.
     pub otlp: Option<String>,
+    /// Signed bundles pulled from a registry (then `policy_path` is none: the pulled bundle is
+    /// the only one swapped in).
+    pub pull: Option<super::pull::Pulling>,
 }
 
 /// How team mode finds out whose call it judges.
@@ -349,6 +352,31 @@ impl Shared {
         }
     }
 
+    /// Swaps in a bundle that passed its checks.
+    pub(super) fn swap(&self, b: Bundle, how: &str) {
+        let checksum = b.checksum();
+        match self.bundle.write() {
+            Ok(mut slot) => *slot = Arc::new(b),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(b),
+        }
+        self.metrics
+            .reloads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            how,
+            checksum = format!("{checksum:016x}"),
+            "bundle reloaded"
+        );
+    }
+
+    /// A new bundle failed a check: the current one keeps serving.
+    pub(super) fn refused(&self, why: &str) {
+        self.metrics
+            .reload_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(error = %why, "new bundle refused; the previous one keeps serving");
+    }
+
     /// Loads, validates, then swaps; a bad bundle leaves the old one serving.
     fn reload(&self) {
         let Some(path) = &self.config.policy_path else {
@@ -477,6 +505,9 @@ pub async fn serve(
     if let Some(path) = shared.config.policy_path.clone() {
         let shared = Arc::clone(&shared);
         super::watch::spawn(path, move || shared.reload());
+    }
+    if let Some(p) = shared.config.pull.clone() {
+        tokio::spawn(super::pull::run(Arc::clone(&shared), p));
     }
     spawn_sighup(&shared);
     tracing::info!(listen = %local, upstream = %shared.config.route.describe(), "crust proxy listening");

@@ -127,6 +127,11 @@ impl Parser {
 /// policy, so their tests judge with a stand-in.
 pub trait Decider {
     fn call(&self, name: &str, args: Args<'_>) -> Decision;
+    /// The same, with the call's id (recorded with the decision).
+    fn call_with_id(&self, id: Option<&str>, name: &str, args: Args<'_>) -> Decision {
+        let _ = id;
+        self.call(name, args)
+    }
     /// In replace mode, the call that stands in for a blocked one.
     fn replacement(&self, notice: &str) -> Option<(String, Value)>;
 }
@@ -134,6 +139,10 @@ pub trait Decider {
 impl Decider for Judge<'_> {
     fn call(&self, name: &str, args: Args<'_>) -> Decision {
         Judge::call(self, name, args)
+    }
+
+    fn call_with_id(&self, id: Option<&str>, name: &str, args: Args<'_>) -> Decision {
+        Judge::call_with_id(self, id, name, args)
     }
 
     fn replacement(&self, notice: &str) -> Option<(String, Value)> {
@@ -564,12 +573,14 @@ impl Anthropic {
         } = h;
         // The SDK's input is the start's `input` until a piece of JSON arrives, then that JSON.
         let streamed = !json.trim().is_empty();
+        let id = start.get("id").and_then(Value::as_str).map(str::to_owned);
+        let id = id.as_deref();
         let decision = if streamed {
             set(&mut start, "input", json!({}));
-            judge.call(&name, Args::Encoded(&json))
+            judge.call_with_id(id, &name, Args::Encoded(&json))
         } else {
             let input = start.get("input").cloned().unwrap_or(Value::Null);
-            judge.call(&name, Args::Object(&input))
+            judge.call_with_id(id, &name, Args::Object(&input))
         };
         let (partial, notice) = match decision {
             Decision::Allow => (streamed.then_some(json), None),
@@ -857,10 +868,11 @@ impl Chat {
         legacy: bool,
         out: &mut Vec<u8>,
     ) {
+        let id = call.id.as_deref();
         let mut decision = if call.custom {
-            judge.call(&call.name, Args::Text(&call.args))
+            judge.call_with_id(id, &call.name, Args::Text(&call.args))
         } else {
-            judge.call(&call.name, Args::Encoded(&call.args))
+            judge.call_with_id(id, &call.name, Args::Encoded(&call.args))
         };
         // Replace mode: the call becomes the offered shell tool echoing the notice.
         if let Decision::Block { rule, notice } = &decision {
