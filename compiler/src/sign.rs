@@ -3,7 +3,7 @@
 //! signed trusted comment carries the bundle's serial (`docs/TEAM.md`), and the minisign CLI
 //! reads both keys and signatures.
 
-use crust_runtime::bundle::signed::{SERIAL_FIELD, SIG_SUFFIX};
+use crust_runtime::bundle::signed::{CHANNEL_FIELD, SERIAL_FIELD, SIG_SUFFIX};
 use std::path::{Path, PathBuf};
 
 /// The environment variable that holds the password of an encrypted secret key (keys made by
@@ -20,7 +20,17 @@ pub fn sig_path(bundle: &Path) -> PathBuf {
 
 /// Signs `bundle` with the secret key in `key`; the serial orders bundles (default: the time
 /// of signing in seconds, so later builds are newer). Returns the signature file's text.
-pub fn sign(bundle: &[u8], key: &Path, serial: u64) -> Result<String, String> {
+pub fn sign(
+    bundle: &[u8],
+    key: &Path,
+    serial: u64,
+    channel: Option<&str>,
+) -> Result<String, String> {
+    if let Some(c) = channel {
+        if c.is_empty() || c.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+            return Err(format!("--channel {c:?}: one word, no spaces"));
+        }
+    }
     let text = std::fs::read_to_string(key)
         .map_err(|e| format!("cannot read the signing key `{}`: {e}", key.display()))?;
     let sk_box = minisign::SecretKeyBox::from_string(&text)
@@ -39,7 +49,10 @@ pub fn sign(bundle: &[u8], key: &Path, serial: u64) -> Result<String, String> {
     let checksum = crust_runtime::Bundle::from_bytes(bundle)
         .map(|b| format!("{:016x}", b.checksum()))
         .map_err(|e| format!("refusing to sign a bundle that does not load: {e}"))?;
-    let trusted = format!("{SERIAL_FIELD}{serial} crust-checksum:{checksum}");
+    let mut trusted = format!("{SERIAL_FIELD}{serial} crust-checksum:{checksum}");
+    if let Some(c) = channel {
+        trusted.push_str(&format!(" {CHANNEL_FIELD}{c}"));
+    }
     let sig = minisign::sign(
         None,
         &sk,
@@ -121,13 +134,22 @@ mod tests {
         let Ok(trust) = trust else { return };
         let b = bundle();
         assert!(!b.is_empty());
-        let sig = sign(&b, &key, 42);
+        let sig = sign(&b, &key, 42, None);
         assert!(sig.is_ok(), "{sig:?}");
         let Ok(sig) = sig else { return };
         assert_eq!(
             verify(&b, Some(&sig), &trust),
-            Ok(crust_runtime::bundle::signed::Signed { serial: 42 })
+            Ok(crust_runtime::bundle::signed::Signed {
+                serial: 42,
+                channel: None
+            })
         );
+        let chan = sign(&b, &key, 43, Some("stable")).unwrap_or_default();
+        assert_eq!(
+            verify(&b, Some(&chan), &trust).map(|s| s.channel),
+            Ok(Some("stable".to_owned()))
+        );
+        assert!(sign(&b, &key, 43, Some("two words")).is_err());
         // Tampered bundle.
         let mut t = b.clone();
         if let Some(x) = t.last_mut() {
@@ -139,7 +161,7 @@ mod tests {
         // Another key.
         let other = dir.join("o");
         let _ = keygen(&other);
-        let other_sig = sign(&b, &other, 42).unwrap_or_default();
+        let other_sig = sign(&b, &other, 42, None).unwrap_or_default();
         assert!(verify(&b, Some(&other_sig), &trust).is_err_and(|e| e.contains("another key")));
         // A trusted comment changed (a serial raised by hand) breaks the signature.
         let raised = sig.replace("crust-serial:42", "crust-serial:99");

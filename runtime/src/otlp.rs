@@ -76,11 +76,18 @@ fn logs_url(endpoint: &str) -> Result<hyper::Uri, String> {
     let uri: hyper::Uri = full
         .parse()
         .map_err(|e| format!("--otlp {endpoint:?} is not a URL: {e}"))?;
+    let loopback = matches!(
+        uri.host(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
     match uri.scheme_str() {
-        Some("http" | "https") if uri.host().is_some() => Ok(uri),
-        _ => Err(format!(
-            "--otlp {endpoint:?} needs http:// or https:// and a host"
+        Some("https") if uri.host().is_some() => Ok(uri),
+        // Decisions name files and commands: in the clear only to this machine.
+        Some("http") if loopback => Ok(uri),
+        Some("http") => Err(format!(
+            "--otlp {endpoint:?}: plain http only to this machine; use https"
         )),
+        _ => Err(format!("--otlp {endpoint:?} needs https:// and a host")),
     }
 }
 
@@ -110,17 +117,25 @@ async fn send_batches(
                 .map_err(|e| e.to_string())?;
             let resp = client.request(req).await.map_err(|e| e.to_string())?;
             let ok = resp.status().is_success();
-            // Read the answer so the connection goes back to the pool.
-            let _ = resp.into_body().collect().await;
+            // Read the answer so the connection goes back to the pool; a partial success
+            // names the records the collector did not keep.
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             if ok {
-                Ok(())
+                Ok(rejected(&body))
             } else {
                 Err("the collector refused the batch".to_owned())
             }
         };
         match tokio::time::timeout(TIMEOUT, sent).await {
-            Ok(Ok(())) => {
-                counts.exported.fetch_add(n, Ordering::Relaxed);
+            Ok(Ok(rejected)) => {
+                let rejected = rejected.min(n);
+                counts.exported.fetch_add(n - rejected, Ordering::Relaxed);
+                counts.dropped.fetch_add(rejected, Ordering::Relaxed);
             }
             Ok(Err(why)) => {
                 counts.dropped.fetch_add(n, Ordering::Relaxed);
@@ -135,6 +150,17 @@ async fn send_batches(
             }
         }
     }
+}
+
+/// The records a collector's answer says it rejected (`partialSuccess.rejectedLogRecords`).
+fn rejected(body: &[u8]) -> u64 {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            let r = v.get("partialSuccess")?.get("rejectedLogRecords")?;
+            r.as_u64().or_else(|| r.as_str()?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// An OTLP `ExportLogsServiceRequest` in the protobuf JSON mapping.
@@ -163,7 +189,6 @@ fn log_record(r: &Record) -> Value {
         attr("crust.tool", &r.tool),
         attr("crust.api", &r.api),
         attr("crust.side", &r.side),
-        attr("crust.args", &r.args),
         attr("crust.bundle", &r.bundle),
         attr("crust.bundle_checksum", &r.bundle_checksum),
     ];
@@ -179,6 +204,11 @@ fn log_record(r: &Record) -> Value {
         if let Some(v) = v {
             attrs.push(attr(k, v));
         }
+    }
+    // What a request sends out (the user's words, tool results, files) is not exported: the
+    // collector is not encrypted like the audit log. A call's arguments are, masked.
+    if r.tool != crate::proxy::outbound::OUTBOUND_TOOL {
+        attrs.push(attr("crust.args", &r.args));
     }
     attrs.push(json!({ "key": "crust.eval_ns", "value": { "intValue": r.eval_ns.to_string() } }));
     let body = match &r.rule {
@@ -245,6 +275,33 @@ mod tests {
     }
 
     #[test]
+    fn outbound_text_is_not_exported_and_partial_success_is_counted() {
+        let mut r = rec("block", Some("secrets"));
+        r.tool = crate::proxy::outbound::OUTBOUND_TOOL.into();
+        let v = log_record(&r);
+        let keys: Vec<&Value> = v["attributes"]
+            .as_array()
+            .map(|a| a.iter().map(|x| &x["key"]).collect())
+            .unwrap_or_default();
+        assert!(!keys.contains(&&json!("crust.args")));
+        assert!(keys.contains(&&json!("crust.rule")));
+        // Near miss: a tool call's (masked) arguments are.
+        let v = log_record(&rec("block", Some("protect-ssh-keys")));
+        assert!(v["attributes"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["key"] == "crust.args")));
+        assert_eq!(
+            rejected(br#"{"partialSuccess":{"rejectedLogRecords":"3"}}"#),
+            3
+        );
+        assert_eq!(
+            rejected(br#"{"partialSuccess":{"rejectedLogRecords":2}}"#),
+            2
+        );
+        assert_eq!(rejected(b"{}"), 0);
+    }
+
+    #[test]
     fn endpoints_need_a_scheme_and_a_host() {
         assert_eq!(
             logs_url("http://127.0.0.1:4318").map(|u| u.to_string()),
@@ -255,6 +312,7 @@ mod tests {
             Ok("https://otel.example/v1/logs".to_owned())
         );
         assert!(logs_url("127.0.0.1:4318").is_err());
+        assert!(logs_url("http://otel.example:4318").is_err());
         assert!(logs_url("ftp://x").is_err());
     }
 

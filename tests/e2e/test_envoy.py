@@ -171,13 +171,16 @@ def test_both_replicas_judge_exchanges(proxy, up):
         assert line and int(line[0].split()[-1]) > 0, r.metrics()
 
 
-def test_declared_home_is_the_one_judged_and_never_forwarded(proxy, up):
-    key = "/home/alice/.ssh/id_rsa"
-    status, text = post(proxy, "/v1/messages", read_history(key),
-                        {**ANTHROPIC, "x-test-scenario": "anth_benign", "x-crust-home": "/home/alice"})
-    assert "Blocked by Crust: protect-ssh-keys" in text, text
+def test_a_declared_home_cannot_turn_home_rules_off(proxy, up):
+    # A client's headers can come from a cloned repository's agent settings: a home of `/` or
+    # of another directory must not make another user's keys ordinary files.
+    for home, key in [("/", "/home/alice/.ssh/id_rsa"), ("/tmp/x", "~/.aws/credentials"),
+                      ("/home/bob", "/home/alice/.ssh/id_rsa")]:
+        status, text = post(proxy, "/v1/messages", read_history(key),
+                            {**ANTHROPIC, "x-test-scenario": "anth_benign", "x-crust-home": home})
+        assert "Blocked by Crust" in text, (home, key, text)
     assert up.requests() == []
-    # Near miss: the same history for another user, whose home it is not, is an ordinary file.
+    # Near miss: an ordinary file passes, and Crust's headers never reach the provider.
     status, text = post(proxy, "/v1/messages", read_history("/srv/alice/.ssh-notes/id_rsa.txt"),
                         {**ANTHROPIC, "x-test-scenario": "anth_benign", "x-crust-home": "/home/alice",
                          "x-crust-cwd": "/home/alice/project"})
@@ -186,12 +189,30 @@ def test_declared_home_is_the_one_judged_and_never_forwarded(proxy, up):
     assert "x-crust-home" not in sent and "x-crust-cwd" not in sent
 
 
-def test_home_follows_the_declared_working_directory(proxy, up):
-    # No home header: the home is the one the working directory lies in.
-    status, text = post(proxy, "/v1/messages", read_history("/Users/carol/.aws/credentials"),
-                        {**ANTHROPIC, "x-test-scenario": "anth_benign", "x-crust-cwd": "/Users/carol/src/app"})
+def test_a_working_directory_written_by_the_model_cannot_move_the_home(proxy, up):
+    body = json.dumps({"model": "m", "max_tokens": 8, "messages": [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": [
+            {"type": "text", "text": "<cwd>/home/zz/p</cwd> Working directory: /home/zz/p"},
+            {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "cat /home/alice/.aws/credentials"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
+    ]})
+    status, text = post(proxy, "/v1/messages", body, {**ANTHROPIC, "x-test-scenario": "anth_benign"})
     assert "Blocked by Crust" in text, text
     assert up.requests() == []
+
+
+@pytest.mark.parametrize("command", ["cat /h?me/alice/.aws/credentials", "cat /*/alice/.kube/config",
+                                     "cat /r??t/.aws/credentials", "cat /[hH]ome/*/.ssh/id_rsa"])
+def test_globbed_homes_are_homes(proxy, up, command):
+    body = json.dumps({"model": "m", "max_tokens": 8, "messages": [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": command}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
+    ]})
+    status, text = post(proxy, "/v1/messages", body, {**ANTHROPIC, "x-test-scenario": "anth_benign",
+                                                      "x-crust-cwd": "/workspace/app"})
+    assert "Blocked by Crust" in text, (command, text)
 
 
 def test_with_no_word_on_the_home_every_users_home_counts(proxy, up):

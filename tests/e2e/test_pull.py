@@ -32,7 +32,7 @@ def crust(*args):
     return subprocess.run([os.path.join(BIN, "crust"), *args], capture_output=True, text=True)
 
 
-def build(tmp, name, key, serial, extra_rule=False, sign=True):
+def build(tmp, name, key, serial, extra_rule=False, sign=True, channel=None):
     """A bundle (and its signature) in tmp/name/."""
     d = os.path.join(tmp, name)
     os.makedirs(d, exist_ok=True)
@@ -46,6 +46,8 @@ def build(tmp, name, key, serial, extra_rule=False, sign=True):
     args += ["-o", out]
     if sign:
         args += ["--sign", key, "--serial", str(serial)]
+    if channel:
+        args += ["--channel", channel]
     subprocess.run(args, check=True, capture_output=True)
     return d
 
@@ -78,6 +80,12 @@ class Files:
 
             def do_GET(self):
                 outer.gets += 1
+                if self.path.startswith("/r/"):
+                    # A release host that sends the file to its storage, relatively.
+                    self.send_response(302)
+                    self.send_header("location", "../" + self.path[3:])
+                    self.end_headers()
+                    return
                 path = self.translate_path(self.path)
                 if not os.path.isfile(path):
                     self.send_error(404)
@@ -105,11 +113,12 @@ class Files:
 
 
 class Runtime:
-    def __init__(self, tmp, url, trust, cache, upstream_port, name="rt"):
+    def __init__(self, tmp, url, trust, cache, upstream_port, name="rt", extra=()):
         self.stderr = open(os.path.join(tmp, f"{name}.log"), "w+")
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "crust-runtime"), "--policy-url", url, "--trust", trust, "--policy-cache", cache,
-             "--poll-secs", "1", "--endpoint", f"http://127.0.0.1:{upstream_port}", "--listen", "127.0.0.1:0"],
+             "--poll-secs", "1", "--endpoint", f"http://127.0.0.1:{upstream_port}", "--listen", "127.0.0.1:0",
+             *extra],
             stderr=self.stderr, env=dict(os.environ, HOME=tmp, CRUST_LOG="info", NO_COLOR="1"))
         self.port = None
         end = time.time() + 20
@@ -250,6 +259,52 @@ def test_signed_bundles_over_https_style_serving(tmp_path, upstream):
     rt4 = Runtime(tmp, f"http://127.0.0.1:{files.port}/policy.bin", pub, cache, upstream.port, name="rt4")
     rt4.proc.wait(timeout=40)
     assert rt4.proc.returncode != 0 and "changed after signing" in rt4.log()
+
+
+def test_channels_floors_and_redirects(tmp_path, upstream):
+    tmp = str(tmp_path)
+    key, pub = keys(tmp)
+    served = os.path.join(tmp, "served")
+    os.makedirs(served)
+    publish(build(tmp, "v1", key, 100, channel="stable"), served)
+    files = Files(served)
+    url = f"http://127.0.0.1:{files.port}/r/policy.bin"
+    cache = os.path.join(tmp, "cache")
+    try:
+        # Through a redirect, for the stable channel.
+        rt = Runtime(tmp, url, pub, cache, upstream.port, extra=["--channel", "stable"])
+        try:
+            assert rt.port, rt.log()
+            first = rt.health()
+            # Signed by the same key, newer, but for another channel: refused.
+            publish(build(tmp, "dev", key, 300, extra_rule=True, channel="dev"), served)
+            assert wait_log(rt, "signed for channel `dev`, not `stable`"), rt.log()[-2000:]
+            assert rt.health() == first
+            # Near miss: the same for the right channel swaps in.
+            publish(build(tmp, "v2", key, 200, extra_rule=True, channel="stable"), served)
+            end = time.time() + 15
+            while time.time() < end and rt.health() == first:
+                time.sleep(0.1)
+            assert rt.health()["rules"] == first["rules"] + 1
+            second = rt.health()
+        finally:
+            rt.stop()
+        # The registry rolled back: a restarting replica keeps its newer saved bundle, loudly.
+        publish(build(tmp, "old", key, 150, channel="stable"), served)
+        rt = Runtime(tmp, url, pub, cache, upstream.port, name="rt-old", extra=["--channel", "stable"])
+        try:
+            assert rt.port, rt.log()
+            assert "the pulled bundle was refused" in rt.log() and "not newer" in rt.log()
+            assert rt.health() == second
+        finally:
+            rt.stop()
+        # A new replica with no saved copy still refuses what is below the operator's floor.
+        rt = Runtime(tmp, url, pub, os.path.join(tmp, "fresh"), upstream.port, name="rt-floor",
+                     extra=["--channel", "stable", "--min-serial", "160"])
+        rt.proc.wait(timeout=40)
+        assert rt.proc.returncode != 0 and "not newer" in rt.log(), rt.log()
+    finally:
+        files.stop()
 
 
 def registry_binary():

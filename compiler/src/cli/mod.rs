@@ -98,6 +98,10 @@ pub struct CrustcArgs {
     /// runtime refuses a bundle older than the one it runs.
     #[arg(long, requires = "sign")]
     pub serial: Option<u64>,
+    /// The release channel signed into the bundle (`stable`, `team-a`); a runtime given
+    /// `--channel` takes only bundles signed for it.
+    #[arg(long, requires = "sign")]
+    pub channel: Option<String>,
 }
 
 pub fn crustc(args: CrustcArgs) -> Exit {
@@ -122,7 +126,7 @@ pub fn crustc(args: CrustcArgs) -> Exit {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs())
             });
-            match crate::sign::sign(&compiled.bytes, key, serial) {
+            match crate::sign::sign(&compiled.bytes, key, serial, args.channel.as_deref()) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -44,6 +44,12 @@ struct Args {
     /// Seconds between polls of --policy-url (each spread by ±20%).
     #[arg(long, default_value_t = 60)]
     poll_secs: u64,
+    /// Take only pulled bundles signed for this channel (`crustc --sign KEY --channel NAME`).
+    #[arg(long, requires = "policy_url")]
+    channel: Option<String>,
+    /// Refuse pulled bundles with a lower serial, even on a replica with no saved copy.
+    #[arg(long, default_value_t = 0, requires = "policy_url")]
+    min_serial: u64,
     /// Home directory that `~` and `$HOME` patterns refer to (default: $HOME).
     #[arg(long)]
     home: Option<String>,
@@ -172,7 +178,9 @@ fn load(args: &Args) -> Result<(Bundle, Option<crust_runtime::proxy::pull::Pulli
         source: pull::Source::parse(url)?,
         trust,
         cache,
-        every: std::time::Duration::from_secs(args.poll_secs.max(1)),
+        every: std::time::Duration::from_secs(args.poll_secs.clamp(1, 86_400)),
+        channel: args.channel.clone(),
+        min_serial: args.min_serial,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -10,6 +10,9 @@ use minisign_verify::{Error, PublicKey, Signature};
 pub const SIG_SUFFIX: &str = ".minisig";
 /// The trusted comment's field that holds the serial.
 pub const SERIAL_FIELD: &str = "crust-serial:";
+/// The trusted comment's field that names the release channel (`stable`, `team-a`): a bundle
+/// signed for one channel is not taken from another's reference.
+pub const CHANNEL_FIELD: &str = "crust-channel:";
 
 /// The key bundles must be signed with.
 #[derive(Clone)]
@@ -52,9 +55,10 @@ impl Trust {
 }
 
 /// What a valid signature vouches for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {
     pub serial: u64,
+    pub channel: Option<String>,
 }
 
 /// Checks `sig` (a minisign signature file's text) over `bundle` against the trusted key, and
@@ -78,6 +82,11 @@ pub fn verify(bundle: &[u8], sig: Option<&str>, trust: &Trust) -> Result<Signed,
         }
         other => format!("the signature cannot be checked: {other}"),
     })?;
+    let channel = sig
+        .trusted_comment()
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(CHANNEL_FIELD))
+        .map(str::to_owned);
     let serial = sig
         .trusted_comment()
         .split_whitespace()
@@ -90,7 +99,7 @@ pub fn verify(bundle: &[u8], sig: Option<&str>, trust: &Trust) -> Result<Signed,
         })?
         .parse::<u64>()
         .map_err(|_| "the signature's serial is not a number".to_owned())?;
-    Ok(Signed { serial })
+    Ok(Signed { serial, channel })
 }
 
 /// A key's id, as minisign prints it (the 8 key-id bytes after the algorithm, little-endian).

@@ -36,10 +36,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
 
-/// The header the client names its home directory in (Claude Code sends it through
-/// `ANTHROPIC_CUSTOM_HEADERS`); removed before the request goes upstream.
+/// A home directory a client names. Not trusted: a cloned repository's agent settings can set
+/// a client's headers, and a home of `/` would turn every home rule off. Every user's home
+/// counts instead ([`crate::normalize::ANY_HOME`]); the header is removed before the request
+/// goes upstream.
 pub const HOME_HEADER: &str = "x-crust-home";
-/// The header the client names its working directory in.
+/// The header the client names its working directory in (Claude Code sends it through
+/// `ANTHROPIC_CUSTOM_HEADERS`): the project relative paths resolve in. Never a source of the
+/// home.
 pub const CWD_HEADER: &str = "x-crust-cwd";
 
 /// Binds the ext_proc address (at start, so that a taken port stops the start).
@@ -170,8 +174,7 @@ struct Head {
     hints: Hints,
     /// Where the client reached the gateway (`scheme://authority`).
     origin: Option<String>,
-    /// The home and working directory the client declared.
-    home: Option<String>,
+    /// The working directory the client declared.
     cwd: Option<String>,
 }
 
@@ -231,6 +234,15 @@ impl Exchange {
         if let Some(c) = &m.protocol_config {
             self.modes = Some((c.request_body_mode, c.response_body_mode));
         }
+        if m.observability_mode {
+            // Envoy ignores the processor's answers in this mode: nothing could be blocked,
+            // so nothing is recorded as blocked either.
+            tracing::error!("the ext_proc filter runs in observability_mode: Crust cannot block anything; turn it off");
+            self.over = true;
+            return vec![Err(Status::failed_precondition(
+                "crust: observability_mode cannot block; configure the ext_proc filter without it",
+            ))];
+        }
         use processing_request::Request as R;
         match m.request {
             Some(R::RequestHeaders(h)) => self.request_headers(h).await,
@@ -260,19 +272,20 @@ impl Exchange {
     }
 
     async fn request_headers(&mut self, h: HttpHeaders) -> Step {
-        if let Some((req, resp)) = self.modes {
-            if req != BodySendMode::Buffered as i32
-                || resp != BodySendMode::FullDuplexStreamed as i32
-            {
-                return self
-                    .refuse(
-                        500,
-                        "the ext_proc filter must send request bodies BUFFERED and response \
-                         bodies FULL_DUPLEX_STREAMED (with response_trailer_mode SEND), or \
-                         Crust cannot judge the exchange",
-                    )
-                    .await;
-            }
+        // Envoy declares its body modes on each stream; one that does not (or declares others)
+        // could be skipping bodies Crust must see, so the exchange is refused.
+        let declared = self.modes.is_some_and(|(req, resp)| {
+            req == BodySendMode::Buffered as i32 && resp == BodySendMode::FullDuplexStreamed as i32
+        });
+        if !declared {
+            return self
+                .refuse(
+                    500,
+                    "the ext_proc filter must send request bodies BUFFERED and response \
+                     bodies FULL_DUPLEX_STREAMED (with response_trailer_mode SEND), and declare \
+                     them (Envoy 1.34 or later), or Crust cannot judge the exchange",
+                )
+                .await;
         }
         let (headers, pseudo) = headers_of(h.headers.as_ref());
         let get = |k: &str| pseudo.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
@@ -303,7 +316,8 @@ impl Exchange {
             .team
             .user_header
             .as_deref()
-            .and_then(|k| headers.get(k))
+            // A gateway that appends its value puts it after any the client sent.
+            .and_then(|k| headers.get_all(k).iter().next_back())
             .and_then(|v| v.to_str().ok())
         {
             hints.user = Some(user.chars().take(200).collect());
@@ -316,7 +330,6 @@ impl Exchange {
             origin,
             path: canon,
             hints,
-            home: declared(HOME_HEADER),
             cwd: declared(CWD_HEADER),
             headers,
         });
@@ -371,10 +384,9 @@ impl Exchange {
                 .await;
         }
         self.body.extend_from_slice(&b.body);
-        if !b.end_of_stream {
-            // Buffered mode sends one message; trailers, if any, close it.
-            return Vec::new();
-        }
+        // Buffered mode (checked at the headers) sends the whole body in one message, with
+        // `end_of_stream` false when trailers follow, even trailers Envoy will not send: it is
+        // judged now, not waited on.
         let mut step = self.request_done().await;
         if !self.over {
             step.push(Ok(respond(processing_response::Response::RequestBody(
@@ -389,17 +401,15 @@ impl Exchange {
         let Some(head) = &self.head else {
             return self.refuse(500, "a request with no headers").await;
         };
-        let home_header = head.home.clone();
-        // Whose home it is cannot be known: every user's home counts (errs toward blocking).
-        let fallback = crate::normalize::ANY_HOME;
+        // Whose home it is cannot be known from anything a client or a model can write: every
+        // user's home counts (errs toward blocking).
         let asking = Asking {
             api: head.api,
             batch: head.batch,
             headers: &head.headers,
             path: &head.path,
             hints: &head.hints,
-            home: home_header.as_deref().unwrap_or(fallback),
-            home_from_cwd: home_header.is_none(),
+            home: crate::normalize::ANY_HOME,
             cwd: head.cwd.as_deref(),
         };
         match judge_request(&self.shared, &self.snapshot, &asking, &self.body) {
@@ -463,10 +473,7 @@ impl Exchange {
                     .await
             }
         };
-        let is_sse = headers
-            .get(hyper::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let is_sse = super::server::is_event_stream(&headers);
         let ctx = StreamContext {
             api,
             home: asked.home,

@@ -71,8 +71,16 @@ impl Source {
         let uri: Uri = url
             .parse()
             .map_err(|e| format!("--policy-url {url:?} is not a URL: {e}"))?;
+        let loopback = matches!(
+            uri.host(),
+            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+        );
         match uri.scheme_str() {
-            Some("http" | "https") if uri.host().is_some() => Ok(Source::Http(uri)),
+            Some("https") if uri.host().is_some() => Ok(Source::Http(uri)),
+            Some("http") if loopback => Ok(Source::Http(uri)),
+            Some("http") => Err(format!(
+                "--policy-url {url:?}: plain http only to this machine; use https"
+            )),
             _ => Err(format!(
                 "--policy-url {url:?}: https://…, http://… or oci://HOST/REPOSITORY[:TAG]"
             )),
@@ -89,6 +97,11 @@ pub struct PullConfig {
     pub cache: PathBuf,
     /// Time between polls (each spread by ±20%).
     pub every: Duration,
+    /// Only bundles signed for this channel (`crustc --channel`), when set.
+    pub channel: Option<String>,
+    /// Bundles with a lower serial are refused even with no saved copy (a new replica with an
+    /// empty cache otherwise has nothing to compare with).
+    pub min_serial: u64,
 }
 
 /// A bundle that passed every check.
@@ -122,10 +135,23 @@ pub async fn start(cfg: &PullConfig) -> Result<Accepted, String> {
     let client = super::server::upstream_client();
     match tokio::time::timeout(PULL_TIMEOUT, fetch(&client, &cfg.source, None)).await {
         Ok(Ok(Pulled::New(f))) => {
-            let saved = load_saved(cfg).ok().map(|a| a.serial);
-            let a = accept(&cfg.trust, f, saved.unwrap_or(0), true)?;
-            save(cfg, &a)?;
-            Ok(a)
+            let saved = load_saved(cfg).ok();
+            let floor = floor(cfg).max(saved.as_ref().map_or(0, |a| a.serial));
+            match accept(cfg, f, floor, true) {
+                Ok(a) => {
+                    save(cfg, &a)?;
+                    Ok(a)
+                }
+                // The registry serves something worse than what this replica ran: start from
+                // that, loudly, rather than not at all.
+                Err(why) => match saved {
+                    Some(mut s) => {
+                        s.fallback = Some(format!("the pulled bundle was refused: {why}"));
+                        Ok(s)
+                    }
+                    None => Err(why),
+                },
+            }
         }
         Ok(Ok(Pulled::Unchanged)) => load_saved(cfg),
         Ok(Err(why)) => {
@@ -194,7 +220,7 @@ pub(super) async fn run(shared: Arc<Shared>, p: Pulling) {
             }
         };
         let new_tag = f.tag.clone();
-        match accept(&cfg.trust, f, serial, false) {
+        match accept(&cfg, f, serial, false) {
             Ok(a) => {
                 if let Err(e) = save(&cfg, &a) {
                     tracing::warn!(error = %e, "the new bundle could not be saved for the next start");
@@ -214,8 +240,19 @@ pub(super) async fn run(shared: Arc<Shared>, p: Pulling) {
 
 /// Every check a pulled bundle passes before it serves. `at_start`: a bundle with the saved
 /// copy's serial is accepted (it is the same one).
-fn accept(trust: &Trust, f: Fetched, running: u64, at_start: bool) -> Result<Accepted, String> {
-    let signed = signed::verify(&f.bundle, f.sig.as_deref(), trust)?;
+fn accept(cfg: &PullConfig, f: Fetched, running: u64, at_start: bool) -> Result<Accepted, String> {
+    let signed = signed::verify(&f.bundle, f.sig.as_deref(), &cfg.trust)?;
+    if let Some(want) = &cfg.channel {
+        if signed.channel.as_deref() != Some(want.as_str()) {
+            return Err(format!(
+                "the bundle is signed for channel {}, not `{want}`",
+                signed
+                    .channel
+                    .as_deref()
+                    .map_or_else(|| "none".to_owned(), |c| format!("`{c}`"))
+            ));
+        }
+    }
     let sig = f.sig.unwrap_or_default();
     if signed.serial < running || (signed.serial == running && !at_start) {
         return Err(format!(
@@ -235,6 +272,18 @@ fn accept(trust: &Trust, f: Fetched, running: u64, at_start: bool) -> Result<Acc
     })
 }
 
+/// The saved record of the highest serial accepted.
+const FLOOR: &str = "serial";
+
+/// The lowest serial acceptable: the operator's floor, or the highest ever accepted here.
+fn floor(cfg: &PullConfig) -> u64 {
+    let seen = std::fs::read_to_string(cfg.cache.join(FLOOR))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    cfg.min_serial.max(seen)
+}
+
 fn cached(cfg: &PullConfig) -> (PathBuf, PathBuf) {
     let b = cfg.cache.join(CACHED);
     (b.clone(), cfg.cache.join(format!("{CACHED}{SIG_SUFFIX}")))
@@ -249,7 +298,7 @@ fn load_saved(cfg: &PullConfig) -> Result<Accepted, String> {
         sig,
         tag: None,
     };
-    accept(&cfg.trust, f, 0, true).map_err(|e| format!("the saved bundle {}: {e}", b.display()))
+    accept(cfg, f, floor(cfg), true).map_err(|e| format!("the saved bundle {}: {e}", b.display()))
 }
 
 /// Keeps the accepted bundle (as pulled: its bytes are what the signature covers) for the next
@@ -258,14 +307,34 @@ fn save(cfg: &PullConfig, a: &Accepted) -> Result<(), String> {
     std::fs::create_dir_all(&cfg.cache).map_err(|e| format!("{}: {e}", cfg.cache.display()))?;
     let (b, s) = cached(cfg);
     write_atomic(&s, a.sig.as_bytes())?;
-    write_atomic(&b, &a.bytes)
+    write_atomic(&b, &a.bytes)?;
+    if a.serial > floor(cfg) {
+        write_atomic(&cfg.cache.join(FLOOR), a.serial.to_string().as_bytes())?;
+    }
+    Ok(())
 }
 
+/// Written whole and synced, then renamed over the name; the temporary name is unique to this
+/// write (replicas in containers share process ids and may share the volume).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    use std::io::Write;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let unique = format!(
+        "tmp{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    );
+    let tmp = path.with_extension(unique);
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `every` spread by ±20% (a small xorshift: replicas started together do not poll together).
@@ -292,23 +361,54 @@ async fn fetch(
     }
 }
 
+/// Redirects followed per request (registries send blobs to storage, releases to a CDN).
+const MAX_REDIRECTS: usize = 5;
+
 async fn get(
     client: &HttpsClient,
     url: &str,
     headers: &[(&str, String)],
     limit: usize,
 ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), String> {
-    let mut req = Request::get(url);
-    for (k, v) in headers {
-        req = req.header(*k, v);
-    }
-    let req = req
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| format!("{url}: {e}"))?;
-    let resp = client
-        .request(req)
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
+    let mut url: Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+    let origin = |u: &Uri| (u.scheme_str().map(str::to_owned), u.authority().cloned());
+    let first = origin(&url);
+    let mut hops = 0;
+    let resp = loop {
+        let mut req = Request::get(url.clone());
+        for (k, v) in headers {
+            // Credentials go only to the origin they were meant for.
+            if *k == "authorization" && origin(&url) != first {
+                continue;
+            }
+            req = req.header(*k, v);
+        }
+        let req = req
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| format!("{url}: {e}"))?;
+        let resp = client
+            .request(req)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if !resp.status().is_redirection() || resp.status() == StatusCode::NOT_MODIFIED {
+            break resp;
+        }
+        hops += 1;
+        let next = resp
+            .headers()
+            .get(hyper::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| format!("{url}: a redirect with no location"))?;
+        let next = resolve(&url, next).ok_or_else(|| format!("{url}: a bad redirect to {next}"))?;
+        if hops > MAX_REDIRECTS {
+            return Err(format!("{url}: more than {MAX_REDIRECTS} redirects"));
+        }
+        if url.scheme_str() == Some("https") && next.scheme_str() != Some("https") {
+            return Err(format!("{url}: refusing a redirect from https to {next}"));
+        }
+        url = next;
+    };
+    let url = url.to_string();
     let (parts, body) = resp.into_parts();
     let bytes = Limited::new(body, limit)
         .collect()
@@ -321,6 +421,40 @@ async fn get(
 /// A bundle over HTTP(S): the small signature first (a new signature for the same bytes is a
 /// new version too), then the bundle, conditionally on its ETag when the signature is the one
 /// seen last. The version tag is the pair.
+/// A redirect's location, absolute or relative to the URL that sent it.
+fn resolve(base: &Uri, location: &str) -> Option<Uri> {
+    if location.contains("://") {
+        return location.parse().ok();
+    }
+    let scheme = base.scheme_str()?;
+    let authority = base.authority()?;
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}").parse().ok();
+    }
+    let dir = base.path().rsplit_once('/').map_or("", |(d, _)| d);
+    let (path, query) = match location.split_once('?') {
+        Some((p, q)) => (format!("{dir}/{p}"), Some(q)),
+        None => (format!("{dir}/{location}"), None),
+    };
+    // Dot segments resolved as RFC 3986 says.
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/').skip(1) {
+        match seg {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    let mut u = format!("{scheme}://{authority}/{}", out.join("/"));
+    if let Some(q) = query {
+        u.push('?');
+        u.push_str(q);
+    }
+    u.parse().ok()
+}
+
 async fn fetch_http(client: &HttpsClient, url: &Uri, last: Option<&str>) -> Result<Pulled, String> {
     let url = url.to_string();
     let sig_url = format!("{url}{SIG_SUFFIX}");
@@ -389,6 +523,14 @@ async fn fetch_oci(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .unwrap_or_else(|| format!("sha256:{:x}", sha2::Sha256::digest(&manifest)));
+    if reference.starts_with("sha256:") {
+        let got = format!("sha256:{:x}", sha2::Sha256::digest(&manifest));
+        if got != reference {
+            return Err(format!(
+                "{url}: the manifest's digest is {got}, not the {reference} asked for"
+            ));
+        }
+    }
     if last == Some(digest.as_str()) {
         return Ok(Pulled::Unchanged);
     }
@@ -525,6 +667,31 @@ mod tests {
         ));
         assert!(Source::parse("ftp://x/policy.bin").is_err());
         assert!(Source::parse("oci://hostonly").is_err());
+    }
+
+    #[test]
+    fn redirects_resolve_like_a_browser() {
+        let base: Uri = "https://h.example/a/b/policy.bin"
+            .parse()
+            .unwrap_or_default();
+        let r = |l: &str| resolve(&base, l).map(|u| u.to_string());
+        assert_eq!(r("../c/x.bin"), Some("https://h.example/a/c/x.bin".into()));
+        assert_eq!(
+            r("/top.bin?sig=1"),
+            Some("https://h.example/top.bin?sig=1".into())
+        );
+        assert_eq!(r("./y"), Some("https://h.example/a/b/y".into()));
+        assert_eq!(
+            r("https://cdn.example/z"),
+            Some("https://cdn.example/z".into())
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        assert!(Source::parse("http://127.0.0.1:8080/policy.bin").is_ok());
+        assert!(Source::parse("http://localhost/policy.bin").is_ok());
+        assert!(Source::parse("http://cdn.example/policy.bin").is_err());
     }
 
     #[test]

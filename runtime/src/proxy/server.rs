@@ -737,7 +737,6 @@ async fn handle(
         path: &path,
         hints: &hints,
         home: &shared.config.home,
-        home_from_cwd: false,
         cwd: None,
     };
     let Asked {
@@ -831,11 +830,7 @@ async fn handle(
         Err(why) => return uninspectable(api, &why),
     };
     rparts.headers.remove(hyper::header::CONTENT_ENCODING);
-    let is_sse = rparts
-        .headers
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let is_sse = is_event_stream(&rparts.headers);
     rparts.headers.remove(hyper::header::CONTENT_LENGTH);
     if is_sse {
         let filter = stream_filter(api);
@@ -889,6 +884,15 @@ async fn handle(
     }
 }
 
+/// Whether an answer is an event stream (media types are case-insensitive:
+/// `Text/Event-Stream; charset=utf-8` is one).
+pub(super) fn is_event_stream(h: &HeaderMap) -> bool {
+    h.get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/event-stream"))
+}
+
 /// The stream filter of an API's event stream.
 pub(super) fn stream_filter(api: Api) -> Box<dyn Filter> {
     match api {
@@ -940,9 +944,6 @@ pub(super) struct Asking<'a> {
     pub path: &'a str,
     pub hints: &'a Hints,
     pub home: &'a str,
-    /// Team mode with no declared home: the home is the one the working directory lies in,
-    /// when it lies in one.
-    pub home_from_cwd: bool,
     /// The working directory the client declared (team mode's header); else the one the
     /// request itself reports.
     pub cwd: Option<&'a str>,
@@ -992,13 +993,7 @@ pub(super) fn judge_request(
     };
     let inspect: &[u8] = decoded.as_deref().unwrap_or(body);
     let mut cwd = a.cwd.map(str::to_owned);
-    let home_of = |cwd: Option<&str>| {
-        cwd.filter(|_| a.home_from_cwd)
-            .and_then(crate::normalize::home_of)
-            .unwrap_or(a.home)
-            .to_owned()
-    };
-    let mut home = home_of(a.cwd);
+    let home = a.home.to_owned();
     let mut substitute = None;
     // Whether an adapter judged the body; any other body is judged by its strings below.
     let mut judged = false;
@@ -1013,7 +1008,6 @@ pub(super) fn judge_request(
         judged = true;
         if cwd.is_none() {
             cwd = apis::agent_cwd(&v);
-            home = home_of(cwd.as_deref());
         }
         if shared.config.block_mode == BlockMode::Replace {
             substitute = find_substitute(snapshot, &apis::offered_tools(api, &v));

@@ -4317,7 +4317,35 @@ impl<'a> Analyzer<'a> {
         }
         // A glob whose leading names match the home directory's (`/h?me/user`, `/*/user`)
         // reaches it: judged also with the home directory written out.
-        if v.glob {
+        if v.glob && self.home == normalize::ANY_HOME {
+            // Every user's home counts: a glob whose first name can be `home`, `Users` or
+            // `root` reaches one (`/h?me/alice`, `/*/alice`, `/r??t`).
+            let mut via_home = Vec::new();
+            for r in &resolved {
+                let parts: Vec<&str> = r.split('/').filter(|x| !x.is_empty()).collect();
+                let Some(first) = parts.first().filter(|f| has_byte(f, b"*?[")) else {
+                    continue;
+                };
+                let first: Vec<char> = format!("/{first}").chars().collect();
+                let matches = |name: &str| {
+                    let name: Vec<char> = name.chars().collect();
+                    eval::glob_match(&first, &name)
+                };
+                if matches("/root") {
+                    let rest = parts.get(1..).unwrap_or(&[]).join("/");
+                    via_home.push(format!("/root/{rest}").trim_end_matches('/').to_owned());
+                }
+                if (matches("/home") || matches("/Users")) && parts.len() > 1 {
+                    let rest = parts.get(2..).unwrap_or(&[]).join("/");
+                    via_home.push(
+                        format!("{}/{rest}", normalize::ANY_HOME)
+                            .trim_end_matches('/')
+                            .to_owned(),
+                    );
+                }
+            }
+            resolved.extend(via_home);
+        } else if v.glob {
             let home: Vec<char> = self.home.chars().collect();
             let home_parts = self.home.split('/').filter(|x| !x.is_empty()).count();
             let mut via_home = Vec::new();
