@@ -4209,10 +4209,46 @@ impl<'a> Analyzer<'a> {
                 sub.glob = true;
                 if self.subtree_matters(&v.text)? {
                     self.path(action, &sub)?;
+                    // A directory that holds a home (`/`, `/home`) reaches all of that home.
+                    for home in self.homes_within(&v.text)? {
+                        let mut inner = v.clone();
+                        inner.text = format!("{home}/{}", normalize::SUBTREE);
+                        inner.glob = true;
+                        self.path(action, &inner)?;
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// The home directories strictly inside the directory `raw` names (with every user's home
+    /// counting, the placeholder home and `/root`).
+    fn homes_within(&self, raw: &str) -> R<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for p in self.resolve(raw)? {
+            let p = p.trim_end_matches('/');
+            let p = if p.is_empty() { "/" } else { p };
+            if normalize::home_rest(p, self.home).is_some() || !normalize::holds_home(p, self.home)
+            {
+                continue;
+            }
+            let homes: &[&str] = if self.home == normalize::ANY_HOME {
+                if p == "/" {
+                    &[normalize::ANY_HOME, "/root"]
+                } else {
+                    &[normalize::ANY_HOME]
+                }
+            } else {
+                std::slice::from_ref(&self.home)
+            };
+            for h in homes {
+                if !out.iter().any(|o| o == h) {
+                    out.push((*h).to_owned());
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// A recursive operation on a directory inside the project is ordinary work (`rm -rf
