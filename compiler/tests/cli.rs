@@ -177,6 +177,8 @@ fn hook(agent: &str, policy: &std::path::Path, home: &str, stdin: &str) -> (i32,
         .args(["hook", agent, "--policy"])
         .arg(policy)
         .env("HOME", home)
+        // Each call judges by itself (the hook server has its own end-to-end tests).
+        .env("CRUST_HOOK_SERVER", "off")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -10,6 +10,8 @@ import time
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# Hook servers started by the tests' hooks exit soon after their test.
+os.environ.setdefault("CRUST_HOOK_SERVER_IDLE", "5")
 BIN = os.environ.get("CRUST_BIN_DIR", os.path.join(ROOT, "target", "debug"))
 
 

@@ -236,3 +236,108 @@ def test_the_small_hook_client_asks_the_proxy_and_else_runs_crust_hook(tmp_path)
     # An agent it does not know: `crust hook` says so, and the call is refused.
     r = client(tmp_path, TESTS, "notepad")
     assert r.returncode == 2 and "unknown agent" in r.stderr
+
+
+def server_status(home):
+    """The hook servers' own status answers, by socket."""
+    out = []
+    for p in (home / ".local/share/crust").glob("hook-*.sock"):
+        with socket.socket(socket.AF_UNIX) as c:
+            try:
+                c.connect(str(p))
+            except OSError:
+                continue
+            c.sendall(b'{"op":"status"}\n')
+            out.append(json.loads(c.makefile().readline())["hook_server"])
+    return out
+
+
+def wait_for(pred, what, secs=20):
+    end = time.time() + secs
+    while time.time() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError(what)
+
+
+def test_without_a_proxy_the_first_hook_starts_a_server_that_judges_the_next_calls(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path), CRUST_HOOK_SERVER_IDLE="4")
+    data = tmp_path / ".local/share/crust"
+    data.mkdir(parents=True)
+    bundle = data / "policy.bin"
+    subprocess.run([os.path.join(BIN, "crustc"), os.path.join(os.path.dirname(BIN), "..", "rules"),
+                    "-o", str(bundle)], check=True, capture_output=True)
+
+    def call(c, *args):
+        return subprocess.run([os.path.join(BIN, "crust-hook"), "claude-code", *args],
+                              input=json.dumps(c), capture_output=True, text=True, env=env, timeout=60)
+    # The first call is judged by `crust hook` itself, which starts a server in the background.
+    assert denied(call(KEY_READ))
+    wait_for(lambda: server_status(tmp_path), "no hook server started")
+    sock = next(data.glob("hook-*.sock"))
+    assert oct(sock.stat().st_mode & 0o777) == "0o600"
+    # The next calls go to it: it counts them, blocks what the policy blocks.
+    assert denied(call(KEY_READ))
+    assert call(TESTS).returncode == 0
+    st = server_status(tmp_path)
+    assert len(st) == 1 and st[0]["hook_calls"] == 2 and st[0]["blocks"] == 1, st
+    assert st[0]["bundle"] == str(bundle.resolve())
+    human = subprocess.run([CRUST, "status"], capture_output=True, text=True, env=env, timeout=60).stdout
+    assert "hook server: running" in human and "2 hook calls, 1 blocked" in human, human
+    # Racing hooks start no second server.
+    procs = [subprocess.Popen([CRUST, "hook-server", "--policy", str(bundle)], env=env) for _ in range(3)]
+    assert all(p.wait(timeout=30) == 0 for p in procs)
+    assert len(server_status(tmp_path)) == 1
+    # A rebuilt bundle (new rules) is loaded again before the server judges with it.
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "extra.yaml").write_text(
+        "rules:\n  - name: no-npm-test\n    match:\n      command: \"re:\\\\bnpm test\\\\b\"\n"
+        "    message: npm test is off\n    severity: high\n")
+    new = tmp_path / "new.bin"
+    r = subprocess.run([os.path.join(BIN, "crustc"), os.path.join(os.path.dirname(BIN), "..", "rules"),
+                        str(rules), "-o", str(new)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    os.replace(new, bundle)
+    r = call(TESTS)
+    assert denied(r) and "no-npm-test" in r.stdout, r
+    st = server_status(tmp_path)
+    assert st[0]["reloads"] == 1 and st[0]["hook_calls"] == 3, st
+    # A bundle corrupted on disk is never judged with: the server keeps the validated copy
+    # of the checksum the file names; a header that names another checksum is loaded again,
+    # refused, and the hook judges by itself (with what it can validate of the file).
+    raw = bytearray(bundle.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    bundle.write_bytes(bytes(raw))
+    r = call(TESTS)
+    assert denied(r) and "no-npm-test" in r.stdout, r
+    assert server_status(tmp_path)[0]["hook_calls"] == 4
+    raw[8:16] = bytes(8)
+    bundle.write_bytes(bytes(raw))
+    r = call(TESTS)
+    assert r.returncode == 2, r
+    assert server_status(tmp_path)[0]["hook_calls"] == 4
+    # Killed: hooks judge by themselves (and start another).
+    pid = server_status(tmp_path)[0]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    subprocess.run([os.path.join(BIN, "crustc"), os.path.join(os.path.dirname(BIN), "..", "rules"),
+                    "-o", str(bundle)], check=True, capture_output=True)
+    assert denied(call(KEY_READ))
+    assert call(TESTS).returncode == 0
+    # Quiet for its idle time: it exits and takes its socket away.
+    wait_for(lambda: not list(data.glob("hook-*.sock")) and not server_status(tmp_path),
+             "the hook server did not exit when idle", secs=30)
+
+
+def test_hook_servers_can_be_switched_off(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path), CRUST_HOOK_SERVER="off")
+    data = tmp_path / ".local/share/crust"
+    data.mkdir(parents=True)
+    subprocess.run([os.path.join(BIN, "crustc"), os.path.join(os.path.dirname(BIN), "..", "rules"),
+                    "-o", str(data / "policy.bin")], check=True, capture_output=True)
+    r = subprocess.run([os.path.join(BIN, "crust-hook"), "claude-code"], input=json.dumps(KEY_READ),
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert denied(r)
+    time.sleep(1)
+    assert not list(data.glob("hook-*.sock"))

@@ -1,7 +1,7 @@
 //! `crust-hook AGENT`: the agents' pre-tool-use hook, as small as a process can be. With
-//! `crust start` running and serving the bundle it keeps, the call goes over its control
-//! socket: no bundle load, no argument parser, no allocator to set up, so a tool call costs
-//! little more than starting a process. Otherwise (no proxy, another bundle, other arguments,
+//! `crust start` running and serving the bundle it keeps, or a `crust hook-server` keeping it
+//! loaded, the call goes over that control socket: no bundle load, no argument parser, no
+//! allocator to set up, so a tool call costs little more than starting a process. Otherwise (no proxy, another bundle, other arguments,
 //! any fault) it runs `crust hook` beside it with the same input and answers what that answers.
 
 use crust_compiler::cli::hook::{answer, kept_bundle, read_input, refusal};
@@ -37,6 +37,9 @@ fn main() {
     #[cfg(unix)]
     if kept.is_file() {
         if let Some(r) = crust_compiler::cli::hook::via_proxy(&home, &kept, agent, &input) {
+            answer(&r);
+        }
+        if let Some(r) = crust_compiler::cli::hook::via_server(&home, &kept, agent, &input) {
             answer(&r);
         }
     }

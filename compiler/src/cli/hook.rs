@@ -95,10 +95,20 @@ fn judge(args: &HookArgs, input: &[u8]) -> hook::Reply {
     };
     // A running `crust start` with this very bundle judges it: a connection instead of a
     // bundle load. Anything else (no proxy, another bundle, a fault) ends in judging here.
+    // Else a hook server keeping this bundle loaded; with none, one is started for the next
+    // calls while this one is judged here.
     #[cfg(unix)]
     if let Some(path) = bundle_path.as_deref().filter(|_| args.rules.is_empty()) {
         if let Some(r) = via_proxy(&home, path, args.agent, input) {
             return r;
+        }
+        if let Some(r) = via_server(&home, path, args.agent, input) {
+            return r;
+        }
+        if super::hook_server::enabled() {
+            if let Ok(real) = std::fs::canonicalize(path) {
+                super::hook_server::spawn(&real);
+            }
         }
     }
     // The bundle the hook judges with is its own: no call may change or remove it.
@@ -160,9 +170,35 @@ pub fn via_proxy(
     agent: Agent,
     input: &[u8],
 ) -> Option<hook::Reply> {
-    use crust_runtime::proxy::control::{HookAnswer, Request};
     let socket =
         super::start::data_dir(std::path::Path::new(home)).join(super::start::CONTROL_SOCKET);
+    via_socket(&socket, home, bundle, agent, input)
+}
+
+/// Asks the hook server that keeps `bundle` loaded (`crust hook-server`), if one runs.
+#[cfg(unix)]
+pub fn via_server(
+    home: &str,
+    bundle: &std::path::Path,
+    agent: Agent,
+    input: &[u8],
+) -> Option<hook::Reply> {
+    let real = std::fs::canonicalize(bundle).ok()?;
+    let socket = super::hook_server::socket_for(std::path::Path::new(home), &real);
+    via_socket(&socket, home, bundle, agent, input)
+}
+
+/// Asks the control socket at `socket` to judge the call with the bundle at `bundle`; only a
+/// judged answer counts.
+#[cfg(unix)]
+fn via_socket(
+    socket: &std::path::Path,
+    home: &str,
+    bundle: &std::path::Path,
+    agent: Agent,
+    input: &[u8],
+) -> Option<hook::Reply> {
+    use crust_runtime::proxy::control::{HookAnswer, Request};
     if !socket.exists() {
         return None;
     }
@@ -178,7 +214,7 @@ pub fn via_proxy(
         bundle: std::fs::canonicalize(bundle).ok()?,
         input: std::str::from_utf8(input).ok()?.to_owned(),
     };
-    let line = super::control::ask(&socket, &req, std::time::Duration::from_secs(2)).ok()?;
+    let line = super::control::ask(socket, &req, std::time::Duration::from_secs(2)).ok()?;
     match serde_json::from_str::<HookAnswer>(&line).ok()? {
         // Only the two answers a judgement gives: anything else is not trusted.
         HookAnswer::Judged {

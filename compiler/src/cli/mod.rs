@@ -5,6 +5,8 @@
 mod control;
 mod fmt;
 pub mod hook;
+#[cfg(unix)]
+pub mod hook_server;
 mod logs;
 #[cfg(unix)]
 mod service;
@@ -227,6 +229,10 @@ pub enum Command {
     /// Judge one tool call from an agent's pre-tool-use hook (Claude Code, Cursor, Gemini CLI)
     /// and answer in its hook format.
     Hook(hook::HookArgs),
+    /// Keep one bundle loaded for the agents' hooks when `crust start` does not run (`crust
+    /// hook` starts it by itself; it exits after 10 quiet minutes).
+    #[cfg(unix)]
+    HookServer(hook_server::HookServerArgs),
     /// Run an MCP server (or an ACP agent) and judge the JSON-RPC it exchanges over standard
     /// input and output: `crust wrap -- npx -y @modelcontextprotocol/server-filesystem DIR`.
     Wrap(wrap::WrapArgs),
@@ -293,6 +299,8 @@ pub fn crust(args: CrustArgs) -> Exit {
         Command::Logs(a) => logs::logs(a),
         Command::Fmt(a) => fmt::fmt(a),
         Command::Hook(a) => hook::hook(a),
+        #[cfg(unix)]
+        Command::HookServer(a) => hook_server::hook_server(a),
         Command::Wrap(a) => wrap::wrap(a),
         Command::Mcp(a) => wrap::mcp(a),
         Command::Setup(a) => setup::setup(a),

@@ -40,6 +40,7 @@ pub fn status(args: StatusArgs) -> Exit {
         .and_then(|s| s.listen.parse().ok())
         .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 9090)));
     let agents = agents(&home, listen);
+    let servers = hook_servers(&home);
     let running = proxy.is_ok();
     let mut out = String::new();
     if args.json {
@@ -49,10 +50,23 @@ pub fn status(args: StatusArgs) -> Exit {
             "proxy": proxy.as_ref().ok(),
             "error": proxy.as_ref().err(),
             "agents": agents,
+            "hook_servers": servers,
         });
         let _ = writeln!(out, "{v}");
     } else {
         print_human(&mut out, &proxy, &agents);
+        for h in &servers {
+            let _ = writeln!(
+                out,
+                "hook server: running (pid {}, up {}), {} (checksum {}), {} hook calls, {} blocked",
+                h.pid,
+                duration(h.uptime_secs),
+                h.bundle.display(),
+                h.checksum,
+                h.hook_calls,
+                h.blocks
+            );
+        }
     }
     // Written once, errors ignored: `crust status | head` must not panic.
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
@@ -61,6 +75,33 @@ pub fn status(args: StatusArgs) -> Exit {
     } else {
         Exit::NotRunning
     }
+}
+
+/// The hook servers that answer on their sockets in Crust's data directory.
+fn hook_servers(home: &std::path::Path) -> Vec<super::hook_server::ServerFacts> {
+    let Ok(dir) = std::fs::read_dir(super::start::data_dir(home)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("hook-") && name.ends_with(".sock")) {
+            continue;
+        }
+        let answer = super::control::ask(
+            &e.path(),
+            &serde_json::json!({"op": "status"}),
+            std::time::Duration::from_secs(2),
+        );
+        if let Some(s) = answer
+            .ok()
+            .and_then(|l| serde_json::from_str::<super::hook_server::ServerStatus>(&l).ok())
+        {
+            out.push(s.hook_server);
+        }
+    }
+    out.sort_by_key(|s| s.pid);
+    out
 }
 
 fn agents(home: &std::path::Path, listen: std::net::SocketAddr) -> Vec<AgentState> {
