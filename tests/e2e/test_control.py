@@ -325,6 +325,31 @@ def test_without_a_proxy_the_first_hook_starts_a_server_that_judges_the_next_cal
                     "-o", str(bundle)], check=True, capture_output=True)
     assert denied(call(KEY_READ))
     assert call(TESTS).returncode == 0
+    # A server run from another copy of the program is not asked (a process that took the
+    # socket must be the very `crust` hooks start).
+    for st in server_status(tmp_path):
+        os.kill(st["pid"], signal.SIGKILL)
+    for p in data.glob("hook-*"):
+        p.unlink()
+    copy = tmp_path / "bin" / "crust"
+    copy.parent.mkdir()
+    copy.write_bytes(open(CRUST, "rb").read())
+    copy.chmod(0o755)
+    other = subprocess.Popen([str(copy), "hook-server", "--policy", str(bundle)], env=env)
+    try:
+        wait_for(lambda: server_status(tmp_path), "the copy did not serve")
+        env["CRUST_HOOK_SERVER"] = "off"
+        assert denied(call(KEY_READ))
+        assert call(TESTS).returncode == 0
+        assert server_status(tmp_path)[0]["hook_calls"] == 0
+    finally:
+        other.kill()
+        other.wait()
+    env.pop("CRUST_HOOK_SERVER")
+    for p in data.glob("hook-*"):
+        p.unlink()
+    assert call(TESTS).returncode == 0
+    wait_for(lambda: server_status(tmp_path), "no hook server started again")
     # Quiet for its idle time: it exits and takes its socket away.
     wait_for(lambda: not list(data.glob("hook-*.sock")) and not server_status(tmp_path),
              "the hook server did not exit when idle", secs=30)

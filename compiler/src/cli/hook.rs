@@ -172,7 +172,7 @@ pub fn via_proxy(
 ) -> Option<hook::Reply> {
     let socket =
         super::start::data_dir(std::path::Path::new(home)).join(super::start::CONTROL_SOCKET);
-    via_socket(&socket, home, bundle, agent, input)
+    via_socket(&socket, None, home, bundle, agent, input)
 }
 
 /// Asks the hook server that keeps `bundle` loaded (`crust hook-server`), if one runs.
@@ -185,7 +185,20 @@ pub fn via_server(
 ) -> Option<hook::Reply> {
     let real = std::fs::canonicalize(bundle).ok()?;
     let socket = super::hook_server::socket_for(std::path::Path::new(home), &real);
-    via_socket(&socket, home, bundle, agent, input)
+    // The server is the `crust` program hooks start: a process of another program that took
+    // its socket is not asked.
+    let crust = std::env::current_exe()
+        .ok()
+        .map(|e| {
+            if e.file_name().is_some_and(|n| n == "crust") {
+                e
+            } else {
+                e.with_file_name("crust")
+            }
+        })
+        .and_then(|e| std::fs::canonicalize(e).ok());
+    crust.as_ref()?;
+    via_socket(&socket, crust, home, bundle, agent, input)
 }
 
 /// Asks the control socket at `socket` to judge the call with the bundle at `bundle`; only a
@@ -193,6 +206,7 @@ pub fn via_server(
 #[cfg(unix)]
 fn via_socket(
     socket: &std::path::Path,
+    peer: Option<PathBuf>,
     home: &str,
     bundle: &std::path::Path,
     agent: Agent,
@@ -214,7 +228,8 @@ fn via_socket(
         bundle: std::fs::canonicalize(bundle).ok()?,
         input: std::str::from_utf8(input).ok()?.to_owned(),
     };
-    let line = super::control::ask(socket, &req, std::time::Duration::from_secs(2)).ok()?;
+    let line =
+        super::control::ask_peer(socket, &req, std::time::Duration::from_secs(2), peer).ok()?;
     match serde_json::from_str::<HookAnswer>(&line).ok()? {
         // Only the two answers a judgement gives: anything else is not trusted.
         HookAnswer::Judged {
