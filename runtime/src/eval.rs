@@ -433,6 +433,21 @@ impl Bundle {
                     CommandScan::Alone => self.find_secrets(text.as_bytes(), &mut found)?,
                 }
             }
+            // What hides a secret from the scan above: invisible characters inside a token,
+            // a Kubernetes Secret's base64 values.
+            let mut hidden = Vec::new();
+            for text in &op.contents {
+                crate::secrets::hidden_forms(text, &mut hidden);
+            }
+            for (k, text) in op.commands.iter().enumerate() {
+                // A slice of the first command was looked at with it.
+                if !matches!(op.command_scan(k), CommandScan::SliceAt(_)) {
+                    crate::secrets::hidden_forms(text, &mut hidden);
+                }
+            }
+            for text in &hidden {
+                self.find_secrets(text.as_bytes(), &mut found)?;
+            }
             // In the formats' order, whatever order the scan met them in.
             found.sort_unstable();
             let formats = &self.meta.tables.secrets.formats;

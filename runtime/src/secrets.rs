@@ -508,6 +508,92 @@ impl Bundle {
     }
 }
 
+/// Forms of `text` that a secret can hide in and that a scan of the text as written misses,
+/// appended to `out`: the text with invisible characters removed (a token split by zero-width
+/// characters), and, in a Kubernetes `Secret` manifest (YAML or JSON, a file or a here-document
+/// in a command), its base64 values decoded (`data:` holds every value base64-encoded).
+pub(crate) fn hidden_forms(text: &str, out: &mut Vec<String>) {
+    let visible = crate::normalize::strip_invisible(text);
+    let text = visible.as_deref().unwrap_or(text);
+    if let Some(decoded) = kubernetes_secret_values(text) {
+        out.push(decoded);
+    }
+    if let Some(v) = visible {
+        out.push(v);
+    }
+}
+
+/// The base64 values of a text that declares a Kubernetes `Secret`, decoded and joined by
+/// newlines; `None` when the text declares none or holds no such value.
+fn kubernetes_secret_values(text: &str) -> Option<String> {
+    if !declares_secret(text) {
+        return None;
+    }
+    let mut out = String::new();
+    let b = text.as_bytes();
+    let is_b64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_');
+    let mut i = 0;
+    while i < b.len() {
+        if !is_b64(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_b64(b[i]) {
+            i += 1;
+        }
+        // Short words are keys and names; a value's base64 is at least 8 characters.
+        if i - start >= 8 {
+            if let Some(d) = text.get(start..i).and_then(decode_base64) {
+                out.push_str(&d);
+                out.push('\n');
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// `kind: Secret` (YAML) or `"kind": "Secret"` (JSON), any quoting and spacing.
+fn declares_secret(text: &str) -> bool {
+    let b = text.as_bytes();
+    memchr::memmem::find_iter(b, b"kind").any(|at| {
+        let mut rest = b.get(at + 4..).unwrap_or(&[]);
+        let skip = |r: &mut &[u8], set: &[u8]| {
+            while let Some((c, tail)) = r.split_first() {
+                if !set.contains(c) {
+                    break;
+                }
+                *r = tail;
+            }
+        };
+        skip(&mut rest, b"\"' \t");
+        let Some((b':', tail)) = rest.split_first() else {
+            return false;
+        };
+        rest = tail;
+        skip(&mut rest, b"\"' \t");
+        rest.starts_with(b"Secret")
+            && !rest
+                .get(6)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    })
+}
+
+/// Base64 (standard or URL-safe, padded or not) that decodes to UTF-8 text.
+fn decode_base64(s: &str) -> Option<String> {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::general_purpose::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = e
+        .decode(s)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')))
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
 /// The format index [`Bundle::redact`] gives key blocks it finds itself.
 const KEY_BLOCK: u32 = u32::MAX;
 
