@@ -5,10 +5,113 @@
 
 use crust_runtime::bundle::meta::{CondOp, Meta};
 use crust_runtime::model::{Effect, Field};
+use std::collections::BTreeMap;
 use std::fmt::Write;
+
+/// The rules against MITRE ATT&CK: each rule's techniques and the references its lists came
+/// from, the techniques' names, and what is left out and why (`docs/attack.yaml`).
+#[derive(Debug, Default)]
+pub struct AttackMap {
+    pub sources: Vec<(String, String)>,
+    pub techniques: BTreeMap<String, String>,
+    /// Rule name → (technique ids, source keys).
+    pub rules: BTreeMap<String, (Vec<String>, Vec<String>)>,
+    /// (techniques, why).
+    pub left_out: Vec<(String, String)>,
+}
+
+impl AttackMap {
+    /// The map of the built-in rules.
+    pub fn builtin() -> Result<AttackMap, String> {
+        AttackMap::parse(include_str!("../../docs/attack.yaml"))
+    }
+
+    pub fn parse(text: &str) -> Result<AttackMap, String> {
+        use yaml_rust2::{Yaml, YamlLoader};
+        let docs = YamlLoader::load_from_str(text).map_err(|e| e.to_string())?;
+        let doc = docs.first().ok_or("empty ATT&CK map")?;
+        let str_of = |y: &Yaml| y.as_str().map(str::to_owned);
+        let pairs = |key: &str| -> Result<Vec<(String, String)>, String> {
+            let h = doc[key]
+                .as_hash()
+                .ok_or_else(|| format!("`{key}` must be a mapping"))?;
+            h.iter()
+                .map(|(k, v)| match (str_of(k), str_of(v)) {
+                    (Some(k), Some(v)) => Ok((k, v)),
+                    _ => Err(format!("`{key}`: every entry must be a string")),
+                })
+                .collect()
+        };
+        let list = |y: &Yaml, what: &str| -> Result<Vec<String>, String> {
+            y.as_vec()
+                .ok_or_else(|| format!("{what} must be a list"))?
+                .iter()
+                .map(|i| str_of(i).ok_or_else(|| format!("{what}: every item must be a string")))
+                .collect()
+        };
+        let mut map = AttackMap {
+            sources: pairs("sources")?,
+            techniques: pairs("techniques")?.into_iter().collect(),
+            ..AttackMap::default()
+        };
+        for (k, v) in doc["rules"].as_hash().ok_or("`rules` must be a mapping")? {
+            let name = str_of(k).ok_or("a rule name must be a string")?;
+            let attack = list(&v["attack"], &format!("`{name}`: attack"))?;
+            let sources = list(&v["sources"], &format!("`{name}`: sources"))?;
+            map.rules.insert(name, (attack, sources));
+        }
+        for item in doc["left_out"]
+            .as_vec()
+            .ok_or("`left_out` must be a list")?
+        {
+            match (str_of(&item["technique"]), str_of(&item["why"])) {
+                (Some(t), Some(w)) => map.left_out.push((t, w)),
+                _ => return Err("`left_out`: each item needs `technique` and `why`".into()),
+            }
+        }
+        Ok(map)
+    }
+
+    /// What does not fit the policy `meta`: a rule without techniques, a name that is no
+    /// rule, a technique or source without a name.
+    pub fn problems(&self, meta: &Meta) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in &meta.rules {
+            match self.rules.get(&r.name) {
+                None => out.push(format!("rule `{}` has no ATT&CK entry", r.name)),
+                Some((a, src)) => {
+                    if a.is_empty() || src.is_empty() {
+                        out.push(format!("rule `{}` needs techniques and sources", r.name));
+                    }
+                    for t in a {
+                        if !self.techniques.contains_key(t) {
+                            out.push(format!("technique `{t}` (rule `{}`) has no name", r.name));
+                        }
+                    }
+                    for k in src {
+                        if !self.sources.iter().any(|(s, _)| s == k) {
+                            out.push(format!("source `{k}` (rule `{}`) is not listed", r.name));
+                        }
+                    }
+                }
+            }
+        }
+        for name in self.rules.keys() {
+            if !meta.rules.iter().any(|r| &r.name == name) {
+                out.push(format!("`{name}` is not a rule of the policy"));
+            }
+        }
+        out
+    }
+}
 
 /// Renders the reference. `title` heads the page.
 pub fn render(meta: &Meta, title: &str) -> String {
+    render_with(meta, title, None)
+}
+
+/// [`render`], with each rule's ATT&CK techniques and sources and a coverage section.
+pub fn render_with(meta: &Meta, title: &str, attack: Option<&AttackMap>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# {title}\n");
     let _ = writeln!(
@@ -17,12 +120,31 @@ pub fn render(meta: &Meta, title: &str) -> String {
          Rules are listed in precedence order (locked blocks, then unlocked blocks, then allows;\n\
          by severity; then by file and position). \"Applies to\" lists the actions judged.\n"
     );
-    let _ = writeln!(s, "| rule | kind | severity | applies to | defined in |");
-    let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
-    for r in &meta.rules {
+    let techniques_of = |name: &str| -> String {
+        attack
+            .and_then(|m| m.rules.get(name))
+            .map(|(a, _)| a.join(", "))
+            .unwrap_or_default()
+    };
+    if attack.is_some() {
         let _ = writeln!(
             s,
-            "| [`{}`](#{}) | {} | {} | {} | `{}` |",
+            "| rule | kind | severity | applies to | ATT&CK | defined in |"
+        );
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- |");
+    } else {
+        let _ = writeln!(s, "| rule | kind | severity | applies to | defined in |");
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
+    }
+    for r in &meta.rules {
+        let technique = if attack.is_some() {
+            format!(" {} |", techniques_of(&r.name))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "| [`{}`](#{}) | {} | {} | {} |{technique} `{}` |",
             r.name,
             anchor(&r.name),
             kind(r.effect, r.locked),
@@ -41,6 +163,25 @@ pub fn render(meta: &Meta, title: &str) -> String {
             actions(r.actions),
             r.origin
         );
+        if let Some((ids, srcs)) = attack.and_then(|m| m.rules.get(&r.name)) {
+            let m = attack.map(|m| (&m.techniques, &m.sources));
+            let names: Vec<String> = ids
+                .iter()
+                .map(|t| match m.and_then(|(n, _)| n.get(t)) {
+                    Some(n) => format!("{t} ({n})"),
+                    None => t.clone(),
+                })
+                .collect();
+            let from: Vec<String> = srcs
+                .iter()
+                .map(|k| {
+                    m.and_then(|(_, src)| src.iter().find(|(s, _)| s == k))
+                        .map_or_else(|| k.clone(), |(_, v)| v.clone())
+                })
+                .collect();
+            let _ = writeln!(s, "ATT&CK: {}.\n", names.join("; "));
+            let _ = writeln!(s, "Lists drawn from: {}.\n", from.join("; "));
+        }
         if r.cond.contains(&CondOp::Not) {
             let _ = writeln!(
                 s,
@@ -58,6 +199,9 @@ pub fn render(meta: &Meta, title: &str) -> String {
             }
         }
         let _ = writeln!(s, "\n> {}", r.message.replace('\n', " "));
+    }
+    if let Some(m) = attack {
+        coverage(&mut s, meta, m);
     }
     let formats = &meta.tables.secrets.formats;
     if !formats.is_empty() {
@@ -87,6 +231,39 @@ pub fn render(meta: &Meta, title: &str) -> String {
         }
     }
     s
+}
+
+/// Technique → the rules that cover it, then what is left out and why.
+fn coverage(s: &mut String, meta: &Meta, m: &AttackMap) {
+    let _ = writeln!(s, "\n## Coverage by ATT&CK technique\n");
+    let _ = writeln!(
+        s,
+        "Each technique the built-in rules cover, with the rules that cover it (from\n\
+         `docs/attack.yaml`). Coverage means the rules block the technique's procedures as an\n\
+         agent's tool call would carry them (a file read or write, a command, a request), not\n\
+         that every procedure of the technique is caught.\n"
+    );
+    let _ = writeln!(s, "| technique | name | rules |");
+    let _ = writeln!(s, "| --- | --- | --- |");
+    for (id, name) in &m.techniques {
+        let rules: Vec<String> = meta
+            .rules
+            .iter()
+            .filter(|r| m.rules.get(&r.name).is_some_and(|(a, _)| a.contains(id)))
+            .map(|r| format!("[`{}`](#{})", r.name, anchor(&r.name)))
+            .collect();
+        if !rules.is_empty() {
+            let _ = writeln!(s, "| {id} | {name} | {} |", rules.join(", "));
+        }
+    }
+    let _ = writeln!(s, "\n### Left out, and why\n");
+    for (t, why) in &m.left_out {
+        let _ = writeln!(s, "- **{t}**: {why}");
+    }
+    let _ = writeln!(s, "\n### Sources\n");
+    for (k, v) in &m.sources {
+        let _ = writeln!(s, "- `{k}`: {v}");
+    }
 }
 
 fn kind(effect: Effect, locked: bool) -> &'static str {

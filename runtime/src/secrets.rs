@@ -589,7 +589,9 @@ fn decode_base64(s: &str) -> Option<String> {
     );
     let bytes = e
         .decode(s)
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')))
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('='))
+        })
         .ok()?;
     String::from_utf8(bytes).ok()
 }

@@ -289,7 +289,12 @@ pub fn crust(args: CrustArgs) -> Exit {
             };
             match load_policy(&p) {
                 Ok(b) => {
-                    print!("{}", crate::ruledoc::render(b.meta(), "Built-in rules"));
+                    // The built-in rules' ATT&CK map; a user's rules have no entry.
+                    let attack = crate::ruledoc::AttackMap::builtin().ok();
+                    print!(
+                        "{}",
+                        crate::ruledoc::render_with(b.meta(), "Built-in rules", attack.as_ref())
+                    );
                     Exit::Ok
                 }
                 Err(e) => e,
