@@ -530,24 +530,12 @@ fn kubernetes_secret_values(text: &str) -> Option<String> {
         return None;
     }
     let mut out = String::new();
-    let b = text.as_bytes();
-    let is_b64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_');
-    let mut i = 0;
-    while i < b.len() {
-        if !is_b64(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && is_b64(b[i]) {
-            i += 1;
-        }
-        // Short words are keys and names; a value's base64 is at least 8 characters.
-        if i - start >= 8 {
-            if let Some(d) = text.get(start..i).and_then(decode_base64) {
-                out.push_str(&d);
-                out.push('\n');
-            }
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_');
+    // Short words are keys and names; a value's base64 is at least 8 characters.
+    for word in text.split(|c: char| !is_b64(c)).filter(|w| w.len() >= 8) {
+        if let Some(d) = decode_base64(word) {
+            out.push_str(&d);
+            out.push('\n');
         }
     }
     (!out.is_empty()).then_some(out)
