@@ -109,15 +109,6 @@ pub fn fold_text(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// `s` without invisible characters (a token split by zero-width spaces, soft hyphens or
-/// Unicode tags reads whole again); `None` when it holds none.
-pub fn strip_invisible(s: &str) -> Option<String> {
-    if s.is_ascii() || !s.chars().any(is_invisible) {
-        return None;
-    }
-    Some(s.chars().filter(|&c| !is_invisible(c)).collect())
-}
-
 fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'

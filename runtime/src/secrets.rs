@@ -509,11 +509,15 @@ impl Bundle {
 }
 
 /// Forms of `text` that a secret can hide in and that a scan of the text as written misses,
-/// appended to `out`: the text with invisible characters removed (a token split by zero-width
-/// characters), and, in a Kubernetes `Secret` manifest (YAML or JSON, a file or a here-document
-/// in a command), its base64 values decoded (`data:` holds every value base64-encoded).
+/// appended to `out`: the text folded as paths are (invisible characters removed, so a token
+/// split by zero-width characters reads whole; full-width and look-alike letters made Latin),
+/// and, in a Kubernetes `Secret` manifest (YAML or JSON, a file or a here-document in a
+/// command), its base64 values decoded (`data:` holds every value base64-encoded).
 pub(crate) fn hidden_forms(text: &str, out: &mut Vec<String>) {
-    let visible = crate::normalize::strip_invisible(text);
+    let visible = match crate::normalize::fold_text(text) {
+        std::borrow::Cow::Owned(f) if f != text => Some(f),
+        _ => None,
+    };
     let text = visible.as_deref().unwrap_or(text);
     if let Some(decoded) = kubernetes_secret_values(text) {
         out.push(decoded);
@@ -537,6 +541,24 @@ fn kubernetes_secret_values(text: &str) -> Option<String> {
             out.push_str(&d);
             out.push('\n');
         }
+    }
+    // A value wrapped over lines (a `|` block: Kubernetes' decoder skips line ends).
+    let mut run = String::new();
+    let mut lines = 0;
+    for line in text.lines().map(str::trim).chain(std::iter::once("")) {
+        if line.len() >= 4 && line.chars().all(is_b64) {
+            run.push_str(line);
+            lines += 1;
+            continue;
+        }
+        if lines > 1 {
+            if let Some(d) = decode_base64(&run) {
+                out.push_str(&d);
+                out.push('\n');
+            }
+        }
+        run.clear();
+        lines = 0;
     }
     (!out.is_empty()).then_some(out)
 }
