@@ -3,7 +3,7 @@
 
 Runs every case of benches/guard-suites/*.tsv, plus the benign set
 (policy-tests/benign-commands.yaml, and a benign-known-fp.txt list if one is kept), through
-`crust-runtime --json --home /home/user --cwd /home/user/project` in one batch,
+`crust-runtime --stdin --json --home /home/user --cwd /home/user/project` in one batch,
 each as a Bash tool call, and prints per suite and per class:
 attacks blocked / total and safe cases allowed / total.
 
@@ -80,7 +80,7 @@ def compile_policy(runtime, tmpdir):
 
 def judge(runtime, policy, commands):
     stdin = "".join(json.dumps({"tool": "Bash", "args": {"command": c}}) + "\n" for c in commands)
-    r = subprocess.run([runtime, "--policy", policy, "--json", "--home", HOME, "--cwd", CWD],
+    r = subprocess.run([runtime, "--policy", policy, "--stdin", "--json", "--home", HOME, "--cwd", CWD],
                        input=stdin, capture_output=True, text=True)
     lines = r.stdout.splitlines()
     if r.returncode or len(lines) != len(commands):

@@ -158,8 +158,45 @@ def test_directory_removed_and_made_again_is_followed(tmp_path, upstream):
 
 
 def test_a_directory_as_the_bundle_is_refused_with_a_reason(tmp_path):
-    r = subprocess.run([os.path.join(BIN, "crust-runtime"), "--policy", str(tmp_path), "--json"],
+    r = subprocess.run([os.path.join(BIN, "crust-runtime"), "--policy", str(tmp_path), "--stdin", "--json"],
                        input=b"", capture_output=True, timeout=20)
     assert r.returncode != 0
     err = r.stderr.decode()
     assert "directory" in err and "os error 19" not in err, err
+
+
+def test_the_policy_alone_serves_the_proxy_and_stdin_judging_is_asked_for(tmp_path):
+    """`crust-runtime --policy policy.bin` is the proxy (routing by request), as a service
+    manager would run it; judging JSON lines from stdin needs `--stdin`."""
+    import re
+    policy = str(tmp_path / "policy.bin")
+    compile_policy(policy)
+    log = open(tmp_path / "proxy.log", "w+")
+    proc = subprocess.Popen([os.path.join(BIN, "crust-runtime"), "--policy", policy, "--listen", "127.0.0.1:0"],
+                            stdin=subprocess.DEVNULL, stderr=log, env=dict(os.environ, NO_COLOR="1"))
+    try:
+        port = None
+        end = time.time() + 15
+        while port is None and time.time() < end:
+            assert proc.poll() is None, "the proxy exited"
+            log.seek(0)
+            text = log.read()
+            m = re.search(r"listen=127\.0\.0\.1:(\d+) upstream=auto", text)
+            port = int(m.group(1)) if m else time.sleep(0.05)
+        assert port, text
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/crust/health")
+        r = c.getresponse()
+        assert r.status == 200 and json.loads(r.read())["status"] == "ok"
+        time.sleep(0.3)
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    call = json.dumps({"tool": "Read", "args": {"file_path": "~/.ssh/id_rsa"}}) + "\n"
+    r = subprocess.run([os.path.join(BIN, "crust-runtime"), "--policy", policy, "--stdin", "--json"],
+                       input=call.encode(), capture_output=True, timeout=20)
+    assert r.returncode == 0 and json.loads(r.stdout)["decision"] == "block", r
+    r = subprocess.run([os.path.join(BIN, "crust-runtime"), "--policy", policy, "--json"],
+                       input=call.encode(), capture_output=True, timeout=20)
+    assert r.returncode == 2 and b"--stdin" in r.stderr, r

@@ -1,7 +1,8 @@
-//! `crust-runtime --policy policy.bin --endpoint URL`: the LLM proxy (listening on
-//! 127.0.0.1:9090 by default), which blocks dangerous tool calls and hot-swaps the bundle when
-//! the file changes. Without `--endpoint`, it judges tool calls read as JSON lines from stdin
-//! (the `crust check` contract).
+//! `crust-runtime --policy policy.bin`: the LLM proxy (listening on 127.0.0.1:9090 by
+//! default, routing each request to Anthropic or OpenAI by its path and headers unless
+//! `--endpoint` names one upstream), which blocks dangerous tool calls and hot-swaps the
+//! bundle when the file changes. With `--stdin`, it judges tool calls read as JSON lines from
+//! standard input instead (the `crust check` contract).
 
 use clap::Parser;
 use crust_runtime::check::{check_stream, CheckOptions};
@@ -56,8 +57,12 @@ struct Args {
     /// Working directory relative paths resolve against (default: the process's).
     #[arg(long)]
     cwd: Option<String>,
-    /// Write one JSON verdict per line.
-    #[arg(long)]
+    /// Judge tool calls read as JSON lines from standard input (one verdict per line) instead
+    /// of serving the proxy.
+    #[arg(long, conflicts_with_all = ["endpoint", "ext_proc"])]
+    stdin: bool,
+    /// With --stdin: write one JSON verdict per line.
+    #[arg(long, requires = "stdin")]
     json: bool,
     /// Validate the bundle, print a summary and exit.
     #[arg(long)]
@@ -65,13 +70,13 @@ struct Args {
     /// Address the proxy listens on.
     #[arg(long, default_value = "127.0.0.1:9090")]
     listen: std::net::SocketAddr,
-    /// Run the proxy in front of this upstream API base URL (scheme, host, optional path
-    /// prefix: https://api.anthropic.com, https://api.openai.com/v1), or `auto` to route each
-    /// request to Anthropic or OpenAI by its path and headers.
+    /// The upstream API base URL the proxy forwards to (scheme, host, optional path prefix:
+    /// https://api.anthropic.com, https://api.openai.com/v1), or `auto` (the default) to route
+    /// each request to Anthropic or OpenAI by its path and headers.
     #[arg(long)]
     endpoint: Option<String>,
     /// Team mode: also serve Envoy's external processing (ext_proc) gRPC service on this
-    /// address (docs/TEAM.md). Starts the proxy even without --endpoint (then `auto`).
+    /// address (docs/TEAM.md).
     #[arg(long)]
     ext_proc: Option<std::net::SocketAddr>,
     /// Team mode: the header the gateway sets after authenticating the user (it must
@@ -94,11 +99,11 @@ struct Args {
     /// Largest request or non-streaming response body, in MiB.
     #[arg(long, default_value_t = 32)]
     max_body_mib: usize,
-    /// Record every decision in this age-encrypted audit log.
     /// A Unix socket where `crust hook` and `crust status` reach this proxy (`crust start`
     /// serves ~/.local/share/crust/crust.sock).
     #[arg(long)]
     control: Option<std::path::PathBuf>,
+    /// Record every decision in this age-encrypted audit log.
     #[arg(long)]
     audit_log: Option<std::path::PathBuf>,
     /// Directory of the audit identity, created on first start (default: ~/.config/crust).
@@ -132,7 +137,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    if args.endpoint.is_some() || args.ext_proc.is_some() {
+    if !args.stdin {
         return run_proxy(args, bundle, pulling);
     }
     let opts = CheckOptions {
