@@ -845,16 +845,17 @@ pub fn open(key_dir: &Path, log: PathBuf, extra: &[String]) -> Result<(Auditor, 
 }
 
 /// The audit options `crust-runtime` and `crust start` share.
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct AuditOptions {
     /// Another age recipient (age1...) the audit log is encrypted to, e.g. a team key.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub audit_recipient: Vec<String>,
     /// Rotate the audit log when it would grow past this many MiB.
-    #[arg(long, default_value_t = 64)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 64))]
     pub audit_max_mib: u64,
     /// Rotated audit logs kept (older ones are deleted).
-    #[arg(long, default_value_t = 5)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 5))]
     pub audit_keep: usize,
 }
 

@@ -7,6 +7,7 @@
 //! compiler (`crust-compiler`) is the only writer of bundles.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "audit")]
 pub mod audit;
 pub mod bundle;
 pub mod check;
@@ -16,12 +17,15 @@ pub mod extract;
 pub mod hook;
 pub mod later;
 mod matcher;
+#[cfg(feature = "proxy")]
 pub mod mcp;
 pub mod model;
 pub mod normalize;
+#[cfg(feature = "proxy")]
 pub mod otlp;
 pub mod own;
 pub mod patch;
+#[cfg(feature = "proxy")]
 pub mod proxy;
 pub mod secrets;
 pub mod shell;

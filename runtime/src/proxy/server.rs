@@ -162,26 +162,27 @@ impl Default for Limits {
 
 /// The command-line flags for [`Limits`] and [`Remote`], shared by `crust-runtime` and
 /// `crust start`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct ServeOptions {
     /// Connections served at once (more wait in the listen backlog).
-    #[arg(long, default_value_t = 1024)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 1024))]
     pub max_connections: usize,
     /// Seconds a client may take to send a request body.
-    #[arg(long, default_value_t = 60)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 60))]
     pub body_timeout_secs: u64,
     /// Request body MiB held in memory over all requests at once (more are refused with 503).
-    #[arg(long, default_value_t = 256)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 256))]
     pub max_inflight_mib: usize,
     /// Seconds an HTTP/2 connection may leave keep-alive pings unanswered before it is closed.
-    #[arg(long, default_value_t = 60)]
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 60))]
     pub idle_timeout_secs: u64,
     /// Admit clients on other hosts (needs --client-token): they use the upstream key through
     /// Crust, so they must prove they may.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub allow_remote: bool,
     /// The token clients on other hosts send in `x-crust-token` (default: $CRUST_CLIENT_TOKEN).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub client_token: Option<String>,
 }
 
