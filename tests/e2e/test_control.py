@@ -85,6 +85,18 @@ def test_hooks_are_judged_by_the_running_proxy_and_status_counts_them(tmp_path):
         human = subprocess.run([CRUST, "status"], capture_output=True, text=True,
                                env=s.env, timeout=60).stdout
         assert "proxy: running" in human and "2 hook calls, 1 blocked (protect-ssh-keys 1)" in human
+        # The hooks' decisions are in the audit log, as the hook's agent and session.
+        records = []
+        end = time.time() + 10
+        while len(records) < 2 and time.time() < end:
+            time.sleep(0.2)
+            out = subprocess.run([CRUST, "logs", "--json"], capture_output=True, text=True,
+                                 env=s.env, timeout=60).stdout
+            records = [json.loads(l) for l in out.splitlines() if '"hook:claude-code"' in l]
+        assert [(r["tool"], r["decision"], r.get("rule")) for r in records] == [
+            ("Bash", "block", "protect-ssh-keys"), ("Bash", "allow", None)], records
+        assert all(r["session"] == "s" and r["api"] == "hook" for r in records), records
+        assert "cat ~/.ssh/id_rsa" in records[0]["args"]
     finally:
         s.stop()
     # Stopped: the socket is gone, status says so with exit code 3, hooks judge by themselves.

@@ -150,7 +150,11 @@ fn judge_hook(
     }
     let started = std::time::Instant::now();
     let (event, verdict) = hook::decide(Ok(&bundle), &shared.own, agent, input, home);
-    shared.metrics.eval_time(started.elapsed());
+    let took = started.elapsed();
+    shared.metrics.eval_time(took);
+    if let Some(auditor) = &shared.config.audit {
+        auditor.record(hook_record(&bundle, agent, input, &verdict, took));
+    }
     shared.metrics.hook_call();
     if verdict.is_block() {
         shared
@@ -162,6 +166,51 @@ fn judge_hook(
         stdout: r.stdout,
         stderr: r.stderr,
         exit: r.exit,
+    }
+}
+
+/// The audit record of a hook's call: the agent as `hook:NAME`, the session the agent names.
+fn hook_record(
+    bundle: &crate::Bundle,
+    agent: Agent,
+    input: &[u8],
+    verdict: &crate::Verdict<'_>,
+    took: Duration,
+) -> crate::audit::Record {
+    let call = hook::parse(agent, input).ok();
+    let raw: Option<serde_json::Value> = serde_json::from_slice(input).ok();
+    let session = raw
+        .as_ref()
+        .and_then(|v| v.get("session_id").or_else(|| v.get("conversation_id")))
+        .and_then(serde_json::Value::as_str)
+        .map(|s| s.chars().take(200).collect());
+    let call_id = raw
+        .as_ref()
+        .and_then(|v| v.get("tool_use_id"))
+        .and_then(serde_json::Value::as_str)
+        .map(|s| s.chars().take(200).collect());
+    crate::audit::Record {
+        time_ms: crate::audit::now_ms(),
+        session,
+        agent: Some(format!("hook:{}", agent.name())),
+        user: None,
+        api: "hook".to_owned(),
+        side: "response".to_owned(),
+        tool: call
+            .as_ref()
+            .map_or_else(|| "(unreadable)".to_owned(), |c| c.name.clone()),
+        call_id,
+        args: call
+            .as_ref()
+            .map(|c| crate::audit::summarize(bundle, &c.args.to_string(), 400))
+            .unwrap_or_default(),
+        decision: if verdict.is_block() { "block" } else { "allow" }.to_owned(),
+        rule: verdict.rule.as_deref().map(str::to_owned),
+        severity: verdict.severity.map(|s| s.name().to_owned()),
+        eval_ns: u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+        bundle: bundle.meta().compiler.clone(),
+        bundle_checksum: format!("{:016x}", bundle.checksum()),
+        dropped_before: None,
     }
 }
 
