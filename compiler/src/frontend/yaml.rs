@@ -49,8 +49,8 @@ const RULE_KEYS: &[&str] = &[
     "description",
 ];
 const COND_KEYS: &[&str] = &[
-    "path", "command", "host", "content", "tool", "signal", "secret", "arg", "action", "all",
-    "any", "not",
+    "path", "command", "host", "url", "content", "tool", "signal", "secret", "arg", "action",
+    "all", "any", "not",
 ];
 const ACTION_NAMES: &[&str] = &[
     "read", "write", "delete", "copy", "move", "execute", "network", "all",
