@@ -108,3 +108,46 @@ fn near_misses_pass() {
         None
     );
 }
+
+#[test]
+fn stopping_the_process_by_the_port_it_listens_on_is_blocked_whatever_the_port() {
+    use crust_runtime::own::OWN_PROCESS_RULE;
+    let b = bundle();
+    let o = own().with_ports([9123, 0]);
+    let bash = |c: &str| json!({ "command": c });
+    for c in [
+        "fuser -k 9123/tcp",
+        "fuser -n tcp -k 9123",
+        "sudo fuser -TERM -k 9123/tcp",
+        "lsof -ti :9123 | xargs kill",
+        "lsof -t -iTCP:9123 -sTCP:LISTEN | xargs -r kill -9",
+        "kill $(lsof -t -i:9123)",
+        "kill -9 `lsof -ti tcp:9123`",
+        "npx kill-port 9123",
+        "npx -y kill-port --port 9123",
+        "fkill :9123",
+        "ss -K sport = :9123",
+        "ss -tlnp | grep 9123 && pkill -f node",
+        "for p in $(lsof -ti:9123); do kill $p; done",
+    ] {
+        assert_eq!(
+            decide(&b, &o, "Bash", bash(c)).as_deref(),
+            Some(OWN_PROCESS_RULE),
+            "{c}"
+        );
+    }
+    // Looking, other ports, and killing without a port lookup pass.
+    for c in [
+        "lsof -i :9123",
+        "ss -tlnp | grep 9123",
+        "fuser 9123/tcp",
+        "fuser -k 3000/tcp",
+        "lsof -ti :3000 | xargs kill",
+        "npx kill-port 5173",
+        "curl localhost:9123/crust/health; kill %1",
+        "docker run -p 9123:80 nginx",
+        "kill 4242",
+    ] {
+        assert_eq!(decide(&b, &o, "Bash", bash(c)), None, "{c}");
+    }
+}

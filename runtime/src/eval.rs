@@ -122,6 +122,18 @@ impl Bundle {
         if verdict.is_block() || own.is_empty() {
             return verdict;
         }
+        if let Some(port) = own.port_stopped_by(&ops) {
+            return Verdict {
+                decision: crate::model::Decision::Block,
+                rule: Some(std::borrow::Cow::Borrowed(crate::own::OWN_PROCESS_RULE)),
+                message: Some(std::borrow::Cow::Owned(format!(
+                    "This stops the program listening on port {port}, which is this Crust \
+                     process: stopping Crust would remove the protection it gives the user. \
+                     Ask the user if Crust is in the way."
+                ))),
+                severity: Some(crate::model::Severity::Critical),
+            };
+        }
         match own.touched_by(&ops) {
             None => verdict,
             Some(path) => Verdict {

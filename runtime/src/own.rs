@@ -12,10 +12,16 @@ use std::path::{Path, PathBuf};
 /// The rule name a call touching one of the process's own files is blocked under.
 pub const OWN_FILES_RULE: &str = "crust:protect-own-files";
 
+/// The rule name a call that stops this process by its port is blocked under.
+pub const OWN_PROCESS_RULE: &str = "crust:protect-own-process";
+
 /// Normalized absolute paths (files or directories) the process uses.
 #[derive(Debug, Clone, Default)]
 pub struct OwnFiles {
     paths: Vec<String>,
+    /// The TCP ports the process listens on: a call that kills whatever holds one of them
+    /// stops Crust, whatever the port (the built-in rules know the default one only).
+    ports: Vec<u16>,
 }
 
 impl OwnFiles {
@@ -37,11 +43,64 @@ impl OwnFiles {
                 }
             }
         }
-        OwnFiles { paths }
+        OwnFiles {
+            paths,
+            ports: Vec::new(),
+        }
+    }
+
+    /// These files, and the TCP ports the process listens on.
+    #[must_use]
+    pub fn with_ports(mut self, ports: impl IntoIterator<Item = u16>) -> OwnFiles {
+        self.ports.extend(ports.into_iter().filter(|p| *p != 0));
+        self.ports.sort_unstable();
+        self.ports.dedup();
+        self
     }
 
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
+        self.paths.is_empty() && self.ports.is_empty()
+    }
+
+    /// The first own port a call's commands stop the holder of: a port killer (`fuser -k`,
+    /// `kill-port`, `fkill`, `ss -K`) or a port lookup (`lsof`, `ss`, `netstat`, `fuser`)
+    /// whose result a `kill` takes, naming the port (`9123/tcp`, `:9123`, a word `9123`).
+    /// Looking a port up without killing (`lsof -i :9123`) passes.
+    pub fn port_stopped_by(&self, ops: &[Operation]) -> Option<u16> {
+        if self.ports.is_empty() {
+            return None;
+        }
+        let texts: Vec<&str> = ops
+            .iter()
+            .filter(|o| o.action == Action::Execute)
+            .flat_map(|o| o.commands.iter().map(String::as_str))
+            .collect();
+        let words: Vec<&str> = texts
+            .iter()
+            .flat_map(|t| t.split(|c: char| c.is_whitespace() || "|;&()`$\"'<>".contains(c)))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let name = |w: &str| w.rsplit('/').next().unwrap_or(w).to_owned();
+        let has = |n: &[&str]| words.iter().any(|w| n.contains(&name(w).as_str()));
+        let killer = has(&["kill-port", "killport", "fkill", "fkill-cli"])
+            || (has(&["fuser"])
+                && words
+                    .iter()
+                    .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('k')))
+            || (has(&["ss"]) && words.iter().any(|w| *w == "-K" || *w == "--kill"))
+            || (has(&["lsof", "ss", "netstat", "fuser"]) && has(&["kill", "pkill", "killall"]));
+        if !killer {
+            return None;
+        }
+        self.ports.iter().copied().find(|port| {
+            let p = port.to_string();
+            words.iter().any(|w| {
+                // `9123`, `:9123`, `tcp:9123`, `-i:9123`, `9123/tcp`, `sport=:9123`
+                let tail = w.rsplit(':').next().unwrap_or(w);
+                let head = tail.split('/').next().unwrap_or(tail);
+                head == p || head.trim_start_matches('=') == p
+            })
+        })
     }
 
     pub fn paths(&self) -> &[String] {
@@ -171,6 +230,7 @@ mod tests {
     fn own() -> OwnFiles {
         OwnFiles {
             paths: vec!["/srv/app/policy.bin".into(), "/srv/rules".into()],
+            ports: Vec::new(),
         }
     }
 

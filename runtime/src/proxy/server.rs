@@ -452,7 +452,8 @@ pub async fn serve(
             .iter()
             .chain(config.protect.iter())
             .cloned(),
-    );
+    )
+    .with_ports(std::iter::once(local.port()).chain(config.ext_proc.map(|a| a.port())));
     let otlp = match &config.otlp {
         None => None,
         Some(endpoint) => {
