@@ -705,10 +705,32 @@ impl<'a> Analyzer<'a> {
                 op.partial |= appended;
             }
         }
+        // Several assignments in one command (`A=x B=y cmd`, `export A=x B=y`, `env A=x B=y
+        // cmd`) are each a command value of their own as well: a rule's `except` that excuses
+        // one of them (a base URL set to Crust itself) must not excuse the others.
+        let declares = args.first().is_some_and(|a| {
+            matches!(
+                &*command_name(a.text()),
+                "export" | "declare" | "typeset" | "local" | "readonly" | "env"
+            )
+        });
+        let mut each: Vec<String> = prefix;
+        if declares {
+            each.extend(
+                args.iter()
+                    .skip(1)
+                    .map(|a| a.text())
+                    .filter(|t| is_assignment(t))
+                    .map(str::to_owned),
+            );
+        }
         self.exec.commands.push(canon_text);
         let index = self.exec.commands.len() - 1;
         if let Some(off) = self.top_offset(s) {
             self.exec.note_command_slice(index, off);
+        }
+        if each.len() > 1 {
+            self.exec.commands.extend(each);
         }
         Ok((out, Some(index)))
     }
