@@ -129,6 +129,11 @@ fn stopping_the_process_by_the_port_it_listens_on_is_blocked_whatever_the_port()
         "ss -K sport = :9123",
         "ss -tlnp | grep 9123 && pkill -f node",
         "for p in $(lsof -ti:9123); do kill $p; done",
+        "npx --yes kill-port@latest 9123",
+        "kill $(pgrep -f 'listen 127.0.0.1:9123')",
+        "netstat -tlnp | awk '/:9123/ {print $7}' | cut -d/ -f1 | xargs kill",
+        "kill $(ss -ltnp 'sport = :9123' | grep -o 'pid=[0-9]*' | cut -d= -f2)",
+        "P=9123; fuser -sk $P/tcp",
     ] {
         assert_eq!(
             decide(&b, &o, "Bash", bash(c)).as_deref(),

@@ -63,8 +63,8 @@ impl OwnFiles {
     }
 
     /// The first own port a call's commands stop the holder of: a port killer (`fuser -k`,
-    /// `kill-port`, `fkill`, `ss -K`) or a port lookup (`lsof`, `ss`, `netstat`, `fuser`)
-    /// whose result a `kill` takes, naming the port (`9123/tcp`, `:9123`, a word `9123`).
+    /// `kill-port`, `fkill`, `ss -K`) or a process lookup (`lsof`, `ss`, `netstat`, `fuser`,
+    /// `pgrep -f`) whose result a `kill` takes, naming the port (`9123/tcp`, `:9123`, a word `9123`).
     /// Looking a port up without killing (`lsof -i :9123`) passes.
     pub fn port_stopped_by(&self, ops: &[Operation]) -> Option<u16> {
         if self.ports.is_empty() {
@@ -80,7 +80,11 @@ impl OwnFiles {
             .flat_map(|t| t.split(|c: char| c.is_whitespace() || "|;&()`$\"'<>".contains(c)))
             .filter(|w| !w.is_empty())
             .collect();
-        let name = |w: &str| w.rsplit('/').next().unwrap_or(w).to_owned();
+        // A program's name without its directory or a package version (`kill-port@latest`).
+        let name = |w: &str| {
+            let base = w.rsplit('/').next().unwrap_or(w);
+            base.split('@').next().unwrap_or(base).to_owned()
+        };
         let has = |n: &[&str]| words.iter().any(|w| n.contains(&name(w).as_str()));
         let killer = has(&["kill-port", "killport", "fkill", "fkill-cli"])
             || (has(&["fuser"])
@@ -88,7 +92,8 @@ impl OwnFiles {
                     .iter()
                     .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('k')))
             || (has(&["ss"]) && words.iter().any(|w| *w == "-K" || *w == "--kill"))
-            || (has(&["lsof", "ss", "netstat", "fuser"]) && has(&["kill", "pkill", "killall"]));
+            || (has(&["lsof", "ss", "netstat", "fuser", "pgrep", "pidof"])
+                && has(&["kill", "pkill", "killall"]));
         if !killer {
             return None;
         }

@@ -104,6 +104,8 @@ pub fn spawn(bundle: &Path) {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
+        // Not the agent's project directory: a server must not keep it busy.
+        .current_dir("/")
         .process_group(0)
         .spawn();
 }

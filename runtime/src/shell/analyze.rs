@@ -706,12 +706,12 @@ impl<'a> Analyzer<'a> {
             }
         }
         // Several assignments in one command (`A=x B=y cmd`, `export A=x B=y`, `env A=x B=y
-        // cmd`) are each a command value of their own as well: a rule's `except` that excuses
+        // cmd`, `sudo A=x B=y cmd`) are each a command value of their own as well: a rule's `except` that excuses
         // one of them (a base URL set to Crust itself) must not excuse the others.
         let declares = args.first().is_some_and(|a| {
             matches!(
                 &*command_name(a.text()),
-                "export" | "declare" | "typeset" | "local" | "readonly" | "env"
+                "export" | "declare" | "typeset" | "local" | "readonly" | "env" | "sudo" | "doas"
             )
         });
         let mut each: Vec<String> = prefix;
