@@ -3171,6 +3171,18 @@ impl<'a> Analyzer<'a> {
                 _ => {}
             }
         }
+        // A URL written in the code counts as reached too: a client the language table does
+        // not name (`Net::HTTP`, a gem's) still takes it.
+        if secret != 0 {
+            for lit in string_literals(text)
+                .into_iter()
+                .filter(|l| l.contains("://"))
+            {
+                reached
+                    .get_or_insert_with(Vec::new)
+                    .extend(normalize::host_of(lit));
+            }
+        }
         if let Some(hosts) = reached.filter(|_| secret != 0) {
             self.secrets_sent(secret, &hosts);
         }
@@ -3975,8 +3987,15 @@ impl<'a> Analyzer<'a> {
             };
             return match v {
                 Some(t) => Val::lit(&t),
+                // A credential variable keeps its service's mark, as `$NAME` does in the shell.
                 None => Val {
                     outside: true,
+                    secret: self
+                        .index
+                        .secret_vars
+                        .get(&e.to_ascii_uppercase())
+                        .copied()
+                        .unwrap_or(0),
                     ..Val::unknown()
                 },
             };
