@@ -156,3 +156,60 @@ fn stopping_the_process_by_the_port_it_listens_on_is_blocked_whatever_the_port()
         assert_eq!(decide(&b, &o, "Bash", bash(c)), None, "{c}");
     }
 }
+
+#[test]
+fn a_symbolic_link_on_this_machine_is_judged_as_what_it_names() {
+    let dir = std::env::temp_dir().join(format!("crust-links-{}", std::process::id()));
+    let home = dir.join("home");
+    let project = home.join("project");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(home.join(".ssh/id_rsa"), "k").unwrap();
+    std::fs::write(project.join("README.md"), "r").unwrap();
+    // What a cloned repository can bring: a file link and a directory link into secrets.
+    std::os::unix::fs::symlink(home.join(".ssh/id_rsa"), project.join("notes.txt")).unwrap();
+    std::os::unix::fs::symlink("../.ssh", project.join("cfg")).unwrap();
+    std::os::unix::fs::symlink("README.md", project.join("readme-link")).unwrap();
+    let b = bundle();
+    let o = own();
+    let (h, p) = (home.to_str().unwrap(), project.to_str().unwrap());
+    let judge = |tool: &str, args: serde_json::Value| {
+        let v = b.evaluate_guarded(
+            &ToolCall {
+                name: tool,
+                args: &args,
+                cwd: Some(p),
+                home: Some(h),
+            },
+            &o,
+        );
+        v.is_block()
+            .then(|| v.rule.unwrap_or_default().into_owned())
+    };
+    for c in [
+        "cat notes.txt",
+        "cat cfg/id_rsa",
+        "base64 ./notes.txt",
+        "cat cfg/id_*",
+    ] {
+        assert_eq!(
+            judge("Bash", json!({ "command": c })).as_deref(),
+            Some("protect-ssh-keys"),
+            "{c}"
+        );
+    }
+    assert_eq!(
+        judge("Read", json!({ "file_path": format!("{p}/notes.txt") })).as_deref(),
+        Some("protect-ssh-keys")
+    );
+    // Links to ordinary files, and the links themselves copied as links, pass.
+    for c in [
+        "cat readme-link",
+        "cat README.md",
+        "ls -la cfg",
+        "cp -r cfg /tmp/backup",
+    ] {
+        assert_eq!(judge("Bash", json!({ "command": c })), None, "{c}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

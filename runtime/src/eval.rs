@@ -118,9 +118,21 @@ impl Bundle {
         call: &ToolCall<'_>,
         own: &crate::own::OwnFiles,
     ) -> Verdict<'b> {
-        let (verdict, ops) = self.judge(call, None);
+        let (home, extracted) = self.extract_with_home(call);
+        let (verdict, ops) = match extracted {
+            Ok(ops) => self.judge_ops(call, ops, &home, None),
+            Err(why) => (Verdict::malformed(why), Vec::new()),
+        };
         if verdict.is_block() || own.is_empty() {
             return verdict;
+        }
+        // A path that is a symbolic link on this machine (a link a cloned repository brought,
+        // `docs/key -> ~/.ssh/id_rsa`) is judged as what it names too.
+        if let Some(linked) = crate::own::through_links(&ops) {
+            let (v, _) = self.judge_ops(call, linked, &home, None);
+            if v.is_block() {
+                return v;
+            }
         }
         if let Some(port) = own.port_stopped_by(&ops) {
             return Verdict {

@@ -136,6 +136,59 @@ impl OwnFiles {
     }
 }
 
+/// The operations again with each path that goes through a symbolic link on this machine
+/// also as the path it resolves to (and each glob whose literal directory does, with that
+/// directory resolved); `None` when no path goes through a link. Paths that do not exist or
+/// cannot be read stay as written (they are judged as written anyway).
+pub fn through_links(ops: &[Operation]) -> Option<Vec<Operation>> {
+    let resolve = |p: &str| -> Option<String> {
+        if !p.starts_with('/') || p == "/" {
+            return None;
+        }
+        let real = std::fs::canonicalize(p).ok()?;
+        let real = normalize::normalize_dir(&real.to_string_lossy(), "/");
+        (real != p).then_some(real)
+    };
+    let mut out = ops.to_vec();
+    let mut any = false;
+    for op in &mut out {
+        let mut extra = Vec::new();
+        for p in &op.paths {
+            if let Some(r) = resolve(p) {
+                extra.push(r);
+            }
+        }
+        let mut extra_globs = Vec::new();
+        for g in &op.globs {
+            // The directory before the first wildcard or placeholder.
+            let cut = g
+                .find(|c: char| matches!(c, '*' | '?' | '[') || !c.is_ascii())
+                .unwrap_or(g.len());
+            let Some(slash) = g.get(..cut).and_then(|h| h.rfind('/')) else {
+                continue;
+            };
+            if let (Some(dir), Some(rest)) = (g.get(..slash), g.get(slash..)) {
+                if let Some(r) = resolve(dir) {
+                    extra_globs.push(format!("{}{rest}", r.trim_end_matches('/')));
+                }
+            }
+        }
+        for r in extra {
+            if !op.paths.contains(&r) {
+                op.paths.push(r);
+                any = true;
+            }
+        }
+        for r in extra_globs {
+            if !op.globs.contains(&r) {
+                op.globs.push(r);
+                any = true;
+            }
+        }
+    }
+    any.then_some(out)
+}
+
 /// `path` is `dir` or below it.
 fn within(path: &str, dir: &str) -> bool {
     path == dir
