@@ -191,6 +191,8 @@ fn a_symbolic_link_on_this_machine_is_judged_as_what_it_names() {
         "cat cfg/id_rsa",
         "base64 ./notes.txt",
         "cat cfg/id_*",
+        "grep -r . cfg",
+        "tar -czhf /tmp/x.tgz cfg",
     ] {
         assert_eq!(
             judge("Bash", json!({ "command": c })).as_deref(),
@@ -202,13 +204,10 @@ fn a_symbolic_link_on_this_machine_is_judged_as_what_it_names() {
         judge("Read", json!({ "file_path": format!("{p}/notes.txt") })).as_deref(),
         Some("protect-ssh-keys")
     );
-    // Links to ordinary files, and the links themselves copied as links, pass.
-    for c in [
-        "cat readme-link",
-        "cat README.md",
-        "ls -la cfg",
-        "cp -r cfg /tmp/backup",
-    ] {
+    // Links to ordinary files, and listing a linked directory, pass. (`cp -r cfg` is refused,
+    // although cp copies the link itself: a recursive operation on a link is judged by what
+    // it names.)
+    for c in ["cat readme-link", "cat README.md", "ls -la cfg", "ls cfg/"] {
         assert_eq!(judge("Bash", json!({ "command": c })), None, "{c}");
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -4296,10 +4296,12 @@ impl<'a> Analyzer<'a> {
     /// target/`); elsewhere, the subtree is judged too (`tar czf x ~/.ssh`).
     fn subtree_matters(&self, raw: &str) -> R<bool> {
         let cwd = self.cwds.first().map_or("/", String::as_str);
-        Ok(self
-            .resolve(raw)?
-            .iter()
-            .any(|p| !normalize::within_project(p, cwd, self.home)))
+        Ok(self.resolve(raw)?.iter().any(|p| {
+            !normalize::within_project(p, cwd, self.home)
+                // A link on this machine to a directory elsewhere (`cfg -> ~/.ssh`) is not
+                // the project's: `grep -r . cfg` reads what it names.
+                || std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+        }))
     }
 
     /// Absolute forms of a path against every candidate working directory.
