@@ -75,17 +75,20 @@ impl OwnFiles {
             .filter(|o| o.action == Action::Execute)
             .flat_map(|o| o.commands.iter().map(String::as_str))
             .collect();
+        // Every killer below spells `kill`, `fuser` or `-K`: a call with none of them is
+        // passed over without splitting its words (this runs on each allowed call).
+        if !texts
+            .iter()
+            .any(|t| t.contains("kill") || t.contains("fuser") || t.contains("-K"))
+        {
+            return None;
+        }
         let words: Vec<&str> = texts
             .iter()
             .flat_map(|t| t.split(|c: char| c.is_whitespace() || "|;&()`$\"'<>".contains(c)))
             .filter(|w| !w.is_empty())
             .collect();
-        // A program's name without its directory or a package version (`kill-port@latest`).
-        let name = |w: &str| {
-            let base = w.rsplit('/').next().unwrap_or(w);
-            base.split('@').next().unwrap_or(base).to_owned()
-        };
-        let has = |n: &[&str]| words.iter().any(|w| n.contains(&name(w).as_str()));
+        let has = |n: &[&str]| words.iter().any(|w| n.contains(&program_name(w)));
         let killer = has(&["kill-port", "killport", "fkill", "fkill-cli"])
             || (has(&["fuser"])
                 && words
@@ -149,17 +152,19 @@ pub fn through_links(ops: &[Operation]) -> Option<Vec<Operation>> {
         let real = normalize::normalize_dir(&real.to_string_lossy(), "/");
         (real != p).then_some(real)
     };
-    let mut out = ops.to_vec();
+    // The operations are copied only once some path is found to go through a link: most
+    // allowed calls name none, and this runs on each of them.
+    let mut out: Option<Vec<Operation>> = None;
     let mut any = false;
-    for op in &mut out {
+    for (i, src) in ops.iter().enumerate() {
         let mut extra = Vec::new();
-        for p in &op.paths {
+        for p in &src.paths {
             if let Some(r) = resolve(p) {
                 extra.push(r);
             }
         }
         let mut extra_globs = Vec::new();
-        for g in &op.globs {
+        for g in &src.globs {
             // The directory before the first wildcard or placeholder.
             let cut = g
                 .find(|c: char| matches!(c, '*' | '?' | '[') || !c.is_ascii())
@@ -173,6 +178,12 @@ pub fn through_links(ops: &[Operation]) -> Option<Vec<Operation>> {
                 }
             }
         }
+        if extra.is_empty() && extra_globs.is_empty() {
+            continue;
+        }
+        let Some(op) = out.get_or_insert_with(|| ops.to_vec()).get_mut(i) else {
+            continue;
+        };
         for r in extra {
             if !op.paths.contains(&r) {
                 op.paths.push(r);
@@ -186,7 +197,13 @@ pub fn through_links(ops: &[Operation]) -> Option<Vec<Operation>> {
             }
         }
     }
-    any.then_some(out)
+    out.filter(|_| any)
+}
+
+/// A program's name without its directory or a package version (`kill-port@latest`).
+fn program_name(w: &str) -> &str {
+    let base = w.rsplit('/').next().unwrap_or(w);
+    base.split('@').next().unwrap_or(base)
 }
 
 /// `path` is `dir` or below it.
