@@ -1,4 +1,4 @@
-//! Generates the `.crust` parser from `grammar/crust.lalrpop`, and embeds the built-in policy's sources (`rules/builtin/`, `rules/commands/`, `rules/languages/`, `rules/secrets/`, `rules/tools/`) so `crust` works without a checkout.
+//! Generates the `.crust` parser from `grammar/crust.lalrpop`, and embeds the built-in policy's sources (`rules/builtin/`, `rules/commands/`, `rules/languages/`, `rules/later/`, `rules/registries/`, `rules/secrets/`, `rules/tools/`) so `crust` works without a checkout.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -28,6 +28,7 @@ fn main() {
         "commands",
         "languages",
         "later",
+        "registries",
         "secrets",
         "tools",
     ] {

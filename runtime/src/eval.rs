@@ -309,6 +309,7 @@ impl Bundle {
         let tool_trail = trail_store.clone();
 
         let mut best_block: Option<u32> = None;
+        let mut best_op = 0;
         for (oi, op) in ops.iter().enumerate() {
             s.next_op();
             if explain.is_some() {
@@ -418,14 +419,22 @@ impl Bundle {
             }
             let op_block = locked_block.or(if allow { None } else { block });
             if let Some(r) = op_block {
-                best_block = min_some(best_block, r);
+                if best_block.is_none_or(|b| r < b) {
+                    best_block = Some(r);
+                    best_op = oi;
+                }
             }
         }
         Ok(match best_block.and_then(|r| meta.rules.get(r as usize)) {
             Some(rule) => Verdict {
                 decision: Decision::Block,
                 rule: Some(Cow::Borrowed(rule.name.as_str())),
-                message: Some(Cow::Borrowed(rule.message.as_str())),
+                // What the analysis found (the package a look-alike imitates) follows the
+                // rule's own words.
+                message: Some(match ops.get(best_op).and_then(|o| o.detail.as_deref()) {
+                    Some(d) => Cow::Owned(format!("{} {d}", rule.message)),
+                    None => Cow::Borrowed(rule.message.as_str()),
+                }),
                 severity: Some(rule.severity),
             },
             None => Verdict::allow(),

@@ -225,6 +225,9 @@ pub struct Operation {
     pub secrets: Vec<String>,
     /// The contents are part of the file (an edit's new text, appended lines), not all of it.
     pub partial: bool,
+    /// What the analysis found, in words, for the refusal's message (the popular package a
+    /// look-alike name imitates).
+    pub detail: Option<String>,
 }
 
 impl Operation {
@@ -241,6 +244,7 @@ impl Operation {
             signals: Vec::new(),
             secrets: Vec::new(),
             partial: false,
+            detail: None,
         }
     }
 

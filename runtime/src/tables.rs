@@ -21,6 +21,119 @@ pub struct Tables {
     /// Files that something runs later (hooks, start-up files, package scripts, CI
     /// workflows): what a write puts in them is judged as the commands it holds.
     pub later: Vec<LaterSpec>,
+    /// Package registries: their most used names, against which installed names are checked
+    /// for look-alikes (typosquats).
+    pub registries: Vec<RegistrySpec>,
+}
+
+/// How a registry compares package names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum NameFold {
+    /// Case ignored (npm).
+    #[default]
+    Lower,
+    /// PyPI's PEP 503: case ignored, and every run of `-`, `_` and `.` is one `-`.
+    Pep503,
+    /// crates.io: case ignored, `_` and `-` the same.
+    Crates,
+}
+
+/// One package registry's most used names. Both lists are stored folded, each name between
+/// newlines (`"\na\nb\n"`), so a lookup is one substring search and loading costs two
+/// allocations whatever the list's length.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RegistrySpec {
+    pub name: String,
+    pub fold: NameFold,
+    /// Every listed name: an install of one of these is not a look-alike of another.
+    pub known: String,
+    /// The most used names (at least 5 characters): a name one edit away from one of them
+    /// that is not itself known imitates it.
+    pub guarded: String,
+}
+
+/// Names shorter than this are not guarded: one edit from `six` or `glob` is too often
+/// another real package.
+pub const MIN_GUARDED_LEN: usize = 5;
+
+impl RegistrySpec {
+    /// `name` folded the registry's way.
+    pub fn fold(&self, name: &str) -> String {
+        fold_name(self.fold, name)
+    }
+
+    /// The popular name that `name` (as written in an install) imitates: one insertion,
+    /// deletion, substitution or swap of neighbours away from a guarded name, and not
+    /// itself a known name.
+    pub fn imitated<'a>(&'a self, name: &str) -> Option<&'a str> {
+        let n = self.fold(name);
+        if n.len() + 1 < MIN_GUARDED_LEN || n.is_empty() {
+            return None;
+        }
+        let mut key = String::with_capacity(n.len() + 2);
+        key.push('\n');
+        key.push_str(&n);
+        key.push('\n');
+        if memchr::memmem::find(self.known.as_bytes(), key.as_bytes()).is_some() {
+            return None;
+        }
+        // A version digit added or changed (`split2`, `boto3`, `…-cu13`) is how real
+        // packages name their variants, not how look-alikes are made.
+        let letters = |s: &str| {
+            s.bytes()
+                .filter(|b| !b.is_ascii_digit())
+                .collect::<Vec<u8>>()
+        };
+        self.guarded.split('\n').find(|g| {
+            g.len().abs_diff(n.len()) <= 1
+                && one_edit(g.as_bytes(), n.as_bytes())
+                && letters(g) != letters(&n)
+        })
+    }
+}
+
+/// Folds a package name: lower case, and the registry's separators made one.
+pub fn fold_name(fold: NameFold, name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    match fold {
+        NameFold::Lower => lower,
+        NameFold::Crates => lower.replace('_', "-"),
+        NameFold::Pep503 => {
+            let mut out = String::with_capacity(lower.len());
+            for c in lower.chars() {
+                if matches!(c, '-' | '_' | '.') {
+                    if !out.ends_with('-') {
+                        out.push('-');
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Whether `a` and `b` differ by exactly one insertion, deletion, substitution or swap of
+/// two neighbouring characters (optimal string alignment distance 1).
+pub fn one_edit(a: &[u8], b: &[u8]) -> bool {
+    if a == b || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (a.get(p..).unwrap_or(&[]), b.get(p..).unwrap_or(&[]));
+    match a.len().cmp(&b.len()) {
+        std::cmp::Ordering::Less => ra == rb.get(1..).unwrap_or(&[]),
+        std::cmp::Ordering::Greater => ra.get(1..).unwrap_or(&[]) == rb,
+        std::cmp::Ordering::Equal => {
+            let (ta, tb) = (ra.get(1..).unwrap_or(&[]), rb.get(1..).unwrap_or(&[]));
+            ta == tb
+                || (ra.len() >= 2
+                    && ra.first() == rb.get(1)
+                    && ra.get(1) == rb.first()
+                    && ra.get(2..) == rb.get(2..))
+        }
+    }
 }
 
 /// One kind of file that runs later, by its paths and how its commands are read.
@@ -273,6 +386,18 @@ pub struct CommandSpec {
     /// Subcommands (one or two words: `install`, `pip install`) whose operands are packages
     /// fetched and installed: an operand that is a URL or a git source is code from there.
     pub installs: Vec<String>,
+    /// The registry (`rules/registries`) the operands of `installs` name packages of: each
+    /// name is checked for a look-alike of a popular package.
+    #[serde(default)]
+    pub registry: Option<String>,
+    /// Subcommands of `installs` that run the package named by their first operand (`npx
+    /// PKG ARGS`, `uv tool run PKG`, `*` for the command itself): only that operand is a
+    /// package name, the rest are its arguments.
+    #[serde(default)]
+    pub launches: Vec<String>,
+    /// Subcommands of `installs` whose operands are not registry names (`uv run CMD`).
+    #[serde(default)]
+    pub unnamed: Vec<String>,
     /// Subcommands (`config`, `config set`) whose `KEY VALUE` operands are stored settings
     /// that run later (`git config core.pager CMD`): judged as `-c KEY=VALUE` is, as code
     /// that runs unattended.
@@ -454,6 +579,9 @@ pub enum FlagRole {
     Mount,
     /// Takes a path the command both reads and writes (socat's `FILE:PATH` address).
     ReadWrite,
+    /// Takes a module that runs with the remaining arguments (`python -m pip install X`):
+    /// a module that is also a command in the table is judged as that command.
+    Module,
 }
 
 /// Lookup indexes built at load; a name defined twice means its later entry (user files
@@ -559,4 +687,73 @@ pub fn canon_key(key: &str) -> String {
         .filter(|c| *c != '_' && *c != '-')
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(fold: NameFold, known: &[&str], guarded: &[&str]) -> RegistrySpec {
+        let f = |l: &[&str]| l.iter().map(|n| fold_name(fold, n)).collect::<Vec<_>>();
+        RegistrySpec {
+            name: "test".into(),
+            fold,
+            known: format!("\n{}\n", f(known).join("\n")),
+            guarded: f(guarded).join("\n"),
+        }
+    }
+
+    #[test]
+    fn one_edit_is_exactly_one() {
+        for (a, b) in [
+            ("requests", "reqeusts"),
+            ("requests", "requets"),
+            ("requests", "requestss"),
+            ("requests", "requezts"),
+            ("lodash", "loadsh"),
+            ("ab", "ba"),
+            ("abc", "xabc"),
+        ] {
+            assert!(one_edit(a.as_bytes(), b.as_bytes()), "{a} {b}");
+            assert!(one_edit(b.as_bytes(), a.as_bytes()), "{b} {a}");
+        }
+        for (a, b) in [
+            ("requests", "requests"),
+            ("requests", "reqeustz"),
+            ("requests", "requestsss"),
+            ("abcd", "badc"),
+            ("", "ab"),
+        ] {
+            assert!(!one_edit(a.as_bytes(), b.as_bytes()), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn names_fold_the_registry_way() {
+        assert_eq!(
+            fold_name(NameFold::Pep503, "Python_Date..Util"),
+            "python-date-util"
+        );
+        assert_eq!(fold_name(NameFold::Crates, "Serde_JSON"), "serde-json");
+        assert_eq!(fold_name(NameFold::Lower, "Left_Pad"), "left_pad");
+    }
+
+    #[test]
+    fn look_alikes_name_what_they_imitate() {
+        let r = registry(
+            NameFold::Pep503,
+            &["requests", "scipy", "scapy", "boto3", "six"],
+            &["requests", "scipy", "boto3", "six"],
+        );
+        assert_eq!(r.imitated("reqeusts"), Some("requests"));
+        assert_eq!(r.imitated("Requets"), Some("requests"));
+        assert_eq!(r.imitated("requests"), None);
+        // Known names are not look-alikes of each other.
+        assert_eq!(r.imitated("scapy"), None);
+        assert_eq!(r.imitated("scipi"), Some("scipy"));
+        // A version digit, and short names, are left alone.
+        assert_eq!(r.imitated("boto4"), None);
+        assert_eq!(r.imitated("boto"), None);
+        assert_eq!(r.imitated("sax"), None);
+    }
 }

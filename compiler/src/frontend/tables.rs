@@ -19,7 +19,8 @@ use crust_runtime::model::Action;
 use crust_runtime::secrets::{SecretCheck, SecretFormat, SecretVariable, MAX_SECRET_VARIABLES};
 use crust_runtime::tables::{
     canon_key, ArgRole, ArgSpec, CallSpec, Capability, CmdKind, CommandSpec, FlagRole, FlagSpec,
-    LanguageSpec, LaterFormat, LaterSpec, Produce, Serve, Syntax, Tables, ToolSpec,
+    LanguageSpec, LaterFormat, LaterSpec, NameFold, Produce, RegistrySpec, Serve, Syntax, Tables,
+    ToolSpec, MIN_GUARDED_LEN,
 };
 
 const TOOL_KEYS: &[&str] = &["names", "args", "action", "description"];
@@ -41,6 +42,9 @@ const COMMAND_KEYS: &[&str] = &[
     "unpacks",
     "batch",
     "batch-text",
+    "registry",
+    "launches",
+    "unnamed",
     "description",
 ];
 const LANGUAGE_KEYS: &[&str] = &[
@@ -176,6 +180,7 @@ const FLAG_ROLES: &[&str] = &[
     "remote-name",
     "output",
     "stdin-code",
+    "module",
     "source",
     "package",
     "mount",
@@ -449,6 +454,12 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "cleans" => spec.cleans = names(v, diags),
                 "serves" => spec.serves = serves(v, diags),
                 "runs" => spec.runs = names(v, diags),
+                "registry" => match v.as_str() {
+                    Some(r) if !r.trim().is_empty() => spec.registry = Some(r.trim().to_owned()),
+                    _ => diags.push(Diagnostic::error(v.span, "`registry` must be a name")),
+                },
+                "launches" => spec.launches = names(v, diags),
+                "unnamed" => spec.unnamed = names(v, diags),
                 "batch" => spec.batch = flag_list(v, "batch", diags),
                 "batch-text" => spec.batch_text = flag_list(v, "batch-text", diags),
                 // `unpacks: [-C, --directory]`: the flags naming where it unpacks.
@@ -515,6 +526,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "remote-name" => FlagRole::RemoteName,
                             "output" => FlagRole::Output,
                             "stdin-code" => FlagRole::StdinCode,
+                            "module" => FlagRole::Module,
                             "source" => FlagRole::Source,
                             "package" => FlagRole::Package,
                             "mount" => FlagRole::Mount,
@@ -958,6 +970,85 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
 }
 
 const LATER_KEYS: &[&str] = &["format", "paths", "description"];
+const REGISTRY_KEYS: &[&str] = &["name", "fold", "guard", "popular", "description"];
+const NAME_FOLDS: &[&str] = &["lower", "pep503", "crates"];
+
+/// `registries:` entries: a package registry's most used names, most used first; the first
+/// `guard` of them (at least `MIN_GUARDED_LEN` long) are protected from look-alike names.
+pub fn registries(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
+    for pairs in entries(section, "registries", diags) {
+        let mut spec = RegistrySpec::default();
+        let mut guard = usize::MAX;
+        let mut popular = Vec::new();
+        for (k, v) in pairs {
+            match k.as_str().unwrap_or("") {
+                "description" => {}
+                "name" => match v.as_str() {
+                    Some(n) if !n.trim().is_empty() => spec.name = n.trim().to_owned(),
+                    _ => diags.push(Diagnostic::error(v.span, "`name` must be a name")),
+                },
+                "fold" => {
+                    let f = v.as_str().unwrap_or("");
+                    spec.fold = match f {
+                        "lower" => NameFold::Lower,
+                        "pep503" => NameFold::Pep503,
+                        "crates" => NameFold::Crates,
+                        other => {
+                            diags.push(unknown(v, "name folding", other, NAME_FOLDS));
+                            continue;
+                        }
+                    };
+                }
+                "guard" => match v.as_str().and_then(|s| s.parse::<usize>().ok()) {
+                    Some(n) => guard = n,
+                    None => diags.push(Diagnostic::error(v.span, "`guard` must be a number")),
+                },
+                "popular" => {
+                    for n in list(v, "popular", diags) {
+                        match n.as_str() {
+                            Some(s) if !s.trim().is_empty() && !s.contains(char::is_whitespace) => {
+                                popular.push(s.trim().to_owned())
+                            }
+                            _ => diags
+                                .push(Diagnostic::error(n.span, "a package name must be one word")),
+                        }
+                    }
+                }
+                other => diags.push(unknown(
+                    k,
+                    "key in a `registries` entry",
+                    other,
+                    REGISTRY_KEYS,
+                )),
+            }
+        }
+        if spec.name.is_empty() {
+            diags.push(Diagnostic::error(
+                section.span,
+                "a `registries` entry needs `name`",
+            ));
+            continue;
+        }
+        let (mut known, mut guarded) = (String::from("\n"), String::new());
+        for (i, n) in popular.iter().enumerate() {
+            let f = spec.fold(n);
+            known.push_str(&f);
+            known.push('\n');
+            if i < guard && f.len() >= MIN_GUARDED_LEN {
+                if !guarded.is_empty() {
+                    guarded.push('\n');
+                }
+                guarded.push_str(&f);
+            }
+        }
+        spec.known = known;
+        spec.guarded = guarded;
+        match tables.registries.iter_mut().find(|r| r.name == spec.name) {
+            Some(r) => *r = spec,
+            None => tables.registries.push(spec),
+        }
+    }
+}
 const LATER_FORMATS: &[&str] = &[
     "shell",
     "crontab",

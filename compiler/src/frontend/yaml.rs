@@ -30,6 +30,7 @@ const TOP_KEYS: &[&str] = &[
     "secrets",
     "languages",
     "later",
+    "registries",
 ];
 const RULE_KEYS: &[&str] = &[
     "name",
@@ -98,6 +99,10 @@ pub fn load(file: u32, text: &str, policy: &mut Policy, diags: &mut Diagnostics)
                     "later" => {
                         has_tables = true;
                         super::tables::later(v, &mut policy.tables, diags);
+                    }
+                    "registries" => {
+                        has_tables = true;
+                        super::tables::registries(v, &mut policy.tables, diags);
                     }
                     "version" => {
                         if !matches!(v.as_str(), Some("1") | Some("0")) {

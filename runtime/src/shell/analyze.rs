@@ -50,6 +50,9 @@ pub mod signal {
     /// Packages are fetched from this index or registry (`pip --index-url`, `npm
     /// --registry`): every package it serves runs its install code.
     pub const PACKAGE_SOURCE: &str = "package-source";
+    /// A registry package whose name is one edit away from one of the registry's most used
+    /// packages and is not itself a popular name (`pip install reqeusts`): a typosquat.
+    pub const TYPOSQUAT: &str = "typosquat";
 }
 
 /// One possible value of a word.
@@ -2077,6 +2080,27 @@ impl<'a> Analyzer<'a> {
             }
             CmdKind::Shell | CmdKind::Interpreter => {
                 self.flag_paths(p)?;
+                if let Some((module, at)) = &p.module {
+                    // `python3 -m pip install X` is `pip install X`. A module the command
+                    // table does not know gets its arguments as an unknown command does.
+                    let runs = module.known()
+                        && self.index.commands.get(module.text()).is_some_and(|&c| {
+                            self.tables.commands.get(c as usize).is_some_and(|s| {
+                                !matches!(s.kind, CmdKind::Interpreter | CmdKind::Shell)
+                            })
+                        });
+                    if runs {
+                        let mut inner = vec![module.clone()];
+                        inner.extend(args.get(*at..).unwrap_or(&[]).iter().cloned());
+                        return self.dispatch(&inner, stdin);
+                    }
+                    if module.opaque() {
+                        self.signal(signal::OPAQUE);
+                    }
+                    return self
+                        .plain(args.get(*at..).unwrap_or(&[]).iter())
+                        .map(|()| Flow::default());
+                }
                 let shell = spec.kind == CmdKind::Shell;
                 let saved_lang = self.lang;
                 if !shell {
@@ -2866,16 +2890,42 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
+        let mut lookalikes: Vec<String> = Vec::new();
         if !spec.installs.is_empty() {
             if let Some(skip) = subcommand_operands(&spec.installs, p) {
-                for a in p.positional.iter().skip(skip) {
+                let registry = spec
+                    .registry
+                    .as_deref()
+                    .filter(|_| subcommand_operands(&spec.unnamed, p).is_none())
+                    .and_then(|r| self.tables.registries.iter().find(|x| x.name == r));
+                // `npx PKG ARGS…`: only the first operand names a package.
+                let first_only = subcommand_operands(&spec.launches, p) == Some(skip);
+                let take = if first_only { 1 } else { usize::MAX };
+                for a in p.positional.iter().skip(skip).take(take) {
                     for v in &a.alts {
                         if let Some(url) = package_url(&v.text) {
                             found.push((signal::REMOTE_PACKAGE, url));
+                        } else if let (Some(reg), true) = (registry, v.known) {
+                            if let Some(name) = registry_name(reg.fold, &v.text) {
+                                if let Some(popular) = reg.imitated(name) {
+                                    lookalikes.push(format!(
+                                        "`{name}` is one edit away from `{popular}`, one of the \
+                                         most used {} packages.",
+                                        reg.name
+                                    ));
+                                }
+                            }
                         }
                     }
                 }
             }
+        }
+        for detail in lookalikes.into_iter().take(MAX_ALTS) {
+            self.spend(64)?;
+            let mut op = Operation::new(Action::Execute);
+            op.signals.push(signal::TYPOSQUAT.to_owned());
+            op.detail = Some(detail);
+            self.ops.push(op);
         }
         for (sig, url) in found.into_iter().take(MAX_ALTS) {
             self.spend(64)?;
@@ -4517,6 +4567,8 @@ struct Parsed<'a> {
     mounts: Vec<Arg>,
     /// Shell code in operands (socat's `SYSTEM:CMD` and `EXEC:CMD` addresses).
     codes: Vec<Arg>,
+    /// `python -m MOD`: the module, and the index of the arguments it gets.
+    module: Option<(Arg, usize)>,
 }
 
 impl<'a> Parsed<'a> {
@@ -4540,6 +4592,7 @@ impl<'a> Parsed<'a> {
             packages: Vec::new(),
             mounts: Vec::new(),
             codes: Vec::new(),
+            module: None,
         };
         let wraps = matches!(spec.kind, CmdKind::Wrapper | CmdKind::Xargs);
         let mut skip = usize::from(spec.skip);
@@ -4640,6 +4693,7 @@ impl<'a> Parsed<'a> {
                                 | FlagRole::Package
                                 | FlagRole::Mount
                                 | FlagRole::ReadWrite
+                                | FlagRole::Module
                                 | FlagRole::PatternFile => {
                                     let rest = t.get(k + ch.len_utf8()..).unwrap_or("");
                                     role = Some(f.role);
@@ -4688,6 +4742,7 @@ impl<'a> Parsed<'a> {
                     | FlagRole::Package
                     | FlagRole::Mount
                     | FlagRole::ReadWrite
+                    | FlagRole::Module
                     | FlagRole::PatternFile
             );
             let value = if !takes_value {
@@ -4700,6 +4755,11 @@ impl<'a> Parsed<'a> {
                 v
             };
             match (role, value) {
+                // `python -m MOD ARGS…`: the rest belongs to the module.
+                (FlagRole::Module, Some(v)) => {
+                    p.module = Some((v, i));
+                    return p;
+                }
                 (FlagRole::Path(action), Some(v)) => {
                     if action == Action::Write && matches!(spec.kind, CmdKind::Copy | CmdKind::Move)
                     {
@@ -5364,6 +5424,59 @@ fn url_file_name(url: &str) -> &str {
 
 /// Where a package operand comes from when it is not a registry name: a URL (also inside
 /// `name @ URL`), a git remote, or a hosting shorthand (`github:user/repo`).
+/// The package name in an install operand from a registry (`requests[socks]>=2`,
+/// `@scope/pkg@1.2`, `serde@1`, `alias@npm:pkg`), or `None` when the operand is a path, a
+/// file or not a name the registry could hold.
+fn registry_name(fold: crate::tables::NameFold, t: &str) -> Option<&str> {
+    use crate::tables::NameFold;
+    if t.is_empty()
+        || t.starts_with(['-', '.', '/', '~', '$'])
+        || t.contains(['\\', ':']) && !t.contains("@npm:")
+    {
+        return None;
+    }
+    let name = match fold {
+        NameFold::Lower => {
+            let t = t.rsplit_once("@npm:").map_or(t, |(_, real)| real);
+            let end = match t.strip_prefix('@') {
+                Some(rest) => rest.find('@').map(|i| i + 1),
+                None => t.find('@'),
+            };
+            let name = end.map_or(t, |i| t.get(..i).unwrap_or(t));
+            // A `user/repo` shorthand is a GitHub source, not a registry name.
+            if !name.starts_with('@') && name.contains('/') {
+                return None;
+            }
+            name
+        }
+        NameFold::Pep503 | NameFold::Crates => {
+            if t.contains('/') {
+                return None;
+            }
+            let end = t
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+                .unwrap_or(t.len());
+            let name = t.get(..end).unwrap_or(t);
+            let lower = name.to_ascii_lowercase();
+            // Archives and wheels on disk, requirement files.
+            if [
+                ".whl", ".tar.gz", ".zip", ".txt", ".toml", ".py", ".cfg", ".crate",
+            ]
+            .iter()
+            .any(|x| lower.ends_with(x))
+            {
+                return None;
+            }
+            name
+        }
+    };
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@/".contains(&b));
+    ok.then_some(name)
+}
+
 fn package_url(t: &str) -> Option<String> {
     if let Some(i) = t.find("://") {
         let start = t
@@ -5397,7 +5510,33 @@ fn package_url(t: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{package_url, url_file_name};
+
+    #[test]
+    fn registry_names_from_install_operands() {
+        use crate::tables::NameFold::{Crates, Lower, Pep503};
+        for (fold, operand, name) in [
+            (Pep503, "requests", Some("requests")),
+            (Pep503, "requests[socks]>=2.31", Some("requests")),
+            (Pep503, "Django==4.2", Some("Django")),
+            (Pep503, "zope.interface", Some("zope.interface")),
+            (Pep503, "./pkg", None),
+            (Pep503, "dist/x-1.0.whl", None),
+            (Pep503, "x-1.0.tar.gz", None),
+            (Pep503, "requirements.txt", None),
+            (Pep503, "-r", None),
+            (Lower, "lodash@4.17.21", Some("lodash")),
+            (Lower, "@types/node@20", Some("@types/node")),
+            (Lower, "@babel/core", Some("@babel/core")),
+            (Lower, "alias@npm:real-pkg@1", Some("real-pkg")),
+            (Lower, "user/repo", None),
+            (Lower, "file:../x", None),
+            (Crates, "serde@1.0", Some("serde")),
+            (Crates, "serde_json", Some("serde_json")),
+        ] {
+            assert_eq!(registry_name(fold, operand), name, "{operand}");
+        }
+    }
+    use super::{package_url, registry_name, url_file_name};
 
     #[test]
     fn package_operands_from_elsewhere_have_a_url() {
