@@ -166,6 +166,7 @@ fn read(
         LaterFormat::Python => vec![Snippet::Python(text.to_owned())],
         LaterFormat::JetbrainsRun => jetbrains_run(text)?,
         LaterFormat::Vim => vim(text),
+        LaterFormat::LaunchdPlist => launchd_plist(text, partial)?,
     };
     if out.len() > MAX_SNIPPETS {
         return Err(format!("more than {MAX_SNIPPETS} commands"));
@@ -214,6 +215,91 @@ fn jetbrains_run(text: &str) -> Result<Vec<Snippet>, String> {
                 text: script.clone(),
                 strict: true,
             });
+        }
+    }
+    Ok(out)
+}
+
+/// A launchd job's programs: `ProgramArguments` (argv, no shell) and `Program`, at any depth.
+/// Part of a file (an edit) has every `<string>` judged as a command, since its key may be
+/// outside the part. Binary property lists and CDATA sections are refused: their text cannot
+/// be read here.
+fn launchd_plist(text: &str, partial: bool) -> Result<Vec<Snippet>, String> {
+    if text.starts_with("bplist") {
+        return Err("a binary property list cannot be read".into());
+    }
+    // Comments out first: a key inside one does not count, and one may hide a `<`.
+    let mut clean = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("<!--") {
+        clean.push_str(rest.get(..i).unwrap_or(""));
+        let after = rest.get(i + 4..).unwrap_or("");
+        let end = after.find("-->").ok_or("an XML comment is not closed")?;
+        rest = after.get(end + 3..).unwrap_or("");
+    }
+    clean.push_str(rest);
+    if clean.contains("<![CDATA[") {
+        return Err("a CDATA section in a property list cannot be read".into());
+    }
+    // Elements as (tag, text after it up to the next element).
+    let mut elements = Vec::new();
+    for element in clean.split('<').skip(1) {
+        if element.starts_with(['!', '?']) {
+            continue;
+        }
+        let (tag, after) = element
+            .split_once('>')
+            .ok_or("an XML element is not closed")?;
+        let name = tag.split_whitespace().next().unwrap_or("");
+        elements.push((name, xml_unescape(after)?));
+    }
+    let mut out = Vec::new();
+    if partial {
+        for (name, body) in &elements {
+            if *name == "string" && !body.trim().is_empty() {
+                out.push(Snippet::Shell {
+                    text: body.clone(),
+                    strict: false,
+                });
+            }
+        }
+        return Ok(out);
+    }
+    let mut i = 0;
+    while let Some((name, body)) = elements.get(i) {
+        i += 1;
+        if *name != "key" || !matches!(body.trim(), "Program" | "ProgramArguments") {
+            continue;
+        }
+        // The value: the next element after `</key>`, a `<string>` or an `<array>` of them.
+        while elements.get(i).is_some_and(|(n, _)| n.starts_with('/')) {
+            i += 1;
+        }
+        match elements.get(i).map(|(n, _)| *n) {
+            Some("string") => {
+                let program = elements.get(i).map(|(_, b)| b.clone()).unwrap_or_default();
+                out.push(Snippet::Argv(vec![program]));
+                i += 1;
+            }
+            Some("array") => {
+                let mut argv = Vec::new();
+                i += 1;
+                while let Some((n, b)) = elements.get(i) {
+                    match *n {
+                        "string" => argv.push(b.clone()),
+                        "string/" => argv.push(String::new()),
+                        "/array" => break,
+                        "/string" => {}
+                        _ => return Err("a program argument is not a string".into()),
+                    }
+                    i += 1;
+                }
+                if !argv.is_empty() {
+                    out.push(Snippet::Argv(argv));
+                }
+            }
+            Some("array/" | "string/") => i += 1,
+            _ => return Err("a launchd program is neither a string nor an array".into()),
         }
     }
     Ok(out)
@@ -1183,6 +1269,35 @@ mod tests {
                 Snippet::Python(c) => c,
             })
             .collect()
+    }
+
+    #[test]
+    fn launchd_programs_are_read_at_any_depth_and_unescaped() {
+        let plist = "<?xml version=\"1.0\"?><!DOCTYPE plist><plist><dict>\
+            <!-- <key>Program</key><string>hidden</string> -->\
+            <key>Label</key><string>x</string>\
+            <key>ProgramArguments</key>\n <array>\n <string>/bin/sh</string>\
+            <string>-c</string><string>a &amp;&amp; b</string><string/></array>\
+            <key>Sub</key><dict><key>Program</key><string>/usr/bin/y</string></dict>\
+            </dict></plist>";
+        assert_eq!(
+            shells(launchd_plist(plist, false).unwrap()),
+            ["/bin/sh -c a && b ", "/usr/bin/y"]
+        );
+        // Part of a file: every string is a command.
+        assert_eq!(
+            shells(launchd_plist("<string>rm -rf ~</string>", true).unwrap()),
+            ["rm -rf ~"]
+        );
+        for bad in [
+            "bplist00xx",
+            "<plist><!-- open",
+            "<key>Program</key><string><![CDATA[x]]></string>",
+            "<key>ProgramArguments</key><dict></dict>",
+            "<key>ProgramArguments</key><array><integer>1</integer></array>",
+        ] {
+            assert!(launchd_plist(bad, false).is_err(), "{bad}");
+        }
     }
 
     #[test]

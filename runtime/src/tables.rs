@@ -177,6 +177,9 @@ pub enum LaterFormat {
     /// Vim script start-up files: `:!CMD` (in autocommands and mappings too) and the strings
     /// given to `system()`, `systemlist()`, `jobstart()` and `termopen()`.
     Vim,
+    /// launchd property lists (XML): `ProgramArguments` (a program and its arguments, run
+    /// without a shell) and `Program`.
+    LaunchdPlist,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.

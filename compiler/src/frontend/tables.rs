@@ -1063,6 +1063,7 @@ const LATER_FORMATS: &[&str] = &[
     "python",
     "jetbrains-run",
     "vim",
+    "launchd-plist",
 ];
 
 /// `later:` entries: files that run later, by path, and how their commands are read.
@@ -1088,6 +1089,7 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "ssh-config" => Some(LaterFormat::SshConfig),
                         "python" => Some(LaterFormat::Python),
                         "jetbrains-run" => Some(LaterFormat::JetbrainsRun),
+                        "launchd-plist" => Some(LaterFormat::LaunchdPlist),
                         "vim" => Some(LaterFormat::Vim),
                         other => {
                             diags.push(unknown(v, "file format", other, LATER_FORMATS));
