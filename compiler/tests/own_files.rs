@@ -212,3 +212,62 @@ fn a_symbolic_link_on_this_machine_is_judged_as_what_it_names() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_glob_is_judged_as_what_it_expands_to_on_this_machine() {
+    let dir = std::env::temp_dir().join(format!("crust-globs-{}", std::process::id()));
+    let home = dir.join("home");
+    let project = home.join("project");
+    std::fs::create_dir_all(project.join("certs")).unwrap();
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(home.join(".ssh/id_rsa"), "k").unwrap();
+    // A keystore and a password database whose names the globs below do not spell.
+    std::fs::write(project.join("certs/release.jks"), "k").unwrap();
+    std::fs::write(project.join("vault.kdbx"), "k").unwrap();
+    std::fs::write(project.join("README.md"), "r").unwrap();
+    std::fs::write(project.join("src/main.rs"), "r").unwrap();
+    std::fs::write(project.join(".hidden.kdbx"), "k").unwrap();
+    let b = bundle();
+    let o = own();
+    let (h, p) = (home.to_str().unwrap(), project.to_str().unwrap());
+    let judge = |c: &str| {
+        let args = json!({ "command": c });
+        let v = b.evaluate_guarded(
+            &ToolCall {
+                name: "Bash",
+                args: &args,
+                cwd: Some(p),
+                home: Some(h),
+            },
+            &o,
+        );
+        v.is_block()
+            .then(|| v.rule.unwrap_or_default().into_owned())
+    };
+    for (c, rule) in [
+        ("cat *", "protect-desktop-app-tokens"),
+        ("cat v*", "protect-desktop-app-tokens"),
+        ("cp * /tmp/out/", "protect-desktop-app-tokens"),
+        ("cat certs/*", "protect-private-key-stores"),
+        ("cat */*", "protect-private-key-stores"),
+        ("base64 cert?/rel*", "protect-private-key-stores"),
+        ("cat .h*", "protect-desktop-app-tokens"),
+        ("cat ../.ss?/*", "protect-ssh-keys"),
+    ] {
+        assert_eq!(judge(c).as_deref(), Some(rule), "{c}");
+    }
+    // Globs that expand to ordinary files, `*` over dot names (bash skips them), globs that
+    // match nothing, and unknown text (any name, not what is on disk) pass.
+    for c in [
+        "cat *.md",
+        "cat src/*",
+        "wc -l src/*.rs README*",
+        "cat s*/*",
+        "cat nothing-*",
+        "cat \"$F\"",
+    ] {
+        assert_eq!(judge(c), None, "{c}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -127,7 +127,8 @@ impl Bundle {
             return verdict;
         }
         // A path that is a symbolic link on this machine (a link a cloned repository brought,
-        // `docs/key -> ~/.ssh/id_rsa`) is judged as what it names too.
+        // `docs/key -> ~/.ssh/id_rsa`) is judged as what it names too, and a glob as what it
+        // expands to here (`cat *` beside a keystore).
         if let Some(linked) = crate::own::through_links(&ops) {
             let (v, _) = self.judge_ops(call, linked, &home, None);
             if v.is_block() {

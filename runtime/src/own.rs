@@ -141,7 +141,8 @@ impl OwnFiles {
 
 /// The operations again with each path that goes through a symbolic link on this machine
 /// also as the path it resolves to (and each glob whose literal directory does, with that
-/// directory resolved); `None` when no path goes through a link. Paths that do not exist or
+/// directory resolved), and each shell glob's expansion on disk as paths; `None` when no
+/// path goes through a link and no glob expands. Paths that do not exist or
 /// cannot be read stay as written (they are judged as written anyway).
 pub fn through_links(ops: &[Operation]) -> Option<Vec<Operation>> {
     let resolve = |p: &str| -> Option<String> {
@@ -178,6 +179,18 @@ pub fn through_links(ops: &[Operation]) -> Option<Vec<Operation>> {
                 }
             }
         }
+        // A shell glob is what it expands to here: `cat *` in a directory holding `server.pem`
+        // reads it, though the glob's own text points nowhere protected.
+        for g in &src.globs {
+            for found in expand_on_disk(g) {
+                if !src.paths.contains(&found) {
+                    if let Some(r) = resolve(&found) {
+                        extra.push(r);
+                    }
+                    extra.push(found);
+                }
+            }
+        }
         if extra.is_empty() && extra_globs.is_empty() {
             continue;
         }
@@ -198,6 +211,60 @@ pub fn through_links(ops: &[Operation]) -> Option<Vec<Operation>> {
         }
     }
     out.filter(|_| any)
+}
+
+/// At most this many names are listed and this many paths found per glob: a glob over a
+/// huge directory is judged by its text alone past that.
+const EXPAND_READ: usize = 4096;
+const EXPAND_FOUND: usize = 256;
+
+/// The existing paths a shell glob (`*`, `?`, `[…]`; no text the analysis could not know)
+/// expands to on this machine, bash's way: a wildcard does not match a leading dot unless the
+/// pattern's segment starts with one. Empty for a glob with no wildcard, or one that holds
+/// unknown text (that stands for any name, not for what is on disk).
+pub fn expand_on_disk(glob: &str) -> Vec<String> {
+    let wild = |s: &str| s.contains(['*', '?', '[']);
+    if !glob.starts_with('/') || !glob.is_ascii() || glob.contains("**") || !wild(glob) {
+        return Vec::new();
+    }
+    let mut current = vec![String::new()];
+    let mut read = 0;
+    for seg in glob.split('/').skip(1) {
+        if seg.is_empty() {
+            continue;
+        }
+        let mut next = Vec::new();
+        for base in &current {
+            if !wild(seg) {
+                next.push(format!("{base}/{seg}"));
+                continue;
+            }
+            let dir = if base.is_empty() { "/" } else { base.as_str() };
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                read += 1;
+                if read > EXPAND_READ {
+                    return Vec::new();
+                }
+                let name = e.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if name.starts_with('.') && !seg.starts_with('.') {
+                    continue;
+                }
+                if glob_may_match(seg, name) {
+                    next.push(format!("{base}/{name}"));
+                }
+            }
+        }
+        if next.len() > EXPAND_FOUND {
+            return Vec::new();
+        }
+        current = next;
+    }
+    current.retain(|p| !p.is_empty() && std::fs::symlink_metadata(p).is_ok());
+    current
 }
 
 /// A program's name without its directory or a package version (`kill-port@latest`).
