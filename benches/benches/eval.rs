@@ -179,7 +179,7 @@ fn scaling(c: &mut Criterion) {
                     })
                     .collect()
             },
-            [64, 1024],
+            [80, 1300],
         ),
     ];
     let mut g = c.benchmark_group("shell_scaling");
