@@ -32,6 +32,13 @@ enum Snippet {
     Argv(Vec<String>),
     /// Python code.
     Python(String),
+    /// Packages a manifest makes the package manager fetch, from the registry the table
+    /// names (`npm`): judged by where each comes from and whether its name imitates a popular
+    /// one, without a shell analysis per name (a monorepo's manifest lists thousands).
+    Packages {
+        registry: &'static str,
+        operands: Vec<String>,
+    },
 }
 
 /// Adds the operations of the commands that written files will run. `partial` writes hold a
@@ -167,6 +174,7 @@ fn read(
         LaterFormat::JetbrainsRun => jetbrains_run(text)?,
         LaterFormat::Vim => vim(text),
         LaterFormat::LaunchdPlist => launchd_plist(text, partial)?,
+        LaterFormat::Requirements => vec![requirements(text)],
     };
     if out.len() > MAX_SNIPPETS {
         return Err(format!("more than {MAX_SNIPPETS} commands"));
@@ -182,6 +190,13 @@ fn judge(
     index: &TableIndex,
 ) -> Result<Vec<Operation>, String> {
     let text = match s {
+        Snippet::Packages { registry, operands } => {
+            let reg = tables.registries.iter().find(|r| r.name == *registry);
+            return Ok(operands
+                .iter()
+                .filter_map(|o| crate::shell::analyze::package_operation(reg, o))
+                .collect());
+        }
         Snippet::Shell { text, .. } => text.clone(),
         Snippet::Argv(argv) => argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
         Snippet::Python(code) => format!("python3 -c {}", quote(code)),
@@ -473,6 +488,141 @@ const NPM_METADATA: &[&str] = &[
 struct PackageScripts {
     #[serde(default)]
     scripts: Option<serde_json::Value>,
+    #[serde(default)]
+    dependencies: Option<DepList>,
+    #[serde(default, rename = "devDependencies")]
+    dev_dependencies: Option<DepList>,
+    #[serde(default, rename = "optionalDependencies")]
+    optional_dependencies: Option<DepList>,
+    #[serde(default, rename = "peerDependencies")]
+    peer_dependencies: Option<DepList>,
+}
+
+/// A dependency list read as `(name, spec)` pairs in order, without building a map (a
+/// monorepo's lists hold thousands); a spec that is not a string is `None`.
+struct DepList(Vec<(String, Option<String>)>);
+
+impl<'de> serde::Deserialize<'de> for DepList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = DepList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of dependencies")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<DepList, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
+                    out.push((k, v.as_str().map(str::to_owned)));
+                }
+                Ok(DepList(out))
+            }
+        }
+        d.deserialize_map(Pairs)
+    }
+}
+
+/// The dependencies a `package.json` declares, as the `npm install` that fetches them: each
+/// registry name, or the URL, git source or hosting shorthand it is fetched from. Local
+/// paths and workspace links fetch nothing.
+fn npm_dependencies(v: &PackageScripts) -> Result<Option<Snippet>, String> {
+    let mut operands = Vec::new();
+    for deps in [
+        &v.dependencies,
+        &v.dev_dependencies,
+        &v.optional_dependencies,
+        &v.peer_dependencies,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        for (name, spec) in &deps.0 {
+            let spec = spec
+                .as_deref()
+                .ok_or_else(|| format!("dependency `{name}` is not a string"))?
+                .trim();
+            let local = [
+                "file:",
+                "link:",
+                "workspace:",
+                "portal:",
+                "./",
+                "../",
+                "/",
+                "~",
+            ];
+            if local.iter().any(|p| spec.starts_with(p)) {
+                continue;
+            }
+            let operand = if spec.contains("://")
+                || spec.starts_with("git")
+                || spec.contains(':') && !spec.starts_with("npm:")
+            {
+                spec.to_owned()
+            } else if spec.contains('/') && !spec.starts_with("npm:") {
+                // `user/repo` (or `user/repo#ref`): a GitHub repository.
+                format!("github:{spec}")
+            } else if let Some(real) = spec.strip_prefix("npm:") {
+                real.to_owned()
+            } else {
+                name.clone()
+            };
+            operands.push(operand);
+        }
+    }
+    Ok((!operands.is_empty()).then_some(Snippet::Packages {
+        registry: "npm",
+        operands,
+    }))
+}
+
+/// A pip requirements file as the `pip install` it stands for: each requirement an operand,
+/// option lines (`--index-url URL`, `-e .`, `-r other.txt`) as written, comments dropped.
+fn requirements(text: &str) -> Snippet {
+    let mut cmd = String::from("pip install");
+    let mut joined = String::new();
+    for raw in text.lines() {
+        // Continuation lines.
+        if let Some(head) = raw.strip_suffix('\\') {
+            joined.push_str(head);
+            joined.push(' ');
+            continue;
+        }
+        joined.push_str(raw);
+        let line = std::mem::take(&mut joined);
+        let line = match line
+            .find(" #")
+            .or_else(|| line.starts_with('#').then_some(0))
+        {
+            Some(i) => line.get(..i).unwrap_or(""),
+            None => line.as_str(),
+        }
+        .trim();
+        if line.is_empty() {
+            continue;
+        }
+        cmd.push(' ');
+        if line.starts_with('-') {
+            cmd.push_str(
+                &line
+                    .split_whitespace()
+                    .map(quote)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        } else {
+            // `name[extra]>=1 ; marker --hash=…`: the requirement, one operand.
+            let req = line.split(" --").next().unwrap_or(line).trim();
+            cmd.push_str(&quote(req));
+        }
+    }
+    Snippet::Shell {
+        text: cmd,
+        strict: true,
+    }
 }
 
 fn package_json(text: &str, partial: bool) -> Result<Vec<Snippet>, String> {
@@ -494,6 +644,7 @@ fn package_json(text: &str, partial: bool) -> Result<Vec<Snippet>, String> {
                 // An edit that is itself an object: its pairs may be scripts.
                 return Ok(json_pairs_guess(text));
             }
+            out.extend(npm_dependencies(&v)?);
             Ok(out)
         }
         Err(_) if partial => Ok(json_pairs_guess(text)),
@@ -506,13 +657,30 @@ fn package_json(text: &str, partial: bool) -> Result<Vec<Snippet>, String> {
 /// read as one.
 fn json_pairs_guess(text: &str) -> Vec<Snippet> {
     let mut out = Vec::new();
+    // `"name": "^1.2.3"`: a dependency an edit adds, fetched at the next install.
+    let mut deps = Vec::new();
     for (k, v) in json_string_pairs(text) {
-        if NPM_METADATA.contains(&k.as_str()) || looks_like_version(&v) {
+        if NPM_METADATA.contains(&k.as_str()) {
+            continue;
+        }
+        if looks_like_version(&v) {
+            let npm_name = !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._@/".contains(&b));
+            if npm_name {
+                deps.push(k);
+            }
             continue;
         }
         out.push(Snippet::Shell {
             strict: NPM_LIFECYCLE.contains(&k.as_str()),
             text: v,
+        });
+    }
+    if !deps.is_empty() {
+        out.push(Snippet::Packages {
+            registry: "npm",
+            operands: deps,
         });
     }
     out
@@ -1267,6 +1435,9 @@ mod tests {
                 Snippet::Shell { text, .. } => text,
                 Snippet::Argv(a) => a.join(" "),
                 Snippet::Python(c) => c,
+                Snippet::Packages { registry, operands } => {
+                    format!("{registry}: {}", operands.join(" "))
+                }
             })
             .collect()
     }
@@ -1371,7 +1542,40 @@ mod tests {
         );
         assert!(package_json("{", false).is_err());
         let frag = r#""postinstall": "curl x | sh", "lodash": "^4.17.21", "description": "a (b"#;
-        assert_eq!(shells(package_json(frag, true).unwrap()), ["curl x | sh"]);
+        assert_eq!(
+            shells(package_json(frag, true).unwrap()),
+            ["curl x | sh", "npm: lodash"]
+        );
+    }
+
+    #[test]
+    fn package_json_dependencies_are_what_npm_install_fetches() {
+        let t = r#"{"scripts": {"b": "tsc"}, "dependencies": {"a": "^1", "b": "user/r#x",
+            "c": "file:../c", "d": "npm:real@2", "e": "https://h.example/e.tgz"},
+            "devDependencies": {"f": "workspace:*", "g": "latest"}}"#;
+        assert_eq!(
+            shells(package_json(t, false).unwrap()),
+            [
+                "tsc",
+                "npm: a github:user/r#x real@2 https://h.example/e.tgz g"
+            ]
+        );
+        assert!(package_json(r#"{"dependencies": []}"#, false).is_err());
+        let frag = "\"axios\": \"^1.6.0\",\n\"build\": \"tsc\"";
+        assert_eq!(
+            shells(package_json(frag, true).unwrap()),
+            ["tsc", "npm: axios"]
+        );
+    }
+
+    #[test]
+    fn requirements_are_what_pip_install_fetches() {
+        let t = "# c\nrequests==2 ; python_version < \"3.8\"\n-i https://x.example/simple\n\
+            pytest>=7 \\\n  --hash=sha256:ab\n\nnumpy  # n\n";
+        assert_eq!(
+            shells(vec![requirements(t)]),
+            ["pip install 'requests==2 ; python_version < \"3.8\"' '-i' 'https://x.example/simple' 'pytest>=7' 'numpy'"]
+        );
     }
 
     #[test]

@@ -38,28 +38,142 @@ pub enum NameFold {
     Crates,
 }
 
-/// One package registry's most used names. Both lists are stored folded, each name between
-/// newlines (`"\na\nb\n"`), so a lookup is one substring search and loading costs two
-/// allocations whatever the list's length.
+/// One package registry's most used names. Both lists are stored folded, each name followed
+/// by a newline (`known` also starts with one: `"\na\nb\n"`), so a lookup is one substring
+/// search and loading costs two allocations whatever the list's length.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RegistrySpec {
     pub name: String,
     pub fold: NameFold,
     /// Every listed name: an install of one of these is not a look-alike of another.
     pub known: String,
-    /// The most used names (at least 5 characters): a name one edit away from one of them
-    /// that is not itself known imitates it.
+    /// The most used names (at least 5 characters), most used first: a name one edit away
+    /// from one of them that is not itself known imitates it.
     pub guarded: String,
+    /// Built on first use: the hash of each guarded name and of each of its one-deletion
+    /// variants, with the name's offset in `guarded`, sorted. Two names one edit apart share
+    /// such a variant (a substitution or a swap deletes to the same text; an insertion
+    /// deletes to the other name), so a lookup is a few binary searches, not a scan.
+    #[serde(skip)]
+    neighbours: std::sync::OnceLock<Neighbours>,
 }
 
 /// Names shorter than this are not guarded: one edit from `six` or `glob` is too often
 /// another real package.
 pub const MIN_GUARDED_LEN: usize = 5;
 
+/// Polynomial hash base; the hash of a concatenation is computable from its parts, so every
+/// one-deletion variant of a name is hashed in constant time.
+const HASH_BASE: u64 = 0x0000_0100_0000_01b3;
+
+/// Longest name the look-alike index holds; longer guarded names are left out (no popular
+/// package has one) and longer installed names cannot be one edit from a guarded one.
+const MAX_GUARDED_LEN: usize = 64;
+
+/// Buckets of the look-alike index by the hash's top bits.
+const NEIGHBOUR_BUCKETS: usize = 1 << 12;
+
+/// The hash of `s`, and of `s` with each single byte deleted (in `out`); `s` is at most
+/// `MAX_GUARDED_LEN + 1` bytes (longer: `None`).
+fn deletion_hashes(s: &[u8], out: &mut Vec<u64>) -> Option<u64> {
+    const N: usize = MAX_GUARDED_LEN + 2;
+    let n = s.len();
+    if n >= N {
+        return None;
+    }
+    // prefix[i]: hash of s[..i]; suffix[j]: hash of s[j..]; pow[k]: base^k.
+    let (mut prefix, mut suffix, mut pow) = ([0u64; N + 1], [0u64; N + 1], [1u64; N + 1]);
+    for (i, &c) in s.iter().enumerate() {
+        let (h, p) = (prefix.get(i).copied()?, pow.get(i).copied()?);
+        *prefix.get_mut(i + 1)? = h.wrapping_mul(HASH_BASE).wrapping_add(u64::from(c) + 1);
+        *pow.get_mut(i + 1)? = p.wrapping_mul(HASH_BASE);
+    }
+    for j in (0..n).rev() {
+        let c = u64::from(*s.get(j)?) + 1;
+        let below = suffix.get(j + 1).copied()?;
+        *suffix.get_mut(j)? = c
+            .wrapping_mul(pow.get(n - 1 - j).copied()?)
+            .wrapping_add(below);
+    }
+    for i in 0..n {
+        let (left, right) = (prefix.get(i).copied()?, suffix.get(i + 1).copied()?);
+        out.push(
+            left.wrapping_mul(pow.get(n - 1 - i).copied()?)
+                .wrapping_add(right),
+        );
+    }
+    prefix.get(n).copied()
+}
+
+/// The look-alike index: `(hash, offset in guarded)` sorted, and where each bucket of hashes
+/// (by their top bits) starts in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Neighbours {
+    entries: Vec<(u64, u32)>,
+    buckets: Vec<u32>,
+}
+
+impl Neighbours {
+    fn bucket(h: u64) -> usize {
+        (h >> (64 - NEIGHBOUR_BUCKETS.trailing_zeros())) as usize
+    }
+
+    /// The offsets of the guarded names with a variant hashing to `h`.
+    fn find(&self, h: u64) -> impl Iterator<Item = u32> + '_ {
+        let b = Self::bucket(h);
+        let lo = self.buckets.get(b).map_or(0, |&x| x as usize);
+        let hi = self.buckets.get(b + 1).map_or(lo, |&x| x as usize);
+        let slice = self.entries.get(lo..hi).unwrap_or(&[]);
+        let start = slice.partition_point(|&(x, _)| x < h);
+        slice
+            .get(start..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(move |e| e.0 == h)
+            .map(|e| e.1)
+    }
+}
+
 impl RegistrySpec {
+    pub fn new(name: String, fold: NameFold, known: String, guarded: String) -> Self {
+        RegistrySpec {
+            name,
+            fold,
+            known,
+            guarded,
+            neighbours: std::sync::OnceLock::new(),
+        }
+    }
+
     /// `name` folded the registry's way.
     pub fn fold(&self, name: &str) -> String {
         fold_name(self.fold, name)
+    }
+
+    fn neighbours(&self) -> &Neighbours {
+        self.neighbours.get_or_init(|| {
+            let mut entries = Vec::new();
+            let mut hashes = Vec::new();
+            let mut at = 0usize;
+            for g in self.guarded.split_terminator('\n') {
+                hashes.clear();
+                let offset = u32::try_from(at).unwrap_or(u32::MAX);
+                at += g.len() + 1;
+                let Some(whole) = deletion_hashes(g.as_bytes(), &mut hashes) else {
+                    continue;
+                };
+                entries.push((whole, offset));
+                entries.extend(hashes.iter().map(|&h| (h, offset)));
+            }
+            entries.sort_unstable();
+            entries.dedup();
+            let mut buckets = vec![0u32; NEIGHBOUR_BUCKETS + 1];
+            for (b, slot) in buckets.iter_mut().enumerate() {
+                let first = entries.partition_point(|&(h, _)| Neighbours::bucket(h) < b);
+                *slot = u32::try_from(first).unwrap_or(u32::MAX);
+            }
+            Neighbours { entries, buckets }
+        })
     }
 
     /// The popular name that `name` (as written in an install) imitates: one insertion,
@@ -67,16 +181,13 @@ impl RegistrySpec {
     /// itself a known name.
     pub fn imitated<'a>(&'a self, name: &str) -> Option<&'a str> {
         let n = self.fold(name);
-        if n.len() + 1 < MIN_GUARDED_LEN || n.is_empty() {
+        if n.len() + 1 < MIN_GUARDED_LEN {
             return None;
         }
-        let mut key = String::with_capacity(n.len() + 2);
-        key.push('\n');
-        key.push_str(&n);
-        key.push('\n');
-        if memchr::memmem::find(self.known.as_bytes(), key.as_bytes()).is_some() {
-            return None;
-        }
+        let index = self.neighbours();
+        let mut keys = Vec::with_capacity(n.len() + 1);
+        let whole = deletion_hashes(n.as_bytes(), &mut keys)?;
+        keys.push(whole);
         // A version digit added or changed (`split2`, `boto3`, `…-cu13`) is how real
         // packages name their variants, not how look-alikes are made.
         let letters = |s: &str| {
@@ -84,11 +195,31 @@ impl RegistrySpec {
                 .filter(|b| !b.is_ascii_digit())
                 .collect::<Vec<u8>>()
         };
-        self.guarded.split('\n').find(|g| {
-            g.len().abs_diff(n.len()) <= 1
-                && one_edit(g.as_bytes(), n.as_bytes())
-                && letters(g) != letters(&n)
-        })
+        let mut best: Option<u32> = None;
+        for key in keys {
+            for offset in index.find(key) {
+                if best.is_some_and(|b| b <= offset) {
+                    continue;
+                }
+                let rest = self.guarded.get(offset as usize..).unwrap_or("");
+                let g = rest.split('\n').next().unwrap_or("");
+                if one_edit(g.as_bytes(), n.as_bytes()) && letters(g) != letters(&n) {
+                    best = Some(offset);
+                }
+            }
+        }
+        let popular = best.and_then(|o| {
+            let rest = self.guarded.get(o as usize..)?;
+            rest.split('\n').next()
+        })?;
+        let mut key = String::with_capacity(n.len() + 2);
+        key.push('\n');
+        key.push_str(&n);
+        key.push('\n');
+        // A popular name itself is no look-alike of its neighbour (`scapy`, `scipy`).
+        memchr::memmem::find(self.known.as_bytes(), key.as_bytes())
+            .is_none()
+            .then_some(popular)
     }
 }
 
@@ -180,6 +311,8 @@ pub enum LaterFormat {
     /// launchd property lists (XML): `ProgramArguments` (a program and its arguments, run
     /// without a shell) and `Program`.
     LaunchdPlist,
+    /// pip requirements files: what `pip install -r` fetches, each line as its operand.
+    Requirements,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.
@@ -698,12 +831,12 @@ mod tests {
 
     fn registry(fold: NameFold, known: &[&str], guarded: &[&str]) -> RegistrySpec {
         let f = |l: &[&str]| l.iter().map(|n| fold_name(fold, n)).collect::<Vec<_>>();
-        RegistrySpec {
-            name: "test".into(),
+        RegistrySpec::new(
+            "test".into(),
             fold,
-            known: format!("\n{}\n", f(known).join("\n")),
-            guarded: f(guarded).join("\n"),
-        }
+            format!("\n{}\n", f(known).join("\n")),
+            f(guarded).iter().map(|g| format!("{g}\n")).collect(),
+        )
     }
 
     #[test]

@@ -1035,14 +1035,11 @@ pub fn registries(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) 
             known.push_str(&f);
             known.push('\n');
             if i < guard && f.len() >= MIN_GUARDED_LEN {
-                if !guarded.is_empty() {
-                    guarded.push('\n');
-                }
                 guarded.push_str(&f);
+                guarded.push('\n');
             }
         }
-        spec.known = known;
-        spec.guarded = guarded;
+        let spec = RegistrySpec::new(spec.name, spec.fold, known, guarded);
         match tables.registries.iter_mut().find(|r| r.name == spec.name) {
             Some(r) => *r = spec,
             None => tables.registries.push(spec),
@@ -1064,6 +1061,7 @@ const LATER_FORMATS: &[&str] = &[
     "jetbrains-run",
     "vim",
     "launchd-plist",
+    "requirements",
 ];
 
 /// `later:` entries: files that run later, by path, and how their commands are read.
@@ -1090,6 +1088,7 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "python" => Some(LaterFormat::Python),
                         "jetbrains-run" => Some(LaterFormat::JetbrainsRun),
                         "launchd-plist" => Some(LaterFormat::LaunchdPlist),
+                        "requirements" => Some(LaterFormat::Requirements),
                         "vim" => Some(LaterFormat::Vim),
                         other => {
                             diags.push(unknown(v, "file format", other, LATER_FORMATS));

@@ -2890,7 +2890,7 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        let mut lookalikes: Vec<String> = Vec::new();
+        let mut lookalikes: Vec<Operation> = Vec::new();
         if !spec.installs.is_empty() {
             if let Some(skip) = subcommand_operands(&spec.installs, p) {
                 let registry = spec
@@ -2903,28 +2903,20 @@ impl<'a> Analyzer<'a> {
                 let take = if first_only { 1 } else { usize::MAX };
                 for a in p.positional.iter().skip(skip).take(take) {
                     for v in &a.alts {
-                        if let Some(url) = package_url(&v.text) {
-                            found.push((signal::REMOTE_PACKAGE, url));
-                        } else if let (Some(reg), true) = (registry, v.known) {
-                            if let Some(name) = registry_name(reg.fold, &v.text) {
-                                if let Some(popular) = reg.imitated(name) {
-                                    lookalikes.push(format!(
-                                        "`{name}` is one edit away from `{popular}`, one of the \
-                                         most used {} packages.",
-                                        reg.name
-                                    ));
-                                }
+                        match package_operation(registry.filter(|_| v.known), &v.text) {
+                            Some(op) if op.urls.is_empty() => lookalikes.push(op),
+                            Some(op) => {
+                                let url = op.urls.into_iter().next().unwrap_or_default();
+                                found.push((signal::REMOTE_PACKAGE, url));
                             }
+                            None => {}
                         }
                     }
                 }
             }
         }
-        for detail in lookalikes.into_iter().take(MAX_ALTS) {
+        for op in lookalikes.into_iter().take(MAX_ALTS) {
             self.spend(64)?;
-            let mut op = Operation::new(Action::Execute);
-            op.signals.push(signal::TYPOSQUAT.to_owned());
-            op.detail = Some(detail);
             self.ops.push(op);
         }
         for (sig, url) in found.into_iter().take(MAX_ALTS) {
@@ -5424,6 +5416,32 @@ fn url_file_name(url: &str) -> &str {
 
 /// Where a package operand comes from when it is not a registry name: a URL (also inside
 /// `name @ URL`), a git remote, or a hosting shorthand (`github:user/repo`).
+/// What installing one package operand does that a rule judges: code from a URL or git
+/// source (`remote-package`, with its `url` and `host`), or a name that imitates one of the
+/// registry's most used packages (`typosquat`, with the imitated name in its detail).
+pub fn package_operation(
+    registry: Option<&crate::tables::RegistrySpec>,
+    operand: &str,
+) -> Option<Operation> {
+    if let Some(url) = package_url(operand) {
+        let mut op = Operation::new(Action::Execute);
+        op.signals.push(signal::REMOTE_PACKAGE.to_owned());
+        op.hosts.extend(normalize::host_of(&url));
+        op.urls.push(url);
+        return Some(op);
+    }
+    let reg = registry?;
+    let name = registry_name(reg.fold, operand)?;
+    let popular = reg.imitated(name)?;
+    let mut op = Operation::new(Action::Execute);
+    op.signals.push(signal::TYPOSQUAT.to_owned());
+    op.detail = Some(format!(
+        "`{name}` is one edit away from `{popular}`, one of the most used {} packages.",
+        reg.name
+    ));
+    Some(op)
+}
+
 /// The package name in an install operand from a registry (`requests[socks]>=2`,
 /// `@scope/pkg@1.2`, `serde@1`, `alias@npm:pkg`), or `None` when the operand is a path, a
 /// file or not a name the registry could hold.
