@@ -2883,21 +2883,29 @@ impl<'a> Analyzer<'a> {
                 found.push((signal::PACKAGE_SOURCE, url));
             }
         }
+        let registry = spec
+            .registry
+            .as_deref()
+            .filter(|_| subcommand_operands(&spec.unnamed, p).is_none())
+            .and_then(|r| self.tables.registries.iter().find(|x| x.name == r));
+        let mut lookalikes: Vec<Operation> = Vec::new();
+        // `uvx --from PKG`, `npx -p PKG`, `cargo install --git URL`.
         for a in &p.packages {
             for v in &a.alts {
-                if let Some(url) = package_url(&v.text) {
-                    found.push((signal::REMOTE_PACKAGE, url));
+                match package_operation(registry.filter(|_| v.known), &v.text) {
+                    Some(op) if op.urls.is_empty() => lookalikes.push(op),
+                    Some(op) => found.extend(
+                        op.urls
+                            .into_iter()
+                            .next()
+                            .map(|u| (signal::REMOTE_PACKAGE, u)),
+                    ),
+                    None => {}
                 }
             }
         }
-        let mut lookalikes: Vec<Operation> = Vec::new();
         if !spec.installs.is_empty() {
             if let Some(skip) = subcommand_operands(&spec.installs, p) {
-                let registry = spec
-                    .registry
-                    .as_deref()
-                    .filter(|_| subcommand_operands(&spec.unnamed, p).is_none())
-                    .and_then(|r| self.tables.registries.iter().find(|x| x.name == r));
                 // `npx PKG ARGS…`: only the first operand names a package.
                 let first_only = subcommand_operands(&spec.launches, p) == Some(skip);
                 let take = if first_only { 1 } else { usize::MAX };
