@@ -175,6 +175,7 @@ fn read(
         LaterFormat::Vim => vim(text),
         LaterFormat::LaunchdPlist => launchd_plist(text, partial)?,
         LaterFormat::Requirements => vec![requirements(text)],
+        LaterFormat::Pyproject => pyproject(text, partial),
     };
     if out.len() > MAX_SNIPPETS {
         return Err(format!("more than {MAX_SNIPPETS} commands"));
@@ -577,6 +578,96 @@ fn npm_dependencies(v: &PackageScripts) -> Result<Option<Snippet>, String> {
         registry: "npm",
         operands,
     }))
+}
+
+/// The dependencies a `pyproject.toml` declares (PEP 621 `[project]` `dependencies` and
+/// `optional-dependencies`, PEP 735 `[dependency-groups]`, Poetry's dependency tables), as
+/// the packages an install fetches. Read line by line: array items are quoted requirement
+/// strings (`"requests>=2"`, `"x @ https://…"`), Poetry's are `name = …` keys (a table's
+/// `git`/`url` value is where it comes from). An edit (part of a file) is not read: a
+/// fragment's strings cannot be told from keywords and classifiers.
+fn pyproject(text: &str, partial: bool) -> Vec<Snippet> {
+    if partial {
+        return Vec::new();
+    }
+    let mut operands = Vec::new();
+    let mut table = String::new();
+    let mut in_array = false;
+    for raw in text.lines() {
+        let line = raw.split(" #").next().unwrap_or(raw).trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if !in_array && line.starts_with('[') {
+            table = line.trim_matches(['[', ']', ' ']).to_owned();
+            continue;
+        }
+        let lists = matches!(
+            table.as_str(),
+            "project.optional-dependencies" | "dependency-groups"
+        );
+        let poetry = table.starts_with("tool.poetry")
+            && (table.ends_with("dependencies") || table.ends_with("dev-dependencies"));
+        let mut rest = line;
+        if !in_array {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let key = key.trim().trim_matches('"');
+            let value = value.trim();
+            if poetry {
+                if key != "python" {
+                    // `name = {git = "URL"}` or `{url = "URL"}`: fetched from there.
+                    let from = ["git", "url"].iter().find_map(|k| {
+                        let at = value.find(&format!("{k} = \""))? + k.len() + 4;
+                        value.get(at..)?.split('"').next()
+                    });
+                    operands.push(from.map_or_else(|| key.to_owned(), str::to_owned));
+                }
+                continue;
+            }
+            let wanted = (table == "project" && key == "dependencies") || lists;
+            if !wanted || !value.starts_with('[') {
+                continue;
+            }
+            in_array = true;
+            rest = value.get(1..).unwrap_or("");
+        }
+        // Quoted items up to the closing bracket (quotes and brackets are ASCII, so byte
+        // offsets stay on character boundaries).
+        let mut i = 0;
+        while let Some(&b) = rest.as_bytes().get(i) {
+            match b {
+                b'"' | b'\'' => {
+                    let body = rest.get(i + 1..).unwrap_or("");
+                    let end = body.find(char::from(b)).unwrap_or(body.len());
+                    operands.push(body.get(..end).unwrap_or("").to_owned());
+                    i += end + 2;
+                }
+                b']' => {
+                    in_array = false;
+                    break;
+                }
+                _ => i += 1,
+            }
+        }
+    }
+    let operands: Vec<String> = operands
+        .into_iter()
+        // `name @ URL`: the URL; a PEP 735 `{include-group = …}` table is no package.
+        .map(|o| match o.split_once(" @ ") {
+            Some((_, url)) => url.trim().to_owned(),
+            None => o,
+        })
+        .filter(|o| !o.is_empty())
+        .collect();
+    if operands.is_empty() {
+        return Vec::new();
+    }
+    vec![Snippet::Packages {
+        registry: "pypi",
+        operands,
+    }]
 }
 
 /// A pip requirements file as the `pip install` it stands for: each requirement an operand,
@@ -1566,6 +1657,18 @@ mod tests {
             shells(package_json(frag, true).unwrap()),
             ["tsc", "npm: axios"]
         );
+    }
+
+    #[test]
+    fn pyproject_dependencies_are_read() {
+        let t = "[project]\nname = \"flaskr\"\nkeywords = [\"reqeusts\"]\ndependencies = [\n  \"requests>=2\", # http\n  'x @ https://h.example/x.whl',\n]\n\
+            [project.optional-dependencies]\ndev = [\"pytest\", \"ruff\"]\n\
+            [tool.poetry.dependencies]\npython = \"^3.11\"\nflask = \"^3\"\ny = { git = \"https://g.example/y.git\" }\n";
+        assert_eq!(
+            shells(pyproject(t, false)),
+            ["pypi: requests>=2 https://h.example/x.whl pytest ruff flask https://g.example/y.git"]
+        );
+        assert!(pyproject(t, true).is_empty());
     }
 
     #[test]

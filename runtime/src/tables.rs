@@ -313,6 +313,8 @@ pub enum LaterFormat {
     LaunchdPlist,
     /// pip requirements files: what `pip install -r` fetches, each line as its operand.
     Requirements,
+    /// `pyproject.toml`: the dependencies an install of the project fetches.
+    Pyproject,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.

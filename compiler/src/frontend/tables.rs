@@ -1062,6 +1062,7 @@ const LATER_FORMATS: &[&str] = &[
     "vim",
     "launchd-plist",
     "requirements",
+    "pyproject",
 ];
 
 /// `later:` entries: files that run later, by path, and how their commands are read.
@@ -1089,6 +1090,7 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "jetbrains-run" => Some(LaterFormat::JetbrainsRun),
                         "launchd-plist" => Some(LaterFormat::LaunchdPlist),
                         "requirements" => Some(LaterFormat::Requirements),
+                        "pyproject" => Some(LaterFormat::Pyproject),
                         "vim" => Some(LaterFormat::Vim),
                         other => {
                             diags.push(unknown(v, "file format", other, LATER_FORMATS));
