@@ -25,6 +25,9 @@ const FILES: &[&str] = &[
     "setup.py",
     ".idea/runConfigurations/x.xml",
     "/home/user/.vimrc",
+    "/home/user/Library/LaunchAgents/x.plist",
+    "requirements.txt",
+    "pyproject.toml",
 ];
 
 fuzz_target!(|data: &[u8]| {
