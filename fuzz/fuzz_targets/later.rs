@@ -28,6 +28,7 @@ const FILES: &[&str] = &[
     "/home/user/Library/LaunchAgents/x.plist",
     "requirements.txt",
     "pyproject.toml",
+    "Cargo.toml",
 ];
 
 fuzz_target!(|data: &[u8]| {

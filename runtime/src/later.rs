@@ -176,6 +176,7 @@ fn read(
         LaterFormat::LaunchdPlist => launchd_plist(text, partial)?,
         LaterFormat::Requirements => vec![requirements(text)],
         LaterFormat::Pyproject => pyproject(text, partial),
+        LaterFormat::CargoToml => cargo_toml(text, partial),
     };
     if out.len() > MAX_SNIPPETS {
         return Err(format!("more than {MAX_SNIPPETS} commands"));
@@ -666,6 +667,112 @@ fn pyproject(text: &str, partial: bool) -> Vec<Snippet> {
     }
     vec![Snippet::Packages {
         registry: "pypi",
+        operands,
+    }]
+}
+
+/// The crates a `Cargo.toml` depends on (`[dependencies]`, `[dev-dependencies]`,
+/// `[build-dependencies]`, their `[target.….…]` and `[workspace.…]` forms), as the packages a
+/// build fetches: `name = "1"`, `name = { version = … }` (or `package = "real"` when renamed),
+/// and a `git` source's URL, read line by line (`[dependencies.name]` tables too). Path
+/// dependencies fetch nothing. An edit's lines are read the same way when they look like
+/// `name = "version"` or an inline table.
+fn cargo_toml(text: &str, partial: bool) -> Vec<Snippet> {
+    let quoted = |v: &str, key: &str| -> Option<String> {
+        let at = v.find(&format!("{key} = \""))? + key.len() + 4;
+        v.get(at..)?.split('"').next().map(str::to_owned)
+    };
+    let deps_table = |t: &str| {
+        let last = t.rsplit('.').next().unwrap_or(t);
+        matches!(
+            last,
+            "dependencies" | "dev-dependencies" | "build-dependencies" | "dev_dependencies"
+        )
+    };
+    let mut operands = Vec::new();
+    let mut table = String::new();
+    // `[dependencies.name]`: the name, then its keys.
+    let mut dotted: Option<(String, Option<String>, bool)> = None;
+    let flush = |d: &mut Option<(String, Option<String>, bool)>, out: &mut Vec<String>| {
+        if let Some((name, from, local)) = d.take() {
+            if !local {
+                out.push(from.unwrap_or(name));
+            }
+        }
+    };
+    for raw in text.lines() {
+        let line = raw.split(" #").next().unwrap_or(raw).trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if line.starts_with('[') {
+            flush(&mut dotted, &mut operands);
+            table = line.trim_matches(['[', ']', ' ']).to_owned();
+            if let Some((head, name)) = table.rsplit_once('.') {
+                if deps_table(head) {
+                    dotted = Some((name.trim_matches('"').to_owned(), None, false));
+                }
+            }
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let (key, value) = (key.trim().trim_matches('"'), value.trim());
+        if let Some((_, from, local)) = dotted.as_mut() {
+            match key {
+                "git" => *from = quoted(line, "git"),
+                "package" if from.is_none() => {
+                    *from = Some(value.trim_matches('"').to_owned());
+                }
+                "path" => *local = true,
+                _ => {}
+            }
+            continue;
+        }
+        // An edit's lines carry no table: the manifest's own keys are not dependencies.
+        const PACKAGE_KEYS: &[&str] = &[
+            "name",
+            "version",
+            "edition",
+            "authors",
+            "description",
+            "license",
+            "license-file",
+            "readme",
+            "repository",
+            "homepage",
+            "documentation",
+            "keywords",
+            "categories",
+            "rust-version",
+            "publish",
+            "build",
+            "links",
+            "default-run",
+            "resolver",
+            "members",
+            "exclude",
+            "include",
+            "workspace",
+            "metadata",
+        ];
+        if !(deps_table(&table) || partial && table.is_empty() && !PACKAGE_KEYS.contains(&key)) {
+            continue;
+        }
+        let versioned = value.starts_with('"') || value.starts_with('{');
+        if !versioned || value.contains("path = ") && !value.contains("git = ") {
+            continue;
+        }
+        let from = quoted(value, "git").or_else(|| quoted(value, "package"));
+        operands.push(from.unwrap_or_else(|| key.to_owned()));
+    }
+    flush(&mut dotted, &mut operands);
+    if operands.is_empty() {
+        return Vec::new();
+    }
+    vec![Snippet::Packages {
+        registry: "crates",
         operands,
     }]
 }
@@ -1669,6 +1776,24 @@ mod tests {
             ["pypi: requests>=2 https://h.example/x.whl pytest ruff flask https://g.example/y.git"]
         );
         assert!(pyproject(t, true).is_empty());
+    }
+
+    #[test]
+    fn cargo_dependencies_are_read() {
+        let t = "[package]\nname = \"serde_jsn\"\nversion = \"0.1.0\"\n\
+            [dependencies]\nserde = { version = \"1\", features = [\"derive\"] }\ntokio = \"1\"\n\
+            local = { path = \"../local\" }\nfast = { package = \"real-name\", version = \"2\" }\n\
+            [dev-dependencies.proptest]\nversion = \"1\"\n\
+            [target.'cfg(unix)'.dependencies]\nx = { git = \"https://g.example/x\" }\n\
+            [dependencies.y]\npath = \"y\"\n[features]\ndefault = [\"a\"]\n";
+        assert_eq!(
+            shells(cargo_toml(t, false)),
+            ["crates: serde tokio real-name proptest https://g.example/x"]
+        );
+        assert_eq!(
+            shells(cargo_toml("tokioo = \"1\"\n", true)),
+            ["crates: tokioo"]
+        );
     }
 
     #[test]

@@ -315,6 +315,8 @@ pub enum LaterFormat {
     Requirements,
     /// `pyproject.toml`: the dependencies an install of the project fetches.
     Pyproject,
+    /// `Cargo.toml`: the crates a build fetches.
+    CargoToml,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.

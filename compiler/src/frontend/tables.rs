@@ -1063,6 +1063,7 @@ const LATER_FORMATS: &[&str] = &[
     "launchd-plist",
     "requirements",
     "pyproject",
+    "cargo-toml",
 ];
 
 /// `later:` entries: files that run later, by path, and how their commands are read.
@@ -1091,6 +1092,7 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "launchd-plist" => Some(LaterFormat::LaunchdPlist),
                         "requirements" => Some(LaterFormat::Requirements),
                         "pyproject" => Some(LaterFormat::Pyproject),
+                        "cargo-toml" => Some(LaterFormat::CargoToml),
                         "vim" => Some(LaterFormat::Vim),
                         other => {
                             diags.push(unknown(v, "file format", other, LATER_FORMATS));
