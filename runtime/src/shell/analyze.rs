@@ -2876,63 +2876,38 @@ impl<'a> Analyzer<'a> {
     /// `--registry`, `--git`) and, for an install subcommand, operands that are URLs or git
     /// sources. Each becomes an execute operation whose `url` and `host` say where from.
     fn sources(&mut self, spec: &CommandSpec, p: &Parsed) -> R<()> {
-        let mut found: Vec<(&str, String)> = Vec::new();
-        for a in &p.sources {
-            for v in &a.alts {
-                let url = package_url(&v.text).unwrap_or_else(|| v.text.clone());
-                found.push((signal::PACKAGE_SOURCE, url));
-            }
-        }
         let registry = spec
             .registry
             .as_deref()
             .filter(|_| subcommand_operands(&spec.unnamed, p).is_none())
             .and_then(|r| self.tables.registries.iter().find(|x| x.name == r));
-        let mut lookalikes: Vec<Operation> = Vec::new();
-        // `uvx --from PKG`, `npx -p PKG`, `cargo install --git URL`.
-        for a in &p.packages {
+        let mut ops: Vec<Operation> = Vec::new();
+        for a in &p.sources {
             for v in &a.alts {
-                match package_operation(registry.filter(|_| v.known), &v.text) {
-                    Some(op) if op.urls.is_empty() => lookalikes.push(op),
-                    Some(op) => found.extend(
-                        op.urls
-                            .into_iter()
-                            .next()
-                            .map(|u| (signal::REMOTE_PACKAGE, u)),
-                    ),
-                    None => {}
-                }
+                let url = package_url(&v.text).unwrap_or_else(|| v.text.clone());
+                let mut op = Operation::new(Action::Execute);
+                op.signals.push(signal::PACKAGE_SOURCE.to_owned());
+                op.hosts.extend(normalize::host_of(&url));
+                op.urls.push(url);
+                ops.push(op);
             }
         }
-        if !spec.installs.is_empty() {
-            if let Some(skip) = subcommand_operands(&spec.installs, p) {
-                // `npx PKG ARGS…`: only the first operand names a package.
-                let first_only = subcommand_operands(&spec.launches, p) == Some(skip);
-                let take = if first_only { 1 } else { usize::MAX };
-                for a in p.positional.iter().skip(skip).take(take) {
-                    for v in &a.alts {
-                        match package_operation(registry.filter(|_| v.known), &v.text) {
-                            Some(op) if op.urls.is_empty() => lookalikes.push(op),
-                            Some(op) => {
-                                let url = op.urls.into_iter().next().unwrap_or_default();
-                                found.push((signal::REMOTE_PACKAGE, url));
-                            }
-                            None => {}
-                        }
-                    }
-                }
+        // `uvx --from PKG`, `npx -p PKG`, `cargo install --git URL`.
+        let mut operands: Vec<&Arg> = p.packages.iter().collect();
+        if let Some(skip) = subcommand_operands(&spec.installs, p) {
+            // `npx PKG ARGS…`: only the first operand names a package.
+            let first_only = subcommand_operands(&spec.launches, p) == Some(skip);
+            let take = if first_only { 1 } else { usize::MAX };
+            operands.extend(p.positional.iter().skip(skip).take(take));
+        }
+        for a in operands {
+            for v in &a.alts {
+                ops.extend(package_operation(registry.filter(|_| v.known), &v.text));
             }
         }
-        for op in lookalikes.into_iter().take(MAX_ALTS) {
+        // Every one is kept: a cap would let a long list of harmless sources hide the last.
+        for op in ops {
             self.spend(64)?;
-            self.ops.push(op);
-        }
-        for (sig, url) in found.into_iter().take(MAX_ALTS) {
-            self.spend(64)?;
-            let mut op = Operation::new(Action::Execute);
-            op.signals.push(sig.to_owned());
-            op.hosts.extend(normalize::host_of(&url));
-            op.urls.push(url);
             self.ops.push(op);
         }
         Ok(())
