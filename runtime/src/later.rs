@@ -17,6 +17,9 @@ pub mod signal {
     pub const RUNS_LATER: &str = "runs-later";
     /// A write to a file that runs later whose commands were all read and judged.
     pub const JUDGED_CONTENT: &str = "judged-content";
+    /// An operation of a command that runs on another machine or in a container (a CI
+    /// runner, an image build), not on this one.
+    pub const RUNS_ELSEWHERE: &str = "runs-elsewhere";
 }
 
 /// Commands nested deeper than this in one file are not followed.
@@ -57,7 +60,7 @@ pub fn expand(
         if op.action != Action::Write || op.contents.is_empty() {
             continue;
         }
-        let Some((path, format)) = op
+        let Some((path, (format, elsewhere))) = op
             .paths
             .iter()
             .find_map(|p| format_of(p, ctx.home, tables, index).map(|f| (p.clone(), f)))
@@ -78,7 +81,12 @@ pub fn expand(
                 let found = judge(&s, &run_ctx, tables, index).map_err(|why| {
                     format!("a command `{path}` would run later cannot be judged: {why}")
                 })?;
-                added.extend(found);
+                for mut f in found {
+                    if elsewhere {
+                        f.signals.push(signal::RUNS_ELSEWHERE.to_owned());
+                    }
+                    added.push(f);
+                }
             }
         }
         op.signals.push(signal::JUDGED_CONTENT.to_owned());
@@ -95,7 +103,12 @@ pub fn expand(
 /// The format of a path the table lists, if any: globs are found by the path's last segment
 /// (exact names from a map), by its directory's name (wildcard names under a named
 /// directory), or tried in turn (the few others), then matched whole.
-fn format_of(path: &str, home: &str, tables: &Tables, index: &TableIndex) -> Option<LaterFormat> {
+fn format_of(
+    path: &str,
+    home: &str,
+    tables: &Tables,
+    index: &TableIndex,
+) -> Option<(LaterFormat, bool)> {
     let mut segs = path.rsplit('/');
     let name = segs.next().unwrap_or(path);
     let parent = segs.next().unwrap_or("");
@@ -113,7 +126,7 @@ fn format_of(path: &str, home: &str, tables: &Tables, index: &TableIndex) -> Opt
             let g = spec.paths.get(k as usize)?;
             let last = g.rsplit('/').next().unwrap_or(g);
             (segment_match(last.as_bytes(), name.as_bytes()) && glob_match(g, path, home))
-                .then_some(spec.format)
+                .then_some((spec.format, spec.elsewhere))
         })
 }
 

@@ -275,6 +275,10 @@ pub struct LaterSpec {
     pub format: LaterFormat,
     /// Globs over absolute paths: `$HOME/…`, `**/…`, `*` within a segment.
     pub paths: Vec<String>,
+    /// The commands run on another machine or in a container (CI runners, image builds),
+    /// not on this one: their operations carry `runs-elsewhere`.
+    #[serde(default)]
+    pub elsewhere: bool,
 }
 
 /// How the commands of a file that runs later are found (see `crate::later`).
@@ -568,6 +572,10 @@ pub struct CommandSpec {
     /// Flags whose value is such commands as text (`lftp -c CMDS`, `smbclient -c CMDS`).
     #[serde(default)]
     pub batch_text: Vec<String>,
+    /// The entry this command is judged as when no operand names a remote host (`rsync
+    /// SRC DST` on one machine is a copy: DST is written, and `--delete` empties it).
+    #[serde(default)]
+    pub local: Option<String>,
 }
 
 /// One way a command serves a directory: after the words `after` (empty: from the command
@@ -724,6 +732,12 @@ pub enum FlagRole {
     /// Takes a module that runs with the remaining arguments (`python -m pip install X`):
     /// a module that is also a command in the table is judged as that command.
     Module,
+    /// Makes a copy's destination lose what its sources lack (`rsync --delete`): the
+    /// destination is judged as deleted whole as well as written.
+    Mirror,
+    /// Makes the command change nothing (`rsync -n`, `--dry-run`): what it would write,
+    /// delete or move is only read.
+    DryRun,
 }
 
 /// Lookup indexes built at load; a name defined twice means its later entry (user files

@@ -45,6 +45,7 @@ const COMMAND_KEYS: &[&str] = &[
     "registry",
     "launches",
     "unnamed",
+    "local",
     "description",
 ];
 const LANGUAGE_KEYS: &[&str] = &[
@@ -184,6 +185,8 @@ const FLAG_ROLES: &[&str] = &[
     "source",
     "package",
     "mount",
+    "mirror",
+    "dry-run",
 ];
 const ACTIONS: &[&str] = &[
     "read", "write", "delete", "copy", "move", "execute", "network",
@@ -460,6 +463,10 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 },
                 "launches" => spec.launches = names(v, diags),
                 "unnamed" => spec.unnamed = names(v, diags),
+                "local" => match v.as_str() {
+                    Some(r) if !r.trim().is_empty() => spec.local = Some(r.trim().to_owned()),
+                    _ => diags.push(Diagnostic::error(v.span, "`local` must be a command name")),
+                },
                 "batch" => spec.batch = flag_list(v, "batch", diags),
                 "batch-text" => spec.batch_text = flag_list(v, "batch-text", diags),
                 // `unpacks: [-C, --directory]`: the flags naming where it unpacks.
@@ -530,6 +537,8 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                             "source" => FlagRole::Source,
                             "package" => FlagRole::Package,
                             "mount" => FlagRole::Mount,
+                            "mirror" => FlagRole::Mirror,
+                            "dry-run" => FlagRole::DryRun,
                             "read-write" => FlagRole::ReadWrite,
                             other => match action(other) {
                                 Some(a) => FlagRole::Path(a),
@@ -969,7 +978,7 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
     }
 }
 
-const LATER_KEYS: &[&str] = &["format", "paths", "description"];
+const LATER_KEYS: &[&str] = &["format", "paths", "elsewhere", "description"];
 const REGISTRY_KEYS: &[&str] = &["name", "fold", "guard", "popular", "description"];
 const NAME_FOLDS: &[&str] = &["lower", "pep503", "crates"];
 
@@ -1071,9 +1080,11 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
     for pairs in entries(section, "later", diags) {
         let mut format = None;
         let mut paths = Vec::new();
+        let mut elsewhere = false;
         for (k, v) in pairs {
             match k.as_str().unwrap_or("") {
                 "description" => {}
+                "elsewhere" => elsewhere = boolean(v, "elsewhere", diags),
                 "format" => {
                     let s = v.as_str().unwrap_or("");
                     format = match s {
@@ -1121,7 +1132,11 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
             }
         }
         match format {
-            Some(format) => tables.later.push(LaterSpec { format, paths }),
+            Some(format) => tables.later.push(LaterSpec {
+                format,
+                paths,
+                elsewhere,
+            }),
             None => diags.push(Diagnostic::error(
                 section.span,
                 "a `later` entry needs `format`",

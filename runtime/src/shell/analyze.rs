@@ -1637,7 +1637,7 @@ impl<'a> Analyzer<'a> {
         {
             self.remote_code(&urls);
         }
-        let Some(spec) = self.spec(name) else {
+        let Some(mut spec) = self.spec(name) else {
             if args
                 .iter()
                 .any(|a| a.alts.iter().any(|v| !v.known && v.hidden))
@@ -1683,7 +1683,19 @@ impl<'a> Analyzer<'a> {
         {
             self.signal(signal::OPAQUE);
         }
-        let p = Parsed::new(spec, args);
+        let mut p = Parsed::new(spec, args);
+        // `rsync SRC DST` with no remote operand is a copy on this machine.
+        if let Some(local) = spec.local.as_deref().and_then(|l| self.spec(l)) {
+            let remote = p.positional.iter().any(|a| {
+                a.alts
+                    .iter()
+                    .any(|v| !v.known || v.text.contains("://") || remote_host(&v.text).is_some())
+            });
+            if !remote {
+                spec = local;
+                p = Parsed::new(spec, args);
+            }
+        }
         for setting in &p.settings {
             self.setting(setting)?;
         }
@@ -1887,6 +1899,7 @@ impl<'a> Analyzer<'a> {
         match spec.kind {
             CmdKind::Files(action) => {
                 let action = p.mode.unwrap_or(action);
+                let action = if p.dry_run { Action::Read } else { action };
                 // What `tee` writes is its input: kept for a later `bash FILE`.
                 if action == Action::Write && spec.produces == Some(Produce::Input) {
                     for a in &p.positional {
@@ -1909,6 +1922,19 @@ impl<'a> Analyzer<'a> {
                     self.arg_path(action, a, p.recursive)?;
                 }
             }
+            CmdKind::Copy | CmdKind::Move if p.dry_run => {
+                // A dry run only lists what it would copy or move: the sources are read,
+                // the destination is left alone.
+                self.flag_paths(p)?;
+                let split = if p.has_target_flag {
+                    p.positional.len()
+                } else {
+                    p.positional.len().saturating_sub(1)
+                };
+                for a in p.positional.iter().take(split) {
+                    self.arg_path(Action::Read, a, p.recursive)?;
+                }
+            }
             CmdKind::Copy | CmdKind::Move => {
                 self.flag_paths(p)?;
                 let (src_action, whole) = if spec.kind == CmdKind::Copy {
@@ -1927,6 +1953,10 @@ impl<'a> Analyzer<'a> {
                 for a in srcs {
                     self.arg_path(src_action, a, recursive)?;
                     self.arg_path(whole, a, false)?;
+                    // `rsync --remove-source-files`: what is copied is gone from the source.
+                    if spec.kind == CmdKind::Copy && p.mode == Some(Action::Delete) {
+                        self.arg_path(Action::Delete, a, p.recursive)?;
+                    }
                 }
                 // A file written earlier in the call keeps its text under the new name.
                 if let ([src], [dst]) = (srcs, dst) {
@@ -1944,6 +1974,9 @@ impl<'a> Analyzer<'a> {
                     self.arg_path(Action::Write, a, false)?;
                     self.arg_path(whole, a, false)?;
                     self.write_into_dir(srcs, a)?;
+                    if p.mirror {
+                        self.arg_path(Action::Delete, a, true)?;
+                    }
                 }
                 // `cp -t DIR SRC…`: the same, into the flag's directory.
                 if p.has_target_flag {
@@ -4544,6 +4577,10 @@ struct Parsed<'a> {
     codes: Vec<Arg>,
     /// `python -m MOD`: the module, and the index of the arguments it gets.
     module: Option<(Arg, usize)>,
+    /// `rsync --delete`: the destination loses what the sources lack.
+    mirror: bool,
+    /// `rsync -n`: nothing is changed.
+    dry_run: bool,
 }
 
 impl<'a> Parsed<'a> {
@@ -4568,6 +4605,8 @@ impl<'a> Parsed<'a> {
             mounts: Vec::new(),
             codes: Vec::new(),
             module: None,
+            mirror: false,
+            dry_run: false,
         };
         let wraps = matches!(spec.kind, CmdKind::Wrapper | CmdKind::Xargs);
         let mut skip = usize::from(spec.skip);
@@ -4846,6 +4885,8 @@ fn apply_switch(p: &mut Parsed, role: FlagRole) {
         FlagRole::Recursive => p.recursive = true,
         FlagRole::RemoteName => p.remote_name = true,
         FlagRole::StdinCode => p.stdin_code = true,
+        FlagRole::Mirror => p.mirror = true,
+        FlagRole::DryRun => p.dry_run = true,
         _ => {}
     }
 }
