@@ -362,6 +362,20 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
+    /// Analyses a command that another one runs (`sudo CMD`, `timeout 5 CMD`, `xargs CMD`,
+    /// `find -exec CMD`, an alias, a subprocess of code): its text, as the command table
+    /// names it, is a command value of its own, so a rule that reads command lines sees
+    /// `iptables -F` whatever runs it.
+    fn dispatch_inner(&mut self, args: &[Arg], stdin: Flow) -> R<Flow> {
+        if let Some(line) = command_line(args) {
+            self.spend(line.len())?;
+            if !self.exec.commands.contains(&line) {
+                self.exec.commands.push(line);
+            }
+        }
+        self.dispatch(args, stdin)
+    }
+
     fn script_text(&mut self, src: &str) -> R<Flow> {
         if self.powershell {
             return self.powershell_text(src);
@@ -717,6 +731,12 @@ impl<'a> Analyzer<'a> {
                 "export" | "declare" | "typeset" | "local" | "readonly" | "env" | "sudo" | "doas"
             )
         });
+        // `X=1 cmd`: the command without its environment is a value too.
+        let bare = if prefix.is_empty() {
+            None
+        } else {
+            command_line(&args)
+        };
         let mut each: Vec<String> = prefix;
         if declares {
             each.extend(
@@ -735,6 +755,7 @@ impl<'a> Analyzer<'a> {
         if each.len() > 1 {
             self.exec.commands.extend(each);
         }
+        self.exec.commands.extend(bare);
         Ok((out, Some(index)))
     }
 
@@ -1409,7 +1430,7 @@ impl<'a> Analyzer<'a> {
                     res = res.and_then(|()| self.expand(w, &mut args));
                 }
                 args.extend(rest.iter().cloned());
-                res.and_then(|()| self.dispatch(&args, stdin))
+                res.and_then(|()| self.dispatch_inner(&args, stdin))
             }
             None => {
                 let r = self.script(&script);
@@ -2105,7 +2126,7 @@ impl<'a> Analyzer<'a> {
                             .collect();
                         self.bind(k, vals, false)?;
                     }
-                    let out = self.dispatch(inner.get(start..).unwrap_or(&[]), stdin);
+                    let out = self.dispatch_inner(inner.get(start..).unwrap_or(&[]), stdin);
                     self.restore_vars(saved);
                     return out;
                 }
@@ -2125,7 +2146,7 @@ impl<'a> Analyzer<'a> {
                     if runs {
                         let mut inner = vec![module.clone()];
                         inner.extend(args.get(*at..).unwrap_or(&[]).iter().cloned());
-                        return self.dispatch(&inner, stdin);
+                        return self.dispatch_inner(&inner, stdin);
                     }
                     if module.opaque() {
                         self.signal(signal::OPAQUE);
@@ -2364,7 +2385,7 @@ impl<'a> Analyzer<'a> {
                     if inner.is_empty() {
                         return Ok(Flow::default());
                     }
-                    return self.dispatch(
+                    return self.dispatch_inner(
                         &inner,
                         Flow {
                             decoded: stdin.decoded,
@@ -3296,7 +3317,7 @@ impl<'a> Analyzer<'a> {
                         self.signal(code::signal::OPAQUE_CODE);
                     }
                     self.nesting += 1;
-                    let out = self.dispatch(&args, Flow::default());
+                    let out = self.dispatch_inner(&args, Flow::default());
                     self.nesting -= 1;
                     out?;
                 }
@@ -3885,7 +3906,7 @@ impl<'a> Analyzer<'a> {
                 if matches!(prog, "cmd" | "cmd.exe") && argv.iter().all(Arg::known) {
                     return self.powershell_text(&line);
                 }
-                return self.dispatch(&argv, Flow::default());
+                return self.dispatch_inner(&argv, Flow::default());
             }
             "eval" if rest.iter().any(|a| !a.known()) => {
                 // `iex (…)`, `iex $code`: code made while it runs.
@@ -3934,7 +3955,7 @@ impl<'a> Analyzer<'a> {
         }
         let mut argv = vec![Arg::lit(&name)];
         argv.extend(rest);
-        self.dispatch(&argv, stdin)
+        self.dispatch_inner(&argv, stdin)
     }
 
     /// A PowerShell word's value, and whether it is a parameter name (`-Path`).
@@ -4241,7 +4262,7 @@ impl<'a> Analyzer<'a> {
                 if !used {
                     inner.push(each.clone());
                 }
-                self.dispatch(&inner, Flow::default())?;
+                self.dispatch_inner(&inner, Flow::default())?;
                 return Ok(Flow::default());
             }
             if matches!(
@@ -4286,7 +4307,7 @@ impl<'a> Analyzer<'a> {
                             inner.push(b.clone());
                         }
                     }
-                    self.dispatch(&inner, Flow::default())?;
+                    self.dispatch_inner(&inner, Flow::default())?;
                 }
                 _ => {}
             }
@@ -4946,6 +4967,18 @@ fn has_byte(s: &str, set: &[u8]) -> bool {
 }
 
 /// The lower-cased base name of a command word (`/bin/CAT` -> `cat`).
+/// A command's text as the command table names it: its name without a directory, then its
+/// arguments.
+fn command_line(args: &[Arg]) -> Option<String> {
+    let first = args.first()?;
+    let mut line = command_name(first.text()).into_owned();
+    for a in args.get(1..).unwrap_or(&[]) {
+        line.push(' ');
+        line.push_str(a.text());
+    }
+    Some(line)
+}
+
 fn command_name(t: &str) -> std::borrow::Cow<'_, str> {
     let base = t
         .bytes()
