@@ -27,6 +27,11 @@ macro_rules! case {
     };
 }
 
+// A regex closed early by a doubled backslash: one error for the line, not one per character.
+case!(
+    regex_closed_early,
+    "set s = [\n    /^a\\\\/b(?:c|d)*?[x]/,\n]\n\nblock r {\n    when command in s\n}\n"
+);
 case!(
     misspelled_item_keyword,
     "blok no-env {\n    when path in [\"**/.env\"]\n}\n"

@@ -38,6 +38,11 @@ pub fn parse(file: u32, text: &str, diags: &mut Diagnostics) -> Parsed {
     // Chunks of tokens, each starting at an item keyword; a chunk with a lexical error is not
     // parsed (its error is already reported, and a missing token would only add noise).
     let mut chunks: Vec<(Vec<Spanned>, bool)> = vec![(Vec::new(), false)];
+    // The line of the last lexical error: the rest of a line after one (a regex closed early
+    // by a stray slash) is its consequence, so one error per line is reported.
+    let mut err_line: Option<usize> = None;
+    // Newlines counted so far, up to `counted` (errors come in order: linear in the file).
+    let (mut line, mut counted) = (0usize, 0usize);
     for t in lexer::tokens(text) {
         match t {
             Ok((lo, Tok::Comment(c), hi)) => parsed.comments.push((lo, hi, c)),
@@ -50,7 +55,14 @@ pub fn parse(file: u32, text: &str, diags: &mut Diagnostics) -> Parsed {
                 }
             }
             Err((e, lo, hi)) => {
-                diags.push(lex_diagnostic(file, text, &e, lo, hi));
+                if lo > counted {
+                    line += text.get(counted..lo).map_or(0, |t| t.matches('\n').count());
+                    counted = lo;
+                }
+                if err_line != Some(line) {
+                    diags.push(lex_diagnostic(file, text, &e, lo, hi));
+                }
+                err_line = Some(line);
                 if let Some(last) = chunks.last_mut() {
                     last.1 = true;
                 }
