@@ -649,27 +649,19 @@ impl<'a> Analyzer<'a> {
             .as_ref()
             .and_then(|f| f.text.clone())
             .filter(|_| passes_stdin);
-        let mut canon_text = String::with_capacity(
-            args.iter().map(|a| a.text().len() + 1).sum::<usize>()
-                + prefix.iter().map(|p| p.len() + 1).sum::<usize>(),
-        );
-        for (k, p) in prefix.iter().enumerate() {
-            if k > 0 {
-                canon_text.push(' ');
+        // The command line as rules read it; with leading assignments (`X=1 cmd`), the line
+        // without them is a value too.
+        let line = command_line(&args);
+        let (canon_text, bare) = if prefix.is_empty() {
+            (line.unwrap_or_default(), None)
+        } else {
+            let mut t = prefix.join(" ");
+            if let Some(l) = &line {
+                t.push(' ');
+                t.push_str(l);
             }
-            canon_text.push_str(p);
-        }
-        if let Some(first) = args.first() {
-            let name = command_name(first.text());
-            if !canon_text.is_empty() {
-                canon_text.push(' ');
-            }
-            canon_text.push_str(&name);
-            for a in args.iter().skip(1) {
-                canon_text.push(' ');
-                canon_text.push_str(a.text());
-            }
-        }
+            (t, line)
+        };
         if canon_text.is_empty() {
             return Ok((Flow::default(), None));
         }
@@ -731,12 +723,6 @@ impl<'a> Analyzer<'a> {
                 "export" | "declare" | "typeset" | "local" | "readonly" | "env" | "sudo" | "doas"
             )
         });
-        // `X=1 cmd`: the command without its environment is a value too.
-        let bare = if prefix.is_empty() {
-            None
-        } else {
-            command_line(&args)
-        };
         let mut each: Vec<String> = prefix;
         if declares {
             each.extend(
@@ -1947,12 +1933,7 @@ impl<'a> Analyzer<'a> {
                 // A dry run only lists what it would copy or move: the sources are read,
                 // the destination is left alone.
                 self.flag_paths(p)?;
-                let split = if p.has_target_flag {
-                    p.positional.len()
-                } else {
-                    p.positional.len().saturating_sub(1)
-                };
-                for a in p.positional.iter().take(split) {
+                for a in p.sources_and_target().0 {
                     self.arg_path(Action::Read, a, p.recursive)?;
                 }
             }
@@ -1963,12 +1944,7 @@ impl<'a> Analyzer<'a> {
                 } else {
                     (Action::Delete, Action::Move)
                 };
-                let split = if p.has_target_flag {
-                    p.positional.len()
-                } else {
-                    p.positional.len().saturating_sub(1)
-                };
-                let (srcs, dst) = p.positional.split_at(split.min(p.positional.len()));
+                let (srcs, dst) = p.sources_and_target();
                 // A move takes a directory's whole subtree with it, `-r` or not.
                 let recursive = p.recursive || spec.kind == CmdKind::Move;
                 for a in srcs {
@@ -2126,7 +2102,18 @@ impl<'a> Analyzer<'a> {
                             .collect();
                         self.bind(k, vals, false)?;
                     }
-                    let out = self.dispatch_inner(inner.get(start..).unwrap_or(&[]), stdin);
+                    let run = inner.get(start..).unwrap_or(&[]);
+                    // A program name with a space in it is shell text: `watch "rm -rf ~"` runs
+                    // its words through `sh -c`; a wrapper that runs it directly would fail,
+                    // so judging it as code never lets anything through.
+                    let out = match run.first() {
+                        Some(first) if first.known() && first.text().contains([' ', '\t']) => {
+                            let words: Vec<&str> = run.iter().map(Arg::text).collect();
+                            self.code(true, &Arg::lit(&words.join(" ")))
+                                .map(|()| Flow::default())
+                        }
+                        _ => self.dispatch_inner(run, stdin),
+                    };
                     self.restore_vars(saved);
                     return out;
                 }
@@ -4899,6 +4886,19 @@ impl<'a> Parsed<'a> {
     }
 }
 
+impl<'a> Parsed<'a> {
+    /// A copy's or move's sources and its destination (none with `-t DIR`).
+    fn sources_and_target(&self) -> (&[&'a Arg], &[&'a Arg]) {
+        let n = self.positional.len();
+        let split = if self.has_target_flag {
+            n
+        } else {
+            n.saturating_sub(1)
+        };
+        self.positional.split_at(split)
+    }
+}
+
 fn apply_switch(p: &mut Parsed, role: FlagRole) {
     match role {
         FlagRole::Mode(a) => p.mode = Some(a),
@@ -4966,7 +4966,6 @@ fn has_byte(s: &str, set: &[u8]) -> bool {
     s.bytes().any(|b| set.contains(&b))
 }
 
-/// The lower-cased base name of a command word (`/bin/CAT` -> `cat`).
 /// A command's text as the command table names it: its name without a directory, then its
 /// arguments.
 fn command_line(args: &[Arg]) -> Option<String> {
@@ -4979,6 +4978,7 @@ fn command_line(args: &[Arg]) -> Option<String> {
     Some(line)
 }
 
+/// The lower-cased base name of a command word (`/bin/CAT` -> `cat`).
 fn command_name(t: &str) -> std::borrow::Cow<'_, str> {
     let base = t
         .bytes()
