@@ -50,7 +50,7 @@ fn every_way_to_touch_the_running_bundle_is_blocked() {
         "rm -f policy.bin",
         "mv policy.bin policy.old",
         "dd if=/dev/zero of=policy.bin bs=1 count=64 conv=notrunc",
-        "rm -rf /opt/team-rules/../team-rules",
+        "rm -f /opt/team-rules/../team-rules/base.yaml",
         "mv /var/tmp/crust-audit /tmp/elsewhere",
         "cp allow-all.yaml /opt/team-rules/",
         "truncate -s 0 /var/tmp/crust-audit/audit.log",

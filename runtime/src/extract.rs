@@ -46,6 +46,7 @@ pub fn extract(
     }
     mark_working_tree_deletes(&mut x.ops, ctx.cwd);
     crate::later::expand(&mut x.ops, ctx, tables, index)?;
+    mark_deletes_outside_project(&mut x.ops, ctx.cwd, ctx.home);
     Ok(x.ops)
 }
 
@@ -68,6 +69,60 @@ fn mark_working_tree_deletes(ops: &mut [Operation], cwd: &str) {
         if hit && !op.signals.iter().any(|s| s == signal::DELETES_WORKING_TREE) {
             op.signals.push(signal::DELETES_WORKING_TREE.to_owned());
         }
+    }
+}
+
+/// A recursive delete of a directory outside the project (`rm -rf /srv/app`, `rm -rf
+/// ../other-repo`) gets an operation of its own per directory, with the signal
+/// `deletes-outside-project`, so a rule can refuse it except where deleting is routine
+/// (temporary directories, caches, build output) without one harmless directory in the same
+/// command excusing another. Text the analysis could not work out is left to the rules on
+/// unknown paths.
+fn mark_deletes_outside_project(ops: &mut Vec<Operation>, cwd: &str, home: &str) {
+    let mut found: Vec<(String, Vec<String>)> = Vec::new();
+    for op in ops.iter() {
+        // A file that runs on another machine (an image build, a CI job) has no project here.
+        if op.action != Action::Delete
+            || op
+                .signals
+                .iter()
+                .any(|s| s == crate::later::signal::RUNS_ELSEWHERE)
+        {
+            continue;
+        }
+        for g in &op.globs {
+            let Some(dir) = g.strip_suffix(normalize::SUBTREE) else {
+                continue;
+            };
+            let dir = dir.trim_end_matches('/');
+            let dir = if dir.is_empty() { "/" } else { dir };
+            // A move's source is judged as a delete of its tree, but the files live on under
+            // the new name (`mv ~/Downloads/x ~/Documents/`).
+            let moved = ops.iter().any(|m| {
+                m.action == Action::Move && (m.paths.iter().chain(&m.globs)).any(|p| p == dir)
+            });
+            if moved
+                || dir.contains(normalize::UNKNOWN)
+                || normalize::within_project(dir, cwd, home)
+                || found.iter().any(|(f, _)| f == dir)
+            {
+                continue;
+            }
+            found.push((dir.to_owned(), op.signals.clone()));
+        }
+    }
+    // The directory alone is judged: what lies below it goes with it, and the rules on this
+    // signal name directories. The original operation's signals go with it (`runs-later`).
+    for (dir, signals) in found {
+        let mut op = Operation::new(Action::Delete);
+        op.signals = signals;
+        if dir.contains(['*', '?', '[']) {
+            op.globs.push(dir);
+        } else {
+            op.paths.push(dir);
+        }
+        op.signals.push(signal::DELETES_OUTSIDE_PROJECT.to_owned());
+        ops.push(op);
     }
 }
 

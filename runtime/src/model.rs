@@ -15,11 +15,15 @@ pub enum Action {
     Move,
     Execute,
     Network,
+    /// Metadata only: a name's existence, size, mode, type or line count, never its content
+    /// (`ls -l .env`, `test -f ~/.ssh/id_ed25519`, `chmod 600 KEY`). Rules see it only where
+    /// they name it: a rule naming no actions does not cover it.
+    Stat,
 }
 
 impl Action {
     /// Every action, in bit order.
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::Read,
         Action::Write,
         Action::Delete,
@@ -27,6 +31,7 @@ impl Action {
         Action::Move,
         Action::Execute,
         Action::Network,
+        Action::Stat,
     ];
 
     /// The lower-case name used in rule files.
@@ -39,6 +44,7 @@ impl Action {
             Action::Move => "move",
             Action::Execute => "execute",
             Action::Network => "network",
+            Action::Stat => "stat",
         }
     }
 
@@ -65,7 +71,8 @@ impl fmt::Display for Action {
 pub struct ActionSet(pub u8);
 
 impl ActionSet {
-    /// All seven actions: the default when a rule names none.
+    /// Every action that touches content (all but `stat`): the default when a rule names
+    /// none, and what `all` means.
     pub const ALL: ActionSet = ActionSet(0x7f);
 
     pub fn empty() -> Self {

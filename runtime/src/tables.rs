@@ -516,6 +516,10 @@ pub struct CommandSpec {
     pub kind: CmdKind,
     /// Positional arguments that are not paths (a mode, a pattern, a duration).
     pub skip: u8,
+    /// The first skipped operand is a permission mode (`chmod MODE`): a mode that only takes
+    /// access away from the group and others, and grants the owner nothing to run, changes
+    /// metadata only (`chmod 600 KEY`, `chmod go-rwx DIR`).
+    pub permissions: bool,
     pub flags: Vec<FlagSpec>,
     /// Whether directory arguments are read recursively (`tar`, `zip -r`, `scp -r`).
     pub recursive: bool,

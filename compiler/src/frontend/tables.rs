@@ -139,6 +139,7 @@ const KINDS: &[&str] = &[
     "copy",
     "move",
     "network",
+    "stat",
     "remote",
     "wrapper",
     "shell",
@@ -189,7 +190,7 @@ const FLAG_ROLES: &[&str] = &[
     "dry-run",
 ];
 const ACTIONS: &[&str] = &[
-    "read", "write", "delete", "copy", "move", "execute", "network",
+    "read", "write", "delete", "copy", "move", "execute", "network", "stat",
 ];
 
 fn action(s: &str) -> Option<Action> {
@@ -201,6 +202,7 @@ fn action(s: &str) -> Option<Action> {
         "move" => Action::Move,
         "execute" => Action::Execute,
         "network" => Action::Network,
+        "stat" => Action::Stat,
         _ => return None,
     })
 }
@@ -449,6 +451,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                     None => diags.push(Diagnostic::error(v.span, "`skip` must be a small number")),
                 },
                 "bundled-flags" => spec.bundled = boolean(v, "bundled-flags", diags),
+                "permissions" => spec.permissions = boolean(v, "permissions", diags),
                 "recursive" => spec.recursive = boolean(v, "recursive", diags),
                 "decoder" => spec.decoder = boolean(v, "decoder", diags),
                 "prints" => spec.prints = boolean(v, "prints", diags),

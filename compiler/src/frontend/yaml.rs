@@ -54,7 +54,7 @@ const COND_KEYS: &[&str] = &[
     "all", "any", "not",
 ];
 const ACTION_NAMES: &[&str] = &[
-    "read", "write", "delete", "copy", "move", "execute", "network", "all",
+    "read", "write", "delete", "copy", "move", "execute", "network", "stat", "all",
 ];
 const SEVERITIES: &[&str] = &["critical", "high", "warning", "info"];
 

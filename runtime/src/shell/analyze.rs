@@ -35,6 +35,9 @@ pub mod signal {
     pub const OPAQUE: &str = "opaque-command";
     /// A delete of the working directory or an ancestor of it (set by extraction).
     pub const DELETES_WORKING_TREE: &str = "deletes-working-tree";
+    /// A recursive delete of a directory outside the working directory (set by extraction,
+    /// one operation per directory).
+    pub const DELETES_OUTSIDE_PROJECT: &str = "deletes-outside-project";
     /// The whole environment (every token in it) sent to a host: `env | curl -d @-`,
     /// `JSON.stringify(process.env)` in a request.
     pub const ENVIRONMENT_TO_NETWORK: &str = "environment-to-network";
@@ -4644,6 +4647,13 @@ impl<'a> Parsed<'a> {
                     continue;
                 }
                 if skip > 0 && !(pattern_given) {
+                    if spec.permissions
+                        && skip == usize::from(spec.skip)
+                        && a.known()
+                        && takes_access_away(t)
+                    {
+                        p.mode = Some(Action::Stat);
+                    }
                     skip -= 1;
                     continue;
                 }
@@ -5452,6 +5462,58 @@ fn add_urls(to: &mut Vec<String>, from: &[String]) {
     }
 }
 
+/// Whether a `chmod` mode only takes access away: nothing granted to the group or others,
+/// no set-id or sticky bit, and nothing the owner could run that it could not before
+/// (`600`, `0400`, `go-rwx`, `u=rw,go=`). Anything else, and any mode Crust cannot read, is
+/// a write.
+fn takes_access_away(mode: &str) -> bool {
+    if !mode.is_empty() && mode.len() <= 4 && mode.bytes().all(|b| matches!(b, b'0'..=b'7')) {
+        let d: Vec<u8> = mode.bytes().map(|b| b - b'0').collect();
+        let pad = 4 - d.len();
+        let digit = |i: usize| {
+            if i < pad {
+                0
+            } else {
+                d.get(i - pad).copied().unwrap_or(7)
+            }
+        };
+        return digit(0) == 0 && digit(1) & 1 == 0 && digit(2) == 0 && digit(3) == 0;
+    }
+    !mode.is_empty()
+        && mode.split(',').all(|clause| {
+            let who_len = clause
+                .bytes()
+                .take_while(|b| matches!(b, b'u' | b'g' | b'o' | b'a'))
+                .count();
+            let (who, mut rest) = clause.split_at(who_len);
+            let owner_only = !who.is_empty() && who.bytes().all(|b| b == b'u');
+            if rest.is_empty() {
+                return false;
+            }
+            while let Some(op) = rest.chars().next() {
+                if !matches!(op, '-' | '+' | '=') {
+                    return false;
+                }
+                let perms_len = rest[1..]
+                    .bytes()
+                    .take_while(|b| matches!(b, b'r' | b'w' | b'x' | b'X' | b's' | b't'))
+                    .count();
+                let perms = &rest[1..1 + perms_len];
+                let only_rw = perms.bytes().all(|b| matches!(b, b'r' | b'w'));
+                let fine = match op {
+                    '-' => true,
+                    '=' => perms.is_empty() || (owner_only && only_rw),
+                    _ => owner_only && only_rw,
+                };
+                if !fine {
+                    return false;
+                }
+                rest = &rest[1 + perms_len..];
+            }
+            true
+        })
+}
+
 fn is_stdout(t: &str) -> bool {
     matches!(t, "-" | "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1")
 }
@@ -5585,6 +5647,21 @@ fn package_url(t: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn modes_that_only_take_access_away() {
+        for m in [
+            "600", "0600", "400", "0", "000", "200", "go-rwx", "og-rwx", "o-r", "a-w", "u=rw,go=",
+            "go=", "u-x", "u+rw", "g-s,o-t", "-w",
+        ] {
+            assert!(super::takes_access_away(m), "{m}");
+        }
+        for m in [
+            "644", "700", "755", "4600", "777", "0640", "+x", "u+x", "a+r", "o=r", "g+w", "u=rwx",
+            "=r", "u+s", "go=u", "", "rw", "u", "600x", "06000", "8",
+        ] {
+            assert!(!super::takes_access_away(m), "{m}");
+        }
+    }
 
     #[test]
     fn registry_names_from_install_operands() {

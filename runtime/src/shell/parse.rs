@@ -602,7 +602,11 @@ impl<'a> Parser<'a> {
                     continue;
                 }
                 if text == "[[" {
-                    self.test_block()?;
+                    // A conditional is a command of its own words: its substitutions run
+                    // and the names it tests are looked at (`[[ -f $(cmd) ]]`).
+                    simple.words.push(word);
+                    let words = self.test_block()?;
+                    simple.words.extend(words);
                     first = false;
                     continue;
                 }
@@ -831,7 +835,9 @@ impl<'a> Parser<'a> {
     }
 
     /// `[[ ... ]]`: words until `]]`; operators inside are not separators.
-    fn test_block(&mut self) -> Result<(), ParseError> {
+    /// The words of a `[[ … ]]` conditional up to its `]]` (operators between them dropped).
+    fn test_block(&mut self) -> Result<Vec<Word<'a>>, ParseError> {
+        let mut words = Vec::new();
         loop {
             self.skip_blank();
             match self.peek() {
@@ -840,9 +846,12 @@ impl<'a> Parser<'a> {
                 Some(b'&' | b'|' | b'<' | b'>' | b'(' | b')' | b'!') => self.i += 1,
                 _ => {
                     let start = self.i;
-                    self.word()?;
+                    let w = self.word()?;
                     if self.src.get(start..self.i) == Some("]]") {
-                        return Ok(());
+                        return Ok(words);
+                    }
+                    if self.i > start {
+                        words.push(w);
                     }
                     if self.i == start {
                         self.i += 1;

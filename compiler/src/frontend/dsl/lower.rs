@@ -17,7 +17,7 @@ const SUBJECTS: &[&str] = &[
     "path", "host", "command", "content", "tool", "signal", "secret", "action",
 ];
 const ACTIONS: &[&str] = &[
-    "read", "write", "delete", "copy", "move", "execute", "network",
+    "read", "write", "delete", "copy", "move", "execute", "network", "stat",
 ];
 const SEVERITIES: &[&str] = &["critical", "high", "warning", "info"];
 
