@@ -29,6 +29,7 @@ const FILES: &[&str] = &[
     "requirements.txt",
     "pyproject.toml",
     "Cargo.toml",
+    ".mcp.json",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -67,6 +67,11 @@ pub fn expand(
         else {
             continue;
         };
+        // An edit's fragment of a server list does not say which server it changes: left
+        // unjudged, so the rule protecting the file refuses it with its own message.
+        if op.partial && format == LaterFormat::McpConfig {
+            continue;
+        }
         let cwd = run_dir(&path, format, ctx.home);
         let run_ctx = PathContext {
             home: ctx.home,
@@ -190,6 +195,7 @@ fn read(
         LaterFormat::Requirements => vec![requirements(text)],
         LaterFormat::Pyproject => pyproject(text, partial),
         LaterFormat::CargoToml => cargo_toml(text, partial),
+        LaterFormat::McpConfig => mcp_config(text)?,
     };
     if out.len() > MAX_SNIPPETS {
         return Err(format!("more than {MAX_SNIPPETS} commands"));
@@ -1143,6 +1149,83 @@ fn task(t: &serde_json::Value, out: &mut Vec<Snippet>) -> Result<(), String> {
     Ok(())
 }
 
+/// MCP server lists (`.mcp.json`, Cursor's, VS Code's, Cline's, Windsurf's, Claude Desktop's):
+/// `{"mcpServers"|"servers": {NAME: {command, args, env, url}}}`. A local server is its
+/// program run with its arguments and environment, whenever the agent starts; a remote one
+/// is a connection to its URL. The whole document must read (an edit's fragment does not say
+/// which server it changes), and a server whose fields are not what agents accept is refused.
+fn mcp_config(text: &str) -> Result<Vec<Snippet>, String> {
+    let v = serde_json::from_str::<serde_json::Value>(&strip_jsonc(text))
+        .map_err(|e| format!("it is not a whole JSON document ({e}); write the whole file"))?;
+    let mut out = Vec::new();
+    for key in ["mcpServers", "servers"] {
+        let Some(servers) = v.get(key) else {
+            continue;
+        };
+        let servers = servers
+            .as_object()
+            .ok_or_else(|| format!("`{key}` is not an object of servers"))?;
+        for (name, server) in servers {
+            let server = server
+                .as_object()
+                .ok_or_else(|| format!("server `{name}` is not an object"))?;
+            let text_of = |k: &str| -> Result<Option<String>, String> {
+                match server.get(k) {
+                    None | Some(serde_json::Value::Null) => Ok(None),
+                    Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+                    Some(_) => Err(format!("server `{name}`: `{k}` is not a string")),
+                }
+            };
+            for k in ["url", "serverUrl", "httpUrl"] {
+                if let Some(url) = text_of(k)? {
+                    out.push(Snippet::Argv(vec!["curl".into(), url]));
+                }
+            }
+            let Some(command) = text_of("command")? else {
+                continue;
+            };
+            let mut argv = Vec::new();
+            if let Some(env) = server.get("env") {
+                let env = env
+                    .as_object()
+                    .ok_or_else(|| format!("server `{name}`: `env` is not an object"))?;
+                if !env.is_empty() {
+                    argv.push("env".to_owned());
+                }
+                for (k, val) in env {
+                    let val = val
+                        .as_str()
+                        .ok_or_else(|| format!("server `{name}`: `env.{k}` is not a string"))?;
+                    argv.push(format!("{k}={val}"));
+                }
+            }
+            // Some agents start the command through a shell: a command line in `command`
+            // is judged as one too.
+            if command.contains(char::is_whitespace) {
+                out.push(Snippet::Shell {
+                    text: command.clone(),
+                    strict: true,
+                });
+            }
+            argv.push(command);
+            if let Some(args) = server.get("args") {
+                let args = args
+                    .as_array()
+                    .ok_or_else(|| format!("server `{name}`: `args` is not a list"))?;
+                for a in args {
+                    argv.push(
+                        a.as_str()
+                            .ok_or_else(|| format!("server `{name}`: an argument is not a string"))?
+                            .to_owned(),
+                    );
+                }
+            }
+            out.push(Snippet::Argv(argv));
+        }
+    }
+    Ok(out)
+}
+
 /// Keys whose values are shell commands in CI and hook YAML (GitHub Actions `run:`, GitLab
 /// `script:`, pre-commit `entry:`).
 const CI_KEYS: &[&str] = &["run", "script", "before_script", "after_script", "entry"];
@@ -1817,6 +1900,47 @@ mod tests {
             shells(vec![requirements(t)]),
             ["pip install 'requests==2 ; python_version < \"3.8\"' '-i' 'https://x.example/simple' 'pytest>=7' 'numpy'"]
         );
+    }
+
+    #[test]
+    fn mcp_servers_are_their_programs_environment_and_urls() {
+        let text = r#"// project servers
+        {"mcpServers": {
+            "a": {"command": "npx", "args": ["-y", "pkg"], "env": {"K": "v w"}},
+            "b": {"type": "http", "url": "https://mcp.example.com/mcp"},
+            "c": {"command": "uvx mcp-x"}
+        },
+        "servers": {"d": {"type": "stdio", "command": "node", "args": ["s.js"]}}}"#;
+        let got: Vec<String> = mcp_config(text)
+            .unwrap()
+            .into_iter()
+            .map(|s| match s {
+                Snippet::Argv(a) => a.join("|"),
+                Snippet::Shell { text, .. } => format!("sh:{text}"),
+                _ => "other".into(),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "env|K=v w|npx|-y|pkg",
+                "curl|https://mcp.example.com/mcp",
+                "sh:uvx mcp-x",
+                "uvx mcp-x",
+                "node|s.js"
+            ]
+        );
+        for bad in [
+            "{\"mcpServers\": []}",
+            "{\"mcpServers\": {\"a\": \"sh\"}}",
+            "{\"mcpServers\": {\"a\": {\"command\": 1}}}",
+            "{\"servers\": {\"a\": {\"command\": \"x\", \"args\": \"-c id\"}}}",
+            "{\"servers\": {\"a\": {\"command\": \"x\", \"env\": {\"K\": 1}}}}",
+            "{\"mcpServers\": {",
+        ] {
+            assert!(mcp_config(bad).is_err(), "{bad}");
+        }
+        assert!(mcp_config("{}").unwrap().is_empty());
     }
 
     #[test]

@@ -323,6 +323,9 @@ pub enum LaterFormat {
     Pyproject,
     /// `Cargo.toml`: the crates a build fetches.
     CargoToml,
+    /// MCP server lists of coding agents (`mcpServers`, `servers`): each server's program,
+    /// arguments and environment, and the URL of a remote server.
+    McpConfig,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.

@@ -1076,6 +1076,7 @@ const LATER_FORMATS: &[&str] = &[
     "requirements",
     "pyproject",
     "cargo-toml",
+    "mcp-config",
 ];
 
 /// `later:` entries: files that run later, by path, and how their commands are read.
@@ -1107,6 +1108,7 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "requirements" => Some(LaterFormat::Requirements),
                         "pyproject" => Some(LaterFormat::Pyproject),
                         "cargo-toml" => Some(LaterFormat::CargoToml),
+                        "mcp-config" => Some(LaterFormat::McpConfig),
                         "vim" => Some(LaterFormat::Vim),
                         other => {
                             diags.push(unknown(v, "file format", other, LATER_FORMATS));
