@@ -4641,7 +4641,14 @@ impl<'a> Parsed<'a> {
                 only_positional = true;
                 continue;
             }
-            let is_flag = !only_positional && t.len() > 1 && t.starts_with('-');
+            // `chmod -w FILE`: a mode that takes access away looks like a flag.
+            let is_mode = spec.permissions
+                && skip == usize::from(spec.skip)
+                && t.len() > 1
+                && !t.starts_with("--")
+                && t.bytes().skip(1).all(|b| b"rwxXstugoa+-=,".contains(&b))
+                && !spec.flags.iter().any(|f| f.flag == t);
+            let is_flag = !only_positional && !is_mode && t.len() > 1 && t.starts_with('-');
             if !is_flag {
                 if spec.kind == CmdKind::Wrapper && is_assignment(t) {
                     continue;
