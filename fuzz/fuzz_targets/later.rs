@@ -30,6 +30,7 @@ const FILES: &[&str] = &[
     "pyproject.toml",
     "Cargo.toml",
     ".mcp.json",
+    "docker-compose.yml",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -196,6 +196,7 @@ fn read(
         LaterFormat::Pyproject => pyproject(text, partial),
         LaterFormat::CargoToml => cargo_toml(text, partial),
         LaterFormat::McpConfig => mcp_config(text)?,
+        LaterFormat::Compose => compose(text, partial)?,
     };
     if out.len() > MAX_SNIPPETS {
         return Err(format!("more than {MAX_SNIPPETS} commands"));
@@ -1226,6 +1227,268 @@ fn mcp_config(text: &str) -> Result<Vec<Snippet>, String> {
     Ok(out)
 }
 
+/// At most this many YAML aliases in a compose file: the loader copies what an alias names,
+/// so nested aliases multiply (a "billion laughs" document); 32 bound the copies to about
+/// 2^16 nodes.
+const MAX_YAML_ALIASES: usize = 32;
+
+/// Keys that make a mapping a compose service (or a fragment of one, in an edit).
+const SERVICE_KEYS: &[&str] = &[
+    "image",
+    "build",
+    "privileged",
+    "pid",
+    "ipc",
+    "uts",
+    "cgroup",
+    "userns_mode",
+    "network_mode",
+    "volumes",
+    "cap_add",
+    "security_opt",
+    "devices",
+];
+
+/// Compose files (`docker-compose.yml`, `compose.yaml` and their variants): each service as
+/// the `docker run` it amounts to on this machine (privileged, host namespaces, capabilities,
+/// security options, devices, bind mounts: a host directory mounted is read whole), so the
+/// container rules judge it as they judge the command. `${VAR}` is interpolated as compose
+/// does; what runs inside the container is the image's business. An edit's fragment is read
+/// the same way when it is YAML by itself; a document that is not YAML is refused.
+fn compose(text: &str, partial: bool) -> Result<Vec<Snippet>, String> {
+    let b = text.as_bytes();
+    let aliases = (0..b.len())
+        .filter(|&i| {
+            b.get(i) == Some(&b'*')
+                && (i == 0 || b.get(i - 1).is_some_and(|c| b" \t\n[{,:-".contains(c)))
+                && b.get(i + 1)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        })
+        .count();
+    if aliases > MAX_YAML_ALIASES {
+        return Err(format!("more than {MAX_YAML_ALIASES} YAML aliases"));
+    }
+    let docs = match yaml_rust2::YamlLoader::load_from_str(text) {
+        Ok(d) => d,
+        // An edit's new text often starts inside a line (`image: x` then indented keys):
+        // read with every line's indentation removed, its keys are still a service's.
+        Err(_) if partial => {
+            let flat: String = text
+                .lines()
+                .map(|l| format!("{}\n", l.trim_start()))
+                .collect();
+            yaml_rust2::YamlLoader::load_from_str(&flat)
+                .map_err(|e| format!("the edited text is not YAML ({e})"))?
+        }
+        Err(e) => return Err(format!("it is not YAML ({e})")),
+    };
+    let mut out = Vec::new();
+    for d in &docs {
+        compose_services(d, &mut out, 0)?;
+        // A fragment may be only entries of a `volumes` list (`- ~/.ssh:/keys`).
+        if partial {
+            let mut mounts = Vec::new();
+            host_mounts(d, &mut mounts, 0);
+            for m in mounts {
+                out.push(Snippet::Shell {
+                    text: format!("docker run -v {} service", compose_word(&m)),
+                    strict: true,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Strings in lists that read as a bind mount of a host path (`SRC:DST`, SRC a path).
+fn host_mounts(y: &yaml_rust2::Yaml, out: &mut Vec<String>, depth: usize) {
+    use yaml_rust2::Yaml;
+    if depth > 64 {
+        return;
+    }
+    match y {
+        Yaml::Array(a) => {
+            for v in a {
+                match v {
+                    Yaml::String(s) if s.contains(':') && s.starts_with(['/', '~', '.', '$']) => {
+                        out.push(s.clone());
+                    }
+                    other => host_mounts(other, out, depth + 1),
+                }
+            }
+        }
+        Yaml::Hash(h) => {
+            for v in h.values() {
+                host_mounts(v, out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn compose_services(
+    y: &yaml_rust2::Yaml,
+    out: &mut Vec<Snippet>,
+    depth: usize,
+) -> Result<(), String> {
+    use yaml_rust2::Yaml;
+    if depth > 64 {
+        return Err("the YAML is nested too deep".into());
+    }
+    match y {
+        Yaml::Hash(h) => {
+            let service = h.keys().any(|k| {
+                k.as_str().is_some_and(|k| SERVICE_KEYS.contains(&k))
+                    && k.as_str() != Some("volumes")
+            }) || h
+                .get(&Yaml::String("volumes".into()))
+                .is_some_and(|v| matches!(v, Yaml::Array(_)));
+            if service {
+                out.push(Snippet::Shell {
+                    text: compose_run(h)?,
+                    strict: true,
+                });
+            }
+            for v in h.values() {
+                compose_services(v, out, depth + 1)?;
+            }
+        }
+        Yaml::Array(a) => {
+            for v in a {
+                compose_services(v, out, depth + 1)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A compose value as one shell word: double-quoted so `${VAR}` expands as compose expands
+/// it, with `$$` (compose's escape), command substitutions and quotes kept literal.
+fn compose_word(v: &str) -> String {
+    let mut w = String::with_capacity(v.len() + 2);
+    w.push('"');
+    let mut chars = v.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' if chars.peek() == Some(&'$') => {
+                chars.next();
+                w.push_str("\\$");
+            }
+            '$' if chars.peek() == Some(&'(') => w.push_str("\\$"),
+            '"' | '\\' | '`' => {
+                w.push('\\');
+                w.push(c);
+            }
+            _ => w.push(c),
+        }
+    }
+    w.push('"');
+    w
+}
+
+/// The `docker run` command line a compose service amounts to.
+fn compose_run(h: &yaml_rust2::yaml::Hash) -> Result<String, String> {
+    use yaml_rust2::Yaml;
+    // Merge keys (`<<: *base`, `<<: [*a, *b]`): the service's own keys first, then the
+    // merged mappings' in order.
+    let merged: Vec<&yaml_rust2::yaml::Hash> = match h.get(&Yaml::String("<<".into())) {
+        Some(Yaml::Hash(m)) => vec![m],
+        Some(Yaml::Array(a)) => a
+            .iter()
+            .filter_map(|y| match y {
+                Yaml::Hash(m) => Some(m),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let get = |k: &str| {
+        let key = Yaml::String(k.into());
+        h.get(&key)
+            .or_else(|| merged.iter().find_map(|m| m.get(&key)))
+    };
+    let scalar = |y: &Yaml| -> Option<String> {
+        match y {
+            Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+            Yaml::Boolean(b) => Some(b.to_string()),
+            Yaml::Integer(i) => Some(i.to_string()),
+            _ => None,
+        }
+    };
+    let mut words = vec!["docker".to_owned(), "run".to_owned()];
+    if get("privileged")
+        .and_then(scalar)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        words.push("--privileged".into());
+    }
+    for (key, flag) in [
+        ("pid", "--pid"),
+        ("ipc", "--ipc"),
+        ("uts", "--uts"),
+        ("cgroup", "--cgroupns"),
+        ("userns_mode", "--userns"),
+        ("network_mode", "--network"),
+    ] {
+        if let Some(v) = get(key).and_then(scalar) {
+            words.push(flag.into());
+            words.push(compose_word(&v));
+        }
+    }
+    for (key, flag) in [
+        ("cap_add", "--cap-add"),
+        ("security_opt", "--security-opt"),
+        ("devices", "--device"),
+    ] {
+        let Some(list) = get(key) else { continue };
+        let Yaml::Array(items) = list else {
+            return Err(format!("a service's `{key}` is not a list"));
+        };
+        for item in items {
+            let v = match item {
+                Yaml::Hash(d) => d.get(&Yaml::String("source".into())).and_then(scalar),
+                other => scalar(other),
+            }
+            .ok_or_else(|| format!("an entry of a service's `{key}` is not a value"))?;
+            words.push(flag.into());
+            words.push(compose_word(&v));
+        }
+    }
+    if let Some(Yaml::Array(vols)) = get("volumes") {
+        for v in vols {
+            match v {
+                Yaml::Hash(m) => {
+                    let field = |k: &str| m.get(&Yaml::String(k.into())).and_then(scalar);
+                    let kind = field("type").unwrap_or_else(|| "volume".into());
+                    let mut spec = format!("type={kind}");
+                    if let Some(src) = field("source") {
+                        spec.push_str(",source=");
+                        spec.push_str(&src);
+                    }
+                    if let Some(dst) = field("target") {
+                        spec.push_str(",target=");
+                        spec.push_str(&dst);
+                    }
+                    words.push("--mount".into());
+                    words.push(compose_word(&spec));
+                }
+                other => {
+                    let spec =
+                        scalar(other).ok_or("an entry of a service's `volumes` is not a value")?;
+                    words.push("-v".into());
+                    words.push(compose_word(&spec));
+                }
+            }
+        }
+    }
+    words.push(match get("image").and_then(scalar) {
+        Some(i) => compose_word(&i),
+        None => "service".into(),
+    });
+    Ok(words.join(" "))
+}
+
 /// Keys whose values are shell commands in CI and hook YAML (GitHub Actions `run:`, GitLab
 /// `script:`, pre-commit `entry:`).
 const CI_KEYS: &[&str] = &["run", "script", "before_script", "after_script", "entry"];
@@ -1941,6 +2204,32 @@ mod tests {
             assert!(mcp_config(bad).is_err(), "{bad}");
         }
         assert!(mcp_config("{}").unwrap().is_empty());
+    }
+
+    #[test]
+    fn compose_services_are_the_docker_run_they_amount_to() {
+        let text = "x: &b\n  image: node\nservices:\n  a:\n    <<: *b\n    privileged: true\n    pid: host\n    cap_add: [SYS_ADMIN]\n    volumes:\n      - ${HOME}/x:/x\n      - type: bind\n        source: /srv\n        target: /s\n";
+        let got = shells(compose(text, false).unwrap());
+        assert!(
+            got.contains(
+                &"docker run --privileged --pid \"host\" --cap-add \"SYS_ADMIN\" -v \"${HOME}/x:/x\" --mount \"type=bind,source=/srv,target=/s\" \"node\""
+                    .to_owned()
+            ),
+            "{got:?}"
+        );
+        assert_eq!(compose_word("a$$b$(c)\"`"), "\"a\\$b\\$(c)\\\"\\`\"");
+        let bomb =
+            "a: &a [x]\n".to_owned() + &(0..40).map(|i| format!("b{i}: *a\n")).collect::<String>();
+        assert!(compose(&bomb, false).is_err());
+        assert!(compose("services: [", false).is_err());
+        assert_eq!(
+            shells(compose("image: x\n    privileged: true", true).unwrap()),
+            ["docker run --privileged \"x\""]
+        );
+        assert_eq!(
+            shells(compose("      - ~/.ssh:/k", true).unwrap()),
+            ["docker run -v \"~/.ssh:/k\" service"]
+        );
     }
 
     #[test]

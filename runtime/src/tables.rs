@@ -326,6 +326,8 @@ pub enum LaterFormat {
     /// MCP server lists of coding agents (`mcpServers`, `servers`): each server's program,
     /// arguments and environment, and the URL of a remote server.
     McpConfig,
+    /// Compose files: each service as the `docker run` it amounts to on this machine.
+    Compose,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.

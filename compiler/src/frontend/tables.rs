@@ -1077,6 +1077,7 @@ const LATER_FORMATS: &[&str] = &[
     "pyproject",
     "cargo-toml",
     "mcp-config",
+    "compose",
 ];
 
 /// `later:` entries: files that run later, by path, and how their commands are read.
@@ -1109,6 +1110,7 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "pyproject" => Some(LaterFormat::Pyproject),
                         "cargo-toml" => Some(LaterFormat::CargoToml),
                         "mcp-config" => Some(LaterFormat::McpConfig),
+                        "compose" => Some(LaterFormat::Compose),
                         "vim" => Some(LaterFormat::Vim),
                         other => {
                             diags.push(unknown(v, "file format", other, LATER_FORMATS));
