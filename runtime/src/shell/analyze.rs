@@ -4828,6 +4828,16 @@ impl<'a> Parsed<'a> {
                         p.flag_paths.push((action, Arg { alts }));
                     }
                 }
+                // Only shells, interpreters and wrappers run a program of their own; any
+                // other command's code flag (`rg --pre PROG`) is shell code it runs.
+                (FlagRole::Code, Some(v))
+                    if !matches!(
+                        spec.kind,
+                        CmdKind::Shell | CmdKind::Interpreter | CmdKind::Wrapper
+                    ) =>
+                {
+                    p.codes.push(v);
+                }
                 (FlagRole::Code, Some(v)) => {
                     p.code = Some(v);
                     if spec.kind == CmdKind::Shell {
