@@ -525,6 +525,10 @@ pub struct CommandSpec {
     /// access away from the group and others, and grants the owner nothing to run, changes
     /// metadata only (`chmod 600 KEY`, `chmod go-rwx DIR`).
     pub permissions: bool,
+    /// Operands may be evaluated as arithmetic (`[[ X -eq Y ]]`, `test -v`, `declare -i`,
+    /// `let`), where an array subscript runs the command substitutions in its text even when
+    /// it was quoted: such text is judged as shell code.
+    pub arithmetic: bool,
     pub flags: Vec<FlagSpec>,
     /// Whether directory arguments are read recursively (`tar`, `zip -r`, `scp -r`).
     pub recursive: bool,

@@ -1849,9 +1849,22 @@ impl<'a> Analyzer<'a> {
         } else {
             None
         };
+        if spec.arithmetic {
+            for v in args.iter().flat_map(|a| &a.alts) {
+                if v.literal && (v.text.contains("$(") || v.text.contains('`')) {
+                    self.code(
+                        true,
+                        &Arg {
+                            alts: vec![v.clone()],
+                        },
+                    )?;
+                }
+            }
+        }
         let decoded_out = p.decode || stdin.decoded;
         // URLs whose text this command prints (a download to standard output).
         let mut fetched = Vec::new();
+        let mut listed: Vec<Val> = Vec::new();
         self.sources(spec, p)?;
         self.stored_settings(spec, p)?;
         self.cleans(spec, p, args)?;
@@ -1930,6 +1943,29 @@ impl<'a> Analyzer<'a> {
                 self.flag_paths(p)?;
                 for a in &p.positional {
                     self.arg_path(action, a, p.recursive)?;
+                }
+                // What a metadata command prints are the names it was given and, for a
+                // directory, the names below it: `ls KEY | xargs cat` reads KEY.
+                if spec.kind == CmdKind::Files(Action::Stat) {
+                    for v in p.positional.iter().flat_map(|a| &a.alts) {
+                        if !v.literal || v.text.is_empty() {
+                            continue;
+                        }
+                        listed.push(Val {
+                            known: false,
+                            ..v.clone()
+                        });
+                        listed.push(Val {
+                            text: format!(
+                                "{}/{}",
+                                v.text.trim_end_matches('/'),
+                                normalize::SUBTREE
+                            ),
+                            glob: true,
+                            known: false,
+                            ..v.clone()
+                        });
+                    }
                 }
             }
             CmdKind::Copy | CmdKind::Move if p.dry_run => {
@@ -2663,10 +2699,19 @@ impl<'a> Analyzer<'a> {
             }
         }
         add_urls(&mut fetched, &stdin.remote);
+        // A filter of its input (`grep id_`, `head -1`, `awk '{print $2}'`, `sort`) prints
+        // parts of the names a lister gave it: they stay names for the next stage.
+        if listed.is_empty()
+            && (spec.produces.is_some()
+                || (spec.kind == CmdKind::Files(Action::Read) && p.positional.is_empty()))
+        {
+            listed = stdin.items;
+        }
         Ok(Flow {
             decoded: decoded_out,
             opaque: stdin.opaque,
             remote: fetched,
+            items: listed,
             ..Flow::default()
         })
     }
