@@ -1417,10 +1417,14 @@ fn compose_run(h: &yaml_rust2::yaml::Hash) -> Result<String, String> {
         }
     };
     let mut words = vec!["docker".to_owned(), "run".to_owned()];
-    if get("privileged")
-        .and_then(scalar)
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
+    // YAML 1.1 spellings of true count, and so does a value compose fills in later
+    // (`${PRIV:-true}`): only a plain false keeps a service unprivileged.
+    if get("privileged").and_then(scalar).is_some_and(|v| {
+        !matches!(
+            v.to_ascii_lowercase().as_str(),
+            "false" | "no" | "off" | "n" | "0" | ""
+        )
+    }) {
         words.push("--privileged".into());
     }
     for (key, flag) in [
@@ -1447,7 +1451,12 @@ fn compose_run(h: &yaml_rust2::yaml::Hash) -> Result<String, String> {
         };
         for item in items {
             let v = match item {
-                Yaml::Hash(d) => d.get(&Yaml::String("source".into())).and_then(scalar),
+                // A device request without a host path (`deploy.resources.reservations.
+                // devices: [{driver: nvidia, capabilities: [gpu]}]`) names no host file.
+                Yaml::Hash(d) => match d.get(&Yaml::String("source".into())) {
+                    Some(s) => scalar(s),
+                    None => continue,
+                },
                 other => scalar(other),
             }
             .ok_or_else(|| format!("an entry of a service's `{key}` is not a value"))?;
