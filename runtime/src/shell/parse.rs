@@ -834,8 +834,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `[[ ... ]]`: words until `]]`; operators inside are not separators.
-    /// The words of a `[[ … ]]` conditional up to its `]]` (operators between them dropped).
+    /// The words of a `[[ … ]]` conditional up to its `]]`; operators inside are not
+    /// separators and are dropped.
     fn test_block(&mut self) -> Result<Vec<Word<'a>>, ParseError> {
         let mut words = Vec::new();
         loop {
