@@ -294,7 +294,9 @@ def test_channels_floors_and_redirects(tmp_path, upstream):
         rt = Runtime(tmp, url, pub, cache, upstream.port, name="rt-old", extra=["--channel", "stable"])
         try:
             assert rt.port, rt.log()
-            assert "the pulled bundle was refused" in rt.log() and "not newer" in rt.log()
+            # The first pull runs after the proxy starts listening: wait for its verdict.
+            assert wait_log(rt, "not newer"), rt.log()[-2000:]
+            assert "the pulled bundle was refused" in rt.log()
             assert rt.health() == second
         finally:
             rt.stop()
