@@ -8,6 +8,9 @@ lists come from public download statistics, read from git checkouts (no work tre
         --pypi  DIR   # github.com/hugovk/top-pypi-packages (top-pypi-packages.min.json)
         --npm   DIR   # github.com/wooorm/npm-high-impact (lib/top-download.js, lib/top.js)
         --crates DIR  # github.com/rust-lang/rust-playground (compiler/base/Cargo.toml)
+        --guarddog DIR  # github.com/DataDog/guarddog (RubyGems, Go and Maven lists)
+
+Registries whose source is not given keep the names the output file already holds.
 """
 import argparse
 import json
@@ -16,16 +19,44 @@ import subprocess
 import sys
 
 
-def show(repo, path):
-    return subprocess.run(
-        ["git", "--git-dir", repo, "show", f"HEAD:{path}"],
-        check=True, capture_output=True, text=True).stdout
+def git(repo, *args):
+    return subprocess.run(["git", "--git-dir", repo, *args],
+                          check=True, capture_output=True, text=True).stdout
 
 
-def head(repo):
-    return subprocess.run(
-        ["git", "--git-dir", repo, "log", "-1", "--format=%h %cs"],
-        check=True, capture_output=True, text=True).stdout.strip()
+def show(repo, path, rev="HEAD"):
+    return git(repo, "show", f"{rev}:{path}")
+
+
+def head(repo, rev="HEAD"):
+    return git(repo, "log", "-1", "--format=%h %cs", rev).strip()
+
+
+def last_rev(repo, path):
+    """The newest commit holding `path`: HEAD, or on any branch the last commit that
+    touched it (its parent when that commit removed it)."""
+    if git(repo, "ls-tree", "--name-only", "HEAD", path).strip():
+        return "HEAD"
+    last = git(repo, "rev-list", "-1", "--all", "--", path).strip()
+    if git(repo, "ls-tree", "--name-only", last, path).strip():
+        return last
+    return f"{last}^"
+
+
+def kept(path):
+    """The registry blocks the output file holds now, by name (lines as written)."""
+    blocks, name = {}, None
+    try:
+        text = open(path).read()
+    except FileNotFoundError:
+        return blocks
+    for line in text.splitlines():
+        if line.startswith("  - name: "):
+            name = line.split(": ", 1)[1]
+            blocks[name] = []
+        if name:
+            blocks[name].append(line)
+    return blocks
 
 
 def js_list(text):
@@ -43,21 +74,13 @@ def dedup(names):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pypi", required=True)
-    ap.add_argument("--npm", required=True)
-    ap.add_argument("--crates", required=True)
+    ap.add_argument("--pypi")
+    ap.add_argument("--npm")
+    ap.add_argument("--crates")
+    ap.add_argument("--guarddog")
     ap.add_argument("-o", default="rules/registries/popular.yaml")
     a = ap.parse_args()
-
-    rows = json.loads(show(a.pypi, "top-pypi-packages.min.json"))["rows"]
-    pypi = dedup(r["project"].lower() for r in rows)
-    npm_dl = js_list(show(a.npm, "lib/top-download.js"))
-    npm_dep = js_list(show(a.npm, "lib/top-dependent.js"))
-    # Guarded: the most downloaded (often pulled in by others) and the most depended on
-    # (what people add to their projects by name).
-    npm_guard = dedup(npm_dl[:1000] + npm_dep[:2000])
-    npm = dedup(npm_guard + npm_dl + npm_dep + js_list(show(a.npm, "lib/top.js")))
-    crates = dedup(re.findall(r'^package = "([^"]+)"', show(a.crates, "compiler/base/Cargo.toml"), re.M))
+    old = kept(a.o)
 
     def block(name, fold, guard, names, source):
         out = [f"  - name: {name}",
@@ -74,21 +97,61 @@ def main():
         "# in the list but is one edit away from one of its first `guard` names (a typosquat) is",
         "# reported as `typosquat` with the name it imitates. `fold` is how the registry compares",
         "# names: `pep503` (case and runs of `-_.` ignored), `lower` (case ignored), `crates`",
-        "# (case ignored, `_` equals `-`).",
+        "# (case ignored, `_` equals `-`), `gem` (case ignored; `name:version`), `go` (module",
+        "# paths, case ignored; a package below a module is checked as the module), `maven`",
+        "# (`group:artifact`, case ignored).",
         "registries:",
     ]
-    lines += block("pypi", "pep503", 2000, pypi,
-                   f"hugovk/top-pypi-packages {head(a.pypi)}: downloads in 30 days, {len(pypi)} names")
-    lines += block("npm", "lower", len(npm_guard), npm,
-                   f"wooorm/npm-high-impact {head(a.npm)}: the 1,000 most downloaded and the "
-                   f"2,000 most depended on first, then every package with 1M+ weekly downloads "
-                   f"or 500+ dependents; {len(npm)} names")
-    lines += block("crates", "crates", len(crates), crates,
-                   f"rust-lang/rust-playground {head(a.crates)}: the top crates.io crates and their "
-                   f"dependencies; {len(crates)} names")
+    def registry(name, build):
+        # Each registry's names from its source, or as the file holds them.
+        return build() if build else old.get(name, [])
+
+    def pypi():
+        rows = json.loads(show(a.pypi, "top-pypi-packages.min.json"))["rows"]
+        names = dedup(r["project"].lower() for r in rows)
+        return block("pypi", "pep503", 2000, names,
+                     f"hugovk/top-pypi-packages {head(a.pypi)}: downloads in 30 days, "
+                     f"{len(names)} names")
+
+    def npm():
+        dl = js_list(show(a.npm, "lib/top-download.js"))
+        dep = js_list(show(a.npm, "lib/top-dependent.js"))
+        # Guarded: the most downloaded (often pulled in by others) and the most depended on
+        # (what people add to their projects by name).
+        guard = dedup(dl[:1000] + dep[:2000])
+        names = dedup(guard + dl + dep + js_list(show(a.npm, "lib/top.js")))
+        return block("npm", "lower", len(guard), names,
+                     f"wooorm/npm-high-impact {head(a.npm)}: the 1,000 most downloaded and the "
+                     f"2,000 most depended on first, then every package with 1M+ weekly "
+                     f"downloads or 500+ dependents; {len(names)} names")
+
+    def crates():
+        names = dedup(re.findall(r'^package = "([^"]+)"',
+                                 show(a.crates, "compiler/base/Cargo.toml"), re.M))
+        return block("crates", "crates", len(names), names,
+                     f"rust-lang/rust-playground {head(a.crates)}: the top crates.io crates and "
+                     f"their dependencies; {len(names)} names")
+
+    def guarddog(name, fold, what):
+        path = f"guarddog/analyzer/metadata/resources/top_{name}_packages.json"
+        rev = last_rev(a.guarddog, path)
+        data = json.loads(show(a.guarddog, path, rev))
+        names = dedup(data["packages"] if isinstance(data, dict) else data)
+        return block(name, fold, len(names), names,
+                     f"DataDog/guarddog {head(a.guarddog, rev)}: {what}; {len(names)} names")
+
+    lines += registry("pypi", a.pypi and pypi)
+    lines += registry("npm", a.npm and npm)
+    lines += registry("crates", a.crates and crates)
+    lines += registry("rubygems", a.guarddog and (lambda: guarddog(
+        "rubygems", "gem", "the most downloaded gems (unordered)")))
+    lines += registry("go", a.guarddog and (lambda: guarddog(
+        "go", "go", "Go modules by references across the most starred repositories")))
+    lines += registry("maven", a.guarddog and (lambda: guarddog(
+        "maven", "maven", "the most used Maven artifacts (group:artifact)")))
     with open(a.o, "w") as f:
         f.write("\n".join(lines) + "\n")
-    print(f"{a.o}: pypi {len(pypi)}, npm {len(npm)}, crates {len(crates)}", file=sys.stderr)
+    print(f"{a.o}: {sum(1 for l in lines if l.startswith('      - '))} names", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -149,7 +149,77 @@ pub fn decision_calls() -> Vec<(&'static str, &'static str, String)> {
         "Write",
         write_call(".github/workflows/ci.yml", &workflow_64k()),
     ));
+    // Dependency manifests read for look-alike names and sources, and their floors.
+    for (name, path, floor, floor_path, text) in [
+        (
+            "write_gemfile_64k",
+            "Gemfile",
+            "write_gemfile_64k_floor",
+            "data/Gemfile.txt",
+            gemfile_64k(),
+        ),
+        (
+            "write_go_mod_64k",
+            "go.mod",
+            "write_go_mod_64k_floor",
+            "data/go.mod.txt",
+            go_mod_64k(),
+        ),
+        (
+            "write_pom_64k",
+            "pom.xml",
+            "write_pom_64k_floor",
+            "data/pom.xml.txt",
+            pom_64k(),
+        ),
+    ] {
+        calls.push((name, "Write", write_call(path, &text)));
+        calls.push((floor, "Write", write_call(floor_path, &text)));
+    }
     calls
+}
+
+/// A large Gemfile: groups of gems with versions and options (Bundler's own layout).
+fn gemfile_64k() -> String {
+    let mut s = String::from("source \"https://rubygems.org\"\n\nruby \"3.3.0\"\n\n");
+    let mut k = 0;
+    while s.len() < 64 * 1024 {
+        s.push_str(&format!(
+            "group :group{k} do\n  gem \"internal-library-{k}\", \"~> {}.{}\", require: false\n  gem \"rails\", \">= 7.1\"\nend\n",
+            k % 9,
+            k % 5
+        ));
+        k += 1;
+    }
+    s
+}
+
+/// A large `go.mod`: one require block of modules with versions and `// indirect` marks.
+fn go_mod_64k() -> String {
+    let mut s = String::from("module example.com/mono\n\ngo 1.22\n\nrequire (\n");
+    let mut k = 0;
+    while s.len() < 64 * 1024 - 64 {
+        s.push_str(&format!(
+            "\tgithub.com/example-org/library-number-{k} v1.{}.{} // indirect\n",
+            k % 30,
+            k % 7
+        ));
+        k += 1;
+    }
+    s.push_str(")\n");
+    s
+}
+
+/// A large `pom.xml`: a long `<dependencies>` list.
+fn pom_64k() -> String {
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<project>\n  <modelVersion>4.0.0</modelVersion>\n  <dependencies>\n");
+    let mut k = 0;
+    while s.len() < 64 * 1024 - 64 {
+        s.push_str(&format!("    <dependency>\n      <groupId>com.example.platform</groupId>\n      <artifactId>library-{k}</artifactId>\n      <version>1.{}.0</version>\n    </dependency>\n", k % 20));
+        k += 1;
+    }
+    s.push_str("  </dependencies>\n</project>\n");
+    s
 }
 
 fn write_call(path: &str, content: &str) -> String {

@@ -31,6 +31,10 @@ const FILES: &[&str] = &[
     "Cargo.toml",
     ".mcp.json",
     "docker-compose.yml",
+    "Gemfile",
+    "go.mod",
+    "pom.xml",
+    "build.gradle.kts",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -11,6 +11,9 @@ use crate::normalize::PathContext;
 use crate::shell::Analyzer;
 use crate::tables::{LaterFormat, TableIndex, Tables};
 
+mod manifests;
+use manifests::{gemfile, go_mod, gradle, maven_pom};
+
 /// Signals of this stage.
 pub mod signal {
     /// An operation of a command that a written file will run later.
@@ -33,15 +36,26 @@ enum Snippet {
     Shell { text: String, strict: bool },
     /// A program and its arguments, run without a shell.
     Argv(Vec<String>),
-    /// Python code.
-    Python(String),
+    /// Code of an interpreter: `run` is the command that runs it given as one argument
+    /// (`python3 -c`, `ruby -e`).
+    Code { run: &'static str, code: String },
     /// Packages a manifest makes the package manager fetch, from the registry the table
     /// names (`npm`): judged by where each comes from and whether its name imitates a popular
     /// one, without a shell analysis per name (a monorepo's manifest lists thousands).
     Packages {
         registry: &'static str,
         operands: Vec<String>,
+        /// Indexes or repositories every package may come from (a Gemfile's `source`, a
+        /// Maven repository's `url`).
+        sources: Vec<String>,
     },
+}
+
+fn python(code: String) -> Snippet {
+    Snippet::Code {
+        run: "python3 -c",
+        code,
+    }
 }
 
 /// Adds the operations of the commands that written files will run. `partial` writes hold a
@@ -186,9 +200,9 @@ fn read(
         LaterFormat::PythonPth => text
             .lines()
             .filter(|l| l.starts_with("import ") || l.starts_with("import\t"))
-            .map(|l| Snippet::Python(l.to_owned()))
+            .map(|l| python(l.to_owned()))
             .collect(),
-        LaterFormat::Python => vec![Snippet::Python(text.to_owned())],
+        LaterFormat::Python => vec![python(text.to_owned())],
         LaterFormat::JetbrainsRun => jetbrains_run(text)?,
         LaterFormat::Vim => vim(text),
         LaterFormat::LaunchdPlist => launchd_plist(text, partial)?,
@@ -197,6 +211,10 @@ fn read(
         LaterFormat::CargoToml => cargo_toml(text, partial),
         LaterFormat::McpConfig => mcp_config(text)?,
         LaterFormat::Compose => compose(text, partial)?,
+        LaterFormat::Gemfile => gemfile(text),
+        LaterFormat::GoMod => go_mod(text),
+        LaterFormat::MavenPom => maven_pom(text)?,
+        LaterFormat::Gradle => gradle(text),
     };
     if out.len() > MAX_SNIPPETS {
         return Err(format!("more than {MAX_SNIPPETS} commands"));
@@ -212,16 +230,26 @@ fn judge(
     index: &TableIndex,
 ) -> Result<Vec<Operation>, String> {
     let text = match s {
-        Snippet::Packages { registry, operands } => {
+        Snippet::Packages {
+            registry,
+            operands,
+            sources,
+        } => {
             let reg = tables.registries.iter().find(|r| r.name == *registry);
-            return Ok(operands
+            let mut ops: Vec<Operation> = sources
                 .iter()
-                .filter_map(|o| crate::shell::analyze::package_operation(reg, o))
-                .collect());
+                .map(|u| crate::shell::analyze::source_operation(u))
+                .collect();
+            ops.extend(
+                operands
+                    .iter()
+                    .filter_map(|o| crate::shell::analyze::package_operation(reg, o)),
+            );
+            return Ok(ops);
         }
         Snippet::Shell { text, .. } => text.clone(),
         Snippet::Argv(argv) => argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
-        Snippet::Python(code) => format!("python3 -c {}", quote(code)),
+        Snippet::Code { run, code } => format!("{run} {}", quote(code)),
     };
     if text.contains('\0') {
         return Err("a command contains a NUL byte".into());
@@ -598,6 +626,7 @@ fn npm_dependencies(v: &PackageScripts) -> Result<Option<Snippet>, String> {
     Ok((!operands.is_empty()).then_some(Snippet::Packages {
         registry: "npm",
         operands,
+        sources: Vec::new(),
     }))
 }
 
@@ -688,6 +717,7 @@ fn pyproject(text: &str, partial: bool) -> Vec<Snippet> {
     vec![Snippet::Packages {
         registry: "pypi",
         operands,
+        sources: Vec::new(),
     }]
 }
 
@@ -794,6 +824,7 @@ fn cargo_toml(text: &str, partial: bool) -> Vec<Snippet> {
     vec![Snippet::Packages {
         registry: "crates",
         operands,
+        sources: Vec::new(),
     }]
 }
 
@@ -899,6 +930,7 @@ fn json_pairs_guess(text: &str) -> Vec<Snippet> {
         out.push(Snippet::Packages {
             registry: "npm",
             operands: deps,
+            sources: Vec::new(),
         });
     }
     out
@@ -2000,9 +2032,18 @@ mod tests {
             .map(|s| match s {
                 Snippet::Shell { text, .. } => text,
                 Snippet::Argv(a) => a.join(" "),
-                Snippet::Python(c) => c,
-                Snippet::Packages { registry, operands } => {
-                    format!("{registry}: {}", operands.join(" "))
+                Snippet::Code { code, .. } => code,
+                Snippet::Packages {
+                    registry,
+                    operands,
+                    sources,
+                } => {
+                    let mut t = format!("{registry}: {}", operands.join(" "));
+                    for u in sources {
+                        t.push_str(" source ");
+                        t.push_str(&u);
+                    }
+                    t
                 }
             })
             .collect()

@@ -36,6 +36,13 @@ pub enum NameFold {
     Pep503,
     /// crates.io: case ignored, `_` and `-` the same.
     Crates,
+    /// RubyGems: case ignored; an operand may carry its version (`rails:7.1`).
+    Gem,
+    /// Go module paths (`github.com/user/repo`): case ignored; a package path below a module
+    /// is that module's (`golang.org/x/tools/gopls`), a version follows `@`.
+    Go,
+    /// Maven coordinates: `group:artifact`, case ignored; a version may follow.
+    Maven,
 }
 
 /// One package registry's most used names. Both lists are stored folded, each name followed
@@ -56,6 +63,17 @@ pub struct RegistrySpec {
     /// deletes to the other name), so a lookup is a few binary searches, not a scan.
     #[serde(skip)]
     neighbours: std::sync::OnceLock<Neighbours>,
+    /// Built on first use: the hash of each known name, sorted (a lookup is a binary search,
+    /// not a scan of the list; a Go path asks for each of its parents).
+    #[serde(skip)]
+    known_hashes: std::sync::OnceLock<Vec<u64>>,
+}
+
+/// The polynomial hash of `s` (the one the look-alike index uses for whole names).
+fn name_hash(s: &[u8]) -> u64 {
+    s.iter().fold(0u64, |h, &c| {
+        h.wrapping_mul(HASH_BASE).wrapping_add(u64::from(c) + 1)
+    })
 }
 
 /// Names shorter than this are not guarded: one edit from `six` or `glob` is too often
@@ -142,6 +160,7 @@ impl RegistrySpec {
             known,
             guarded,
             neighbours: std::sync::OnceLock::new(),
+            known_hashes: std::sync::OnceLock::new(),
         }
     }
 
@@ -181,6 +200,42 @@ impl RegistrySpec {
     /// itself a known name.
     pub fn imitated<'a>(&'a self, name: &str) -> Option<&'a str> {
         let n = self.fold(name);
+        if self.fold != NameFold::Go {
+            return self.imitated_folded(&n);
+        }
+        // A package below a module is the module's (`golang.org/x/tools/gopls`): the path
+        // and each of its parents with two segments or more, longest first. A known one
+        // settles it; otherwise the first that imitates a guarded module.
+        let mut cuts: Vec<&str> = vec![n.as_str()];
+        cuts.extend(
+            n.match_indices('/')
+                .map(|(i, _)| n.get(..i).unwrap_or(""))
+                .filter(|p| p.contains('/'))
+                .rev(),
+        );
+        if cuts.iter().any(|p| self.is_known(p)) {
+            return None;
+        }
+        cuts.iter().find_map(|p| self.imitated_folded(p))
+    }
+
+    /// Whether `folded` is one of the listed names.
+    fn is_known(&self, folded: &str) -> bool {
+        let hashes = self.known_hashes.get_or_init(|| {
+            let mut v: Vec<u64> = self
+                .known
+                .split('\n')
+                .filter(|n| !n.is_empty())
+                .map(|n| name_hash(n.as_bytes()))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        });
+        hashes.binary_search(&name_hash(folded.as_bytes())).is_ok()
+    }
+
+    fn imitated_folded<'a>(&'a self, n: &str) -> Option<&'a str> {
         // Short names are left alone both ways: a four-letter crate one letter short of a
         // five-letter one (`unty`, `funty`) is as often real as not.
         if n.len() < MIN_GUARDED_LEN {
@@ -205,7 +260,10 @@ impl RegistrySpec {
                 }
                 let rest = self.guarded.get(offset as usize..).unwrap_or("");
                 let g = rest.split('\n').next().unwrap_or("");
-                if one_edit(g.as_bytes(), n.as_bytes()) && letters(g) != letters(&n) {
+                if one_edit(g.as_bytes(), n.as_bytes())
+                    && letters(g) != letters(n)
+                    && !in_short_segment(g.as_bytes(), n.as_bytes())
+                {
                     best = Some(offset);
                 }
             }
@@ -214,22 +272,38 @@ impl RegistrySpec {
             let rest = self.guarded.get(o as usize..)?;
             rest.split('\n').next()
         })?;
-        let mut key = String::with_capacity(n.len() + 2);
-        key.push('\n');
-        key.push_str(&n);
-        key.push('\n');
         // A popular name itself is no look-alike of its neighbour (`scapy`, `scipy`).
-        memchr::memmem::find(self.known.as_bytes(), key.as_bytes())
-            .is_none()
-            .then_some(popular)
+        (!self.is_known(n)).then_some(popular)
     }
+}
+
+/// Whether the one edit between `g` and `n` falls inside a short segment after the first
+/// (`aws-sdk-sns`/`aws-sdk-sqs`, `github.com/pion/rtp`/`…/rtcp`): families of packages
+/// name their members by two- and three-letter abbreviations, one letter apart from each
+/// other, so such an edit is how siblings differ, not how look-alikes are made. An edit of
+/// a separator itself is never in a segment (`cross-env`/`crossenv`).
+fn in_short_segment(g: &[u8], n: &[u8]) -> bool {
+    let sep = |b: &u8| matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b'@');
+    let p = g.iter().zip(n).take_while(|(x, y)| x == y).count();
+    if g.get(p).is_some_and(sep) || n.get(p).is_some_and(sep) {
+        return false;
+    }
+    let start = g
+        .get(..p)
+        .and_then(|h| h.iter().rposition(sep))
+        .map_or(0, |i| i + 1);
+    let end = g
+        .get(p..)
+        .and_then(|t| t.iter().position(sep))
+        .map_or(g.len(), |i| p + i);
+    start > 0 && end - start <= 3
 }
 
 /// Folds a package name: lower case, and the registry's separators made one.
 pub fn fold_name(fold: NameFold, name: &str) -> String {
     let lower = name.to_ascii_lowercase();
     match fold {
-        NameFold::Lower => lower,
+        NameFold::Lower | NameFold::Gem | NameFold::Go | NameFold::Maven => lower,
         NameFold::Crates => lower.replace('_', "-"),
         NameFold::Pep503 => {
             let mut out = String::with_capacity(lower.len());
@@ -328,6 +402,17 @@ pub enum LaterFormat {
     McpConfig,
     /// Compose files: each service as the `docker run` it amounts to on this machine.
     Compose,
+    /// Gemfiles and gemspecs: the gems Bundler fetches and their sources; the file is Ruby
+    /// that Bundler runs.
+    Gemfile,
+    /// `go.mod` and `go.work`: the modules a build fetches.
+    GoMod,
+    /// Maven `pom.xml` and `settings.xml`: artifacts, repositories and mirrors, and the
+    /// programs `exec-maven-plugin` runs.
+    MavenPom,
+    /// Gradle scripts and version catalogs: artifacts, repositories, and the commands of
+    /// `commandLine` and `"…".execute()`.
+    Gradle,
 }
 
 /// One interpreted language: its syntax family and the calls the code analysis knows.
@@ -924,5 +1009,48 @@ mod tests {
         assert_eq!(r.imitated("boto4"), None);
         assert_eq!(r.imitated("boto"), None);
         assert_eq!(r.imitated("sax"), None);
+    }
+
+    #[test]
+    fn members_of_a_family_are_not_look_alikes_of_each_other() {
+        let r = registry(
+            NameFold::Gem,
+            &["aws-sdk-sns", "rest-client", "cross-env"],
+            &["aws-sdk-sns", "rest-client", "cross-env"],
+        );
+        // Another three-letter service of the same family.
+        assert_eq!(r.imitated("aws-sdk-sqs"), None);
+        assert_eq!(r.imitated("aws-sdk-snss"), None);
+        // An edit in a long segment, or of a separator, still imitates.
+        assert_eq!(r.imitated("rest-cleint"), Some("rest-client"));
+        assert_eq!(r.imitated("avs-sdk-sns"), Some("aws-sdk-sns"));
+        assert_eq!(r.imitated("crossenv"), Some("cross-env"));
+        assert_eq!(r.imitated("rest_client"), Some("rest-client"));
+    }
+
+    #[test]
+    fn go_packages_are_checked_as_their_module() {
+        let mods = [
+            "github.com/spf13/cobra",
+            "golang.org/x/tools",
+            "github.com/pion/rtp",
+        ];
+        let r = registry(NameFold::Go, &mods, &mods);
+        assert_eq!(r.imitated("golang.org/x/tools/gopls"), None);
+        assert_eq!(r.imitated("github.com/spf13/cobra/doc"), None);
+        assert_eq!(
+            r.imitated("github.com/spf13/cobar"),
+            Some("github.com/spf13/cobra")
+        );
+        assert_eq!(
+            r.imitated("github.com/spf13/cobrra/cmd/x"),
+            Some("github.com/spf13/cobra")
+        );
+        assert_eq!(
+            r.imitated("golang.org/x/tool/cmd/stringer"),
+            Some("golang.org/x/tools")
+        );
+        assert_eq!(r.imitated("github.com/pion/rtcp"), None);
+        assert_eq!(r.imitated("github.com/someone/else"), None);
     }
 }

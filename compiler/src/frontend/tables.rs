@@ -986,7 +986,7 @@ pub fn languages(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
 
 const LATER_KEYS: &[&str] = &["format", "paths", "elsewhere", "description"];
 const REGISTRY_KEYS: &[&str] = &["name", "fold", "guard", "popular", "description"];
-const NAME_FOLDS: &[&str] = &["lower", "pep503", "crates"];
+const NAME_FOLDS: &[&str] = &["lower", "pep503", "crates", "gem", "go", "maven"];
 
 /// `registries:` entries: a package registry's most used names, most used first; the first
 /// `guard` of them (at least `MIN_GUARDED_LEN` long) are protected from look-alike names.
@@ -1008,6 +1008,9 @@ pub fn registries(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) 
                         "lower" => NameFold::Lower,
                         "pep503" => NameFold::Pep503,
                         "crates" => NameFold::Crates,
+                        "gem" => NameFold::Gem,
+                        "go" => NameFold::Go,
+                        "maven" => NameFold::Maven,
                         other => {
                             diags.push(unknown(v, "name folding", other, NAME_FOLDS));
                             continue;
@@ -1081,6 +1084,10 @@ const LATER_FORMATS: &[&str] = &[
     "cargo-toml",
     "mcp-config",
     "compose",
+    "gemfile",
+    "go-mod",
+    "maven-pom",
+    "gradle",
 ];
 
 /// `later:` entries: files that run later, by path, and how their commands are read.
@@ -1114,6 +1121,10 @@ pub fn later(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                         "cargo-toml" => Some(LaterFormat::CargoToml),
                         "mcp-config" => Some(LaterFormat::McpConfig),
                         "compose" => Some(LaterFormat::Compose),
+                        "gemfile" => Some(LaterFormat::Gemfile),
+                        "go-mod" => Some(LaterFormat::GoMod),
+                        "maven-pom" => Some(LaterFormat::MavenPom),
+                        "gradle" => Some(LaterFormat::Gradle),
                         "vim" => Some(LaterFormat::Vim),
                         other => {
                             diags.push(unknown(v, "file format", other, LATER_FORMATS));

@@ -5,7 +5,7 @@
 /// First eight bytes of every bundle.
 pub const MAGIC: [u8; 8] = *b"CRUSTPB\0";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 16;
+pub const FORMAT_VERSION: u32 = 17;
 /// Written little-endian; a reader on a host of the other byte order sees it reversed.
 pub const ENDIAN_MARKER: u32 = 0x0102_0304;
 /// Size of the fixed header.

@@ -2973,12 +2973,7 @@ impl<'a> Analyzer<'a> {
         let mut ops: Vec<Operation> = Vec::new();
         for a in &p.sources {
             for v in &a.alts {
-                let url = package_url(&v.text).unwrap_or_else(|| v.text.clone());
-                let mut op = Operation::new(Action::Execute);
-                op.signals.push(signal::PACKAGE_SOURCE.to_owned());
-                op.hosts.extend(normalize::host_of(&url));
-                op.urls.push(url);
-                ops.push(op);
+                ops.push(source_operation(&v.text));
             }
         }
         // `uvx --from PKG`, `npx -p PKG`, `cargo install --git URL`.
@@ -5613,6 +5608,18 @@ pub fn package_operation(
     }
     let reg = registry?;
     let name = registry_name(reg.fold, operand)?;
+    let host = name.split('/').next().unwrap_or("");
+    if reg.fold == crate::tables::NameFold::Go
+        && host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    {
+        // A Go module on a raw IP address: its code comes from whoever holds the address.
+        let url = format!("https://{name}");
+        let mut op = Operation::new(Action::Execute);
+        op.signals.push(signal::REMOTE_PACKAGE.to_owned());
+        op.hosts.push(host.to_owned());
+        op.urls.push(url);
+        return Some(op);
+    }
     let popular = reg.imitated(name)?;
     let mut op = Operation::new(Action::Execute);
     op.signals.push(signal::TYPOSQUAT.to_owned());
@@ -5623,18 +5630,56 @@ pub fn package_operation(
     Some(op)
 }
 
+/// An index or registry every package of an install comes from (`--index-url URL`, a
+/// Gemfile's `source`, a Maven repository): a `package-source` operation with its `url` and
+/// `host`.
+pub fn source_operation(text: &str) -> Operation {
+    let url = package_url(text).unwrap_or_else(|| text.to_owned());
+    let mut op = Operation::new(Action::Execute);
+    op.signals.push(signal::PACKAGE_SOURCE.to_owned());
+    op.hosts.extend(normalize::host_of(&url));
+    op.urls.push(url);
+    op
+}
+
 /// The package name in an install operand from a registry (`requests[socks]>=2`,
 /// `@scope/pkg@1.2`, `serde@1`, `alias@npm:pkg`), or `None` when the operand is a path, a
 /// file or not a name the registry could hold.
 fn registry_name(fold: crate::tables::NameFold, t: &str) -> Option<&str> {
     use crate::tables::NameFold;
-    if t.is_empty()
-        || t.starts_with(['-', '.', '/', '~', '$'])
-        || t.contains(['\\', ':']) && !t.contains("@npm:")
-    {
+    if t.is_empty() || t.starts_with(['-', '.', '/', '~', '$']) || t.contains('\\') {
         return None;
     }
     let name = match fold {
+        // `rails`, `rails:7.1.0`; not a `.gem` file.
+        NameFold::Gem => {
+            let name = t.split(':').next().unwrap_or(t);
+            if name.contains('/') || name.to_ascii_lowercase().ends_with(".gem") {
+                return None;
+            }
+            name
+        }
+        // `github.com/user/repo/cmd/x@v1.2.0`, `example.com/mod/...`: a path whose first
+        // element names a host; not `./…`, a file (`main.go`) or a standard package.
+        NameFold::Go => {
+            let path = t.split('@').next().unwrap_or(t);
+            let path = path.strip_suffix("/...").unwrap_or(path);
+            let host = path.split('/').next().unwrap_or("");
+            if !path.contains('/') || !host.contains('.') || t.contains(':') {
+                return None;
+            }
+            path
+        }
+        // `group:artifact[:version[:classifier]]`: the first two.
+        NameFold::Maven => {
+            let mut parts = t.splitn(3, ':');
+            let (g, a) = (parts.next()?, parts.next()?);
+            if g.is_empty() || a.is_empty() || t.contains('/') {
+                return None;
+            }
+            t.get(..g.len() + 1 + a.len())?
+        }
+        _ if t.contains(':') && !t.contains("@npm:") => return None,
         NameFold::Lower => {
             let t = t.rsplit_once("@npm:").map_or(t, |(_, real)| real);
             let end = match t.strip_prefix('@') {
@@ -5672,7 +5717,7 @@ fn registry_name(fold: crate::tables::NameFold, t: &str) -> Option<&str> {
     let ok = !name.is_empty()
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.@/".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@/:~".contains(&b));
     ok.then_some(name)
 }
 
@@ -5727,7 +5772,7 @@ mod tests {
 
     #[test]
     fn registry_names_from_install_operands() {
-        use crate::tables::NameFold::{Crates, Lower, Pep503};
+        use crate::tables::NameFold::{Crates, Gem, Go, Lower, Maven, Pep503};
         for (fold, operand, name) in [
             (Pep503, "requests", Some("requests")),
             (Pep503, "requests[socks]>=2.31", Some("requests")),
@@ -5746,6 +5791,34 @@ mod tests {
             (Lower, "file:../x", None),
             (Crates, "serde@1.0", Some("serde")),
             (Crates, "serde_json", Some("serde_json")),
+            (Gem, "rails", Some("rails")),
+            (Gem, "rails:7.1.0", Some("rails")),
+            (Gem, "pkg/x-1.0.gem", None),
+            (Gem, "x-1.0.gem", None),
+            (
+                Go,
+                "github.com/spf13/cobra@latest",
+                Some("github.com/spf13/cobra"),
+            ),
+            (
+                Go,
+                "golang.org/x/tools/gopls@v0.16.0",
+                Some("golang.org/x/tools/gopls"),
+            ),
+            (Go, "example.com/mod/...", Some("example.com/mod")),
+            (Go, "./...", None),
+            (Go, "./cmd/server", None),
+            (Go, "main.go", None),
+            (Go, "fmt", None),
+            (Go, "cmd/go", None),
+            (
+                Maven,
+                "com.google.guava:guava:33.0.0-jre",
+                Some("com.google.guava:guava"),
+            ),
+            (Maven, "org.slf4j:slf4j-api", Some("org.slf4j:slf4j-api")),
+            (Maven, "hello.java", None),
+            (Maven, "scripts/x.jsh", None),
         ] {
             assert_eq!(registry_name(fold, operand), name, "{operand}");
         }
