@@ -39,6 +39,8 @@ enum Snippet {
     /// Code of an interpreter: `run` is the command that runs it given as one argument
     /// (`python3 -c`, `ruby -e`).
     Code { run: &'static str, code: String },
+    /// Code fetched from a URL and run (a build script applied from the network).
+    Remote(String),
     /// Packages a manifest makes the package manager fetch, from the registry the table
     /// names (`npm`): judged by where each comes from and whether its name imitates a popular
     /// one, without a shell analysis per name (a monorepo's manifest lists thousands).
@@ -246,6 +248,14 @@ fn judge(
                     .filter_map(|o| crate::shell::analyze::package_operation(reg, o)),
             );
             return Ok(ops);
+        }
+        Snippet::Remote(url) => {
+            let mut op = Operation::new(Action::Execute);
+            op.signals
+                .push(crate::shell::analyze::signal::REMOTE_CODE.to_owned());
+            op.hosts.extend(crate::normalize::host_of(url));
+            op.urls.push(url.clone());
+            return Ok(vec![op]);
         }
         Snippet::Shell { text, .. } => text.clone(),
         Snippet::Argv(argv) => argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
@@ -2033,6 +2043,7 @@ mod tests {
                 Snippet::Shell { text, .. } => text,
                 Snippet::Argv(a) => a.join(" "),
                 Snippet::Code { code, .. } => code,
+                Snippet::Remote(url) => format!("remote {url}"),
                 Snippet::Packages {
                     registry,
                     operands,

@@ -303,7 +303,8 @@ fn in_short_segment(g: &[u8], n: &[u8]) -> bool {
 pub fn fold_name(fold: NameFold, name: &str) -> String {
     let lower = name.to_ascii_lowercase();
     match fold {
-        NameFold::Lower | NameFold::Gem | NameFold::Go | NameFold::Maven => lower,
+        NameFold::Lower | NameFold::Gem | NameFold::Go => lower,
+        NameFold::Maven => scala_plain(&lower),
         NameFold::Crates => lower.replace('_', "-"),
         NameFold::Pep503 => {
             let mut out = String::with_capacity(lower.len());
@@ -319,6 +320,23 @@ pub fn fold_name(fold: NameFold, name: &str) -> String {
             out
         }
     }
+}
+
+/// Maven coordinates without Scala's cross-version spelling: `g::a` is `g:a`, and an
+/// artifact's `_2.13`, `_3`, `_sjs1_2.13` suffix names the compiler it was built for, not
+/// another package.
+fn scala_plain(coords: &str) -> String {
+    let mut s = coords.replacen("::", ":", 1);
+    while let Some(i) = s.rfind('_') {
+        let tail = s.get(i + 1..).unwrap_or("");
+        let version = !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        let platform = matches!(tail, "sjs1" | "sjs0.6" | "native0.4" | "native0.5");
+        if !(version || platform) || !s.get(..i).is_some_and(|h| h.contains(':')) {
+            break;
+        }
+        s.truncate(i);
+    }
+    s
 }
 
 /// Whether `a` and `b` differ by exactly one insertion, deletion, substitution or swap of
@@ -990,6 +1008,15 @@ mod tests {
         );
         assert_eq!(fold_name(NameFold::Crates, "Serde_JSON"), "serde-json");
         assert_eq!(fold_name(NameFold::Lower, "Left_Pad"), "left_pad");
+        assert_eq!(
+            fold_name(NameFold::Maven, "org.scalatest::ScalaTest"),
+            "org.scalatest:scalatest"
+        );
+        assert_eq!(
+            fold_name(NameFold::Maven, "org.typelevel:cats-core_sjs1_2.13"),
+            "org.typelevel:cats-core"
+        );
+        assert_eq!(fold_name(NameFold::Maven, "g:a_b"), "g:a_b");
     }
 
     #[test]

@@ -20,6 +20,19 @@ fn literals(line: &str) -> Vec<Lit> {
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(&c) = b.get(i) {
+        // Groovy's and Kotlin's `"""…"""`: up to the next three quotes, no escapes.
+        if c == b'"' && b.get(i + 1) == Some(&b'"') && b.get(i + 2) == Some(&b'"') {
+            let Some(n) = line.get(i + 3..).and_then(|r| r.find("\"\"\"")) else {
+                break;
+            };
+            out.push(Lit {
+                at: i,
+                end: i + 6 + n,
+                text: line.get(i + 3..i + 3 + n).unwrap_or("").to_owned(),
+            });
+            i += 6 + n;
+            continue;
+        }
         let (close, body) = match c {
             b'"' | b'\'' => (c, i + 1),
             b'%' => {
@@ -78,6 +91,104 @@ fn literals(line: &str) -> Vec<Lit> {
     out
 }
 
+/// Most physical lines one logical line may join.
+const MAX_JOINED: usize = 64;
+
+/// The logical lines of a Ruby, Groovy or Kotlin text: a line that leaves a `(` or `[` open,
+/// or ends with `,` or `\\`, continues on the next (`gem(⏎ "x",⏎ "1")`,
+/// `commandLine(⏎ "sh", …)`, `url = uri(⏎ "…")`).
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut cur, mut depth, mut joined) = (String::new(), 0i32, 0usize);
+    for raw in text.lines() {
+        let line = raw.trim();
+        let lits = literals(line);
+        let code_end = code_end(line, &lits);
+        let mut at = 0;
+        for l in &lits {
+            depth += brackets(line.get(at..l.at.min(code_end)).unwrap_or(""));
+            at = l.end;
+        }
+        depth += brackets(line.get(at.min(code_end)..code_end).unwrap_or(""));
+        let open = depth > 0
+            || line.get(..code_end).is_some_and(|c| {
+                let c = c.trim_end();
+                c.ends_with(',') || c.ends_with('\\')
+            });
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        // Comments are dropped: a joined line must not end its code at one.
+        cur.push_str(
+            line.get(..code_end)
+                .unwrap_or(line)
+                .trim_end()
+                .trim_end_matches('\\'),
+        );
+        joined += 1;
+        if !open || joined >= MAX_JOINED {
+            out.push(std::mem::take(&mut cur));
+            depth = 0;
+            joined = 0;
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Where `line`'s code ends: at its comment (`#`, `//`) outside the literals.
+fn code_end(line: &str, lits: &[Lit]) -> usize {
+    let from = lits.last().map_or(0, |l| l.end).min(line.len());
+    let tail = line.get(from..).unwrap_or("");
+    [tail.find('#'), tail.find("//")]
+        .into_iter()
+        .flatten()
+        .min()
+        .map_or(line.len(), |c| from + c)
+}
+
+fn brackets(code: &str) -> i32 {
+    code.bytes().fold(0, |d, b| match b {
+        b'(' | b'[' => d + 1,
+        b')' | b']' => d - 1,
+        _ => d,
+    })
+}
+
+/// The statements of a logical line that start with one of `verbs` (as a word, or a method
+/// called on a receiver: `spec.add_dependency`), outside literals: each runs to the next one
+/// (`group :dev do gem "a" end`, `gem "a"; gem "b"`, `if x then gem "c" end`).
+fn statements<'a>(line: &'a str, verbs: &[&'a str]) -> Vec<(&'a str, &'a str)> {
+    let lits = literals(line);
+    let stop = code_end(line, &lits);
+    let inside = |i: usize| i >= stop || lits.iter().any(|l| l.at <= i && i < l.end);
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let bytes = line.as_bytes();
+    let mut starts: Vec<(usize, &str)> = Vec::new();
+    for v in verbs {
+        for (i, _) in line.match_indices(v) {
+            // Not a symbol or an option (`:git => …`, `git: …`).
+            let before_ok = i == 0 || bytes.get(i - 1).is_some_and(|&b| !ident(b) && b != b':');
+            let after_ok = bytes
+                .get(i + v.len())
+                .is_none_or(|&b| !ident(b) && b != b':');
+            if before_ok && after_ok && !inside(i) {
+                starts.push((i, v));
+            }
+        }
+    }
+    starts.sort_unstable();
+    starts.dedup_by_key(|s| s.0);
+    let mut out = Vec::new();
+    for (k, &(i, v)) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).map_or(stop, |n| n.0);
+        out.push((v, line.get(i..end).unwrap_or("")));
+    }
+    out
+}
+
 /// The literal given to option `key` on `line`: Ruby's `key: "v"`, `:key => "v"`, Gradle's
 /// `key: 'v'` and Kotlin's `key = "v"`.
 fn option(line: &str, lits: &[Lit], key: &str) -> Option<String> {
@@ -105,58 +216,64 @@ fn statement(line: &str) -> &str {
     word.rsplit('.').next().unwrap_or(word)
 }
 
-/// A Gemfile (or `gems.rb`, a `.gemspec`): the gems Bundler fetches, as names of RubyGems
-/// or the git repositories they come from, with the `source` indexes. The file is Ruby that
-/// Bundler runs, so its text is judged as Ruby code too.
+/// A Gemfile (or `gems.rb`, a `.gemspec`, a `Gemfile.lock`): the gems Bundler fetches, as
+/// names of RubyGems or the git repositories they come from, with the `source` indexes.
+/// A Gemfile is Ruby that Bundler runs, so its text is judged as Ruby code too.
 pub(super) fn gemfile(text: &str) -> Vec<Snippet> {
     let (mut operands, mut sources) = (Vec::new(), Vec::new());
-    for raw in text.lines() {
-        let line = raw.trim();
-        let verb = statement(line);
-        if !matches!(
-            verb,
-            "source"
-                | "gem"
-                | "add_dependency"
-                | "add_runtime_dependency"
-                | "add_development_dependency"
-                | "git"
-                | "github"
-        ) {
-            continue;
-        }
-        let lits = literals(line);
-        let first = lits.first().map(|l| l.text.clone());
-        match verb {
-            "source" => sources.extend(first.filter(|t| t.contains("://"))),
-            "gem" | "add_dependency" | "add_runtime_dependency" | "add_development_dependency" => {
-                let Some(name) = first else { continue };
-                if let Some(src) = option(line, &lits, "source") {
-                    sources.push(src);
-                }
-                if option(line, &lits, "path").is_some() {
-                    continue;
-                }
-                let from = option(line, &lits, "git")
-                    .or_else(|| option(line, &lits, "github").map(|r| github(&r)))
-                    .or_else(|| {
-                        option(line, &lits, "gitlab").map(|r| format!("https://gitlab.com/{r}"))
-                    })
-                    .or_else(|| {
-                        option(line, &lits, "bitbucket")
-                            .map(|r| format!("https://bitbucket.org/{r}"))
-                    });
-                // A name built at run time (`"rails-#{x}"`) is no name to compare.
-                match from {
-                    Some(url) => operands.push(url),
-                    None if !name.contains("#{") => operands.push(name),
-                    None => {}
+    if text.lines().any(|l| l == "  specs:") {
+        lockfile(text, &mut operands, &mut sources);
+    }
+    const VERBS: &[&str] = &[
+        "source",
+        "gem",
+        "add_dependency",
+        "add_runtime_dependency",
+        "add_development_dependency",
+        "git",
+        "github",
+        "git_source",
+    ];
+    for line in logical_lines(text) {
+        for (verb, stmt) in statements(&line, VERBS) {
+            let lits = literals(stmt);
+            let first = lits.first().map(|l| l.text.clone());
+            let urls = || {
+                lits.iter()
+                    .filter(|l| l.text.contains("://"))
+                    .map(|l| l.text.clone())
+            };
+            match verb {
+                // `source "URL"`, `source ENV.fetch("MIRROR", "URL")`, and the URLs a
+                // `git_source` block builds.
+                "source" | "git_source" => sources.extend(urls()),
+                "git" => operands.extend(first),
+                "github" => operands.extend(first.map(|r| github(&r))),
+                _ => {
+                    let Some(name) = first else { continue };
+                    if let Some(src) = option(stmt, &lits, "source") {
+                        sources.push(src);
+                    }
+                    if option(stmt, &lits, "path").is_some() {
+                        continue;
+                    }
+                    let from = option(stmt, &lits, "git")
+                        .or_else(|| option(stmt, &lits, "github").map(|r| github(&r)))
+                        .or_else(|| {
+                            option(stmt, &lits, "gitlab").map(|r| format!("https://gitlab.com/{r}"))
+                        })
+                        .or_else(|| {
+                            option(stmt, &lits, "bitbucket")
+                                .map(|r| format!("https://bitbucket.org/{r}"))
+                        });
+                    // A name built at run time (`"rails-#{x}"`) is no name to compare.
+                    match from {
+                        Some(url) => operands.push(url),
+                        None if !name.contains("#{") => operands.push(name),
+                        None => {}
+                    }
                 }
             }
-            // `git "URL" do … end`: the gems of the block come from that repository.
-            "git" => operands.extend(first),
-            "github" => operands.extend(first.map(|r| github(&r))),
-            _ => {}
         }
     }
     let mut out = Vec::new();
@@ -172,6 +289,27 @@ pub(super) fn gemfile(text: &str) -> Vec<Snippet> {
         code: text.to_owned(),
     });
     out
+}
+
+/// `Gemfile.lock`: the `remote:` of a `GEM` section is an index, of a `GIT` section a
+/// repository; the gems under `specs:` (four spaces in) are names.
+fn lockfile(text: &str, operands: &mut Vec<String>, sources: &mut Vec<String>) {
+    let mut section = "";
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            section = line.trim();
+        } else if let Some(url) = line.strip_prefix("  remote: ") {
+            match section {
+                "GEM" => sources.push(url.trim().to_owned()),
+                "GIT" => operands.push(url.trim().to_owned()),
+                _ => {}
+            }
+        } else if section == "GEM" {
+            if let Some(spec) = line.strip_prefix("    ").filter(|l| !l.starts_with(' ')) {
+                operands.extend(spec.split_whitespace().next().map(str::to_owned));
+            }
+        }
+    }
 }
 
 fn github(repo: &str) -> String {
@@ -218,7 +356,10 @@ pub(super) fn go_mod(text: &str) -> Vec<Snippet> {
             }
             continue;
         }
-        let (verb, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let vend = line
+            .find(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or(line.len());
+        let (verb, rest) = line.split_at(vend);
         if rest.trim() == "(" {
             block = Some(verb.to_owned());
         } else if verb.contains('/') && rest.trim_start().starts_with('v') {
@@ -238,34 +379,73 @@ pub(super) fn go_mod(text: &str) -> Vec<Snippet> {
     }]
 }
 
-/// The bodies of the `<tag>` elements of an XML text (comments removed before), in order.
-fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
-    let (open, close) = (format!("<{tag}"), format!("</{tag}>"));
+/// The `<tag …>` elements of an XML text (comments removed before), in order: the text
+/// after the name up to `>` (attributes) and the body up to `</tag>` (whitespace allowed
+/// before each `>`; a self-closed element has no body).
+fn tagged<'a>(xml: &'a str, tag: &str) -> Vec<(&'a str, &'a str)> {
+    let open = format!("<{tag}");
+    let close = format!("</{tag}");
     let mut out = Vec::new();
     let mut rest = xml;
     while let Some(i) = rest.find(&open) {
         let after = rest.get(i + open.len()..).unwrap_or("");
         // `<dependency>`, not `<dependencyManagement>`.
-        if !after.starts_with(['>', ' ', '\t', '\n', '\r']) {
+        if !after.starts_with(|c: char| c == '>' || c == '/' || c.is_whitespace()) {
             rest = after;
             continue;
         }
         let Some(gt) = after.find('>') else { break };
+        let attrs = after.get(..gt).unwrap_or("");
         let body = after.get(gt + 1..).unwrap_or("");
-        let end = body.find(&close).unwrap_or(body.len());
-        out.push(body.get(..end).unwrap_or(""));
+        if attrs.ends_with('/') {
+            out.push((attrs, ""));
+            rest = body;
+            continue;
+        }
+        let mut end = body.len();
+        let mut from = 0;
+        while let Some(c) = body.get(from..).and_then(|b| b.find(&close)) {
+            let at = from + c;
+            let tail = body.get(at + close.len()..).unwrap_or("");
+            if tail.trim_start().starts_with('>') {
+                end = at;
+                break;
+            }
+            from = at + close.len();
+        }
+        out.push((attrs, body.get(..end).unwrap_or("")));
         rest = body.get(end..).unwrap_or("");
     }
     out
 }
 
-/// The text of the first `<tag>` child in `xml`, unescaped; `None` when absent or built from
-/// a property (`${…}`).
+/// The bodies of the `<tag>` elements of an XML text.
+fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+    tagged(xml, tag).into_iter().map(|(_, b)| b).collect()
+}
+
+/// An element's text: CDATA sections as they are, the rest unescaped.
+fn xml_text(body: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(i) = rest.find("<![CDATA[") {
+        out.push_str(&xml_unescape(rest.get(..i).unwrap_or(""))?);
+        let data = rest.get(i + 9..).unwrap_or("");
+        let end = data.find("]]>").ok_or("a CDATA section is not closed")?;
+        out.push_str(data.get(..end).unwrap_or(""));
+        rest = data.get(end + 3..).unwrap_or("");
+    }
+    out.push_str(&xml_unescape(rest)?);
+    Ok(out.trim().to_owned())
+}
+
+/// The text of the first `<tag>` child in `xml`; `None` when absent or built from a property
+/// (`${…}`).
 fn child(xml: &str, tag: &str) -> Result<Option<String>, String> {
     let Some(body) = elements(xml, tag).into_iter().next() else {
         return Ok(None);
     };
-    let text = xml_unescape(body.trim())?;
+    let text = xml_text(body)?;
     Ok((!text.is_empty() && !text.contains("${")).then_some(text))
 }
 
@@ -284,7 +464,9 @@ pub(super) fn maven_pom(text: &str) -> Result<Vec<Snippet>, String> {
     }
     xml.push_str(rest);
     let (mut operands, mut sources, mut out) = (Vec::new(), Vec::new(), Vec::new());
-    for tag in ["dependency", "plugin", "extension"] {
+    // What the build fetches and runs: dependencies, plugins, extensions, the parent POM,
+    // annotation processors (`<path>` in `annotationProcessorPaths`).
+    for tag in ["dependency", "plugin", "extension", "parent", "path"] {
         for body in elements(&xml, tag) {
             // A plugin's own coordinates come before its nested dependencies and settings.
             let own = ["<dependencies", "<configuration", "<executions"]
@@ -305,11 +487,34 @@ pub(super) fn maven_pom(text: &str) -> Result<Vec<Snippet>, String> {
             }
         }
     }
+    // `${name}` in a repository URL, from the file's own `<properties>`.
+    let properties = elements(&xml, "properties")
+        .into_iter()
+        .next()
+        .unwrap_or("");
     for tag in ["repository", "pluginRepository", "mirror"] {
         for body in elements(&xml, tag) {
-            sources.extend(child(body, "url")?);
+            let Some(raw) = elements(body, "url").into_iter().next() else {
+                continue;
+            };
+            let mut url = xml_text(raw)?;
+            for _ in 0..8 {
+                let Some(i) = url.find("${") else { break };
+                let Some(j) = url.get(i..).and_then(|r| r.find('}')) else {
+                    break;
+                };
+                let key = url.get(i + 2..i + j).unwrap_or("").to_owned();
+                match child(properties, &key)? {
+                    Some(v) => url.replace_range(i..i + j + 1, &v),
+                    None => break,
+                }
+            }
+            if !url.is_empty() && !url.contains("${") {
+                sources.push(url);
+            }
         }
     }
+    antrun_exec(&xml, &mut out)?;
     if !operands.is_empty() || !sources.is_empty() {
         out.push(Snippet::Packages {
             registry: "maven",
@@ -320,73 +525,194 @@ pub(super) fn maven_pom(text: &str) -> Result<Vec<Snippet>, String> {
     Ok(out)
 }
 
-/// `exec-maven-plugin`: each `<executable>` with the `<argument>`s that follow it, run
-/// without a shell during the build.
+/// `exec-maven-plugin`: each `<executable>` with the `<argument>`s or the
+/// `<commandlineArgs>` line that follow it, run during the build.
 fn exec_plugin(body: &str, out: &mut Vec<Snippet>) -> Result<(), String> {
-    let mut rest = body;
-    while let Some(i) = rest.find("<executable>") {
-        let tail = rest.get(i..).unwrap_or("");
-        let next = tail
-            .get(1..)
-            .and_then(|t| t.find("<executable>"))
-            .map_or(tail.len(), |n| n + 1);
-        let this = tail.get(..next).unwrap_or(tail);
-        if let Some(program) = child(this, "executable")? {
-            let mut argv = vec![program];
-            for a in elements(this, "argument") {
-                argv.push(xml_unescape(a.trim())?);
-            }
-            out.push(Snippet::Argv(argv));
+    let parts: Vec<&str> = body.split("<executable").collect();
+    for this in parts.iter().skip(1) {
+        let this = format!("<executable{this}");
+        let Some(program) = child(&this, "executable")? else {
+            continue;
+        };
+        if let Some(line) = child(&this, "commandlineArgs")? {
+            out.push(Snippet::Shell {
+                text: format!("{} {line}", super::quote(&program)),
+                strict: true,
+            });
+            continue;
         }
-        rest = tail.get(next..).unwrap_or("");
+        let mut argv = vec![program];
+        for a in elements(&this, "argument") {
+            argv.push(xml_text(a)?);
+        }
+        out.push(Snippet::Argv(argv));
     }
     Ok(())
 }
 
-/// Whether `t` is written as Maven coordinates: `group:artifact` with an optional version,
-/// classifier or type after further colons.
-fn coordinates(t: &str) -> bool {
-    let mut parts = t.split(':');
-    let ok = |p: Option<&str>| {
-        p.is_some_and(|p| {
-            !p.is_empty()
-                && !p.starts_with(['-', '.'])
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-        })
-    };
-    ok(parts.next()) && ok(parts.next()) && parts.all(|p| !p.contains(['/', ' ', '$']))
+/// Ant's `<exec executable="…">` (`maven-antrun-plugin`) with its `<arg value="…"/>` and
+/// `<arg line="…"/>`.
+fn antrun_exec(xml: &str, out: &mut Vec<Snippet>) -> Result<(), String> {
+    for (attrs, body) in tagged(xml, "exec") {
+        let attrs = super::xml_attributes(attrs)?;
+        let Some((_, program)) = attrs.iter().find(|(k, _)| *k == "executable") else {
+            continue;
+        };
+        let mut line = super::quote(program);
+        for (a, _) in tagged(body, "arg") {
+            for (k, v) in super::xml_attributes(a)? {
+                match k {
+                    "value" | "file" | "path" => {
+                        line.push(' ');
+                        line.push_str(&super::quote(&v));
+                    }
+                    "line" => {
+                        line.push(' ');
+                        line.push_str(&v);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.push(Snippet::Shell {
+            text: line,
+            strict: true,
+        });
+    }
+    Ok(())
 }
 
-/// Gradle build and settings scripts (Groovy or Kotlin) and version catalogs: the
-/// artifacts they declare (`implementation("g:a:v")`, `group: 'g', name: 'a'`,
-/// `module = "g:a"`), the repositories they fetch from (`maven { url … }`, `maven("…")`),
-/// and the programs they run (`commandLine …`, `"…".execute()`). The scripts are code that
-/// Crust does not evaluate: a command built from variables is not seen.
+/// The `group:artifact` of a literal written as Maven coordinates (`g:a`, `g:a:version`,
+/// `g:a:$version:classifier`); the version may be built from a variable, the name may not.
+fn coordinates(t: &str) -> Option<String> {
+    let mut parts = t.split(':');
+    let word = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with(['-', '.'])
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    };
+    let (g, a) = (parts.next()?, parts.next()?);
+    (word(g) && word(a) && parts.all(|p| !p.contains(['/', ' ']))).then(|| format!("{g}:{a}"))
+}
+
+/// Gradle build and settings scripts (Groovy or Kotlin), version catalogs and wrapper
+/// properties: the artifacts they declare (`implementation("g:a:v")`, `group: 'g', name:
+/// 'a'`, `module = "g:a"`), the repositories they fetch from (`maven { url … }`,
+/// `maven("…")`, a wrapper's `distributionUrl`), the programs they run (`commandLine …`,
+/// `executable` with `args`, `"…".execute()`, `[…].execute()`, `ProcessBuilder(…)`), and
+/// scripts applied from a URL. The scripts are code that Crust does not evaluate: a command
+/// or name built from variables is not seen.
 pub(super) fn gradle(text: &str) -> Vec<Snippet> {
     let (mut operands, mut sources, mut out) = (Vec::new(), Vec::new(), Vec::new());
-    for raw in text.lines() {
-        let line = raw.trim();
+    let mut executable: Option<String> = None;
+    // A version catalog's `[libraries.NAME]` table: `group` then `name` on their own lines.
+    let mut group: Option<String> = None;
+    for line in text.lines() {
+        // Wrapper properties: the distribution the wrapper downloads and runs.
+        if let Some((key, value)) = line.split_once('=') {
+            if matches!(key.trim(), "distributionUrl" | "wrapperUrl") {
+                sources.push(value.trim().replace("\\:", ":"));
+            }
+        }
+    }
+    for line in logical_lines(text) {
+        let line = line.as_str();
+        if line.starts_with('[') {
+            group = None;
+        }
         let lits = literals(line);
         if lits.is_empty() {
             continue;
         }
         let lower = line.to_ascii_lowercase();
-        // `commandLine "sh", "-c", "…"` (Groovy) or `commandLine("sh", …)` (Kotlin).
-        if let Some(p) = line.find("commandLine") {
-            let argv: Vec<String> = lits
-                .iter()
+        let after = |p: usize| -> Vec<String> {
+            lits.iter()
                 .filter(|l| l.at > p)
                 .map(|l| l.text.clone())
-                .collect();
+                .collect()
+        };
+        // `apply from: 'https://…'`, `apply(from = "…")`: a build script fetched and run.
+        if lower.starts_with("apply") && lower.contains("from") {
+            for l in lits.iter().filter(|l| l.text.contains("://")) {
+                out.push(Snippet::Remote(l.text.clone()));
+            }
+            continue;
+        }
+        // `commandLine "sh", "-c", "…"` (an `Exec` task), `ProcessBuilder("sh", …)`,
+        // `Runtime.getRuntime().exec(…)`.
+        if let Some(p) = ["commandLine", "ProcessBuilder(", ".exec("]
+            .iter()
+            .filter_map(|k| line.find(k))
+            .min()
+        {
+            let argv = after(p);
             if !argv.is_empty() {
                 out.push(Snippet::Argv(argv));
             }
             continue;
         }
+        // `executable 'sh'` then `args '-c', '…'` in the same task.
+        let word = statement(line);
+        match (word, lits.first()) {
+            ("group", Some(g)) => group = Some(g.text.clone()),
+            ("name", Some(n)) => {
+                if let Some(g) = group.take() {
+                    operands.push(format!("{g}:{}", n.text));
+                }
+            }
+            _ => {}
+        }
+        // Kotlin's positional form: `implementation("group", "artifact", "version")`.
+        let configuration = [
+            "mplementation",
+            "pi",
+            "ompileOnly",
+            "untimeOnly",
+            "lasspath",
+            "kapt",
+            "ksp",
+            "nnotationProcessor",
+            "ompile",
+        ];
+        if configuration.iter().any(|c| word.ends_with(c)) {
+            if let [g, a, ..] = lits.as_slice() {
+                let ga = format!("{}:{}", g.text, a.text);
+                if line.get(g.end..a.at).is_some_and(|sep| sep.trim() == ",")
+                    && g.text.contains('.')
+                    && coordinates(&ga).is_some()
+                {
+                    operands.push(ga);
+                }
+            }
+        }
+        if word == "executable" {
+            executable = lits.first().map(|l| l.text.clone());
+            continue;
+        }
+        if word == "args" {
+            if let Some(program) = executable.take() {
+                let mut argv = vec![program];
+                argv.extend(after(0));
+                out.push(Snippet::Argv(argv));
+            }
+            continue;
+        }
+        // `['sh', '-c', '…'].execute()`: the list as an argv.
+        if let Some(x) = line.find("].execute(") {
+            let open = line.get(..x).and_then(|h| h.rfind('[')).unwrap_or(0);
+            let argv: Vec<String> = lits
+                .iter()
+                .filter(|l| l.at > open && l.end <= x + 1)
+                .map(|l| l.text.clone())
+                .collect();
+            if !argv.is_empty() {
+                out.push(Snippet::Argv(argv));
+            }
+        }
         for Lit { at, end, text: t } in &lits {
-            let after = line.get(*end..).unwrap_or("");
-            if after.trim_start().starts_with(".execute()") {
+            let rest = line.get(*end..).unwrap_or("");
+            if rest.trim_start().starts_with(".execute(") {
                 out.push(Snippet::Argv(
                     t.split_whitespace().map(str::to_owned).collect(),
                 ));
@@ -398,11 +724,8 @@ pub(super) fn gradle(text: &str) -> Vec<Snippet> {
                 {
                     sources.push(t.clone());
                 }
-            } else if coordinates(t) && !t.contains('$') {
-                let mut parts = t.split(':');
-                if let (Some(g), Some(a)) = (parts.next(), parts.next()) {
-                    operands.push(format!("{g}:{a}"));
-                }
+            } else if let Some(ga) = coordinates(t) {
+                operands.push(ga);
             }
         }
         if let (Some(g), Some(a)) = (option(line, &lits, "group"), option(line, &lits, "name")) {
@@ -564,7 +887,8 @@ def out = "curl -s http://x.example".execute()
                 "com.squareup.okhttp3:okhttp",
                 "junit:junit",
                 "org.springframework.boot:spring-boot-dependencies",
-                "org.projectlombok:lombok"
+                "org.projectlombok:lombok",
+                "com.example:lib"
             ]
         );
         assert_eq!(srcs, ["http://repo.example/m2", "https://jitpack.io"]);

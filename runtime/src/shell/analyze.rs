@@ -4737,9 +4737,14 @@ impl<'a> Parsed<'a> {
                 p.positional.push(a);
                 continue;
             }
-            // `--flag=value`
-            let (flag, attached) = match t.starts_with("--").then(|| t.split_once('=')) {
-                Some(Some((f, v))) => (f, Some(v)),
+            // `--flag=value`, and `-flag=value` of a long flag written with one dash (Go's).
+            let (flag, attached) = match t.split_once('=') {
+                Some((f, v))
+                    if t.starts_with("--")
+                        || f.len() > 2 && spec.flags.iter().any(|x| x.flag == f) =>
+                {
+                    (f, Some(v))
+                }
                 _ => (t, None),
             };
             let found = spec.flags.iter().find(|f| f.flag == flag);
@@ -5662,6 +5667,8 @@ fn registry_name(fold: crate::tables::NameFold, t: &str) -> Option<&str> {
         // `github.com/user/repo/cmd/x@v1.2.0`, `example.com/mod/...`: a path whose first
         // element names a host; not `./…`, a file (`main.go`) or a standard package.
         NameFold::Go => {
+            // `go mod edit -replace OLD=NEW@v`: the module put in place.
+            let t = t.rsplit('=').next().unwrap_or(t);
             let path = t.split('@').next().unwrap_or(t);
             let path = path.strip_suffix("/...").unwrap_or(path);
             let host = path.split('/').next().unwrap_or("");
@@ -5670,14 +5677,15 @@ fn registry_name(fold: crate::tables::NameFold, t: &str) -> Option<&str> {
             }
             path
         }
-        // `group:artifact[:version[:classifier]]`: the first two.
+        // `group:artifact[:version[:classifier]]`: the first two (Scala's `g::a` too).
         NameFold::Maven => {
-            let mut parts = t.splitn(3, ':');
-            let (g, a) = (parts.next()?, parts.next()?);
+            let sep = if t.contains("::") { "::" } else { ":" };
+            let (g, rest) = t.split_once(sep)?;
+            let a = rest.split(':').next().unwrap_or(rest);
             if g.is_empty() || a.is_empty() || t.contains('/') {
                 return None;
             }
-            t.get(..g.len() + 1 + a.len())?
+            t.get(..g.len() + sep.len() + a.len())?
         }
         _ if t.contains(':') && !t.contains("@npm:") => return None,
         NameFold::Lower => {
@@ -5818,6 +5826,11 @@ mod tests {
             ),
             (Maven, "org.slf4j:slf4j-api", Some("org.slf4j:slf4j-api")),
             (Maven, "hello.java", None),
+            (
+                Maven,
+                "org.scalatest::scalatest:3.2.18",
+                Some("org.scalatest::scalatest"),
+            ),
             (Maven, "scripts/x.jsh", None),
         ] {
             assert_eq!(registry_name(fold, operand), name, "{operand}");
