@@ -676,6 +676,10 @@ pub struct CommandSpec {
     /// operands, so the script is the first.
     #[serde(default)]
     pub runs: Vec<String>,
+    /// Subcommands that run the command that follows as a command of its own (`bundle exec
+    /// CMD`, `poetry run CMD`, `rbenv exec CMD`): it is judged as that command.
+    #[serde(default)]
+    pub execs: Vec<String>,
     /// The command unpacks archives (`tar x`, `unzip`): files unpacked from a download are
     /// code from there when they run. `Some(flags)`: the flags that name the directory
     /// unpacked into (else the working directory).

@@ -41,6 +41,7 @@ const COMMAND_KEYS: &[&str] = &[
     "cleans",
     "serves",
     "runs",
+    "execs",
     "unpacks",
     "batch",
     "batch-text",
@@ -463,6 +464,7 @@ pub fn commands(section: &Node, tables: &mut Tables, diags: &mut Diagnostics) {
                 "cleans" => spec.cleans = names(v, diags),
                 "serves" => spec.serves = serves(v, diags),
                 "runs" => spec.runs = names(v, diags),
+                "execs" => spec.execs = names(v, diags),
                 "registry" => match v.as_str() {
                     Some(r) if !r.trim().is_empty() => spec.registry = Some(r.trim().to_owned()),
                     _ => diags.push(Diagnostic::error(v.span, "`registry` must be a name")),

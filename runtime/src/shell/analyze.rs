@@ -1869,6 +1869,7 @@ impl<'a> Analyzer<'a> {
         self.stored_settings(spec, p)?;
         self.cleans(spec, p, args)?;
         self.serves(spec, args)?;
+        self.execs(spec, p, args)?;
         // A credential inside a URL any command is given (`git push https://x:$TOKEN@host/r`)
         // goes to that URL's host; network clients are judged with their whole request.
         if !matches!(spec.kind, CmdKind::Network | CmdKind::Remote) {
@@ -2993,6 +2994,29 @@ impl<'a> Analyzer<'a> {
         for op in ops {
             self.spend(64)?;
             self.ops.push(op);
+        }
+        Ok(())
+    }
+
+    /// A subcommand that runs the command after it (`bundle exec CMD`, `poetry run CMD`,
+    /// `rbenv exec CMD`): that command, with its own flags, is judged as itself.
+    fn execs(&mut self, spec: &CommandSpec, p: &Parsed, args: &[Arg]) -> R<()> {
+        let Some(skip) = subcommand_operands(&spec.execs, p) else {
+            return Ok(());
+        };
+        let Some(first) = p.positional.get(skip) else {
+            return Ok(());
+        };
+        let Some(i) = args.iter().position(|a| std::ptr::eq(a, *first)) else {
+            return Ok(());
+        };
+        let mut inner = args.get(i..).unwrap_or(&[]);
+        // `mise exec node@20 -- node x.js`: what follows `--` is the command.
+        if let Some(d) = inner.iter().position(|a| a.text() == "--") {
+            inner = inner.get(d + 1..).unwrap_or(&[]);
+        }
+        if !inner.is_empty() {
+            self.dispatch_inner(inner, Flow::default())?;
         }
         Ok(())
     }
