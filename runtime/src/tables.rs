@@ -288,6 +288,8 @@ fn in_short_segment(g: &[u8], n: &[u8]) -> bool {
     if g.get(p).is_some_and(sep) || n.get(p).is_some_and(sep) {
         return false;
     }
+    // The segment of the popular name holding the edit (a short one in the other name is
+    // as often a letter dropped from a longer word: `golangci-lnt`).
     let start = g
         .get(..p)
         .and_then(|h| h.iter().rposition(sep))
@@ -1052,6 +1054,7 @@ mod tests {
         // Another three-letter service of the same family.
         assert_eq!(r.imitated("aws-sdk-sqs"), None);
         assert_eq!(r.imitated("aws-sdk-snss"), None);
+        assert_eq!(r.imitated("rest-clint"), Some("rest-client"));
         // An edit in a long segment, or of a separator, still imitates.
         assert_eq!(r.imitated("rest-cleint"), Some("rest-client"));
         assert_eq!(r.imitated("avs-sdk-sns"), Some("aws-sdk-sns"));

@@ -67,6 +67,7 @@ pub fn lex(src: &str, syntax: Syntax) -> Vec<Tok> {
         i: 0,
         syntax,
         out: Vec::new(),
+        heredocs: Vec::new(),
     };
     l.run();
     l.out
@@ -78,9 +79,104 @@ struct Lexer<'a> {
     i: usize,
     syntax: Syntax,
     out: Vec<Tok>,
+    /// Here-document bodies still ahead: (the line break their line ends with, where the
+    /// body and its terminator line end). The lexer jumps over a body at that line break.
+    heredocs: Vec<(usize, usize)>,
 }
 
 impl Lexer<'_> {
+    /// A Ruby or Perl here-document (`<<~EOS`, `<<-EOS`, `<<EOS`, `<<'EOS'`, `<<"EOS"`):
+    /// its body (the lines after this one up to the terminator) is one string token here.
+    /// A bare `<<NAME` is a here-document only when NAME starts with a capital or `_`, so
+    /// `a << b` stays an operator.
+    fn heredoc(&mut self) -> bool {
+        let mut k = 2;
+        let indented = matches!(self.at(k), b'~' | b'-');
+        if indented {
+            k += 1;
+        }
+        let quote = matches!(self.at(k), b'\'' | b'"' | b'`').then(|| self.at(k));
+        if quote.is_some() {
+            k += 1;
+        }
+        let id_start = self.i + k;
+        let first = self.at(k);
+        let starts = if quote.is_some() || indented {
+            first.is_ascii_alphabetic() || first == b'_'
+        } else {
+            first.is_ascii_uppercase() || first == b'_'
+        };
+        if !starts {
+            return false;
+        }
+        while self.at(k).is_ascii_alphanumeric() || self.at(k) == b'_' {
+            k += 1;
+        }
+        let id = self.slice(id_start, self.i + k).to_owned();
+        if let Some(q) = quote {
+            if self.at(k) != q {
+                return false;
+            }
+            k += 1;
+        }
+        // The body starts after this line, or after the bodies already pending on it.
+        let Some(nl) = self
+            .src
+            .get(self.i..)
+            .and_then(|r| r.find('\n'))
+            .map(|n| self.i + n)
+        else {
+            return false;
+        };
+        let body_start = self
+            .heredocs
+            .iter()
+            .filter(|h| h.0 == nl)
+            .map(|h| h.1)
+            .max()
+            .unwrap_or(nl + 1);
+        let mut at = body_start;
+        let mut body_end = self.s.len();
+        let mut end = self.s.len();
+        while at < self.s.len() {
+            let line_end = self
+                .src
+                .get(at..)
+                .and_then(|r| r.find('\n'))
+                .map_or(self.s.len(), |n| at + n);
+            let line = self.slice(at, line_end).trim_end_matches('\r');
+            let done = if indented {
+                line.trim() == id
+            } else {
+                line == id
+            };
+            if done {
+                body_end = at;
+                end = (line_end + 1).min(self.s.len());
+                break;
+            }
+            at = line_end + 1;
+        }
+        let raw = self.slice(body_start.min(body_end), body_end).to_owned();
+        self.heredocs.retain(|h| h.0 != nl);
+        self.heredocs.push((nl, end));
+        self.i += k;
+        let single = quote == Some(b'\'');
+        self.out.push(Tok::Str(Lit {
+            raw,
+            raw_escapes: single,
+            interp: match (single, self.syntax) {
+                (true, _) => Interp::None,
+                (false, Syntax::Ruby) => Interp::Hash,
+                (false, _) => Interp::Sigil,
+            },
+            shell: quote == Some(b'`'),
+            words: false,
+            verbatim: false,
+        }));
+        true
+    }
+
     fn at(&self, k: usize) -> u8 {
         self.s.get(self.i + k).copied().unwrap_or(0)
     }
@@ -121,11 +217,19 @@ impl Lexer<'_> {
             let start = self.i;
             match c {
                 b'\n' => {
+                    let at = self.i;
                     self.i += 1;
                     if depth == 0 && !matches!(self.out.last(), Some(Tok::Newline) | None) {
                         self.out.push(Tok::Newline);
                     }
+                    if let Some(k) = self.heredocs.iter().position(|h| h.0 == at) {
+                        let (_, end) = self.heredocs.swap_remove(k);
+                        self.i = end.max(self.i);
+                    }
                 }
+                b'<' if self.at(1) == b'<'
+                    && matches!(self.syntax, Syntax::Ruby | Syntax::Perl)
+                    && self.heredoc() => {}
                 b' ' | b'\t' | b'\r' | b'\x0c' => self.i += 1,
                 b'\\' if self.at(1) == b'\n' => self.i += 2,
                 b'<' if self.syntax == Syntax::PowerShell && self.at(1) == b'#' => {

@@ -608,6 +608,9 @@ pub(super) fn gradle(text: &str) -> Vec<Snippet> {
     let mut executable: Option<String> = None;
     // A version catalog's `[libraries.NAME]` table: `group` then `name` on their own lines.
     let mut group: Option<String> = None;
+    // Brace depth, and the depth a `repositories {` block opened at: a URL there is where
+    // artifacts come from; elsewhere (`licenses { url … }`, `scm`) it is only metadata.
+    let (mut depth, mut repositories): (i32, Option<i32>) = (0, None);
     for line in text.lines() {
         // Wrapper properties: the distribution the wrapper downloads and runs.
         if let Some((key, value)) = line.split_once('=') {
@@ -622,9 +625,37 @@ pub(super) fn gradle(text: &str) -> Vec<Snippet> {
             group = None;
         }
         let lits = literals(line);
+        let in_repositories = repositories.is_some();
+        let mut code = String::new();
+        let mut at = 0;
+        for l in &lits {
+            code.push_str(line.get(at..l.at).unwrap_or(""));
+            at = l.end;
+        }
+        code.push_str(line.get(at.min(line.len())..).unwrap_or(""));
+        if code.contains("repositories") && repositories.is_none() {
+            repositories = Some(depth);
+        }
+        for b in code.bytes() {
+            match b {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if repositories.is_some_and(|d| depth <= d) {
+                        repositories = None;
+                    }
+                }
+                _ => {}
+            }
+        }
         if lits.is_empty() {
             continue;
         }
+        let repository_line = in_repositories
+            || repositories.is_some()
+            || ["maven(", "maven {", "maven{", "ivy {", "ivy{", "ivy("]
+                .iter()
+                .any(|k| code.contains(k));
         let lower = line.to_ascii_lowercase();
         let after = |p: usize| -> Vec<String> {
             lits.iter()
@@ -718,9 +749,10 @@ pub(super) fn gradle(text: &str) -> Vec<Snippet> {
                 ));
             } else if t.contains("://") {
                 let head = lower.get(..*at).unwrap_or("");
-                if ["url", "maven", "ivy", "uri("]
-                    .iter()
-                    .any(|k| head.contains(k))
+                if repository_line
+                    && ["url", "maven", "ivy", "uri("]
+                        .iter()
+                        .any(|k| head.contains(k))
                 {
                     sources.push(t.clone());
                 }
@@ -876,6 +908,9 @@ dependencies {
     compileOnly group: 'org.projectlombok', name: 'lombok', version: '1.18.30'
     implementation "com.example:lib:$version"
 }
+publishing { publications { maven(MavenPublication) { pom { licenses { license {
+    url = 'http://www.apache.org/licenses/LICENSE-2.0.txt'
+} } } } } }
 tasks.register("x", Exec) { commandLine "sh", "-c", "echo hi" }
 def out = "curl -s http://x.example".execute()
 "#;
