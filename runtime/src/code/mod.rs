@@ -119,6 +119,9 @@ enum V {
     Alts(Vec<V>),
     /// An object or dict literal: the text values written in it.
     Obj(Vec<V>),
+    /// The text of the file at this path, read by the code (not known itself; code made
+    /// from it runs that file: `eval File.read("Gemfile.local")`).
+    Contents(String),
 }
 
 impl V {
@@ -1761,7 +1764,11 @@ impl Ev<'_> {
         let mut result = None;
         for (c, _) in caps {
             if let Some(v) = self.apply(c, &name, recv.as_ref(), &args)? {
-                result.get_or_insert(v);
+                // A file's text is the result only when no other capability of the call
+                // gives one (`rglob` reads and lists: the listing is its value).
+                if result.is_none() || matches!(result, Some(V::Contents(_))) {
+                    result = Some(v);
+                }
             }
         }
         Ok(result.unwrap_or(V::Unknown))
@@ -1802,11 +1809,19 @@ impl Ev<'_> {
                     .filter(|(k, _)| PATH_KEYS.contains(&k.as_str()))
                     .map(|(_, v)| v);
                 let targets: Vec<&V> = targets.into_iter().chain(named).collect();
-                for t in targets {
+                let mut read_one = None;
+                for t in &targets {
                     let mut texts = Vec::new();
                     t.texts(&mut texts);
                     for p in texts {
+                        read_one = Some(p.clone());
                         self.effects.push(Effect::Path(action, p));
+                    }
+                }
+                // A whole file's text, from one known path.
+                if action == Action::Read && targets.len() == 1 {
+                    if let Some(p) = read_one.filter(|p| !p.contains(UNKNOWN)) {
+                        return Ok(Some(V::Contents(p)));
                     }
                 }
             }
@@ -1862,6 +1877,8 @@ impl Ev<'_> {
                 _ => self.effects.push(Effect::Signal(signal::OPAQUE_CODE)),
             },
             Capability::Eval => match first.cloned() {
+                // Code read from a file: that file runs, judged by its path.
+                Some(V::Contents(p)) => self.effects.push(Effect::Path(Action::Execute, p)),
                 Some(v) if v.is_texty() => {
                     let code = v.text_or_unknown();
                     if code.contains(UNKNOWN) {
