@@ -155,7 +155,7 @@ pub fn decision_calls() -> Vec<(&'static str, &'static str, String)> {
             "write_gemfile_64k",
             "Gemfile",
             "write_gemfile_64k_floor",
-            "data/Gemfile.txt",
+            "data/gemfile-fixture.txt",
             gemfile_64k(),
         ),
         (

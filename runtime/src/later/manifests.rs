@@ -167,20 +167,28 @@ fn statements<'a>(line: &'a str, verbs: &[&'a str]) -> Vec<(&'a str, &'a str)> {
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let bytes = line.as_bytes();
     let mut starts: Vec<(usize, &str)> = Vec::new();
-    for v in verbs {
-        for (i, _) in line.match_indices(v) {
-            // Not a symbol or an option (`:git => …`, `git: …`).
-            let before_ok = i == 0 || bytes.get(i - 1).is_some_and(|&b| !ident(b) && b != b':');
-            let after_ok = bytes
-                .get(i + v.len())
-                .is_none_or(|&b| !ident(b) && b != b':');
+    // One pass over the line's words (a substring search per verb costs more than the
+    // line: its searcher is built per call).
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if !ident(b) {
+            i += 1;
+            continue;
+        }
+        let end = i + bytes
+            .get(i..)
+            .map_or(0, |r| r.iter().take_while(|&&c| ident(c)).count());
+        let word = line.get(i..end).unwrap_or("");
+        // Not a symbol or an option (`:git => …`, `git: …`).
+        let before_ok = i == 0 || bytes.get(i - 1).is_some_and(|&c| c != b':');
+        let after_ok = bytes.get(end).is_none_or(|&c| c != b':');
+        if let Some(v) = verbs.iter().find(|v| **v == word) {
             if before_ok && after_ok && !inside(i) {
                 starts.push((i, v));
             }
         }
+        i = end;
     }
-    starts.sort_unstable();
-    starts.dedup_by_key(|s| s.0);
     let mut out = Vec::new();
     for (k, &(i, v)) in starts.iter().enumerate() {
         let end = starts.get(k + 1).map_or(stop, |n| n.0);
