@@ -53,6 +53,19 @@ enum Snippet {
     },
 }
 
+/// The packages a manifest names, when it names any package or index.
+fn packages(
+    registry: &'static str,
+    operands: Vec<String>,
+    sources: Vec<String>,
+) -> Option<Snippet> {
+    (!operands.is_empty() || !sources.is_empty()).then_some(Snippet::Packages {
+        registry,
+        operands,
+        sources,
+    })
+}
+
 fn python(code: String) -> Snippet {
     Snippet::Code {
         run: "python3 -c",
@@ -721,14 +734,7 @@ fn pyproject(text: &str, partial: bool) -> Vec<Snippet> {
         })
         .filter(|o| !o.is_empty())
         .collect();
-    if operands.is_empty() {
-        return Vec::new();
-    }
-    vec![Snippet::Packages {
-        registry: "pypi",
-        operands,
-        sources: Vec::new(),
-    }]
+    packages("pypi", operands, Vec::new()).into_iter().collect()
 }
 
 /// The crates a `Cargo.toml` depends on (`[dependencies]`, `[dev-dependencies]`,
@@ -828,14 +834,9 @@ fn cargo_toml(text: &str, partial: bool) -> Vec<Snippet> {
         operands.push(from.unwrap_or_else(|| key.to_owned()));
     }
     flush(&mut dotted, &mut operands);
-    if operands.is_empty() {
-        return Vec::new();
-    }
-    vec![Snippet::Packages {
-        registry: "crates",
-        operands,
-        sources: Vec::new(),
-    }]
+    packages("crates", operands, Vec::new())
+        .into_iter()
+        .collect()
 }
 
 /// A pip requirements file as the `pip install` it stands for: each requirement an operand,

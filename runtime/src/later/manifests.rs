@@ -3,7 +3,7 @@
 //! line by line (or element by element), so an edit's fragment is read the same way as a
 //! whole file; what a line does not spell out (a name built from a variable) is not a name.
 
-use super::{xml_unescape, Snippet};
+use super::{packages, xml_unescape, Snippet};
 
 /// A quoted literal of Ruby, Groovy or Kotlin: where it starts, where it ends (past its
 /// closing quote) and its text (escapes of the quote and the backslash undone).
@@ -285,13 +285,7 @@ pub(super) fn gemfile(text: &str) -> Vec<Snippet> {
         }
     }
     let mut out = Vec::new();
-    if !operands.is_empty() || !sources.is_empty() {
-        out.push(Snippet::Packages {
-            registry: "rubygems",
-            operands,
-            sources,
-        });
-    }
+    out.extend(packages("rubygems", operands, sources));
     out.push(Snippet::Code {
         run: "ruby -e",
         code: text.to_owned(),
@@ -377,14 +371,7 @@ pub(super) fn go_mod(text: &str) -> Vec<Snippet> {
             take(verb, rest);
         }
     }
-    if operands.is_empty() {
-        return Vec::new();
-    }
-    vec![Snippet::Packages {
-        registry: "go",
-        operands,
-        sources: Vec::new(),
-    }]
+    packages("go", operands, Vec::new()).into_iter().collect()
 }
 
 /// The `<tag …>` elements of an XML text (comments removed before), in order: the text
@@ -523,13 +510,7 @@ pub(super) fn maven_pom(text: &str) -> Result<Vec<Snippet>, String> {
         }
     }
     antrun_exec(&xml, &mut out)?;
-    if !operands.is_empty() || !sources.is_empty() {
-        out.push(Snippet::Packages {
-            registry: "maven",
-            operands,
-            sources,
-        });
-    }
+    out.extend(packages("maven", operands, sources));
     Ok(out)
 }
 
@@ -774,13 +755,7 @@ pub(super) fn gradle(text: &str) -> Vec<Snippet> {
             }
         }
     }
-    if !operands.is_empty() || !sources.is_empty() {
-        out.push(Snippet::Packages {
-            registry: "maven",
-            operands,
-            sources,
-        });
-    }
+    out.extend(packages("maven", operands, sources));
     out
 }
 

@@ -5628,12 +5628,15 @@ pub fn package_operation(
     registry: Option<&crate::tables::RegistrySpec>,
     operand: &str,
 ) -> Option<Operation> {
-    if let Some(url) = package_url(operand) {
+    let remote = |url: String| {
         let mut op = Operation::new(Action::Execute);
         op.signals.push(signal::REMOTE_PACKAGE.to_owned());
         op.hosts.extend(normalize::host_of(&url));
         op.urls.push(url);
-        return Some(op);
+        op
+    };
+    if let Some(url) = package_url(operand) {
+        return Some(remote(url));
     }
     let reg = registry?;
     let name = registry_name(reg.fold, operand)?;
@@ -5642,12 +5645,7 @@ pub fn package_operation(
         && host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
     {
         // A Go module on a raw IP address: its code comes from whoever holds the address.
-        let url = format!("https://{name}");
-        let mut op = Operation::new(Action::Execute);
-        op.signals.push(signal::REMOTE_PACKAGE.to_owned());
-        op.hosts.push(host.to_owned());
-        op.urls.push(url);
-        return Some(op);
+        return Some(remote(format!("https://{name}")));
     }
     let popular = reg.imitated(name)?;
     let mut op = Operation::new(Action::Execute);
