@@ -102,6 +102,33 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// Why a decision stopped without a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// An automaton gave up on the input or failed on-use validation.
+    GaveUp,
+    /// An invariant that load-time validation established does not hold: a bug in Crust. A
+    /// rule skipped here would be an allow, so the call is refused instead.
+    Broken(&'static str),
+}
+
+impl From<GaveUp> for Stop {
+    fn from(_: GaveUp) -> Self {
+        Stop::GaveUp
+    }
+}
+
+impl Stop {
+    fn verdict(self) -> Verdict<'static> {
+        match self {
+            Stop::GaveUp => {
+                Verdict::malformed("a policy automaton gave up on this input, or failed validation")
+            }
+            Stop::Broken(what) => Verdict::internal_error(what),
+        }
+    }
+}
+
 /// Evidence recorder: `None` on the hot path.
 type Trail<'t> = Option<&'t mut Vec<(u32, Evidence)>>;
 
@@ -262,12 +289,7 @@ impl Bundle {
             // Re-entrancy cannot happen today; a fresh scratch keeps it correct if it ever does.
             Err(_) => self.decide(call, &ops, home, &mut Scratch::default(), explain.take()),
         });
-        let verdict = match result {
-            Ok(v) => v,
-            Err(GaveUp) => {
-                Verdict::malformed("a policy automaton gave up on this input, or failed validation")
-            }
-        };
+        let verdict = result.unwrap_or_else(|stop| stop.verdict());
         (verdict, ops)
     }
 
@@ -278,7 +300,7 @@ impl Bundle {
         home: &str,
         s: &mut Scratch,
         mut explain: Option<&mut Vec<RuleMatch>>,
-    ) -> Result<Verdict<'b>, GaveUp> {
+    ) -> Result<Verdict<'b>, Stop> {
         let meta = &self.meta;
         s.fit(meta.preds.len(), meta.rules.len());
         s.glob_budget = crate::matcher::GLOB_TRANSITION_BUDGET;
@@ -318,9 +340,10 @@ impl Bundle {
             }
             for i in 0..s.call_true.len() {
                 if let Some(&p) = s.call_true.get(i) {
-                    if let Some(t) = s.pred_true.get_mut(p as usize) {
-                        *t = s.op_stamp;
-                    }
+                    *s.pred_true
+                        .get_mut(p as usize)
+                        .ok_or(Stop::Broken("a call predicate outside the predicate table"))? =
+                        s.op_stamp;
                     s.true_list.push(p);
                 }
             }
@@ -374,33 +397,39 @@ impl Bundle {
             // Candidate rules: those fed by a true predicate, and those using `not`.
             for i in 0..s.true_list.len() {
                 let Some(&p) = s.true_list.get(i) else { break };
-                let Some(pred) = meta.preds.get(p as usize) else {
-                    continue;
-                };
+                let pred = meta
+                    .preds
+                    .get(p as usize)
+                    .ok_or(Stop::Broken("a true predicate outside the predicate table"))?;
                 for &r in &pred.rules {
-                    if let Some(seen) = s.rule_seen.get_mut(r as usize) {
-                        if *seen != s.op_stamp {
-                            *seen = s.op_stamp;
-                            s.candidates.push(r);
-                        }
-                    }
-                }
-            }
-            for &r in &meta.always_rules {
-                if let Some(seen) = s.rule_seen.get_mut(r as usize) {
+                    let seen = s
+                        .rule_seen
+                        .get_mut(r as usize)
+                        .ok_or(Stop::Broken("a predicate feeds a rule that does not exist"))?;
                     if *seen != s.op_stamp {
                         *seen = s.op_stamp;
                         s.candidates.push(r);
                     }
                 }
             }
+            for &r in &meta.always_rules {
+                let seen = s
+                    .rule_seen
+                    .get_mut(r as usize)
+                    .ok_or(Stop::Broken("an always-checked rule that does not exist"))?;
+                if *seen != s.op_stamp {
+                    *seen = s.op_stamp;
+                    s.candidates.push(r);
+                }
+            }
             let (mut locked_block, mut allow, mut block) = (None::<u32>, false, None::<u32>);
             for i in 0..s.candidates.len() {
                 let Some(&r) = s.candidates.get(i) else { break };
-                let Some(rule) = meta.rules.get(r as usize) else {
-                    continue;
-                };
-                if !rule.actions.contains(op.action) || !eval_cond(rule, op, s) {
+                let rule = meta
+                    .rules
+                    .get(r as usize)
+                    .ok_or(Stop::Broken("a candidate rule that does not exist"))?;
+                if !rule.actions.contains(op.action) || !eval_cond(rule, op, s)? {
                     continue;
                 }
                 if let Some(ex) = explain.as_deref_mut() {
@@ -426,7 +455,15 @@ impl Bundle {
                 }
             }
         }
-        Ok(match best_block.and_then(|r| meta.rules.get(r as usize)) {
+        let best = match best_block {
+            Some(r) => Some(
+                meta.rules
+                    .get(r as usize)
+                    .ok_or(Stop::Broken("the deciding rule does not exist"))?,
+            ),
+            None => None,
+        };
+        Ok(match best {
             Some(rule) => Verdict {
                 decision: Decision::Block,
                 rule: Some(Cow::Borrowed(rule.name.as_str())),
@@ -503,7 +540,7 @@ impl Bundle {
         scan: GateScan<'_>,
         s: &mut Scratch,
         trail: Trail<'_>,
-    ) -> Result<(), GaveUp> {
+    ) -> Result<(), Stop> {
         s.hits.clear();
         let mut hits = std::mem::take(&mut s.hits);
         let r = self.match_value(
@@ -516,8 +553,7 @@ impl Bundle {
         );
         s.hits = hits;
         r?;
-        self.apply_hits(field, value, s, trail);
-        Ok(())
+        self.apply_hits(field, value, s, trail)
     }
 
     /// One argument value: the arg field's automata run over the value, and a hit counts only
@@ -528,7 +564,7 @@ impl Bundle {
         value: &str,
         s: &mut Scratch,
         trail: Trail<'_>,
-    ) -> Result<(), GaveUp> {
+    ) -> Result<(), Stop> {
         s.hits.clear();
         let mut hits = std::mem::take(&mut s.hits);
         let r = self.match_value(
@@ -548,8 +584,7 @@ impl Bundle {
         }
         s.hits = hits;
         r?;
-        self.apply_hits(Field::Arg, value, s, trail);
-        Ok(())
+        self.apply_hits(Field::Arg, value, s, trail)
     }
 
     /// A path with wildcards: every combination of patterns some path it stands for would
@@ -560,7 +595,7 @@ impl Bundle {
         home: Option<&str>,
         s: &mut Scratch,
         mut trail: Trail<'_>,
-    ) -> Result<(), GaveUp> {
+    ) -> Result<(), Stop> {
         let sets = self.match_glob(Field::Path, glob, home, &mut s.glob_budget)?;
         // `src/*`, `build/$F`, and a directory taken whole (`rm -rf /tmp/build`, `tar d/`): a
         // name left wholly open means "whatever is in there", not a chosen file. Patterns that
@@ -595,33 +630,44 @@ impl Bundle {
                 set.iter()
                     .filter(|pid| !(open_name && floating_unplaced(pid))),
             );
-            self.apply_hits(Field::Path, glob, s, trail.as_deref_mut());
+            self.apply_hits(Field::Path, glob, s, trail.as_deref_mut())?;
         }
         Ok(())
     }
 
-    fn apply_hits(&self, field: Field, value: &str, s: &mut Scratch, trail: Trail<'_>) {
+    fn apply_hits(
+        &self,
+        field: Field,
+        value: &str,
+        s: &mut Scratch,
+        trail: Trail<'_>,
+    ) -> Result<(), Stop> {
         if s.hits.is_empty() {
-            return;
+            return Ok(());
         }
-        let Some(fm) = self.meta.fields.get(field.index()) else {
-            return;
-        };
+        let fm = self
+            .meta
+            .fields
+            .get(field.index())
+            .ok_or(Stop::Broken("a pattern hit in a field without patterns"))?;
         s.next_value();
         s.touched.clear();
         let mut trail = trail;
         let trail_start = trail.as_deref().map_or(0, Vec::len);
         for &pid in &s.hits {
-            let Some(pat) = fm.patterns.get(pid as usize) else {
-                continue;
-            };
+            let pat = fm.patterns.get(pid as usize).ok_or(Stop::Broken(
+                "an automaton reported a pattern that does not exist",
+            ))?;
             for h in &pat.hits {
                 let p = h.pred as usize;
                 if h.except {
-                    if let Some(e) = s.exc.get_mut(p) {
-                        *e = s.value_stamp;
-                    }
-                } else if let Some(i) = s.inc.get_mut(p) {
+                    *s.exc.get_mut(p).ok_or(Stop::Broken(
+                        "a pattern feeds a predicate that does not exist",
+                    ))? = s.value_stamp;
+                } else {
+                    let i = s.inc.get_mut(p).ok_or(Stop::Broken(
+                        "a pattern feeds a predicate that does not exist",
+                    ))?;
                     if *i != s.value_stamp {
                         *i = s.value_stamp;
                         s.touched.push(h.pred);
@@ -657,13 +703,16 @@ impl Bundle {
         for &p in &s.touched {
             let pu = p as usize;
             let excluded = s.exc.get(pu) == Some(&s.value_stamp);
-            if let Some(t) = s.pred_true.get_mut(pu) {
-                if !excluded && *t != s.op_stamp {
-                    *t = s.op_stamp;
-                    s.true_list.push(p);
-                }
+            let t = s
+                .pred_true
+                .get_mut(pu)
+                .ok_or(Stop::Broken("a predicate outside the predicate table"))?;
+            if !excluded && *t != s.op_stamp {
+                *t = s.op_stamp;
+                s.true_list.push(p);
             }
         }
+        Ok(())
     }
 }
 
@@ -679,35 +728,39 @@ fn min_some(cur: Option<u32>, r: u32) -> Option<u32> {
 }
 
 /// Runs a rule's postfix condition program over the operation's true predicates.
-fn eval_cond(rule: &RuleMeta, op: &Operation, s: &mut Scratch) -> bool {
+/// `Meta::validate` checked that every program is well formed (predicates in range, no
+/// underflow, exactly one value left); a program that is not stops the decision.
+fn eval_cond(rule: &RuleMeta, op: &Operation, s: &mut Scratch) -> Result<bool, Stop> {
+    const BAD: Stop = Stop::Broken("a rule's condition program is malformed");
     s.stack.clear();
     for c in &rule.cond {
         match *c {
             CondOp::Pred(p) => {
-                let t = s.pred_true.get(p as usize) == Some(&s.op_stamp);
+                let t = *s.pred_true.get(p as usize).ok_or(BAD)? == s.op_stamp;
                 s.stack.push(t);
             }
             CondOp::Action(set) => s.stack.push(set.contains(op.action)),
             CondOp::All(n) | CondOp::Any(n) => {
-                let at = s.stack.len().saturating_sub(n as usize);
-                let all = matches!(c, CondOp::All(_));
-                let v = match s.stack.get(at..) {
-                    Some(xs) if all => xs.iter().all(|b| *b),
-                    Some(xs) => xs.iter().any(|b| *b),
-                    None => false,
+                let at = s.stack.len().checked_sub(n as usize).ok_or(BAD)?;
+                let xs = s.stack.get(at..).ok_or(BAD)?;
+                let v = if matches!(c, CondOp::All(_)) {
+                    xs.iter().all(|b| *b)
+                } else {
+                    xs.iter().any(|b| *b)
                 };
                 s.stack.truncate(at);
                 s.stack.push(v);
             }
             CondOp::Not => {
-                if let Some(top) = s.stack.last_mut() {
-                    *top = !*top;
-                }
+                let top = s.stack.last_mut().ok_or(BAD)?;
+                *top = !*top;
             }
         }
     }
-    // INVARIANT: Meta::validate checked the program leaves exactly one value.
-    s.stack.last().copied().unwrap_or(false)
+    match s.stack.as_slice() {
+        [v] => Ok(*v),
+        _ => Err(BAD),
+    }
 }
 
 fn evidence_for(rule: &RuleMeta, trail: &[(u32, Evidence)]) -> Vec<Evidence> {
@@ -734,5 +787,73 @@ impl Bundle {
     /// written `mcp__*__<tool>`).
     pub fn knows_tool(&self, name: &str) -> bool {
         crate::extract::lookup(name, &self.meta.tables, &self.table_index).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Action, ActionSet, Severity, INTERNAL_RULE};
+
+    fn rule(cond: Vec<CondOp>) -> RuleMeta {
+        RuleMeta {
+            name: "r".into(),
+            message: "m".into(),
+            severity: Severity::High,
+            effect: Effect::Block,
+            locked: false,
+            actions: ActionSet::ALL,
+            cond,
+            origin: "t:1".into(),
+        }
+    }
+
+    fn run(cond: Vec<CondOp>) -> Result<bool, Stop> {
+        let mut s = Scratch::default();
+        s.fit(2, 1);
+        s.next_op();
+        if let Some(t) = s.pred_true.get_mut(0) {
+            *t = s.op_stamp;
+        }
+        eval_cond(&rule(cond), &Operation::new(Action::Read), &mut s)
+    }
+
+    #[test]
+    fn well_formed_programs_evaluate() {
+        assert_eq!(run(vec![CondOp::Pred(0)]), Ok(true));
+        assert_eq!(run(vec![CondOp::Pred(1)]), Ok(false));
+        assert_eq!(run(vec![CondOp::Pred(0), CondOp::Not]), Ok(false));
+        let any = vec![CondOp::Pred(1), CondOp::Pred(0), CondOp::Any(2)];
+        assert_eq!(run(any), Ok(true));
+        let all = vec![CondOp::Pred(1), CondOp::Pred(0), CondOp::All(2)];
+        assert_eq!(run(all), Ok(false));
+    }
+
+    /// A program validation should have refused stops the decision instead of reading as
+    /// "no match" (which would let the call through).
+    #[test]
+    fn malformed_programs_stop_the_decision() {
+        for cond in [
+            vec![],
+            vec![CondOp::Not],
+            vec![CondOp::Pred(0), CondOp::All(2)],
+            vec![CondOp::Pred(7)],
+            vec![CondOp::Pred(0), CondOp::Pred(0)],
+        ] {
+            assert!(
+                matches!(run(cond.clone()), Err(Stop::Broken(_))),
+                "{cond:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_invariant_blocks_under_its_own_rule() {
+        let v = Stop::Broken("x").verdict();
+        assert!(v.is_block());
+        assert_eq!(v.rule.as_deref(), Some(INTERNAL_RULE));
+        assert_eq!(v.severity, Some(Severity::Critical));
+        let v = Stop::GaveUp.verdict();
+        assert_eq!(v.rule.as_deref(), Some(crate::model::MALFORMED_RULE));
     }
 }

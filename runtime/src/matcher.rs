@@ -138,9 +138,9 @@ impl Bundle {
         gs: &mut GateScratch,
         out: &mut Vec<u32>,
     ) -> Result<(), GaveUp> {
-        let Some(fm) = self.meta.fields.get(field.index()) else {
-            return Ok(());
-        };
+        // Meta::validate checked there is one entry per field: a missing one is refused, not
+        // read as "no pattern matched".
+        let fm = self.meta.fields.get(field.index()).ok_or(GaveUp)?;
         let gate = self.gate(field.index()).map_err(|_| GaveUp)?;
         if fm.groups.is_empty() {
             return Ok(());
@@ -180,9 +180,7 @@ impl Bundle {
         // Only the groups that can match: ungated ones and those a gate opened. Going over
         // every group per value cost more than the automata themselves on command lines.
         for &gi in gate.ungated.iter().chain(gs.opened.iter()) {
-            let Some(g) = fm.groups.get(gi as usize) else {
-                continue;
-            };
+            let g = fm.groups.get(gi as usize).ok_or(GaveUp)?;
             let dfa = self.automaton(g.section as usize)?;
             let gated = !g.gate.is_empty();
             let open = |stamps: &[u32]| !gated || stamps.get(gi as usize) == Some(&gs.stamp);
@@ -664,9 +662,9 @@ impl Bundle {
         home: Option<&str>,
         out: &mut GlobRun<'_>,
     ) -> Result<(), GaveUp> {
-        let Some(fm) = self.meta.fields.get(field.index()) else {
-            return Ok(());
-        };
+        // Meta::validate checked there is one entry per field: a missing one is refused, not
+        // read as "no pattern matched".
+        let fm = self.meta.fields.get(field.index()).ok_or(GaveUp)?;
         let plain = glob_elements(glob);
         // A path whose start is unknown may be under the home directory too.
         let home_owned;

@@ -346,6 +346,10 @@ pub struct Verdict<'b> {
 /// The rule name reported when a call is blocked because it cannot be understood.
 pub const MALFORMED_RULE: &str = "crust:malformed-call";
 
+/// The rule name reported when a call is blocked because one of Crust's own invariants
+/// failed while judging it.
+pub const INTERNAL_RULE: &str = "crust:internal-error";
+
 impl<'b> Verdict<'b> {
     pub fn allow() -> Self {
         Verdict {
@@ -362,6 +366,19 @@ impl<'b> Verdict<'b> {
             decision: Decision::Block,
             rule: Some(Cow::Borrowed(MALFORMED_RULE)),
             message: Some(Cow::Owned(why.into())),
+            severity: Some(Severity::Critical),
+        }
+    }
+
+    /// Fail closed on a bug: an internal check failed, so the call is refused, saying which.
+    pub fn internal_error(what: &str) -> Verdict<'static> {
+        Verdict {
+            decision: Decision::Block,
+            rule: Some(Cow::Borrowed(INTERNAL_RULE)),
+            message: Some(Cow::Owned(format!(
+                "Crust could not judge this call: an internal check failed ({what}). The call \
+                 is refused rather than allowed; please report this with the policy bundle."
+            ))),
             severity: Some(Severity::Critical),
         }
     }
