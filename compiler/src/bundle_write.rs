@@ -7,8 +7,8 @@ use crust_runtime::bundle::meta::Meta;
 
 /// Serializes a bundle.
 pub fn write(meta: &Meta, automata: &[AutomatonSection]) -> Result<Vec<u8>, String> {
-    let meta_bytes = bincode::serde::encode_to_vec(meta, bincode::config::standard())
-        .map_err(|e| format!("cannot encode metadata: {e}"))?;
+    let meta_bytes =
+        postcard::to_stdvec(meta).map_err(|e| format!("cannot encode metadata: {e}"))?;
     let mut bodies: Vec<(SectionKind, &[u8])> = vec![(SectionKind::Meta, &meta_bytes)];
     bodies.extend(automata.iter().map(|a| (a.kind, a.bytes.as_slice())));
     let n = bodies.len();

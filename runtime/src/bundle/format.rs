@@ -5,7 +5,7 @@
 /// First eight bytes of every bundle.
 pub const MAGIC: [u8; 8] = *b"CRUSTPB\0";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 17;
+pub const FORMAT_VERSION: u32 = 18;
 /// Written little-endian; a reader on a host of the other byte order sees it reversed.
 pub const ENDIAN_MARKER: u32 = 0x0102_0304;
 /// Size of the fixed header.
@@ -24,7 +24,7 @@ pub const CHECKSUM_FROM: usize = 16;
 /// What a section holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SectionKind {
-    /// bincode-encoded [`super::meta::Meta`].
+    /// postcard-encoded [`super::meta::Meta`].
     Meta = 1,
     /// A regex-automata dense DFA, little-endian wire form.
     DenseDfa = 2,

@@ -1,5 +1,5 @@
 //! The bundle's metadata section: rules, predicates, patterns and automaton groups.
-//! Encoded with bincode 2 (serde); every cross-reference is checked by [`Meta::validate`]
+//! Encoded with postcard (serde); every cross-reference is checked by [`Meta::validate`]
 //! before the engine trusts it.
 
 use crate::model::{ActionSet, Effect, Field, Severity};

@@ -656,13 +656,14 @@ fn decode_meta_bytes(raw: &[u8]) -> Result<Meta, LoadError> {
     if raw.len() > format::MAX_META_LEN {
         return Err(LoadError::Meta("metadata section is too large".into()));
     }
-    let config = bincode::config::standard().with_limit::<{ format::MAX_META_LEN }>();
-    let (meta, used): (Meta, usize) = bincode::serde::decode_from_slice(raw, config)
-        .map_err(|e| LoadError::Meta(e.to_string()))?;
-    if used != raw.len() {
+    // Lengths inside come from the input, but serde preallocates at most a bounded amount
+    // per sequence, so memory stays proportional to the (bounded) section.
+    let (meta, rest): (Meta, &[u8]) =
+        postcard::take_from_bytes(raw).map_err(|e| LoadError::Meta(e.to_string()))?;
+    if !rest.is_empty() {
         return Err(LoadError::Meta(format!(
             "{} unused bytes after the metadata",
-            raw.len() - used
+            rest.len()
         )));
     }
     Ok(meta)
