@@ -4,7 +4,7 @@
 //! running `crust start` judges the call through its control socket, asked by `crust hook` or by
 //! the small client `crust-hook` that `crust setup` wires.
 //!
-//! Needs the release `crust` binary: `cargo build --release -p crust-compiler` first.
+//! Needs the release `crust` binary: `cargo build --release -p crust-cli` first.
 //! Prints p50 and p99 per case besides criterion's figures.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -23,7 +23,7 @@ fn crust_binary() -> PathBuf {
         .unwrap_or_else(|| fail("no target directory"));
     let bin = dir.join("crust");
     if !bin.exists() {
-        fail("build the release binary first: cargo build --release -p crust-compiler");
+        fail("build the release binary first: cargo build --release -p crust-cli");
     }
     bin
 }

@@ -2,7 +2,7 @@
 //! the `tools/call`, relay it, scan the result, relay it back), against the same round trip
 //! over a direct pipe to the same server (`mcp_echo`, which answers at once).
 //!
-//! Needs the release `crust` binary: `cargo build --release -p crust-compiler` first.
+//! Needs the release `crust` binary: `cargo build --release -p crust-cli` first.
 //! Prints p50 and p99 per case besides criterion's figures.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -77,7 +77,7 @@ fn wrap(c: &mut Criterion) {
     let crust = dir.join("crust");
     let echo = dir.join("mcp_echo");
     if !crust.exists() || !echo.exists() {
-        fail("build first: cargo build --release -p crust-compiler -p crust-benches");
+        fail("build first: cargo build --release -p crust-cli -p crust-benches");
     }
     let policy = builtin_bundle_file();
     let home = std::env::temp_dir().join("crust-wrap-bench-home");

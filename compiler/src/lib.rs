@@ -1,15 +1,14 @@
 //! Crust's policy compiler: rule files → spanned IR → automata partitioned by shape → one
-//! versioned, checksummed bundle that the runtime maps and validates.
+//! versioned, checksummed bundle that the runtime reads and validates.
 //!
 //! Guided tour: [`frontend`] parses YAML and `.crust` rule files into the [`ir`]; [`checks`] runs
 //! whole-policy checks; [`lower`] turns patterns into regexes, partitions them by shape and
 //! builds DFAs under size limits; [`bundle_write`] lays the bundle out; [`testing`] runs
-//! policy-test tables against a bundle; [`cli`] holds the `crustc` and `crust` commands.
+//! policy-test tables against a bundle. The command lines are in the `crust-cli` crate.
 #![deny(unsafe_code)]
 
 pub mod bundle_write;
 pub mod checks;
-pub mod cli;
 pub mod diag;
 pub mod frontend;
 pub mod ir;

@@ -4,7 +4,7 @@
 //! still parses.
 #![no_main]
 
-use crust_compiler::cli::setup::edit::{self, Note, Wiring, JSON_EDITS, TOML_EDITS};
+use crust_cli::setup::edit::{self, Note, Wiring, JSON_EDITS, TOML_EDITS};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -845,18 +845,24 @@ pub fn open(key_dir: &Path, log: PathBuf, extra: &[String]) -> Result<(Auditor, 
 }
 
 /// The audit options `crust-runtime` and `crust start` share.
-#[derive(Debug, Clone, Default)]
-#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[derive(Debug, Clone)]
 pub struct AuditOptions {
     /// Another age recipient (age1...) the audit log is encrypted to, e.g. a team key.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub audit_recipient: Vec<String>,
     /// Rotate the audit log when it would grow past this many MiB.
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 64))]
     pub audit_max_mib: u64,
     /// Rotated audit logs kept (older ones are deleted).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 5))]
     pub audit_keep: usize,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            audit_recipient: Vec::new(),
+            audit_max_mib: 64,
+            audit_keep: 5,
+        }
+    }
 }
 
 impl AuditOptions {

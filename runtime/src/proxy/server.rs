@@ -160,30 +160,36 @@ impl Default for Limits {
     }
 }
 
-/// The command-line flags for [`Limits`] and [`Remote`], shared by `crust-runtime` and
-/// `crust start`.
+/// What [`Limits`] and [`Remote`] are built from (`crust-runtime` and `crust start` fill it
+/// from their flags).
 #[derive(Debug, Clone)]
-#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct ServeOptions {
     /// Connections served at once (more wait in the listen backlog).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 1024))]
     pub max_connections: usize,
     /// Seconds a client may take to send a request body.
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 60))]
     pub body_timeout_secs: u64,
     /// Request body MiB held in memory over all requests at once (more are refused with 503).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 256))]
     pub max_inflight_mib: usize,
     /// Seconds an HTTP/2 connection may leave keep-alive pings unanswered before it is closed.
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 60))]
     pub idle_timeout_secs: u64,
     /// Admit clients on other hosts (needs --client-token): they use the upstream key through
     /// Crust, so they must prove they may.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub allow_remote: bool,
     /// The token clients on other hosts send in `x-crust-token` (default: $CRUST_CLIENT_TOKEN).
-    #[cfg_attr(feature = "cli", arg(long))]
     pub client_token: Option<String>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            max_connections: 1024,
+            body_timeout_secs: 60,
+            max_inflight_mib: 256,
+            idle_timeout_secs: 60,
+            allow_remote: false,
+            client_token: None,
+        }
+    }
 }
 
 impl ServeOptions {

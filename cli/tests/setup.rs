@@ -591,7 +591,7 @@ fn undo_without_its_backup_takes_out_what_setup_added() {
 /// checks on any input), and never panics.
 #[test]
 fn edits_are_idempotent_or_refused_on_near_miss_texts() {
-    use crust_compiler::cli::setup::edit::{self, Note, Wiring};
+    use crust_cli::setup::edit::{self, Note, Wiring};
     let w = Wiring {
         crust: CRUST.into(),
         anthropic_url: "http://127.0.0.1:9090".into(),

@@ -139,18 +139,18 @@ pub(super) fn agent_policy(
         // No bundle kept yet: the built-in policy and the user's rules, as `crust start`
         // compiles them.
         let user = PathBuf::from(home).join(".config/crust/rules");
-        let mut sources = crate::builtin_sources();
+        let mut sources = crust_compiler::builtin_sources();
         if user.is_dir() {
-            let files = crate::collect_files(&[user]).map_err(|e| e.to_string())?;
+            let files = crust_compiler::collect_files(&[user]).map_err(|e| e.to_string())?;
             for f in files {
                 let text = std::fs::read_to_string(&f)
                     .map_err(|e| format!("cannot read `{}`: {e}", f.display()))?;
                 sources.push((f.display().to_string(), text));
             }
         }
-        crate::compile_sources(sources).map_err(Ok)
+        crust_compiler::compile_sources(sources).map_err(Ok)
     } else {
-        crate::compile_paths(rules)
+        crust_compiler::compile_paths(rules)
     };
     match compiled {
         Ok(c) => Bundle::from_bytes(&c.bytes).map_err(|e| e.to_string()),

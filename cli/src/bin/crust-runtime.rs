@@ -3,6 +3,8 @@
 //! `--endpoint` names one upstream), which blocks dangerous tool calls and hot-swaps the
 //! bundle when the file changes. With `--stdin`, it judges tool calls read as JSON lines from
 //! standard input instead (the `crust check` contract).
+// Doc comments on the arguments are `--help` text, where URLs are plain.
+#![allow(rustdoc::bare_urls)]
 
 use clap::Parser;
 use crust_runtime::check::{check_stream, CheckOptions};
@@ -110,9 +112,9 @@ struct Args {
     #[arg(long)]
     audit_key_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
-    audit: crust_runtime::audit::AuditOptions,
+    audit: crust_cli::options::AuditArgs,
     #[command(flatten)]
-    serve: crust_runtime::proxy::ServeOptions,
+    serve: crust_cli::options::ServeArgs,
 }
 
 fn main() -> ExitCode {
@@ -213,7 +215,7 @@ fn run_proxy(
             return ExitCode::from(2);
         }
     };
-    let remote = match args.serve.remote() {
+    let remote = match args.serve.options().remote() {
         Ok(r) => r,
         Err(why) => {
             eprintln!("error: {why}");
@@ -243,7 +245,7 @@ fn run_proxy(
                 .unwrap_or_else(|| std::path::Path::new(&home).join(".config/crust"));
             protect.push(log.clone());
             protect.push(dir.join(crust_runtime::audit::IDENTITY_FILE));
-            match args.audit.open(&dir, log.clone()) {
+            match args.audit.options().open(&dir, log.clone()) {
                 Ok((a, w)) => (Some(a), Some(w)),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -260,7 +262,7 @@ fn run_proxy(
         max_body: args.max_body_mib.saturating_mul(1 << 20),
         block_mode: args.block_mode,
         audit,
-        limits: args.serve.limits(),
+        limits: args.serve.options().limits(),
         remote,
         protect,
         control: args.control.clone(),

@@ -4,7 +4,7 @@
 //! allocator to set up, so a tool call costs little more than starting a process. Otherwise (no proxy, another bundle, other arguments,
 //! any fault) it runs `crust hook` beside it with the same input and answers what that answers.
 
-use crust_compiler::cli::hook::{answer, kept_bundle, read_input, refusal};
+use crust_cli::hook::{answer, kept_bundle, read_input, refusal};
 use crust_runtime::hook::Agent;
 use std::ffi::OsString;
 use std::io::Write;
@@ -36,10 +36,10 @@ fn main() {
     let kept = kept_bundle(&home);
     #[cfg(unix)]
     if kept.is_file() {
-        if let Some(r) = crust_compiler::cli::hook::via_proxy(&home, &kept, agent, &input) {
+        if let Some(r) = crust_cli::hook::via_proxy(&home, &kept, agent, &input) {
             answer(&r);
         }
-        if let Some(r) = crust_compiler::cli::hook::via_server(&home, &kept, agent, &input) {
+        if let Some(r) = crust_cli::hook::via_server(&home, &kept, agent, &input) {
             answer(&r);
         }
     }

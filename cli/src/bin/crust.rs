@@ -1,7 +1,7 @@
 //! `crust`: check, explain and test tool calls against a policy.
 
 use clap::Parser;
-use crust_compiler::cli::{crust, CrustArgs, Exit};
+use crust_cli::{crust, CrustArgs, Exit};
 use std::process::ExitCode;
 
 /// A faster allocator for the many small, short-lived allocations of a decision and of

@@ -43,9 +43,9 @@ pub struct StartArgs {
     #[arg(long)]
     pub no_control: bool,
     #[command(flatten)]
-    pub audit: crust_runtime::audit::AuditOptions,
+    pub audit: crate::options::AuditArgs,
     #[command(flatten)]
-    pub serve: crust_runtime::proxy::ServeOptions,
+    pub serve: crate::options::ServeArgs,
 }
 
 /// The control socket's name in [`data_dir`].
@@ -62,9 +62,9 @@ fn home() -> PathBuf {
 
 /// The built-in sources plus every rule file under `dir`.
 fn compile(dir: Option<&Path>) -> Result<Vec<u8>, Exit> {
-    let mut sources = crate::builtin_sources();
+    let mut sources = crust_compiler::builtin_sources();
     if let Some(d) = dir {
-        let files = crate::collect_files(&[d.to_path_buf()]).map_err(|e| {
+        let files = crust_compiler::collect_files(&[d.to_path_buf()]).map_err(|e| {
             eprintln!("error: {e}");
             Exit::Usage
         })?;
@@ -78,7 +78,7 @@ fn compile(dir: Option<&Path>) -> Result<Vec<u8>, Exit> {
             }
         }
     }
-    match crate::compile_sources(sources) {
+    match crust_compiler::compile_sources(sources) {
         Ok(c) => {
             print_diags(&c.diagnostics, &c.sources, ErrorFormat::Human);
             Ok(c.bytes)
@@ -110,7 +110,7 @@ pub fn start(args: StartArgs) -> Exit {
         Ok(b) => b,
         Err(code) => return code,
     };
-    if let Err(e) = crate::bundle_write::write_atomic(&bundle_path, &bytes) {
+    if let Err(e) = crust_compiler::bundle_write::write_atomic(&bundle_path, &bytes) {
         eprintln!("error: cannot write `{}`: {e}", bundle_path.display());
         return Exit::Usage;
     }
@@ -128,7 +128,7 @@ pub fn start(args: StartArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let remote = match args.serve.remote() {
+    let remote = match args.serve.options().remote() {
         Ok(r) => r,
         Err(why) => {
             eprintln!("error: {why}");
@@ -161,7 +161,7 @@ pub fn start(args: StartArgs) -> Exit {
     let (audit, writer) = if args.no_audit {
         (None, None)
     } else {
-        match args.audit.open(
+        match args.audit.options().open(
             &home.join(".config/crust"),
             home.join(".local/share/crust")
                 .join(crust_runtime::audit::LOG_FILE),
@@ -181,7 +181,7 @@ pub fn start(args: StartArgs) -> Exit {
         max_body: args.max_body_mib.saturating_mul(1 << 20),
         block_mode: args.block_mode,
         audit,
-        limits: args.serve.limits(),
+        limits: args.serve.options().limits(),
         remote,
         // The defaults are also under the built-in rules; a `--rules` directory elsewhere is
         // protected only by this.
@@ -233,7 +233,7 @@ fn watch_rules(dir: PathBuf, bundle: PathBuf) -> Option<notify::RecommendedWatch
             std::thread::sleep(Duration::from_millis(100));
             while rx.try_recv().is_ok() {}
             match compile(Some(&dir)) {
-                Ok(bytes) => match crate::bundle_write::write_atomic(&bundle, &bytes) {
+                Ok(bytes) => match crust_compiler::bundle_write::write_atomic(&bundle, &bytes) {
                     Ok(()) => eprintln!("crust: rules recompiled"),
                     Err(e) => eprintln!("crust: cannot write `{}`: {e}", bundle.display()),
                 },

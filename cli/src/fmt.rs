@@ -2,8 +2,8 @@
 //! files that are not. A file that does not parse is reported and left untouched.
 
 use super::Exit;
-use crate::diag::Diagnostics;
-use crate::source::SourceMap;
+use crust_compiler::diag::Diagnostics;
+use crust_compiler::source::SourceMap;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -17,7 +17,7 @@ pub struct FmtArgs {
 }
 
 pub fn fmt(a: FmtArgs) -> Exit {
-    let files = match crate::collect_files(&a.paths) {
+    let files = match crust_compiler::collect_files(&a.paths) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
@@ -41,11 +41,11 @@ pub fn fmt(a: FmtArgs) -> Exit {
                 return Exit::Usage;
             }
         };
-        let Some(out) = crate::frontend::dsl::fmt::format(&text) else {
+        let Some(out) = crust_compiler::frontend::dsl::fmt::format(&text) else {
             let mut sources = SourceMap::default();
             let id = sources.add(f.display().to_string(), text.clone());
             let mut diags = Diagnostics::default();
-            crate::frontend::dsl::parse(id, &text, &mut diags);
+            crust_compiler::frontend::dsl::parse(id, &text, &mut diags);
             diags.sort();
             eprint!("{}", diags.render(&sources));
             eprintln!("error: `{}` does not parse; left unchanged", f.display());

@@ -1,5 +1,7 @@
-//! The `crustc` and `crust` command lines. Contracts (exit codes, the `check --json` line
-//! format) are stable: other tools depend on them.
+//! Crust's command lines: `crustc`, `crust` (every subcommand), `crust-runtime` and
+//! `crust-hook` (binaries in `src/bin/`), and every command-line option type. The libraries
+//! (`crust-compiler`, `crust-runtime`) have no command-line parser. Contracts (exit codes,
+//! the `check --json` line format) are stable: other tools depend on them.
 
 #[cfg(unix)]
 mod control;
@@ -8,6 +10,7 @@ pub mod hook;
 #[cfg(unix)]
 pub mod hook_server;
 mod logs;
+pub mod options;
 #[cfg(unix)]
 mod service;
 pub mod setup;
@@ -16,9 +19,9 @@ mod start;
 mod status;
 mod wrap;
 
-use crate::diag::Diagnostics;
-use crate::source::SourceMap;
 use clap::{Parser, Subcommand, ValueEnum};
+use crust_compiler::diag::Diagnostics;
+use crust_compiler::source::SourceMap;
 use crust_runtime::check::{check_stream, human, parse_call_line, CheckOptions};
 use crust_runtime::model::ToolCall;
 use crust_runtime::Bundle;
@@ -107,7 +110,7 @@ pub struct CrustcArgs {
 }
 
 pub fn crustc(args: CrustcArgs) -> Exit {
-    let compiled = match crate::compile_paths(&args.paths) {
+    let compiled = match crust_compiler::compile_paths(&args.paths) {
         Ok(c) => c,
         Err(Ok(e)) => {
             print_diags(&e.diagnostics, &e.sources, args.error_format);
@@ -128,7 +131,8 @@ pub fn crustc(args: CrustcArgs) -> Exit {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs())
             });
-            match crate::sign::sign(&compiled.bytes, key, serial, args.channel.as_deref()) {
+            match crust_compiler::sign::sign(&compiled.bytes, key, serial, args.channel.as_deref())
+            {
                 Ok(s) => Some(s),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -137,13 +141,13 @@ pub fn crustc(args: CrustcArgs) -> Exit {
             }
         }
     };
-    if let Err(e) = crate::bundle_write::write_atomic(&args.output, &compiled.bytes) {
+    if let Err(e) = crust_compiler::bundle_write::write_atomic(&args.output, &compiled.bytes) {
         eprintln!("error: cannot write `{}`: {e}", args.output.display());
         return Exit::Usage;
     }
     if let Some(sig) = signature {
-        let path = crate::sign::sig_path(&args.output);
-        if let Err(e) = crate::bundle_write::write_atomic(&path, sig.as_bytes()) {
+        let path = crust_compiler::sign::sig_path(&args.output);
+        if let Err(e) = crust_compiler::bundle_write::write_atomic(&path, sig.as_bytes()) {
             eprintln!("error: cannot write `{}`: {e}", path.display());
             return Exit::Usage;
         }
@@ -256,8 +260,8 @@ pub fn crust(args: CrustArgs) -> Exit {
         Command::Check(p) => check(p, false),
         Command::Explain(p) => check(p, true),
         Command::Test { paths, coverage } => {
-            let report = crate::testing::run_paths(&paths);
-            print!("{}", crate::testing::render(&report, coverage));
+            let report = crust_compiler::testing::run_paths(&paths);
+            print!("{}", crust_compiler::testing::render(&report, coverage));
             if report.failed() > 0 || report.results.is_empty() {
                 Exit::Policy
             } else {
@@ -265,7 +269,7 @@ pub fn crust(args: CrustArgs) -> Exit {
             }
         }
         Command::Compile(c) => crustc(c),
-        Command::Keygen { file } => match crate::sign::keygen(&file) {
+        Command::Keygen { file } => match crust_compiler::sign::keygen(&file) {
             Ok(public) => {
                 println!(
                     "secret key: {} (keep it private)\npublic key: {} (give it to runtimes as --trust)",
@@ -290,10 +294,14 @@ pub fn crust(args: CrustArgs) -> Exit {
             match load_policy(&p) {
                 Ok(b) => {
                     // The built-in rules' ATT&CK map; a user's rules have no entry.
-                    let attack = crate::ruledoc::AttackMap::builtin().ok();
+                    let attack = crust_compiler::ruledoc::AttackMap::builtin().ok();
                     print!(
                         "{}",
-                        crate::ruledoc::render_with(b.meta(), "Built-in rules", attack.as_ref())
+                        crust_compiler::ruledoc::render_with(
+                            b.meta(),
+                            "Built-in rules",
+                            attack.as_ref()
+                        )
                     );
                     Exit::Ok
                 }
@@ -325,9 +333,9 @@ pub fn load_policy(p: &PolicyArgs) -> Result<Bundle, Exit> {
         });
     }
     let compiled = if p.rules.is_empty() {
-        crate::compile_sources(crate::builtin_sources()).map_err(Ok)
+        crust_compiler::compile_sources(crust_compiler::builtin_sources()).map_err(Ok)
     } else {
-        crate::compile_paths(&p.rules)
+        crust_compiler::compile_paths(&p.rules)
     };
     match compiled {
         Ok(c) => Bundle::from_bytes(&c.bytes).map_err(|e| {

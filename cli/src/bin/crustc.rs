@@ -1,7 +1,7 @@
 //! `crustc PATH... -o FILE [--stats]`: compile rule files into a policy bundle.
 
 use clap::Parser;
-use crust_compiler::cli::{crustc, CrustcArgs, Exit};
+use crust_cli::{crustc, CrustcArgs, Exit};
 use std::process::ExitCode;
 
 /// A faster allocator for the many small, short-lived allocations of a decision and of
