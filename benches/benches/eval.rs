@@ -6,7 +6,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use crust_benches::{
     builtin_bundle_file, builtin_globset, builtin_patterns, decision_calls, fail, CWD, HOME,
 };
-use crust_runtime::{Bundle, Field, ToolCall};
+use crust_runtime::{Engine, Field, ToolCall};
 use std::hint::black_box;
 
 /// Measured with the allocator the shipped binaries use (docs/DEPENDENCIES.md).
@@ -32,7 +32,7 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn paths(c: &mut Criterion) {
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let bundle = Engine::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     let set = builtin_globset();
     let mut g = c.benchmark_group("path_field");
     let mut out = Vec::new();
@@ -58,7 +58,7 @@ fn paths(c: &mut Criterion) {
 }
 
 fn commands(c: &mut Criterion) {
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let bundle = Engine::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     let (_, regexes) = builtin_patterns();
     let compiled: Vec<regex::bytes::Regex> = regexes
         .iter()
@@ -97,7 +97,7 @@ fn commands(c: &mut Criterion) {
 }
 
 fn decisions(c: &mut Criterion) {
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let bundle = Engine::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     let set = builtin_globset();
     let calls = decision_calls();
     let mut g = c.benchmark_group("decision");
@@ -148,7 +148,7 @@ fn decisions(c: &mut Criterion) {
 /// Analysis time per byte as inputs grow 16-fold: ordinary lists, and hostile shapes (nested
 /// substitutions, variables doubling, brace products) that would explode an interpreter.
 fn scaling(c: &mut Criterion) {
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let bundle = Engine::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     type Shape = (&'static str, fn(usize) -> String, [usize; 2]);
     let shapes: [Shape; 4] = [
         (
@@ -218,7 +218,7 @@ fn clean_text() -> String {
 /// regex crate's own literal prefilter), all matches found.
 fn secrets(c: &mut Criterion) {
     use criterion::Throughput;
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let bundle = Engine::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     let formats = &bundle.meta().tables.secrets.formats;
     let baseline: Vec<regex::bytes::Regex> = formats
         .iter()

@@ -1,9 +1,9 @@
-//! Bundle load: read plus full validation of every automaton, beside the baseline of only
-//! reading the same file into memory.
+//! Bundle load and the engine built from it: read plus full validation of every automaton,
+//! beside the baseline of only reading the same file into memory.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use crust_benches::builtin_bundle_file;
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use std::hint::black_box;
 
 /// Measured with the allocator the shipped binaries use (docs/DEPENDENCIES.md).
@@ -14,7 +14,7 @@ fn load(c: &mut Criterion) {
     let path = builtin_bundle_file();
     let mut g = c.benchmark_group("bundle_load");
     g.bench_function("crust_read_validate", |b| {
-        b.iter(|| black_box(Bundle::load(black_box(&path)).map(|b| b.len()).unwrap_or(0)))
+        b.iter(|| black_box(Engine::load(black_box(&path)).map(|b| b.len()).unwrap_or(0)))
     });
     g.bench_function("baseline_fs_read", |b| {
         b.iter(|| {

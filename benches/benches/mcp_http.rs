@@ -10,7 +10,7 @@ use crust_benches::{builtin_bundle_file, fail};
 use crust_runtime::mcp::http::{serve, HttpConfig};
 use crust_runtime::mcp::{Config, Gateway};
 use crust_runtime::own::OwnFiles;
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -85,7 +85,7 @@ fn main() {
     rt.block_on(async move {
         let up = upstream().await;
         let bytes = std::fs::read(builtin_bundle_file()).unwrap_or_else(|e| fail(&format!("bundle: {e}")));
-        let bundle = Bundle::from_bytes(&bytes).unwrap_or_else(|e| fail(&format!("bundle: {e}")));
+        let bundle = Engine::from_bytes(&bytes).unwrap_or_else(|e| fail(&format!("bundle: {e}")));
         let gw = Gateway::new(Config {
             bundle,
             server: "bench".into(),

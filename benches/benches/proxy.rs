@@ -14,7 +14,7 @@
 use crust_benches::loadgen::{cell, pct, runtime, start_mock, us, Metric};
 use crust_benches::{builtin_bundle_file, fail};
 use crust_runtime::proxy::{serve, Config, Route, Upstream};
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn start_proxy(upstream: SocketAddr, audit: Option<crust_runtime::audit::Auditor>) -> SocketAddr {
     let path = builtin_bundle_file();
-    let bundle = Bundle::load(&path).unwrap_or_else(|e| fail(&e.to_string()));
+    let bundle = Engine::load(&path).unwrap_or_else(|e| fail(&e.to_string()));
     let base = format!("http://{upstream}")
         .parse()
         .unwrap_or_else(|_| fail("bad upstream"));

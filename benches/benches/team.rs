@@ -10,7 +10,7 @@
 use crust_benches::loadgen::{cell, pct, runtime, start_mock, us, Metric};
 use crust_benches::{builtin_bundle_file, fail};
 use crust_runtime::proxy::{serve, Config, Route};
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -31,7 +31,7 @@ fn free_port() -> u16 {
 /// Crust in this process: the ext_proc server on `grpc`, one worker thread as for the proxy
 /// bench.
 fn start_crust(grpc: u16) {
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let bundle = Engine::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap_or_else(|_| fail("bad listen")),
         route: Route::Auto,

@@ -12,7 +12,7 @@
 //! Run natively, it prints the wall time per decision (arguments already parsed).
 
 use crust_benches::{builtin_bundle_file, decision_calls, fail, CWD, HOME};
-use crust_runtime::{Bundle, ToolCall};
+use crust_runtime::{Engine, ToolCall};
 use std::hint::black_box;
 
 /// Measured with the allocator the shipped binaries use (docs/DEPENDENCIES.md).
@@ -26,7 +26,7 @@ fn main() {
     let Some((_, tool, json)) = decision_calls().into_iter().find(|c| c.0 == name) else {
         fail(&format!("unknown call {name}"));
     };
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let bundle = Engine::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     let args: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|e| fail(&e.to_string()));
     let t = std::time::Instant::now();
@@ -38,7 +38,7 @@ fn main() {
 
 /// The measured loop, kept out of line so callgrind can count it alone.
 #[inline(never)]
-fn decide_all(bundle: &Bundle, tool: &str, args: &serde_json::Value, n: usize) -> usize {
+fn decide_all(bundle: &Engine, tool: &str, args: &serde_json::Value, n: usize) -> usize {
     let mut blocked = 0;
     for _ in 0..n {
         let v = bundle.evaluate(&ToolCall {

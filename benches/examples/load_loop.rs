@@ -8,7 +8,7 @@
 //! Run natively, it prints the fastest and the median wall time of one load.
 
 use crust_benches::{builtin_bundle_file, fail};
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use std::hint::black_box;
 
 /// Measured with the allocator the shipped binaries use (docs/DEPENDENCIES.md).
@@ -24,7 +24,7 @@ fn main() {
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let t = std::time::Instant::now();
-        let b = Bundle::load(black_box(&path)).unwrap_or_else(|e| fail(&e.to_string()));
+        let b = Engine::load(black_box(&path)).unwrap_or_else(|e| fail(&e.to_string()));
         black_box(b.len());
         times.push(t.elapsed().as_micros());
     }

@@ -12,7 +12,7 @@
 use crust_benches::{builtin_bundle_file, fail, CWD, HOME};
 use crust_runtime::proxy::judge::Judge;
 use crust_runtime::proxy::sse::{self, Filter};
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use std::hint::black_box;
 
 /// Measured with the allocator the shipped binaries use (docs/DEPENDENCIES.md).
@@ -27,7 +27,7 @@ fn main() {
     let n: usize = argv.next().and_then(|s| s.parse().ok()).unwrap_or(20000);
     let wire = std::fs::read(format!("{FIXTURES}/{name}.sse"))
         .unwrap_or_else(|e| fail(&format!("{name}: {e}")));
-    let bundle = Bundle::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
+    let bundle = Engine::load(builtin_bundle_file()).unwrap_or_else(|e| fail(&e.to_string()));
     let own = crust_runtime::own::OwnFiles::default();
     let judge = Judge {
         bundle: &bundle,

@@ -10,7 +10,7 @@ use super::Exit;
 use crust_runtime::bundle::Validation;
 use crust_runtime::hook::{self, Agent};
 use crust_runtime::own::OwnFiles;
-use crust_runtime::{Bundle, Verdict};
+use crust_runtime::{Engine, Verdict};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
@@ -131,9 +131,9 @@ pub(super) fn agent_policy(
     bundle: Option<&std::path::Path>,
     home: &str,
     validation: Validation,
-) -> Result<Bundle, String> {
+) -> Result<Engine, String> {
     if let Some(p) = bundle {
-        return Bundle::load_with(p, validation).map_err(|e| e.to_string());
+        return Engine::load_with(p, validation).map_err(|e| e.to_string());
     }
     let compiled = if rules.is_empty() {
         // No bundle kept yet: the built-in policy and the user's rules, as `crust start`
@@ -153,7 +153,7 @@ pub(super) fn agent_policy(
         crust_compiler::compile_paths(rules)
     };
     match compiled {
-        Ok(c) => Bundle::from_bytes(&c.bytes).map_err(|e| e.to_string()),
+        Ok(c) => Engine::from_bytes(&c.bytes).map_err(|e| e.to_string()),
         Err(Ok(e)) => Err(format!(
             "the rules have {} error(s); run `crustc` on them to see where",
             e.diagnostics.error_count()

@@ -16,7 +16,7 @@ use crust_runtime::bundle::Validation;
 use crust_runtime::hook::{self, Agent};
 use crust_runtime::own::OwnFiles;
 use crust_runtime::proxy::control::{HookAnswer, Request, MAX_REQUEST};
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -111,7 +111,7 @@ pub fn spawn(bundle: &Path) {
 }
 
 struct Loaded {
-    bundle: Arc<Bundle>,
+    bundle: Arc<Engine>,
     checksum: String,
 }
 
@@ -164,7 +164,7 @@ fn serve(args: &HookServerArgs) -> Result<(), String> {
     if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
         return Ok(()); // another server for this file runs
     }
-    let bundle = Bundle::load_with(&path, Validation::AtLoad)
+    let bundle = Engine::load_with(&path, Validation::AtLoad)
         .map_err(|e| format!("cannot load `{}`: {e}", path.display()))?;
     let checksum = format!("{:016x}", bundle.checksum());
     let _ = std::fs::remove_file(&socket);
@@ -330,10 +330,10 @@ fn lock(server: &Server) -> std::sync::MutexGuard<'_, Loaded> {
 
 /// The loaded bundle if it has `checksum`; else the file is loaded again (validated whole)
 /// and used if it now has that checksum. `None`: the caller judges by itself.
-fn current(server: &Server, checksum: &str) -> Option<Arc<Bundle>> {
+fn current(server: &Server, checksum: &str) -> Option<Arc<Engine>> {
     let mut loaded = lock(server);
     if loaded.checksum != checksum {
-        let fresh = Bundle::load_with(&server.path, Validation::AtLoad).ok()?;
+        let fresh = Engine::load_with(&server.path, Validation::AtLoad).ok()?;
         let sum = format!("{:016x}", fresh.checksum());
         if sum != checksum {
             return None;

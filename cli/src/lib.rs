@@ -24,7 +24,7 @@ use crust_compiler::diag::Diagnostics;
 use crust_compiler::source::SourceMap;
 use crust_runtime::check::{check_stream, human, parse_call_line, CheckOptions};
 use crust_runtime::model::ToolCall;
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -325,9 +325,9 @@ pub fn crust(args: CrustArgs) -> Exit {
 }
 
 /// Loads the policy a command asked for: a bundle, rule paths, or the built-in policy.
-pub fn load_policy(p: &PolicyArgs) -> Result<Bundle, Exit> {
+pub fn load_policy(p: &PolicyArgs) -> Result<Engine, Exit> {
     if let Some(path) = &p.policy {
-        return Bundle::load(path).map_err(|e| {
+        return Engine::load(path).map_err(|e| {
             eprintln!("error: {e}");
             Exit::Policy
         });
@@ -338,7 +338,7 @@ pub fn load_policy(p: &PolicyArgs) -> Result<Bundle, Exit> {
         crust_compiler::compile_paths(&p.rules)
     };
     match compiled {
-        Ok(c) => Bundle::from_bytes(&c.bytes).map_err(|e| {
+        Ok(c) => Engine::from_bytes(&c.bytes).map_err(|e| {
             eprintln!("error: {e}");
             Exit::Policy
         }),
@@ -400,7 +400,7 @@ fn check(p: PolicyArgs, explain: bool) -> Exit {
 }
 
 /// `explain` for one input line: JSON or a few human lines.
-pub fn explain_line(bundle: &Bundle, line: &str, opts: &CheckOptions) -> String {
+pub fn explain_line(bundle: &Engine, line: &str, opts: &CheckOptions) -> String {
     let parsed = match parse_call_line(line) {
         Ok(c) => c,
         Err(why) => {

@@ -5,7 +5,7 @@
 
 use super::{print_diags, ErrorFormat, Exit};
 use crust_runtime::proxy::{Config, Route};
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -114,7 +114,7 @@ pub fn start(args: StartArgs) -> Exit {
         eprintln!("error: cannot write `{}`: {e}", bundle_path.display());
         return Exit::Usage;
     }
-    let bundle = match Bundle::from_bytes(&bytes) {
+    let bundle = match Engine::from_bytes(&bytes) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: the compiled bundle was rejected: {e}");

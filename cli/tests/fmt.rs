@@ -58,7 +58,7 @@ fn formatting_keeps_every_comment_and_the_meaning() {
     // The same bundle either way (bar the source hash): the meaning did not change.
     let compile = |t: &str| {
         let c = crust_compiler::compile_sources(vec![("p.crust".into(), t.into())]).unwrap();
-        let b = crust_runtime::Bundle::from_bytes(&c.bytes).unwrap();
+        let b = crust_runtime::Engine::from_bytes(&c.bytes).unwrap();
         let m = b.meta().clone();
         (
             m.rules

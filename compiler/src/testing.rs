@@ -17,7 +17,7 @@ use crate::diag::Diagnostic;
 use crate::frontend::yaml_tree::{self, Kind, Node};
 use crate::source::SourceMap;
 use crust_runtime::model::{Decision, ToolCall};
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -247,21 +247,21 @@ pub fn to_json(n: &Node) -> Value {
 }
 
 /// Loads the table's policy: a `.bin` bundle, or rule sources compiled in memory.
-pub fn load_policy(paths: &[PathBuf]) -> Result<Bundle, String> {
+pub fn load_policy(paths: &[PathBuf]) -> Result<Engine, String> {
     if let [single] = paths {
         if single.extension().and_then(|e| e.to_str()) == Some("bin") {
-            return Bundle::load(single).map_err(|e| e.to_string());
+            return Engine::load(single).map_err(|e| e.to_string());
         }
     }
     let compiled = crate::compile_paths(paths).map_err(|e| match e {
         Ok(ce) => ce.render(),
         Err(usage) => usage,
     })?;
-    Bundle::from_bytes(&compiled.bytes).map_err(|e| e.to_string())
+    Engine::from_bytes(&compiled.bytes).map_err(|e| e.to_string())
 }
 
 /// Runs every case of a table against `bundle`.
-pub fn run_table(table: &Table, bundle: &Bundle, report: &mut Report) {
+pub fn run_table(table: &Table, bundle: &Engine, report: &mut Report) {
     let names: BTreeSet<&str> = bundle
         .meta()
         .rules
@@ -321,7 +321,7 @@ pub fn run_paths(paths: &[PathBuf]) -> Report {
             files.push(p.clone());
         }
     }
-    let mut cache: BTreeMap<Vec<PathBuf>, Result<Bundle, String>> = BTreeMap::new();
+    let mut cache: BTreeMap<Vec<PathBuf>, Result<Engine, String>> = BTreeMap::new();
     for f in files {
         let table = match parse_table(&f) {
             Ok(t) => t,

@@ -10,17 +10,17 @@
 )]
 
 use crust_runtime::audit::summarize;
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use std::sync::OnceLock;
 
-fn bundle() -> &'static Bundle {
-    static B: OnceLock<Bundle> = OnceLock::new();
+fn bundle() -> &'static Engine {
+    static B: OnceLock<Engine> = OnceLock::new();
     B.get_or_init(|| {
         let bytes = crust_compiler::compile_sources(crust_compiler::builtin_sources())
             .map_err(|e| e.render())
             .unwrap()
             .bytes;
-        Bundle::from_bytes(&bytes).unwrap()
+        Engine::from_bytes(&bytes).unwrap()
     })
 }
 

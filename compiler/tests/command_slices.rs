@@ -12,11 +12,11 @@
 )]
 
 use crust_compiler::testing::{load_policy, parse_table};
-use crust_runtime::{Bundle, ToolCall};
+use crust_runtime::{Engine, ToolCall};
 use serde_json::json;
 use std::path::PathBuf;
 
-fn same_with_and_without_slices(bundle: &Bundle, call: &ToolCall<'_>) -> bool {
+fn same_with_and_without_slices(bundle: &Engine, call: &ToolCall<'_>) -> bool {
     let Ok(ops) = bundle.extract_operations(call) else {
         return false;
     };

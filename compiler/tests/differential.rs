@@ -12,7 +12,7 @@ use crust_compiler::frontend::yaml;
 use crust_compiler::ir::{Cond, PatternKind, Policy};
 use crust_compiler::lower::pattern::anchor_path_glob;
 use crust_compiler::{compile_sources, diag::Diagnostics, source::SourceMap};
-use crust_runtime::{Bundle, ToolCall};
+use crust_runtime::{Engine, ToolCall};
 use std::collections::BTreeSet;
 
 const HOME: &str = "/home/u";
@@ -59,7 +59,7 @@ fn builtin_path_globs() -> Vec<String> {
     set.into_iter().collect()
 }
 
-fn one_rule_per_pattern(field: &str, pats: &[String]) -> Bundle {
+fn one_rule_per_pattern(field: &str, pats: &[String]) -> Engine {
     let mut y = String::from("rules:\n");
     for (i, p) in pats.iter().enumerate() {
         y.push_str(&format!(
@@ -75,10 +75,10 @@ fn one_rule_per_pattern(field: &str, pats: &[String]) -> Bundle {
         .collect();
     sources.push(("diff.yaml".into(), y));
     let c = compile_sources(sources).map_err(|e| e.render()).unwrap();
-    Bundle::from_bytes(&c.bytes).unwrap()
+    Engine::from_bytes(&c.bytes).unwrap()
 }
 
-fn matched(b: &Bundle, tool: &str, args: serde_json::Value) -> BTreeSet<usize> {
+fn matched(b: &Engine, tool: &str, args: serde_json::Value) -> BTreeSet<usize> {
     let ex = b.explain(&ToolCall {
         name: tool,
         args: &args,

@@ -10,12 +10,12 @@
 
 use crust_compiler::{builtin_sources, compile_sources};
 use crust_runtime::model::ToolCall;
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 
-fn compile(path: &str, text: &str) -> Bundle {
+fn compile(path: &str, text: &str) -> Engine {
     // The built-in tool and command tables, so calls are extracted as in production.
     let mut files: Vec<(String, String)> = builtin_sources()
         .into_iter()
@@ -29,14 +29,14 @@ fn compile(path: &str, text: &str) -> Bundle {
                 "{}",
                 c.diagnostics.render(&c.sources)
             );
-            Bundle::from_bytes(&c.bytes).unwrap()
+            Engine::from_bytes(&c.bytes).unwrap()
         }
         Err(e) => panic!("{}", e.render()),
     }
 }
 
-fn bundles() -> &'static (Bundle, Bundle) {
-    static B: OnceLock<(Bundle, Bundle)> = OnceLock::new();
+fn bundles() -> &'static (Engine, Engine) {
+    static B: OnceLock<(Engine, Engine)> = OnceLock::new();
     B.get_or_init(|| {
         (
             compile("policy.yaml", include_str!("equivalence/policy.yaml")),
@@ -48,7 +48,7 @@ fn bundles() -> &'static (Bundle, Bundle) {
 #[test]
 fn both_syntaxes_lower_to_the_same_rules() {
     let (y, d) = bundles();
-    let strip = |b: &Bundle| {
+    let strip = |b: &Engine| {
         b.meta()
             .rules
             .iter()

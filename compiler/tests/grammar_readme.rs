@@ -11,7 +11,7 @@
 
 use crust_compiler::{builtin_sources, compile_sources, frontend::dsl::fmt::format};
 use crust_runtime::model::ToolCall;
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 
 /// (line of the block, crust source, cases source)
 fn examples() -> Vec<(usize, String, String)> {
@@ -73,7 +73,7 @@ fn every_example_compiles_is_formatted_and_decides_its_cases() {
             "grammar/README.md:{line}: {}",
             compiled.diagnostics.render(&compiled.sources)
         );
-        let bundle = Bundle::from_bytes(&compiled.bytes).unwrap();
+        let bundle = Engine::from_bytes(&compiled.bytes).unwrap();
         for case in cases.lines().filter(|l| !l.trim().is_empty()) {
             let mut parts = case.splitn(3, ' ');
             let (expect, tool, args) = (

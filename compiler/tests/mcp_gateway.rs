@@ -6,7 +6,7 @@ use crust_runtime::mcp::frame::{read_frame, Frame};
 use crust_runtime::mcp::pin::PinStore;
 use crust_runtime::mcp::{Config, Gateway, Out, Side};
 use crust_runtime::own::OwnFiles;
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 
@@ -21,7 +21,7 @@ fn bytes() -> &'static [u8] {
 
 fn gateway(pins: Option<PinStore>) -> Gateway {
     Gateway::new(Config {
-        bundle: Bundle::from_bytes(bytes()).unwrap(),
+        bundle: Engine::from_bytes(bytes()).unwrap(),
         server: "fs".into(),
         command: vec!["npx".into(), "server".into()],
         home: "/home/user".into(),

@@ -5,16 +5,16 @@
 
 use crust_compiler::compile_sources;
 use crust_runtime::own::{OwnFiles, OWN_FILES_RULE};
-use crust_runtime::{Bundle, ToolCall};
+use crust_runtime::{Engine, ToolCall};
 use serde_json::json;
 use std::path::PathBuf;
 
-fn bundle() -> Bundle {
+fn bundle() -> Engine {
     let bytes = compile_sources(crust_compiler::builtin_sources())
         .map_err(|e| e.render())
         .unwrap()
         .bytes;
-    Bundle::from_bytes(&bytes).unwrap()
+    Engine::from_bytes(&bytes).unwrap()
 }
 
 fn own() -> OwnFiles {
@@ -25,7 +25,7 @@ fn own() -> OwnFiles {
     ])
 }
 
-fn decide(b: &Bundle, o: &OwnFiles, tool: &str, args: serde_json::Value) -> Option<String> {
+fn decide(b: &Engine, o: &OwnFiles, tool: &str, args: serde_json::Value) -> Option<String> {
     let v = b.evaluate_guarded(
         &ToolCall {
             name: tool,

@@ -7,7 +7,7 @@
 fn rules_md_matches_the_rule_files() {
     let compiled = crust_compiler::compile_sources(crust_compiler::builtin_sources())
         .unwrap_or_else(|_| panic!("the built-in policy compiles"));
-    let bundle = crust_runtime::Bundle::from_bytes(&compiled.bytes).unwrap();
+    let bundle = crust_runtime::Engine::from_bytes(&compiled.bytes).unwrap();
     let attack = crust_compiler::ruledoc::AttackMap::builtin().unwrap();
     let problems = attack.problems(bundle.meta());
     assert!(problems.is_empty(), "docs/attack.yaml: {problems:#?}");

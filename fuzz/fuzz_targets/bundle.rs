@@ -7,7 +7,7 @@
 #![no_main]
 
 use crust_runtime::bundle::format;
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -35,10 +35,10 @@ fuzz_target!(|data: &[u8]| {
     if mode & 1 == 1 && b.len() >= format::CHECKSUM_FROM {
         let sum = format::checksum(&b[format::CHECKSUM_FROM..]);
         b[8..16].copy_from_slice(&sum.to_le_bytes());
-        let _ = Bundle::from_bytes(&b);
+        let _ = Engine::from_bytes(&b);
         return;
     }
-    let loaded = Bundle::from_bytes(&b);
+    let loaded = Engine::from_bytes(&b);
     if b.as_slice() != original && loaded.is_ok() {
         eprintln!("a changed bundle was accepted ({} bytes)", b.len());
         std::process::abort();

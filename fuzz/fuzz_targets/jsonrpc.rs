@@ -9,14 +9,14 @@ use crust_fuzz::{bundle_bytes, CWD, HOME};
 use crust_runtime::mcp::frame::{read_frame, Frame};
 use crust_runtime::mcp::{Config, Gateway, Out, Side};
 use crust_runtime::own::OwnFiles;
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use libfuzzer_sys::fuzz_target;
 
 const MAX: usize = 512;
 const PROBE: &[u8] = br#"{"jsonrpc":"2.0","id":"probe","method":"tools/call","params":{"name":"read_file","arguments":{"path":"~/.ssh/id_rsa"}}}"#;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(bundle) = Bundle::from_bytes(bundle_bytes()) else {
+    let Ok(bundle) = Engine::from_bytes(bundle_bytes()) else {
         return;
     };
     let gw = Gateway::new(Config {

@@ -1,7 +1,7 @@
 //! Shared setup for the fuzz targets: the built-in policy compiled once, and the time bound
 //! every input must meet.
 
-use crust_runtime::{Bundle, ToolCall, Verdict};
+use crust_runtime::{Engine, ToolCall, Verdict};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -24,9 +24,9 @@ pub fn bundle_bytes() -> &'static [u8] {
 }
 
 /// The built-in policy.
-pub fn bundle() -> &'static Bundle {
-    static B: OnceLock<Bundle> = OnceLock::new();
-    B.get_or_init(|| match Bundle::from_bytes(bundle_bytes()) {
+pub fn bundle() -> &'static Engine {
+    static B: OnceLock<Engine> = OnceLock::new();
+    B.get_or_init(|| match Engine::from_bytes(bundle_bytes()) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("built-in bundle rejected: {e}");

@@ -933,7 +933,7 @@ pub fn now_ms() -> u64 {
 /// and keep a part the scanner would no longer recognize. JSON with escapes is masked in its
 /// plain form (`\u002d`, `\/` undone), the form the scanner's patterns are written for. The
 /// cut never falls inside a `[REDACTED:...]` marker.
-pub fn summarize(bundle: &crate::Bundle, args: &str, max: usize) -> String {
+pub fn summarize(bundle: &crate::Engine, args: &str, max: usize) -> String {
     let plain = args
         .contains('\\')
         .then(|| serde_json::from_str::<serde_json::Value>(args).ok())

@@ -2,8 +2,8 @@
 //! `crust check` and `crust-runtime --check`; other tools depend on its exact shape
 //! (see ARCHITECTURE.md, "Command-line contracts").
 
-use crate::bundle::Bundle;
 use crate::model::{ToolCall, Verdict};
+use crate::Engine;
 use serde_json::Value;
 use std::io::{self, BufRead, Write};
 
@@ -52,7 +52,7 @@ pub fn parse_call_line(line: &str) -> Result<CallLine, String> {
 }
 
 /// Judges one input line, failing closed on input that cannot be parsed.
-pub fn check_line<'b>(bundle: &'b Bundle, line: &str, opts: &CheckOptions) -> Verdict<'b> {
+pub fn check_line<'b>(bundle: &'b Engine, line: &str, opts: &CheckOptions) -> Verdict<'b> {
     match parse_call_line(line) {
         Ok(c) => {
             let call = ToolCall {
@@ -76,7 +76,7 @@ pub struct CheckSummary {
 
 /// Reads calls from `input` until EOF and writes one verdict per non-blank line.
 pub fn check_stream(
-    bundle: &Bundle,
+    bundle: &Engine,
     input: impl BufRead,
     mut output: impl Write,
     opts: &CheckOptions,

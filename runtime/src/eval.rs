@@ -8,7 +8,7 @@
 //! then by where they were written.
 
 use crate::bundle::meta::{CondOp, RuleMeta};
-use crate::bundle::Bundle;
+use crate::engine::Engine;
 use crate::matcher::{GateScan, GateScratch, GaveUp, LitHit};
 use crate::model::{CommandScan, Decision, Effect, Field, Operation, ToolCall, Verdict};
 use crate::normalize::{self, home_form, normalize_dir, PathContext};
@@ -132,7 +132,7 @@ impl Stop {
 /// Evidence recorder: `None` on the hot path.
 type Trail<'t> = Option<&'t mut Vec<(u32, Evidence)>>;
 
-impl Bundle {
+impl Engine {
     /// Judges one tool call.
     pub fn evaluate<'b>(&'b self, call: &ToolCall<'_>) -> Verdict<'b> {
         self.judge(call, None).0
@@ -201,7 +201,7 @@ impl Bundle {
     }
 
     /// The operations of a call, as the engine extracts them (for tests of the engine's
-    /// shortcuts; decisions go through [`Bundle::evaluate`]).
+    /// shortcuts; decisions go through [`Engine::evaluate`]).
     #[doc(hidden)]
     pub fn extract_operations(&self, call: &ToolCall<'_>) -> Result<Vec<Operation>, String> {
         self.extract_with_home(call).1
@@ -224,14 +224,14 @@ impl Bundle {
             call.name,
             call.args,
             &ctx,
-            &self.meta.tables,
+            &self.bundle.meta.tables,
             &self.table_index,
         );
         (home, ops)
     }
 
-    /// [`Bundle::explain`] over operations given rather than extracted (see
-    /// [`Bundle::extract_operations`]).
+    /// [`Engine::explain`] over operations given rather than extracted (see
+    /// [`Engine::extract_operations`]).
     #[doc(hidden)]
     pub fn explain_operations<'b>(
         &'b self,
@@ -301,7 +301,7 @@ impl Bundle {
         s: &mut Scratch,
         mut explain: Option<&mut Vec<RuleMatch>>,
     ) -> Result<Verdict<'b>, Stop> {
-        let meta = &self.meta;
+        let meta = &self.bundle.meta;
         s.fit(meta.preds.len(), meta.rules.len());
         s.glob_budget = crate::matcher::GLOB_TRANSITION_BUDGET;
         let mut trail_store: Vec<(u32, Evidence)> = Vec::new();
@@ -317,6 +317,7 @@ impl Bundle {
             trail(&mut explain, &mut trail_store),
         )?;
         if self
+            .bundle
             .meta
             .fields
             .get(Field::Arg.index())
@@ -481,7 +482,7 @@ impl Bundle {
 
     /// Fills each operation's `secrets` with the formats found in its contents and commands.
     fn scan_secrets(&self, ops: &mut [Operation]) -> Result<(), GaveUp> {
-        if self.meta.tables.secrets.formats.is_empty() {
+        if self.bundle.meta.tables.secrets.formats.is_empty() {
             return Ok(());
         }
         let mut found = Vec::new();
@@ -489,19 +490,27 @@ impl Bundle {
         for op in ops.iter_mut() {
             found.clear();
             for text in &op.contents {
-                self.find_secrets(text.as_bytes(), &mut found)?;
+                self.secret_scan()
+                    .find_secrets(text.as_bytes(), &mut found)?;
             }
             // Slices of the first command value hold exactly its prefix occurrences inside
             // them: scanned once.
             for (k, text) in op.commands.iter().enumerate() {
                 match op.command_scan(k) {
-                    CommandScan::SliceAt(at) => {
-                        self.find_secrets_within(text.as_bytes(), at, &hits, &mut found)?
-                    }
-                    CommandScan::Source => {
-                        self.find_secrets_recording(text.as_bytes(), &mut found, &mut hits)?
-                    }
-                    CommandScan::Alone => self.find_secrets(text.as_bytes(), &mut found)?,
+                    CommandScan::SliceAt(at) => self.secret_scan().find_secrets_within(
+                        text.as_bytes(),
+                        at,
+                        &hits,
+                        &mut found,
+                    )?,
+                    CommandScan::Source => self.secret_scan().find_secrets_recording(
+                        text.as_bytes(),
+                        &mut found,
+                        &mut hits,
+                    )?,
+                    CommandScan::Alone => self
+                        .secret_scan()
+                        .find_secrets(text.as_bytes(), &mut found)?,
                 }
             }
             // What hides a secret from the scan above: invisible characters inside a token,
@@ -517,11 +526,12 @@ impl Bundle {
                 }
             }
             for text in &hidden {
-                self.find_secrets(text.as_bytes(), &mut found)?;
+                self.secret_scan()
+                    .find_secrets(text.as_bytes(), &mut found)?;
             }
             // In the formats' order, whatever order the scan met them in.
             found.sort_unstable();
-            let formats = &self.meta.tables.secrets.formats;
+            let formats = &self.bundle.meta.tables.secrets.formats;
             op.secrets.extend(
                 found
                     .iter()
@@ -543,7 +553,7 @@ impl Bundle {
     ) -> Result<(), Stop> {
         s.hits.clear();
         let mut hits = std::mem::take(&mut s.hits);
-        let r = self.match_value(
+        let r = self.matcher().match_value(
             field,
             value.as_bytes(),
             home.map(str::as_bytes),
@@ -567,7 +577,7 @@ impl Bundle {
     ) -> Result<(), Stop> {
         s.hits.clear();
         let mut hits = std::mem::take(&mut s.hits);
-        let r = self.match_value(
+        let r = self.matcher().match_value(
             Field::Arg,
             value.as_bytes(),
             None,
@@ -575,7 +585,7 @@ impl Bundle {
             &mut s.gates,
             &mut hits,
         );
-        if let Some(fm) = self.meta.fields.get(Field::Arg.index()) {
+        if let Some(fm) = self.bundle.meta.fields.get(Field::Arg.index()) {
             hits.retain(|&pid| {
                 fm.patterns
                     .get(pid as usize)
@@ -596,7 +606,9 @@ impl Bundle {
         s: &mut Scratch,
         mut trail: Trail<'_>,
     ) -> Result<(), Stop> {
-        let sets = self.match_glob(Field::Path, glob, home, &mut s.glob_budget)?;
+        let sets = self
+            .matcher()
+            .match_glob(Field::Path, glob, home, &mut s.glob_budget)?;
         // `src/*`, `build/$F`, and a directory taken whole (`rm -rf /tmp/build`, `tar d/`): a
         // name left wholly open means "whatever is in there", not a chosen file. Patterns that
         // name a file anywhere (`**/.env`, `**/.ssh/id_*`) would otherwise make every such
@@ -608,7 +620,7 @@ impl Bundle {
                 .chars()
                 .all(|c| matches!(c, '*' | '?' | normalize::UNKNOWN | normalize::SUBTREE));
         let subtree = last.contains(normalize::SUBTREE);
-        let fm = self.meta.fields.get(Field::Path.index());
+        let fm = self.bundle.meta.fields.get(Field::Path.index());
         // A floating pattern (`**/x`) the glob does not itself place: for an open name only
         // `**/name`; for a subtree also `**/dir/name` unless the glob is inside a `dir`.
         let floating_unplaced = |pid: &u32| {
@@ -646,6 +658,7 @@ impl Bundle {
             return Ok(());
         }
         let fm = self
+            .bundle
             .meta
             .fields
             .get(field.index())
@@ -782,11 +795,11 @@ fn call_home(call: &ToolCall<'_>) -> String {
     normalize_dir(call.home.unwrap_or("/"), "/")
 }
 
-impl Bundle {
+impl Engine {
     /// Whether the tool table has an entry for `name` (an MCP server's tool matches an entry
     /// written `mcp__*__<tool>`).
     pub fn knows_tool(&self, name: &str) -> bool {
-        crate::extract::lookup(name, &self.meta.tables, &self.table_index).is_some()
+        crate::extract::lookup(name, &self.bundle.meta.tables, &self.table_index).is_some()
     }
 }
 

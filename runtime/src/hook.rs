@@ -6,9 +6,9 @@
 //! engine cannot judge is answered with a refusal that says why, in the form each agent treats
 //! as blocking (never a bare non-zero exit, which agents take as "the hook failed, go on").
 
-use crate::bundle::Bundle;
 use crate::model::{ToolCall, Verdict};
 use crate::own::OwnFiles;
+use crate::Engine;
 use serde_json::{json, Map, Value};
 
 /// The pseudo tool under which text sent to the model is judged (as the proxy does).
@@ -234,7 +234,7 @@ fn first_root(obj: &Map<String, Value>) -> Option<String> {
 /// answers in `agent`'s format.
 /// `own`: the files the hook itself depends on (its bundle), which no call may touch.
 pub fn run(
-    bundle: Result<&Bundle, &str>,
+    bundle: Result<&Engine, &str>,
     own: &OwnFiles,
     agent: Agent,
     input: &[u8],
@@ -246,7 +246,7 @@ pub fn run(
 
 /// The hook event and the verdict on its call, before they are put in the agent's format.
 pub fn decide(
-    bundle: Result<&Bundle, &str>,
+    bundle: Result<&Engine, &str>,
     own: &OwnFiles,
     agent: Agent,
     input: &[u8],

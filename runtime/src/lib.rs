@@ -12,6 +12,7 @@ pub mod audit;
 pub mod bundle;
 pub mod check;
 pub mod code;
+mod engine;
 mod eval;
 pub mod extract;
 pub mod hook;
@@ -32,6 +33,7 @@ pub mod shell;
 pub mod tables;
 
 pub use bundle::{Bundle, LoadError};
+pub use engine::Engine;
 pub use eval::{Evidence, Explanation, RuleMatch};
 pub use matcher::GaveUp;
 pub use model::{

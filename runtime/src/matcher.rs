@@ -3,17 +3,32 @@
 //! as fast as the generic overlapping-search API for whole-value semantics.
 
 use crate::bundle::meta::{FieldMeta, Form, GroupMeta, Scan};
+pub use crate::bundle::GaveUp;
 use crate::bundle::{Bundle, Dfa, Validation};
 use crate::model::Field;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::dfa::Automaton;
 use regex_automata::util::{primitives::StateID, start};
 use regex_automata::Anchored;
+use std::sync::OnceLock;
 
-/// An automaton gave up (a quit byte). Built-in automata have none; a bundle that does is
-/// answered by failing closed.
-#[derive(Debug, Clone, Copy)]
-pub struct GaveUp;
+/// The bundle's automata and the engine's gates, lent for matching.
+pub(crate) struct Matcher<'e> {
+    pub(crate) bundle: &'e Bundle,
+    pub(crate) gates: &'e [OnceLock<Result<FieldGate, String>>],
+}
+
+impl Matcher<'_> {
+    /// The literal gate of field `f`, built on first use.
+    pub(crate) fn gate(&self, f: usize) -> Result<&FieldGate, &str> {
+        let (Some(cell), Some(field)) = (self.gates.get(f), self.bundle.meta.fields.get(f)) else {
+            return Err("no such field");
+        };
+        cell.get_or_init(|| build_gate(field, self.bundle.validation()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
 
 /// The literal gate of one field: one Aho-Corasick automaton over every gated group's
 /// literals, rebuilt at load because prefilters have no wire form.
@@ -96,10 +111,10 @@ impl GateScratch {
     }
 }
 
-impl Bundle {
-    /// Ids of the field's patterns that one value matches (for benchmarks and tools: the engine
-    /// itself goes through [`Bundle::evaluate`]). `home` is the normalized home directory.
-    pub fn field_matches(
+impl Matcher<'_> {
+    /// Ids of the field's patterns that one value matches. `home` is the normalized home
+    /// directory.
+    pub(crate) fn field_matches(
         &self,
         field: Field,
         value: &str,
@@ -140,7 +155,7 @@ impl Bundle {
     ) -> Result<(), GaveUp> {
         // Meta::validate checked there is one entry per field: a missing one is refused, not
         // read as "no pattern matched".
-        let fm = self.meta.fields.get(field.index()).ok_or(GaveUp)?;
+        let fm = self.bundle.meta.fields.get(field.index()).ok_or(GaveUp)?;
         let gate = self.gate(field.index()).map_err(|_| GaveUp)?;
         if fm.groups.is_empty() {
             return Ok(());
@@ -181,7 +196,7 @@ impl Bundle {
         // every group per value cost more than the automata themselves on command lines.
         for &gi in gate.ungated.iter().chain(gs.opened.iter()) {
             let g = fm.groups.get(gi as usize).ok_or(GaveUp)?;
-            let dfa = self.automaton(g.section as usize)?;
+            let dfa = self.bundle.automaton(g.section as usize)?;
             let gated = !g.gate.is_empty();
             let open = |stamps: &[u32]| !gated || stamps.get(gi as usize) == Some(&gs.stamp);
             if matches!(g.form, Form::Plain | Form::Both) && open(&gs.plain) {
@@ -620,7 +635,7 @@ fn push_seg(out: &mut Vec<GlobEl>) {
 /// than 2^19 since the credential stores of databases, agents and cloud CLIs were added.
 pub(crate) const GLOB_TRANSITION_BUDGET: usize = 1 << 20;
 
-impl Bundle {
+impl Matcher<'_> {
     /// For a path with wildcards, every set of pattern ids that some concrete path it stands
     /// for would produce: the glob is run through each automaton as a set of states (the
     /// product of the glob with the DFA), so no concrete path is ever enumerated.
@@ -664,7 +679,7 @@ impl Bundle {
     ) -> Result<(), GaveUp> {
         // Meta::validate checked there is one entry per field: a missing one is refused, not
         // read as "no pattern matched".
-        let fm = self.meta.fields.get(field.index()).ok_or(GaveUp)?;
+        let fm = self.bundle.meta.fields.get(field.index()).ok_or(GaveUp)?;
         let plain = glob_elements(glob);
         // A path whose start is unknown may be under the home directory too.
         let home_owned;
@@ -685,7 +700,7 @@ impl Bundle {
             _ => (0, 0),
         };
         for g in &fm.groups {
-            let dfa = self.automaton(g.section as usize)?;
+            let dfa = self.bundle.automaton(g.section as usize)?;
             if matches!(g.form, Form::Plain | Form::Both) {
                 glob_run(dfa, g, &plain, plain_fixed, out)?;
             }

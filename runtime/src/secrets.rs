@@ -8,92 +8,14 @@
 //! scan. Matches are reported as format ids, the values of the `secret` field.
 
 use crate::bundle::{Bundle, Dfa};
+
 use crate::matcher::{hits_within, sort_by_end, GaveUp, LitHit};
+pub use crate::tables::secrets::{
+    SecretCheck, SecretFormat, SecretTable, SecretVariable, MAX_SECRET_VARIABLES,
+};
 use aho_corasick::{packed, AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind, Span};
 use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input, PatternID};
-use serde::{Deserialize, Serialize};
-
-/// The secret formats as the bundle stores them.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct SecretTable {
-    pub formats: Vec<SecretFormat>,
-    /// Text that marks a match as a placeholder (`EXAMPLE`, `xxxx`), ASCII case-insensitive.
-    pub placeholders: Vec<String>,
-    /// The automaton section with one anchored pattern per format, in format order (set by
-    /// the compiler; `None` when there are no formats).
-    pub section: Option<u32>,
-    /// Environment variables that hold one service's credential, and the hosts of that
-    /// service: the value sent to any other host is exposed.
-    #[serde(default)]
-    pub variables: Vec<SecretVariable>,
-}
-
-/// The most [`SecretVariable`] entries: the shell analysis tracks them as bits of a word.
-pub const MAX_SECRET_VARIABLES: usize = 63;
-
-/// One service's credential variables (`GITHUB_TOKEN`, `GH_TOKEN`) and its hosts
-/// (`github.com`, `*.github.com`); no hosts: the value is never sent as it is (AWS signs
-/// requests with its secret key).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct SecretVariable {
-    pub names: Vec<String>,
-    pub hosts: Vec<String>,
-}
-
-impl SecretVariable {
-    /// Whether `host` (lower-case) is one of this service's: a name listed, or below a
-    /// `*.domain` entry.
-    pub fn allows(&self, host: &str) -> bool {
-        self.hosts.iter().any(|h| match h.strip_prefix("*.") {
-            Some(domain) => host
-                .strip_suffix(domain)
-                .is_some_and(|rest| rest.ends_with('.')),
-            None => h == host,
-        })
-    }
-}
-
-/// One credential format.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecretFormat {
-    /// The value the `secret` field reports, e.g. `github-classic-token`.
-    pub id: String,
-    pub description: String,
-    /// The pattern as written (its automaton is in the secret section).
-    pub regex: String,
-    /// Literals one of which starts every match; derived from the regex by the compiler.
-    pub prefixes: Vec<Vec<u8>>,
-    pub check: SecretCheck,
-    /// Published example values (and, for `uri-password`, well-known default passwords) that
-    /// are never reported.
-    pub examples: Vec<String>,
-}
-
-/// What a match must satisfy besides its pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SecretCheck {
-    None,
-    /// The last 6 characters are the base62 CRC32 of the 30 before them (GitHub, npm).
-    Crc32Base62,
-    /// A Bech32 string with a valid checksum (age secret keys).
-    Bech32,
-    /// The first dot-separated part is base64url JSON naming an `alg` (JSON Web Tokens).
-    Jwt,
-    /// `scheme://user:password@host` where the password is neither a reference (`$VAR`,
-    /// `${...}`, `<...>`) nor a well-known default.
-    UriPassword,
-}
-
-impl SecretCheck {
-    pub const NAMES: [(&'static str, SecretCheck); 5] = [
-        ("none", SecretCheck::None),
-        ("crc32-base62", SecretCheck::Crc32Base62),
-        ("bech32", SecretCheck::Bech32),
-        ("jwt", SecretCheck::Jwt),
-        ("uri-password", SecretCheck::UriPassword),
-    ];
-}
 
 /// Bytes of automaton work allowed per scanned byte (plus a fixed allowance): prefix hits in
 /// ordinary text die within a few bytes; input built to make every hit run long is refused.
@@ -309,14 +231,20 @@ impl SecretScanner {
     }
 }
 
-impl Bundle {
+/// The bundle's secret automaton and the engine's scanner, lent for a scan.
+pub(crate) struct Secrets<'e> {
+    pub(crate) bundle: &'e Bundle,
+    pub(crate) scanner: &'e SecretScanner,
+}
+
+impl<'e> Secrets<'e> {
     /// Appends to `found` the index of every secret format found in `text` (each once).
     pub(crate) fn find_secrets(&self, text: &[u8], found: &mut Vec<u32>) -> Result<(), GaveUp> {
         self.scan_secrets_with(text, Some(found), None, |_, _, _| {})
     }
 
-    /// [`Bundle::find_secrets`] over a text whose slices are scanned next: its prefix
-    /// occurrences are kept in `hits` for [`Bundle::find_secrets_within`].
+    /// [`Secrets::find_secrets`] over a text whose slices are scanned next: its prefix
+    /// occurrences are kept in `hits` for [`Secrets::find_secrets_within`].
     pub(crate) fn find_secrets_recording(
         &self,
         text: &[u8],
@@ -329,7 +257,7 @@ impl Bundle {
         Ok(())
     }
 
-    /// [`Bundle::find_secrets`] over `text`, the slice at `at` of a text whose prefix
+    /// [`Secrets::find_secrets`] over `text`, the slice at `at` of a text whose prefix
     /// occurrences are `hits`: the same occurrences, without scanning again.
     pub(crate) fn find_secrets_within(
         &self,
@@ -367,7 +295,7 @@ impl Bundle {
     /// So a private key block runs to its END line, or, cut before it, to the end of its body;
     /// and key blocks are masked even where no format matched them (a first line too short for
     /// the pattern, a policy without the formats).
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let mut spans: Vec<(usize, usize, u32)> = Vec::new();
         let scanned = self.scan_secrets_with(text.as_bytes(), None, None, |fi, a, b| {
             spans.push((a, b, fi))
@@ -380,7 +308,7 @@ impl Bundle {
             s.1 = whole_secret_end(text, s.0, s.1);
         }
         spans.sort_unstable();
-        let formats = &self.meta.tables.secrets.formats;
+        let formats = &self.bundle.meta.tables.secrets.formats;
         let label = |fi: u32| match formats.get(fi as usize) {
             Some(f) => f.id.as_str(),
             None if fi == KEY_BLOCK => "private-key",
@@ -441,12 +369,13 @@ impl Bundle {
     /// The prefix prefilter and the formats' automaton, `None` when the policy has no secret
     /// formats; a bundle whose secret automaton is missing gives up (fail closed).
     fn secret_prefilter(&self) -> Result<Option<(&Prefixes, &Dfa<'_>)>, GaveUp> {
-        let (Some(prefixes), Some(section)) =
-            (&self.secrets.prefixes, self.meta.tables.secrets.section)
-        else {
+        let (Some(prefixes), Some(section)) = (
+            &self.scanner.prefixes,
+            self.bundle.meta.tables.secrets.section,
+        ) else {
             return Ok(None);
         };
-        Ok(Some((prefixes, self.automaton(section as usize)?)))
+        Ok(Some((prefixes, self.bundle.automaton(section as usize)?)))
     }
 
     /// One prefix occurrence: each format starting with it (and not yet in `found`) is run
@@ -466,8 +395,8 @@ impl Bundle {
         budget: &mut usize,
         hit: &mut impl FnMut(u32, usize, usize),
     ) -> Result<(), GaveUp> {
-        let table = &self.meta.tables.secrets;
-        let Some(formats) = self.secrets.lit_formats.get(lit) else {
+        let table = &self.bundle.meta.tables.secrets;
+        let Some(formats) = self.scanner.lit_formats.get(lit) else {
             return Ok(());
         };
         for &fi in formats {
@@ -496,11 +425,12 @@ impl Bundle {
 
     /// The ids of the secret formats found in `text` (for tools and benchmarks; the engine
     /// scans operations itself).
-    pub fn secrets_in(&self, text: &str) -> Result<Vec<&str>, GaveUp> {
+    pub(crate) fn secrets_in(&self, text: &str) -> Result<Vec<&'e str>, GaveUp> {
         let mut found = Vec::new();
         self.find_secrets(text.as_bytes(), &mut found)?;
         found.sort_unstable();
-        let formats = &self.meta.tables.secrets.formats;
+        let bundle: &'e Bundle = self.bundle;
+        let formats = &bundle.meta.tables.secrets.formats;
         Ok(found
             .iter()
             .filter_map(|&i| formats.get(i as usize).map(|f| f.id.as_str()))

@@ -9,7 +9,7 @@
 use clap::Parser;
 use crust_runtime::check::{check_stream, CheckOptions};
 use crust_runtime::proxy::{Config, Route};
-use crust_runtime::Bundle;
+use crust_runtime::Engine;
 use std::process::ExitCode;
 
 /// A faster allocator for the many small, short-lived allocations of a decision and of
@@ -165,14 +165,14 @@ fn main() -> ExitCode {
 }
 
 /// The bundle to start with: the file, or the pulled (or saved) signed bundle.
-fn load(args: &Args) -> Result<(Bundle, Option<crust_runtime::proxy::pull::Pulling>), String> {
+fn load(args: &Args) -> Result<(Engine, Option<crust_runtime::proxy::pull::Pulling>), String> {
     use crust_runtime::proxy::pull;
     let Some(url) = &args.policy_url else {
         let path = args
             .policy
             .as_ref()
             .ok_or("--policy or --policy-url is needed")?;
-        return Bundle::load(path)
+        return Engine::load(path)
             .map(|b| (b, None))
             .map_err(|e| e.to_string());
     };
@@ -205,7 +205,7 @@ fn load(args: &Args) -> Result<(Bundle, Option<crust_runtime::proxy::pull::Pulli
 
 fn run_proxy(
     args: Args,
-    bundle: Bundle,
+    bundle: Engine,
     pull: Option<crust_runtime::proxy::pull::Pulling>,
 ) -> ExitCode {
     let route = match Route::parse(args.endpoint.as_deref(), args.api_key) {

@@ -5,7 +5,6 @@ pub mod format;
 pub mod meta;
 pub mod signed;
 
-use crate::matcher::GaveUp;
 use format::{Header, SectionKind};
 use meta::Meta;
 use regex_automata::dfa::{dense, sparse};
@@ -280,13 +279,15 @@ pub struct Bundle {
     pub(crate) meta: Meta,
     source: Source,
     slots: Vec<Slot>,
-    gates: Vec<OnceLock<Result<crate::matcher::FieldGate, String>>>,
     validation: Validation,
-    pub(crate) table_index: crate::tables::TableIndex,
-    pub(crate) secrets: crate::secrets::SecretScanner,
     checksum: u64,
     len: usize,
 }
+
+/// An automaton gave up (a quit byte) or failed validation on first use. Built-in automata
+/// have no quit bytes; a bundle that does is answered by failing closed.
+#[derive(Debug, Clone, Copy)]
+pub struct GaveUp;
 
 impl std::fmt::Debug for Bundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -390,9 +391,6 @@ impl Bundle {
                 "secret formats without an automaton".into(),
             ));
         }
-        let meta_index = meta.tables.index();
-        let secrets =
-            crate::secrets::SecretScanner::build(&meta.tables.secrets).map_err(LoadError::Meta)?;
         let slots = sections
             .into_iter()
             .map(|section| Slot {
@@ -400,15 +398,11 @@ impl Bundle {
                 view: OnceLock::new(),
             })
             .collect();
-        let gates = (0..meta.fields.len()).map(|_| OnceLock::new()).collect();
         let bundle = Bundle {
             meta,
             source,
             slots,
-            gates,
             validation,
-            table_index: meta_index,
-            secrets,
             checksum,
             len,
         };
@@ -422,9 +416,6 @@ impl Bundle {
                         });
                     }
                 }
-            }
-            for f in 0..bundle.gates.len() {
-                bundle.gate(f).map_err(|e| LoadError::Meta(e.to_owned()))?;
             }
         }
         Ok(bundle)
@@ -465,14 +456,9 @@ impl Bundle {
         self.view(i).map_err(|_| GaveUp)
     }
 
-    /// The literal gate of field `f`, built on first use.
-    pub(crate) fn gate(&self, f: usize) -> Result<&crate::matcher::FieldGate, &str> {
-        let (Some(cell), Some(field)) = (self.gates.get(f), self.meta.fields.get(f)) else {
-            return Err("no such field");
-        };
-        cell.get_or_init(|| crate::matcher::build_gate(field, self.validation))
-            .as_ref()
-            .map_err(String::as_str)
+    /// When this bundle's automata are validated (and, by the engine, its gates built).
+    pub fn validation(&self) -> Validation {
+        self.validation
     }
 
     /// The checksum stored in (and verified against) the header.

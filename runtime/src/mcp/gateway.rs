@@ -18,7 +18,7 @@ use crate::audit::Auditor;
 use crate::own::OwnFiles;
 use crate::proxy::judge::{Args, AuditContext, Decision, Judge};
 use crate::proxy::outbound::OUTBOUND_TOOL;
-use crate::Bundle;
+use crate::Engine;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
@@ -63,7 +63,7 @@ pub enum Out {
 
 /// How a gateway is set up.
 pub struct Config {
-    pub bundle: Bundle,
+    pub bundle: Engine,
     /// The server's name, as in `mcp__<server>__<tool>` and in the pin store.
     pub server: String,
     /// The command the child runs as (kept in its pin).

@@ -171,7 +171,7 @@ fn judge_hook(
 
 /// The audit record of a hook's call: the agent as `hook:NAME`, the session the agent names.
 fn hook_record(
-    bundle: &crate::Bundle,
+    bundle: &crate::Engine,
     agent: Agent,
     input: &[u8],
     verdict: &crate::Verdict<'_>,

@@ -15,7 +15,7 @@ use super::server::{
     judge_answer, judge_request, stream_filter, Asked, Asking, Hints, Shared, Stream, StreamContext,
 };
 use super::{decode, outbound};
-use crate::Bundle;
+use crate::Engine;
 use bytes::Bytes;
 use envoy_types::pb::envoy::config::core::v3::{
     HeaderMap as PbHeaders, HeaderValue, HeaderValueOption,
@@ -198,7 +198,7 @@ struct Exchange {
     shared: Arc<Shared>,
     /// The bundle the whole exchange is judged with (taken at its start: a swap mid-exchange
     /// does not mix two policies in one answer).
-    snapshot: Arc<Bundle>,
+    snapshot: Arc<Engine>,
     head: Option<Head>,
     body: Vec<u8>,
     /// The request stage ran (a request whose body Crust never saw is never answered).

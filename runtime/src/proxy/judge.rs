@@ -1,6 +1,6 @@
 //! One tool call in, a decision out: the bridge between the wire formats and the engine.
 
-use crate::{Bundle, ToolCall};
+use crate::{Engine, ToolCall};
 use serde_json::Value;
 
 /// Arguments as a wire format carries them.
@@ -42,7 +42,7 @@ pub struct Substitute {
 
 /// Judges calls against one bundle snapshot, with the agent's context.
 pub struct Judge<'a> {
-    pub bundle: &'a Bundle,
+    pub bundle: &'a Engine,
     pub home: &'a str,
     pub cwd: Option<&'a str>,
     /// Replace mode: the shell tool blocked calls become (none: remove mode, or no shell tool
@@ -241,7 +241,7 @@ fn block(rule: &str, tool: &str, message: &str) -> Decision {
 
 /// The first tool offered in a request that the bundle's tool table knows as a shell (a
 /// `shell` or `argv` argument), for replace mode.
-pub fn find_substitute(bundle: &Bundle, offered: &[&str]) -> Option<Substitute> {
+pub fn find_substitute(bundle: &Engine, offered: &[&str]) -> Option<Substitute> {
     use crate::tables::ArgRole;
     let tables = &bundle.meta().tables;
     for name in offered {

@@ -10,7 +10,7 @@
 
 use super::server::{HttpsClient, Shared};
 use crate::bundle::signed::{self, Trust, SIG_SUFFIX};
-use crate::Bundle;
+use crate::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Request, StatusCode, Uri};
@@ -106,7 +106,7 @@ pub struct PullConfig {
 
 /// A bundle that passed every check.
 pub struct Accepted {
-    pub bundle: Bundle,
+    pub bundle: Engine,
     pub serial: u64,
     /// What identifies this version at the source (ETag or manifest digest).
     pub tag: Option<String>,
@@ -261,7 +261,7 @@ fn accept(cfg: &PullConfig, f: Fetched, running: u64, at_start: bool) -> Result<
             signed.serial
         ));
     }
-    let bundle = Bundle::from_bytes(&f.bundle).map_err(|e| format!("the pulled bundle: {e}"))?;
+    let bundle = Engine::from_bytes(&f.bundle).map_err(|e| format!("the pulled bundle: {e}"))?;
     Ok(Accepted {
         bundle,
         serial: signed.serial,

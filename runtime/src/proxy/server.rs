@@ -11,7 +11,7 @@ use super::decode;
 use super::judge::{find_substitute, Decision, Judge, Substitute};
 use super::metrics::Metrics;
 use super::sse::{self, Filter};
-use crate::Bundle;
+use crate::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Frame, Incoming};
@@ -334,7 +334,7 @@ pub(crate) type HttpsClient = Client<
 >;
 
 pub(super) struct Shared {
-    bundle: RwLock<Arc<Bundle>>,
+    bundle: RwLock<Arc<Engine>>,
     pub(super) config: Config,
     client: HttpsClient,
     pub(super) metrics: Metrics,
@@ -352,7 +352,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub(super) fn snapshot(&self) -> Arc<Bundle> {
+    pub(super) fn snapshot(&self) -> Arc<Engine> {
         match self.bundle.read() {
             Ok(b) => Arc::clone(&b),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
@@ -360,7 +360,7 @@ impl Shared {
     }
 
     /// Swaps in a bundle that passed its checks.
-    pub(super) fn swap(&self, b: Bundle, how: &str) {
+    pub(super) fn swap(&self, b: Engine, how: &str) {
         let checksum = b.checksum();
         match self.bundle.write() {
             Ok(mut slot) => *slot = Arc::new(b),
@@ -389,7 +389,7 @@ impl Shared {
         let Some(path) = &self.config.policy_path else {
             return;
         };
-        match Bundle::load(path) {
+        match Engine::load(path) {
             Ok(b) => {
                 let checksum = b.checksum();
                 match self.bundle.write() {
@@ -433,7 +433,7 @@ pub(crate) fn upstream_client() -> HttpsClient {
 /// bound address (useful with port 0).
 pub async fn serve(
     config: Config,
-    bundle: Bundle,
+    bundle: Engine,
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> std::io::Result<()> {
     let client = upstream_client();
@@ -625,7 +625,7 @@ impl AcceptErrors {
 
 /// Starts logging (`CRUST_LOG=debug|info|warn|error`; a level, not a filter, so no regex
 /// engine enters the runtime) and runs the proxy on its own runtime until shutdown.
-pub fn run(config: Config, bundle: Bundle) -> std::io::Result<()> {
+pub fn run(config: Config, bundle: Engine) -> std::io::Result<()> {
     let level = std::env::var("CRUST_LOG")
         .ok()
         .and_then(|l| l.parse::<tracing::Level>().ok())
@@ -643,7 +643,7 @@ pub fn run(config: Config, bundle: Bundle) -> std::io::Result<()> {
 /// [`run`], then seals what the audit writer still holds.
 pub fn run_then_seal(
     config: Config,
-    bundle: Bundle,
+    bundle: Engine,
     writer: Option<crate::audit::Writer>,
 ) -> std::io::Result<()> {
     let result = run(config, bundle);
@@ -914,7 +914,7 @@ pub(super) fn stream_filter(api: Api) -> Box<dyn Filter> {
 /// nothing was blocked. `Err` is the refusal for an answer that cannot be inspected.
 pub(super) fn judge_answer(
     shared: &Shared,
-    snapshot: &Bundle,
+    snapshot: &Engine,
     ctx: &StreamContext,
     bytes: Bytes,
 ) -> Result<Bytes, Response<BoxBody>> {
@@ -969,7 +969,7 @@ pub(super) struct Asked {
 /// sends judged. `Err` is the refusal to answer with; a refused request never goes upstream.
 pub(super) fn judge_request(
     shared: &Shared,
-    snapshot: &Bundle,
+    snapshot: &Engine,
     a: &Asking<'_>,
     body: &[u8],
 ) -> Result<Asked, Response<BoxBody>> {
@@ -1130,7 +1130,7 @@ fn unparseable(api: Api, why: &str) -> Response<BoxBody> {
 /// refused. Returns the refusal, if any.
 fn judge_other_body(
     shared: &Shared,
-    snapshot: &Bundle,
+    snapshot: &Engine,
     shape: Option<Api>,
     a: &Asking<'_>,
     home: &str,
@@ -1299,7 +1299,7 @@ fn rewrite_batch_objects(api: Api, origin: &str, bytes: &[u8]) -> Result<Bytes, 
 #[cfg_attr(not(feature = "ext-proc"), allow(dead_code))]
 pub(super) fn judge_batch_answer(
     shared: &Shared,
-    snapshot: &Bundle,
+    snapshot: &Engine,
     b: Batch,
     ctx: &StreamContext,
     origin: Option<&str>,
@@ -1348,7 +1348,7 @@ async fn read_whole(
 /// A batch results file: read whole (within the body limit), every answer line judged.
 async fn batch_results(
     shared: &Shared,
-    snapshot: &Bundle,
+    snapshot: &Engine,
     b: Batch,
     hints: &Hints,
     resp: Response<Incoming>,
@@ -1366,7 +1366,7 @@ async fn batch_results(
 /// Every answer line of a batch results file judged; blocked calls taken out.
 fn filter_batch_results(
     shared: &Shared,
-    snapshot: &Bundle,
+    snapshot: &Engine,
     b: Batch,
     home: &str,
     hints: &Hints,
@@ -1408,7 +1408,7 @@ pub(super) struct StreamContext {
 
 /// How a stream's calls are judged: the request's snapshot and context (a free function over
 /// the fields, so the filter and its output can be borrowed beside it).
-fn stream_judge<'a>(shared: &'a Shared, snapshot: &'a Bundle, ctx: &'a StreamContext) -> Judge<'a> {
+fn stream_judge<'a>(shared: &'a Shared, snapshot: &'a Engine, ctx: &'a StreamContext) -> Judge<'a> {
     Judge {
         bundle: snapshot,
         home: &ctx.home,
@@ -1428,7 +1428,7 @@ struct Filtered(std::sync::Mutex<Stream>);
 
 pub(super) struct Stream {
     shared: Arc<Shared>,
-    snapshot: Arc<Bundle>,
+    snapshot: Arc<Engine>,
     ctx: StreamContext,
     filter: Box<dyn Filter>,
     /// `None` once it ended or was handed on to be drained.
@@ -1444,7 +1444,7 @@ pub(super) struct Stream {
 impl Filtered {
     fn new(
         shared: Arc<Shared>,
-        snapshot: Arc<Bundle>,
+        snapshot: Arc<Engine>,
         ctx: StreamContext,
         filter: Box<dyn Filter>,
         upstream: Incoming,
@@ -1460,7 +1460,7 @@ impl Stream {
     #[cfg_attr(not(feature = "ext-proc"), allow(dead_code))]
     pub(super) fn detached(
         shared: Arc<Shared>,
-        snapshot: Arc<Bundle>,
+        snapshot: Arc<Engine>,
         ctx: StreamContext,
         filter: Box<dyn Filter>,
     ) -> Stream {

@@ -2,6 +2,8 @@
 //! what. Both are data, written in `rules/tools/*.yaml` and `rules/commands/*.yaml`, compiled
 //! into the bundle's metadata; users add their own tools and commands the same way.
 
+pub mod secrets;
+
 use crate::model::Action;
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
@@ -14,7 +16,7 @@ pub struct Tables {
     /// Argument keys (canonical) that unknown tools are read by.
     pub shape: ShapeSpec,
     /// Credential formats the content scanner reports through the `secret` field.
-    pub secrets: crate::secrets::SecretTable,
+    pub secrets: secrets::SecretTable,
     /// Interpreted languages: what their library calls do to files, processes and the
     /// network, for code given in a command (`python3 -c`, `node -e`).
     pub languages: Vec<LanguageSpec>,
@@ -931,7 +933,7 @@ impl Tables {
             .secrets
             .variables
             .iter()
-            .take(crate::secrets::MAX_SECRET_VARIABLES)
+            .take(secrets::MAX_SECRET_VARIABLES)
             .enumerate()
         {
             for n in &v.names {
