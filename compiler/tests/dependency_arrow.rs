@@ -83,3 +83,85 @@ fn the_engine_and_the_compiler_build_without_the_proxy() {
     assert_without("crust-runtime", &["--no-default-features"], SERVING);
     assert_without("crust-compiler", &[], SERVING);
 }
+
+/// The runtime's top-level modules (`runtime/src/NAME.rs` or `runtime/src/NAME/`) and the
+/// other top-level modules each names through `crate::`, outside comments and test modules.
+fn runtime_modules() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/src");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    let mut graph = std::collections::BTreeMap::new();
+    for f in files {
+        let rel = f.strip_prefix(&root).unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        if top == "lib" || top == "bin" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let deps: &mut std::collections::BTreeSet<String> = graph.entry(top.clone()).or_default();
+        for line in code.lines() {
+            let line = line.split("//").next().unwrap_or("");
+            for (i, _) in line.match_indices("crate::") {
+                let name: String = line[i + 7..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != top {
+                    deps.insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// No two top-level modules of the runtime import each other, directly or through others:
+/// the pipeline reads one way (bundle -> engine -> analyses -> transports).
+#[test]
+fn runtime_modules_have_no_import_circle() {
+    let graph = runtime_modules();
+    assert!(graph.contains_key("bundle") && graph.contains_key("shell"));
+    // Depth-first search with colours: a grey module met again closes a circle.
+    fn visit(
+        m: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        colour: &mut std::collections::BTreeMap<String, u8>,
+        path: &mut Vec<String>,
+    ) {
+        colour.insert(m.to_owned(), 1);
+        path.push(m.to_owned());
+        for d in graph.get(m).into_iter().flatten() {
+            match colour.get(d.as_str()).copied().unwrap_or(0) {
+                1 => panic!("import circle in runtime/src: {} -> {d}", path.join(" -> ")),
+                0 if graph.contains_key(d) => visit(d, graph, colour, path),
+                _ => {}
+            }
+        }
+        path.pop();
+        colour.insert(m.to_owned(), 2);
+    }
+    let mut colour = std::collections::BTreeMap::new();
+    for m in graph.keys() {
+        if colour.get(m).copied().unwrap_or(0) == 0 {
+            visit(m, &graph, &mut colour, &mut Vec::new());
+        }
+    }
+}

@@ -5,8 +5,8 @@
 
 use crate::model::{Action, Operation};
 use crate::normalize::{self, normalize_path, PathContext};
-use crate::shell::analyze::signal;
 use crate::shell::Analyzer;
+use crate::signal;
 use crate::tables::{canon_key, ArgRole, TableIndex, Tables, ToolSpec};
 use serde_json::Value;
 
@@ -86,7 +86,7 @@ fn mark_deletes_outside_project(ops: &mut Vec<Operation>, cwd: &str, home: &str)
             || op
                 .signals
                 .iter()
-                .any(|s| s == crate::later::signal::RUNS_ELSEWHERE)
+                .any(|s| s == crate::signal::RUNS_ELSEWHERE)
         {
             continue;
         }

@@ -9,21 +9,11 @@
 use crate::model::{Action, Operation};
 use crate::normalize::PathContext;
 use crate::shell::Analyzer;
+use crate::signal;
 use crate::tables::{LaterFormat, TableIndex, Tables};
 
 mod manifests;
 use manifests::{gemfile, go_mod, gradle, maven_pom};
-
-/// Signals of this stage.
-pub mod signal {
-    /// An operation of a command that a written file will run later.
-    pub const RUNS_LATER: &str = "runs-later";
-    /// A write to a file that runs later whose commands were all read and judged.
-    pub const JUDGED_CONTENT: &str = "judged-content";
-    /// An operation of a command that runs on another machine or in a container (a CI
-    /// runner, an image build), not on this one.
-    pub const RUNS_ELSEWHERE: &str = "runs-elsewhere";
-}
 
 /// Commands nested deeper than this in one file are not followed.
 const MAX_SNIPPETS: usize = 4096;
@@ -264,8 +254,7 @@ fn judge(
         }
         Snippet::Remote(url) => {
             let mut op = Operation::new(Action::Execute);
-            op.signals
-                .push(crate::shell::analyze::signal::REMOTE_CODE.to_owned());
+            op.signals.push(crate::signal::REMOTE_CODE.to_owned());
             op.hosts.extend(crate::normalize::host_of(url));
             op.urls.push(url.clone());
             return Ok(vec![op]);

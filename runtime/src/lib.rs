@@ -22,15 +22,15 @@ mod matcher;
 pub mod mcp;
 pub mod model;
 pub mod normalize;
-#[cfg(feature = "proxy")]
-pub mod otlp;
 pub mod own;
 pub mod patch;
 #[cfg(feature = "proxy")]
 pub mod proxy;
 pub mod secrets;
 pub mod shell;
+pub mod signal;
 pub mod tables;
+mod text;
 
 pub use bundle::{Bundle, LoadError};
 pub use engine::Engine;

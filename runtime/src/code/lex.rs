@@ -771,7 +771,7 @@ impl Lexer<'_> {
                     self.i += 1;
                     continue;
                 };
-                text.push(crate::shell::pwsh::backtick(n));
+                text.push(pwsh::backtick(n));
                 self.i += 1 + n.len_utf8();
                 continue;
             }
@@ -940,4 +940,92 @@ pub fn unescape(s: &str, raw: bool) -> String {
         }
     }
     out
+}
+
+/// PowerShell's bracketed groups and escapes, which the PowerShell reader of commands
+/// (`shell/pwsh.rs`) and the PowerShell syntax of this lexer share.
+pub(crate) mod pwsh {
+    fn at(b: &[u8], i: usize) -> u8 {
+        b.get(i).copied().unwrap_or(0)
+    }
+
+    /// The bracketed group opening at `open`: (end of its inside, index after it), quotes and
+    /// nested groups skipped; an unclosed group runs to the end.
+    pub(crate) fn group(b: &[u8], open: usize) -> (usize, usize) {
+        let after = skip_group(b, open);
+        let closed = after <= b.len()
+            && after > open + 1
+            && matches!(b.get(after - 1), Some(b')' | b'}' | b']'));
+        (if closed { after - 1 } else { after }, after)
+    }
+
+    /// Skips a quoted string or bracketed group starting at `i`; returns the index after it.
+    pub(crate) fn skip_group(b: &[u8], i: usize) -> usize {
+        let c = at(b, i);
+        match c {
+            b'\'' => {
+                let mut j = i + 1;
+                while j < b.len() {
+                    if at(b, j) == b'\'' {
+                        if at(b, j + 1) == b'\'' {
+                            j += 2;
+                            continue;
+                        }
+                        return j + 1;
+                    }
+                    j += 1;
+                }
+                b.len()
+            }
+            b'"' => {
+                let mut j = i + 1;
+                while j < b.len() {
+                    match at(b, j) {
+                        b'`' => j += 2,
+                        b'"' if at(b, j + 1) == b'"' => j += 2,
+                        b'"' => return j + 1,
+                        b'$' if at(b, j + 1) == b'(' => j = skip_group(b, j + 1),
+                        _ => j += 1,
+                    }
+                }
+                b.len()
+            }
+            b'(' | b'{' | b'[' => {
+                let close = match c {
+                    b'(' => b')',
+                    b'{' => b'}',
+                    _ => b']',
+                };
+                let mut j = i + 1;
+                while j < b.len() {
+                    match at(b, j) {
+                        x if x == close => return j + 1,
+                        b'\'' | b'"' | b'(' | b'{' | b'[' => j = skip_group(b, j),
+                        b'`' => j += 2,
+                        b'#' if at(b, j.wrapping_sub(1)).is_ascii_whitespace() => {
+                            while j < b.len() && at(b, j) != b'\n' {
+                                j += 1;
+                            }
+                        }
+                        _ => j += 1,
+                    }
+                }
+                b.len()
+            }
+            _ => i + 1,
+        }
+    }
+
+    /// A character after PowerShell's escape character (`` `n `` is a line feed).
+    pub(crate) fn backtick(c: char) -> char {
+        match c {
+            'n' => '\n',
+            't' => '\t',
+            'r' => '\r',
+            '0' => '\0',
+            'a' => '\x07',
+            'e' => '\x1b',
+            other => other,
+        }
+    }
 }

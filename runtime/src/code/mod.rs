@@ -11,6 +11,7 @@ pub mod lex;
 
 use crate::model::Action;
 use crate::normalize::{SUBTREE, UNKNOWN};
+use crate::signal;
 use crate::tables::{call_key, CallIndex, Capability, LanguageSpec, Syntax};
 use lex::{Interp, Lit, Tok};
 use std::collections::HashMap;
@@ -21,15 +22,6 @@ const MAX_DEPTH: usize = 4;
 const MAX_TEXT: usize = 256 * 1024;
 /// Elements kept of a list.
 const MAX_LIST: usize = 256;
-
-/// Structural findings of the code analysis, matched by rules through the `signal` field.
-pub mod signal {
-    /// Code runs text it builds at run time that the analysis could not work out (a command
-    /// line, an argv, or code for `exec`/`eval`).
-    pub const OPAQUE_CODE: &str = "opaque-code";
-    /// A network socket and a process wired together (a reverse or bind shell).
-    pub const PROCESS_ON_SOCKET: &str = "process-on-socket";
-}
 
 /// What the code does. Text may contain [`UNKNOWN`] where a part could not be worked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,11 +61,10 @@ pub fn analyze(
     }
     if ev.env_dump && ev.network {
         ev.effects
-            .push(Effect::Signal(crate::shell::signal::ENVIRONMENT_TO_NETWORK));
+            .push(Effect::Signal(crate::signal::ENVIRONMENT_TO_NETWORK));
     }
     if ev.fork && (ev.loops || ev.recursive) {
-        ev.effects
-            .push(Effect::Signal(crate::shell::signal::FORK_BOMB));
+        ev.effects.push(Effect::Signal(crate::signal::FORK_BOMB));
     }
     Ok(ev.effects)
 }
@@ -1487,7 +1478,7 @@ impl Ev<'_> {
             // PowerShell's `$(…)` in a string runs statements.
             if l.verbatim && c == b'$' && b.get(i + 1) == Some(&b'(') {
                 out.push_str(&chunk(raw.get(lit_from..i).unwrap_or("")));
-                let (inner_end, after) = crate::shell::pwsh::group(b, i + 1);
+                let (inner_end, after) = lex::pwsh::group(b, i + 1);
                 let inner = raw.get(i + 2..inner_end).unwrap_or("");
                 self.effects.push(Effect::Commands(inner.to_owned()));
                 out.push(UNKNOWN);
@@ -2582,8 +2573,8 @@ fn looks_like_host(t: &str) -> bool {
 fn decode(c: Capability, data: &[u8]) -> Option<Vec<u8>> {
     use std::io::Read;
     match c {
-        Capability::Base64 => crate::shell::eval::base64_decode(std::str::from_utf8(data).ok()?),
-        Capability::Hex => crate::shell::eval::hex_decode(std::str::from_utf8(data).ok()?, false),
+        Capability::Base64 => crate::text::base64_decode(std::str::from_utf8(data).ok()?),
+        Capability::Hex => crate::text::hex_decode(std::str::from_utf8(data).ok()?, false),
         Capability::Inflate => {
             let mut out = Vec::new();
             let limit = MAX_TEXT as u64;

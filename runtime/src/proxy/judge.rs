@@ -60,7 +60,7 @@ pub struct AuditContext<'a> {
     /// The encrypted audit log, if on.
     pub auditor: Option<&'a crate::audit::Auditor>,
     /// The OpenTelemetry exporter, if on.
-    pub otlp: Option<&'a crate::otlp::Exporter>,
+    pub otlp: Option<&'a crate::proxy::otlp::Exporter>,
     pub api: &'static str,
     /// `request` (conversation history, outbound text) or `response` (the model's calls).
     pub side: &'static str,

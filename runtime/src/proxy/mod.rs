@@ -17,6 +17,7 @@ pub mod decode;
 pub mod extproc;
 pub mod judge;
 mod metrics;
+pub mod otlp;
 pub mod outbound;
 pub mod pull;
 pub mod server;

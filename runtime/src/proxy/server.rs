@@ -348,7 +348,7 @@ pub(super) struct Shared {
     pub(super) local: SocketAddr,
     pub(super) started: std::time::Instant,
     /// Decisions as OpenTelemetry logs, if on.
-    pub(super) otlp: Option<crate::otlp::Exporter>,
+    pub(super) otlp: Option<crate::proxy::otlp::Exporter>,
 }
 
 impl Shared {
@@ -463,7 +463,7 @@ pub async fn serve(
     let otlp = match &config.otlp {
         None => None,
         Some(endpoint) => {
-            Some(crate::otlp::Exporter::start(endpoint).map_err(std::io::Error::other)?)
+            Some(crate::proxy::otlp::Exporter::start(endpoint).map_err(std::io::Error::other)?)
         }
     };
     let shared = Arc::new(Shared {

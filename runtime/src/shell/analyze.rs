@@ -10,6 +10,7 @@ use super::pwsh;
 use crate::code;
 use crate::model::{Action, Operation};
 use crate::normalize::{self, PathContext};
+use crate::signal;
 use crate::tables::{
     CmdKind, CommandSpec, FlagRole, LanguageSpec, Produce, Syntax, TableIndex, Tables,
 };
@@ -22,41 +23,6 @@ const MAX_ALTS: usize = 16;
 /// Work allowed per input byte (plus a fixed allowance).
 const BUDGET_PER_BYTE: usize = 64;
 const BUDGET_BASE: usize = 1 << 16;
-
-/// Structural findings, matched by rules through the `signal` field.
-pub mod signal {
-    pub const FORK_BOMB: &str = "fork-bomb";
-    pub const DECODE_TO_SHELL: &str = "decode-to-shell";
-    pub const ESCAPED_COMMAND: &str = "escaped-command-name";
-    pub const GLOB_COMMAND: &str = "glob-command-name";
-    /// Text the analysis could not work out, produced by an obfuscation construct (a decoder
-    /// or transform of unknown input, indirect expansion of an unknown name, code from a
-    /// variable set outside the call), used as a command, its arguments or code.
-    pub const OPAQUE: &str = "opaque-command";
-    /// A delete of the working directory or an ancestor of it (set by extraction).
-    pub const DELETES_WORKING_TREE: &str = "deletes-working-tree";
-    /// A recursive delete of a directory outside the working directory (set by extraction,
-    /// one operation per directory).
-    pub const DELETES_OUTSIDE_PROJECT: &str = "deletes-outside-project";
-    /// The whole environment (every token in it) sent to a host: `env | curl -d @-`,
-    /// `JSON.stringify(process.env)` in a request.
-    pub const ENVIRONMENT_TO_NETWORK: &str = "environment-to-network";
-    /// A service's credential variable (`$GITHUB_TOKEN`, from the `secrets.variables` table)
-    /// sent to a host that is not the service's, or to one the analysis cannot work out.
-    pub const SECRET_TO_NETWORK: &str = "secret-variable-to-network";
-    /// Code fetched from the network runs (`curl URL | sh`, `bash <(curl URL)`, a download
-    /// saved and then run): the operation's `url` and `host` say where it comes from.
-    pub const REMOTE_CODE: &str = "remote-code";
-    /// A package installed from a URL or a git source (`pip install https://…`, `npx
-    /// github:user/repo`, `cargo install --git URL`): its build and install scripts run.
-    pub const REMOTE_PACKAGE: &str = "remote-package";
-    /// Packages are fetched from this index or registry (`pip --index-url`, `npm
-    /// --registry`): every package it serves runs its install code.
-    pub const PACKAGE_SOURCE: &str = "package-source";
-    /// A registry package whose name is one edit away from one of the registry's most used
-    /// packages and is not itself a popular name (`pip install reqeusts`): a typosquat.
-    pub const TYPOSQUAT: &str = "typosquat";
-}
 
 /// One possible value of a word.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1898,7 +1864,7 @@ impl<'a> Analyzer<'a> {
                 if let Some(program) = program_operand(spec, args) {
                     let whole_unknown = program.alts.iter().all(|v| !v.literal);
                     if whole_unknown && program.alts.iter().any(|v| v.opaque || v.outside) {
-                        self.signal(code::signal::OPAQUE_CODE);
+                        self.signal(signal::OPAQUE_CODE);
                     }
                     // `awk -v NAME=VALUE`: the program starts with the variable set.
                     let mut prelude = String::new();
@@ -2836,12 +2802,8 @@ impl<'a> Analyzer<'a> {
         let first = self.ops.len();
         self.setting(&joined)?;
         for op in self.ops.iter_mut().skip(first) {
-            if !op
-                .signals
-                .iter()
-                .any(|s| s == crate::later::signal::RUNS_LATER)
-            {
-                op.signals.push(crate::later::signal::RUNS_LATER.to_owned());
+            if !op.signals.iter().any(|s| s == crate::signal::RUNS_LATER) {
+                op.signals.push(crate::signal::RUNS_LATER.to_owned());
             }
         }
         Ok(())
@@ -3351,7 +3313,7 @@ impl<'a> Analyzer<'a> {
                     if t.chars()
                         .all(|c| c == normalize::UNKNOWN || c.is_whitespace())
                     {
-                        self.signal(code::signal::OPAQUE_CODE);
+                        self.signal(signal::OPAQUE_CODE);
                     } else if t.contains(normalize::UNKNOWN) {
                         // Known parts are judged; the unknown ones stand for any word.
                         let t = t.replace(normalize::UNKNOWN, "*");
@@ -3368,7 +3330,7 @@ impl<'a> Analyzer<'a> {
                         })
                         .collect();
                     if args.first().is_some_and(|a| !a.known()) {
-                        self.signal(code::signal::OPAQUE_CODE);
+                        self.signal(signal::OPAQUE_CODE);
                     }
                     self.nesting += 1;
                     let out = self.dispatch_inner(&args, Flow::default());
@@ -3392,7 +3354,7 @@ impl<'a> Analyzer<'a> {
                     if t.chars()
                         .all(|c| c == normalize::UNKNOWN || c.is_whitespace())
                     {
-                        self.signal(code::signal::OPAQUE_CODE);
+                        self.signal(signal::OPAQUE_CODE);
                     } else {
                         self.powershell_text(&t.replace(normalize::UNKNOWN, ""))?;
                     }
@@ -3439,7 +3401,7 @@ impl<'a> Analyzer<'a> {
                         self.exec.commands.push(text.clone());
                         self.powershell_text(&text)?;
                     }
-                    None => self.signal(code::signal::OPAQUE_CODE),
+                    None => self.signal(signal::OPAQUE_CODE),
                 }
                 return Ok(());
             }
@@ -3487,7 +3449,7 @@ impl<'a> Analyzer<'a> {
                 self.signal(signal::OPAQUE);
             }
             if rest.iter().all(|a| a.alts.iter().all(|v| !v.literal)) {
-                self.signal(code::signal::OPAQUE_CODE);
+                self.signal(signal::OPAQUE_CODE);
                 return Ok(());
             }
         }
@@ -3673,7 +3635,7 @@ impl<'a> Analyzer<'a> {
                     i += 1;
                 }
                 Some(b'(') => {
-                    let (inner_end, after) = pwsh::group(b, i);
+                    let (inner_end, after) = crate::code::lex::pwsh::group(b, i);
                     let inner = text.get(i + 1..inner_end).unwrap_or("");
                     if inner.starts_with(|c: char| c.is_ascii_alphabetic()) {
                         self.powershell_text(inner)?;
@@ -3756,7 +3718,7 @@ impl<'a> Analyzer<'a> {
         };
         if !first.known() {
             // `& ($a + $b) …`, `& $cmd …`: a command named while it runs.
-            self.signal(code::signal::OPAQUE_CODE);
+            self.signal(signal::OPAQUE_CODE);
             return Ok(Flow::default());
         }
         let raw = first.text().to_owned();
@@ -3964,7 +3926,7 @@ impl<'a> Analyzer<'a> {
             }
             "eval" if rest.iter().any(|a| !a.known()) => {
                 // `iex (…)`, `iex $code`: code made while it runs.
-                self.signal(code::signal::OPAQUE_CODE);
+                self.signal(signal::OPAQUE_CODE);
             }
             "eval" if rest.is_empty() => {
                 // `… | Invoke-Expression`: the pipeline's text is the code; a download's
@@ -3977,7 +3939,7 @@ impl<'a> Analyzer<'a> {
                 match &stdin.text {
                     Some(t) => return self.powershell_text(t),
                     None if input.is_some() => {
-                        self.signal(code::signal::OPAQUE_CODE);
+                        self.signal(signal::OPAQUE_CODE);
                         return Ok(Flow::default());
                     }
                     None => return Ok(Flow::default()),
@@ -5342,7 +5304,7 @@ fn mount_source(t: &str) -> Option<&str> {
 
 /// `-EncodedCommand`'s value: base64 of UTF-16LE text.
 fn decode_utf16_base64(s: &str) -> Option<String> {
-    let bytes = eval::base64_decode(s.trim())?;
+    let bytes = crate::text::base64_decode(s.trim())?;
     if bytes.len() % 2 != 0 {
         return None;
     }

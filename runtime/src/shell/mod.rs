@@ -6,4 +6,4 @@ pub mod eval;
 pub mod parse;
 pub mod pwsh;
 
-pub use analyze::{signal, Analyzer};
+pub use analyze::Analyzer;
