@@ -536,7 +536,7 @@ fn decode_base64(s: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// The format index [`Bundle::redact`] gives key blocks it finds itself.
+/// The format index [`Engine::redact`](crate::Engine::redact) gives key blocks it finds itself.
 const KEY_BLOCK: u32 = u32::MAX;
 
 /// PEM labels are short upper-case words (RFC 7468); a longer run is not a boundary line.
