@@ -86,6 +86,19 @@ impl Scratch {
             self.value_stamp = 1;
         }
     }
+    /// Rule `r` is a candidate for this operation (once).
+    fn add_candidate(&mut self, r: u32) -> Result<(), Stop> {
+        let seen = self
+            .rule_seen
+            .get_mut(r as usize)
+            .ok_or(Stop::Broken("a candidate rule that does not exist"))?;
+        if *seen != self.op_stamp {
+            *seen = self.op_stamp;
+            self.candidates.push(r);
+        }
+        Ok(())
+    }
+
     fn next_op(&mut self) {
         self.op_stamp = self.op_stamp.wrapping_add(1);
         if self.op_stamp == 0 {
@@ -403,25 +416,11 @@ impl Engine {
                     .get(p as usize)
                     .ok_or(Stop::Broken("a true predicate outside the predicate table"))?;
                 for &r in &pred.rules {
-                    let seen = s
-                        .rule_seen
-                        .get_mut(r as usize)
-                        .ok_or(Stop::Broken("a predicate feeds a rule that does not exist"))?;
-                    if *seen != s.op_stamp {
-                        *seen = s.op_stamp;
-                        s.candidates.push(r);
-                    }
+                    s.add_candidate(r)?;
                 }
             }
             for &r in &meta.always_rules {
-                let seen = s
-                    .rule_seen
-                    .get_mut(r as usize)
-                    .ok_or(Stop::Broken("an always-checked rule that does not exist"))?;
-                if *seen != s.op_stamp {
-                    *seen = s.op_stamp;
-                    s.candidates.push(r);
-                }
+                s.add_candidate(r)?;
             }
             let (mut locked_block, mut allow, mut block) = (None::<u32>, false, None::<u32>);
             for i in 0..s.candidates.len() {
